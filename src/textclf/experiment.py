@@ -1,0 +1,382 @@
+"""``run_experiment(config)``: load → validate → split → fit → evaluate → save.
+
+Everything that can be checked is checked before the output folder is created, so a bad
+input leaves nothing behind; once training starts, checkpoints make the run resumable.
+
+Example:
+    >>> from textclf.config import ExperimentConfig
+    >>> cfg = ExperimentConfig(output_dir="runs/x")  # doctest: +SKIP
+    >>> cfg.data.train = "train.csv"  # doctest: +SKIP
+    >>> result = run_experiment(cfg)  # doctest: +SKIP
+    >>> result.metrics["f1_macro"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textclf.atomic import write_text_atomic
+from textclf.config import ExperimentConfig
+from textclf.data.io import ColumnSpec, Split, read_split
+from textclf.data.labels import LabelSpace
+from textclf.data.split import check_splittable, split_indices
+from textclf.data.validate import ValidationReport, validate_splits
+from textclf.errors import ConfigError
+from textclf.estimator import TextClassifier
+from textclf.evaluation.metrics import classification_metrics, headline_metric, per_label_metrics
+from textclf.evaluation.decision import decide
+from textclf.persistence import ModelInfo, library_versions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """Validated splits and the label space, ready for training."""
+
+    splits: dict[str, Split]
+    space: LabelSpace
+    report: ValidationReport
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    split_note: str = ""
+
+
+@dataclass
+class ExperimentResult:
+    """What a run produced and where."""
+
+    output_dir: Path
+    space: LabelSpace
+    metrics: dict[str, float]
+    per_label: dict[str, dict[str, float]]
+    eval_split: str
+    n_eval: int
+    baseline: dict[str, float]
+    report: ValidationReport
+    train_runtime_s: float
+    train_samples_per_second: float
+    total_runtime_s: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _fingerprint(source: Any, split: Split) -> str:
+    path = Path(str(source)) if isinstance(source, str | Path) else None
+    if path is not None and path.is_file():
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return "sha256:" + h.hexdigest()
+    return "datasets:" + split.dataset._fingerprint
+
+
+def prepare_data(
+    config: ExperimentConfig,
+    *,
+    train: Any = None,
+    validation: Any = None,
+    test: Any = None,
+) -> PreparedData:
+    """Read, validate and split the data named in ``config.data`` (or given directly).
+
+    Raises:
+        DataError: for the first fatal problem, naming file, row and fix.
+    """
+    dc = config.data
+    spec = ColumnSpec.from_config(dc)
+    sources = {
+        "train": train if train is not None else dc.train,
+        "validation": validation if validation is not None else dc.validation,
+        "test": test if test is not None else dc.test,
+    }
+    if sources["train"] is None:
+        raise ConfigError("no training data: pass --train FILE (or data.train in the config).")
+    splits = {name: read_split(src, spec, name=name) for name, src in sources.items() if src is not None}
+    order = spec.label_names or spec.label_columns
+    multilabel_source = bool(spec.label_columns or spec.label_separator)
+    space = LabelSpace.infer(
+        splits["train"].dataset["labels"],
+        task=dc.task,
+        order=order,
+        multilabel_source=multilabel_source,
+        source=splits["train"].source,
+    )
+    report = validate_splits(splits, space)
+    report.raise_for_errors()
+    fingerprints = {name: _fingerprint(sources[name], s) for name, s in splits.items()}
+    note = ""
+    missing = [n for n in ("validation", "test") if n not in splits]
+    if missing:
+        train_split = splits["train"]
+        sizes = {
+            "validation": config.split.validation_size if "validation" in missing else 0.0,
+            "test": config.split.test_size if "test" in missing else 0.0,
+        }
+        y = space.encode(train_split.dataset["labels"])
+        check_splittable(
+            y, space.labels, min_per_class=config.split.min_examples_per_class,
+            source=train_split.source,
+        )  # fmt: skip
+        tr, va, te = split_indices(
+            y, validation_size=sizes["validation"], test_size=sizes["test"], seed=config.seed
+        )
+        method = "iterative stratification" if space.multilabel else "stratified"
+        for name, idx in (("validation", va), ("test", te)):
+            if name in missing and len(idx):
+                splits[name] = Split(
+                    name=name, source=f"{train_split.source} ({name} split)",
+                    dataset=train_split.dataset.select(idx), n_read=len(idx),
+                )  # fmt: skip
+        splits["train"] = Split(
+            name="train", source=train_split.source, dataset=train_split.dataset.select(tr),
+            n_read=train_split.n_read, skipped=train_split.skipped,
+            skipped_rows=train_split.skipped_rows,
+        )  # fmt: skip
+        note = (
+            f"{', '.join(missing)} split(s) carved from the training file ({method}, "
+            f"seed {config.seed}): train {len(tr)}, validation {len(va)}, test {len(te)}."
+        )
+        logger.info(note)
+        # Summaries now describe the splits actually used.
+        report = validate_splits(splits, space)
+    return PreparedData(splits=splits, space=space, report=report, fingerprints=fingerprints, split_note=note)
+
+
+def _check_output_dir(output: Path, *, resume: bool, overwrite: bool) -> None:
+    if not output.exists() or not any(output.iterdir()):
+        return
+    if resume or overwrite:
+        return
+    raise ConfigError(
+        f"{output}: the output folder already holds a run; choose a new --output, pass "
+        "--resume to continue it, or --overwrite to replace it."
+    )
+
+
+def _majority_proba(space: LabelSpace, train_labels: np.ndarray, n: int) -> np.ndarray:
+    """Probabilities of a model that always predicts the training label frequencies."""
+    if space.multilabel:
+        prior = train_labels.mean(axis=0)
+    else:
+        prior = np.bincount(train_labels, minlength=space.num_labels) / len(train_labels)
+    return np.tile(prior, (n, 1))
+
+
+def model_card(result: ExperimentResult, config: ExperimentConfig, info: ModelInfo) -> str:
+    """The model folder's README.md."""
+    metric_rows = "\n".join(
+        f"| {name} | {value:.4f} |" for name, value in result.metrics.items() if not np.isnan(value)
+    )
+    label_rows = "\n".join(
+        f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+        for lab, m in result.per_label.items()
+    )
+    return f"""---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [textclf, {result.space.task}]
+---
+# Text classifier ({result.space.task}, {len(result.space.labels)} labels)
+
+Fine-tuned from `{config.model.name}` with textclf {info.versions.get("textclf", "")}.
+Load it with `textclf predict --model <this folder> …`, `TextClassifier.from_pretrained`, or
+plain `transformers.pipeline("text-classification", model=<this folder>)`
+{"(use `top_k=None` and `function_to_apply='sigmoid'` to see every label's score)" if result.space.multilabel else ""}.
+
+## Evaluation ({result.eval_split} split, {result.n_eval} examples)
+
+| metric | value |
+|---|---|
+{metric_rows}
+
+| label | precision | recall | F1 | support |
+|---|---|---|---|---|
+{label_rows}
+
+Majority-class reference: {headline_metric(result.space.task)} = {result.baseline.get(headline_metric(result.space.task), float("nan")):.4f}.
+
+## Data
+
+{result.report.to_markdown()}
+
+## Training
+
+Trained for {result.train_runtime_s:.0f} s ({result.train_samples_per_second:.1f} samples/s) on
+{info.training.get("device", "?")}. The full configuration is in `config.yaml`.
+
+## Intended use and limits
+
+Classifies texts like those in the training data into the labels above. It has seen
+only that data: texts from another source, language or period may be classified worse
+than the figures above say. Predictions are probabilities from one model; review
+decisions with consequences (clinical, financial) by a person.
+"""
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    train: Any = None,
+    validation: Any = None,
+    test: Any = None,
+    callbacks: list[Any] | None = None,
+) -> ExperimentResult:
+    """Run one experiment end to end and write the model folder to ``config.output_dir``.
+
+    Args:
+        config: The validated experiment config.
+        resume: Continue an interrupted run from its last checkpoint.
+        overwrite: Replace an existing run in the output folder.
+        train, validation, test: Data objects (DataFrame, Dataset, …) overriding the paths
+            in ``config.data``.
+        callbacks: Extra Trainer callbacks.
+
+    Returns:
+        The metrics, the data report and where everything was written.
+
+    Raises:
+        ConfigError, DataError, ModelLoadError: before anything is written.
+    """
+    started = time.perf_counter()
+    if not config.output_dir:
+        raise ConfigError("no output folder: pass --output DIR (or output_dir in the config).")
+    output = Path(config.output_dir)
+    _check_output_dir(output, resume=resume, overwrite=overwrite)
+    data = prepare_data(config, train=train, validation=validation, test=test)
+    space = data.space
+    for finding in data.report.warnings:
+        logger.warning(finding.message)
+    # Check the model name now, so a bad --model fails before the output folder appears.
+    from textclf.modeling import load_tokenizer
+
+    load_tokenizer(config.model.name, revision=config.model.revision)
+    if overwrite and output.exists() and not resume:
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    config.save(output / "checkpoints" / "run-config.yaml")
+
+    clf = TextClassifier.from_config(config)
+    clf.fit(
+        data.splits["train"],
+        X_val=data.splits.get("validation"),
+        output_dir=output,
+        resume=resume,
+        label_space=space,
+        callbacks=callbacks or [],
+    )
+    history = clf.history_
+    eval_name = "test" if "test" in data.splits else "validation"
+    eval_split = data.splits.get(eval_name)
+    metrics: dict[str, float] = {}
+    per_label: dict[str, dict[str, float]] = {}
+    baseline: dict[str, float] = {}
+    n_eval = 0
+    eval_dir = output / "eval"
+    if eval_split is not None and len(eval_split):
+        texts = eval_split.dataset["text"]
+        y_true = space.encode(eval_split.dataset["labels"])
+        proba = clf.predictor(batch_size=history.batch_size * 2).predict_proba(texts, progress=True)
+        metrics = classification_metrics(space.task, y_true, proba, threshold=clf.thresholds_)
+        y_pred = decide(proba, space.task, threshold=clf.thresholds_)
+        per_label = per_label_metrics(space.task, y_true, y_pred, list(space.labels))
+        y_train = space.encode(data.splits["train"].dataset["labels"])
+        baseline = classification_metrics(space.task, y_true, _majority_proba(space, y_train, len(texts)))
+        n_eval = len(texts)
+        _write_eval(eval_dir, space, eval_split, y_true, proba, y_pred, metrics, per_label, baseline, eval_name)
+    result = ExperimentResult(
+        output_dir=output,
+        space=space,
+        metrics=metrics,
+        per_label=per_label,
+        eval_split=eval_name,
+        n_eval=n_eval,
+        baseline=baseline,
+        report=data.report,
+        train_runtime_s=history.train_runtime_s,
+        train_samples_per_second=history.train_samples_per_second,
+        total_runtime_s=0.0,
+        notes=[data.split_note, *history.notes] if data.split_note else list(history.notes),
+    )
+    info = clf.info()
+    info.backbone = config.model.name
+    info.metrics = {"split": eval_name, "n_examples": n_eval, **metrics}
+    info.data = {
+        "fingerprints": data.fingerprints,
+        "sizes": {name: len(s) for name, s in data.splits.items()},
+        "split_note": data.split_note,
+        "validation": data.report.to_dict(),
+    }
+    info.training = {
+        "device": history.resources.note,
+        "precision": history.resources.precision,
+        "runtime_s": history.train_runtime_s,
+        "samples_per_second": history.train_samples_per_second,
+        "global_step": history.global_step,
+        "best_metric": {history.metric_name: history.best_metric},
+        "batch_size": history.batch_size,
+        "gradient_accumulation_steps": history.gradient_accumulation_steps,
+        "oom_retries": history.oom_retries,
+    }
+    info.versions = library_versions()
+    write_text_atomic(eval_dir / "log_history.json", json.dumps(history.log_history, indent=1))
+    clf.save_pretrained(
+        output, info=info, config_yaml=config.to_yaml(), model_card=model_card(result, config, info)
+    )
+    if not config.train.keep_checkpoints:
+        shutil.rmtree(output / "checkpoints", ignore_errors=True)
+    result.total_runtime_s = time.perf_counter() - started
+    return result
+
+
+def _write_eval(
+    eval_dir: Path,
+    space: LabelSpace,
+    split: Split,
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    y_pred: np.ndarray,
+    metrics: dict[str, float],
+    per_label: dict[str, dict[str, float]],
+    baseline: dict[str, float],
+    split_name: str,
+) -> None:
+    """Write ``metrics.json`` and the evaluation predictions (for reports and diagnostics)."""
+    clean = {k: (None if np.isnan(v) else v) for k, v in metrics.items()}
+    doc = {
+        "task": space.task,
+        "split": split_name,
+        "n_examples": len(y_true),
+        "labels": list(space.labels),
+        "metrics": {k: {"value": v} for k, v in clean.items()},
+        "per_label": per_label,
+        "baselines": {"majority": {"metrics": {k: {"value": None if np.isnan(v) else v} for k, v in baseline.items()}}},
+    }
+    write_text_atomic(eval_dir / "metrics.json", json.dumps(doc, indent=2))
+    rows = []
+    trues, preds = space.decode(y_true), space.decode(y_pred)
+    row_ids, texts = split.dataset["row"], split.dataset["text"]
+    for i in range(len(y_true)):
+        rows.append(
+            json.dumps(
+                {
+                    "row": row_ids[i],
+                    "text": texts[i],
+                    "true": trues[i],
+                    "pred": preds[i],
+                    "scores": {lab: round(float(p), 6) for lab, p in zip(space.labels, proba[i], strict=True)},
+                },
+                ensure_ascii=False,
+            )
+        )
+    write_text_atomic(eval_dir / "predictions.jsonl", "\n".join(rows) + "\n")

@@ -1,0 +1,1 @@
+"""Inference: batched, length-sorted prediction from a saved model folder."""

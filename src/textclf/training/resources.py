@@ -1,0 +1,107 @@
+"""Device and precision selection, and out-of-memory detection.
+
+Example:
+    >>> res = select_resources("auto", "auto")
+    >>> res.device in ("cuda", "mps", "cpu")
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    """Where and in which precision to train.
+
+    Attributes:
+        device: ``cuda``, ``mps`` or ``cpu``.
+        precision: ``bf16``, ``fp16`` or ``fp32``.
+        note: A plain-words account of the choice, for logs and the model card.
+    """
+
+    device: str
+    precision: str
+    note: str = ""
+
+
+def _cuda_works() -> tuple[bool, str]:
+    if not torch.cuda.is_available():
+        return False, "no CUDA device is visible"
+    try:
+        torch.zeros(1, device="cuda").add_(1)
+        torch.cuda.synchronize()
+    except Exception as e:  # a broken driver or a busy GPU raises many different types
+        return False, f"CUDA is present but unusable ({type(e).__name__}: {e})"
+    return True, torch.cuda.get_device_name(0)
+
+
+def _mps_works() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def select_resources(device: str = "auto", precision: str = "auto") -> Resources:
+    """Pick the device (CUDA, then MPS, then CPU) and the precision it supports best.
+
+    bf16 is used on GPUs that support it (Ampere and later): same range as fp32, no loss
+    scaling. fp16 is used only on older CUDA GPUs. The CPU trains in fp32, because bf16
+    on CPUs without AMX is slower than fp32.
+
+    Args:
+        device: ``auto``, ``cuda``, ``mps`` or ``cpu``.
+        precision: ``auto``, ``bf16``, ``fp16`` or ``fp32``.
+
+    Returns:
+        The choice, with a note saying why (and when a GPU was asked for but not usable).
+    """
+    note = ""
+    chosen = "cpu"
+    if device in ("auto", "cuda"):
+        ok, detail = _cuda_works()
+        if ok:
+            chosen, note = "cuda", f"GPU: {detail}"
+        elif device == "cuda":
+            note = f"a GPU was requested but {detail}; training on the CPU instead"
+            logger.warning("%s.", note[0].upper() + note[1:])
+    if chosen == "cpu" and device in ("auto", "mps") and _mps_works():
+        chosen, note = "mps", "Apple GPU (MPS)"
+    if chosen == "cpu" and not note:
+        note = f"CPU ({torch.get_num_threads()} threads)"
+    if precision == "auto":
+        if chosen == "cuda":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            precision = "fp32"
+    elif precision in ("bf16", "fp16") and chosen == "cpu":
+        logger.warning("%s was requested on the CPU; training in fp32.", precision)
+        precision = "fp32"
+    return Resources(device=chosen, precision=precision, note=note)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for CUDA/MPS out-of-memory errors, whatever exception type carries them."""
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and (
+        "out of memory" in text or "cuda error: out of memory" in text or "mps backend out of memory" in text
+    )
+
+
+def free_accelerator_memory() -> None:
+    """Release cached allocator blocks after an OOM, before retrying smaller."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and _mps_works():
+        mps.empty_cache()

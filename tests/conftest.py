@@ -1,0 +1,97 @@
+"""Shared fixtures: a tiny BERT built from a config, and small labelled data sets.
+
+No downloads: the tokenizer is a WordPiece vocabulary trained on the fixture texts and the
+model is a 2-layer, hidden-32 BERT with random weights, saved as an ordinary model folder
+so that the real loading code path is exercised.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _texts_for(task: str) -> pd.DataFrame:
+    """Small separable data: each class has its own words, so a tiny model can overfit it."""
+    rows = []
+    words = {
+        "alpha": "apple apricot avocado almond",
+        "beta": "banana blueberry barley basil",
+        "gamma": "grape guava ginger garlic",
+    }
+    for i in range(8):
+        for lab, vocab in words.items():
+            w = vocab.split()
+            text = f"{w[i % 4]} and {w[(i + 1) % 4]} with {w[(i + 2) % 4]} number {i}"
+            if task == "binary" and lab == "gamma":
+                continue
+            if task == "multilabel":
+                other = "beta" if lab == "alpha" else "alpha"
+                extra = words[other].split()[i % 4] if i % 2 else ""
+                labels = [lab, other] if extra else [lab]
+                rows.append({"text": f"{text} {extra}".strip(), "label": "|".join(sorted(labels))})
+            else:
+                rows.append({"text": text, "label": lab})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, hidden-32 BERT and a WordPiece tokenizer trained on the fixture texts."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    corpus = [t for task in ("multiclass", "multilabel") for t in _texts_for(task)["text"]]
+    corpus += ["the quick brown fox", "unknown words appear here", "number and with"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )  # fmt: skip
+    fast = BertTokenizerFast(tokenizer_object=tok, model_max_length=64)
+    fast.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )  # fmt: skip
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(params=["binary", "multiclass", "multilabel"])
+def task(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def task_frame(task: str) -> pd.DataFrame:
+    return _texts_for(task)
+
+
+@pytest.fixture
+def task_csv(tmp_path: Path, task_frame: pd.DataFrame) -> Path:
+    path = tmp_path / "train.csv"
+    task_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATA}")
+    return SHARED_DATA
