@@ -134,10 +134,11 @@ def prepare_data(
             if name in missing and len(idx):
                 splits[name] = Split(
                     name=name, source=f"{train_split.source} ({name} split)",
-                    dataset=train_split.dataset.select(idx), n_read=len(idx),
+                    dataset=train_split.dataset.select(idx).flatten_indices(), n_read=len(idx),
                 )  # fmt: skip
         splits["train"] = Split(
-            name="train", source=train_split.source, dataset=train_split.dataset.select(tr),
+            name="train", source=train_split.source,
+            dataset=train_split.dataset.select(tr).flatten_indices(),
             n_read=train_split.n_read, skipped=train_split.skipped,
             skipped_rows=train_split.skipped_rows,
         )  # fmt: skip

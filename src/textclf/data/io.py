@@ -595,7 +595,11 @@ def canonicalize(
     if n_empty:
         empty_idx = pc.indices_nonzero(empty)
         empty_rows = pc.take(ds.data.column("row"), empty_idx).to_pylist()
-        ds = ds.select(pc.indices_nonzero(pc.invert(empty)).to_numpy())
+        # int64: datasets' contiguous-slice search fails on uint64 offsets (mixed with int64
+        # they become floats). flatten_indices: the checks read ds.data, which ignores a
+        # select() index mapping.
+        keep = pc.indices_nonzero(pc.invert(empty)).cast("int64").to_numpy()
+        ds = ds.select(keep).flatten_indices()
         skipped["empty_text"] = n_empty
         skipped_rows["empty_text"] = empty_rows
         logger.warning(

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from textclf.config import ExperimentConfig, apply_overrides, load_config
+from textclf.errors import ConfigError
+
+
+def test_dotted_overrides_are_typed_and_validated():
+    cfg = apply_overrides(
+        ExperimentConfig(),
+        ["train.learning_rate=3e-5", "model.max_length=64", "data.label_columns=[a, b]", "seed=7"],
+    )
+    assert cfg.train.learning_rate == pytest.approx(3e-5)
+    assert cfg.model.max_length == 64
+    assert cfg.data.label_columns == ["a", "b"]
+    assert cfg.seed == 7
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("train.no_such_key=1", "unknown setting 'train.no_such_key'"),
+        ("nosection.key=1", "unknown section 'nosection'"),
+        ("train.learning_rate=-1", "train.learning_rate"),
+        ("train.epochs", "expected key=value"),
+    ],
+)
+def test_bad_overrides_name_the_key(override: str, fragment: str):
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+        apply_overrides(ExperimentConfig(), [override])
+
+
+def test_yaml_round_trip(tmp_path: Path):
+    cfg = apply_overrides(ExperimentConfig(), ["train.epochs=2", "data.train=x.csv"])
+    path = cfg.save(tmp_path / "c.yaml")
+    assert load_config(path) == cfg
+
+
+def test_yaml_errors_name_file_and_line(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochs: [1,\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml line \d+"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match="unknown setting 'train.epoch'"):
+        load_config(unknown)
+
+
+def test_steps_strategy_needs_eval_steps():
+    with pytest.raises(ConfigError, match="eval_steps"):
+        apply_overrides(ExperimentConfig(), ["train.eval_strategy=steps"])
