@@ -91,6 +91,13 @@ def task_csv(tmp_path: Path, task_frame: pd.DataFrame) -> Path:
 
 
 @pytest.fixture
+def multiclass_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "multiclass.csv"
+    _texts_for("multiclass").to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA}")

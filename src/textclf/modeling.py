@@ -136,9 +136,12 @@ def build_model(
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
+        # ignore_mismatched_sizes: a checkpoint that is already a classifier (another label
+        # count) gets a fresh head instead of failing, as when re-training a textclf model.
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, revision=revision, trust_remote_code=False
-        )
+            path, config=config, revision=revision, trust_remote_code=False,
+            ignore_mismatched_sizes=True,
+        )  # fmt: skip
     except ValueError as e:
         raise ModelLoadError(
             f"{name}: cannot be used for sequence classification ({e}); pick an encoder such "

@@ -1,0 +1,98 @@
+"""Training assembly: class weights, OOM back-off, probability conversion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from textclf.config import TrainConfig
+from textclf.data.io import split_from_lists
+from textclf.data.labels import LabelSpace
+from textclf.training import trainer as trainer_mod
+from textclf.training.resources import is_out_of_memory, select_resources
+
+
+def test_class_weights_known_answers():
+    space = LabelSpace("multiclass", ("a", "b", "c"))
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    w = trainer_mod.class_weights(space, y, "balanced")
+    np.testing.assert_allclose(w, [8 / 12, 8 / 6, 8 / 6], rtol=1e-6)
+    np.testing.assert_allclose(trainer_mod.class_weights(space, y, "sqrt"), np.sqrt(w), rtol=1e-6)
+    assert trainer_mod.class_weights(space, y, "none") is None
+    ml = LabelSpace("multilabel", ("x", "y"))
+    multi = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32)
+    np.testing.assert_allclose(trainer_mod.class_weights(ml, multi, "balanced"), [1 / 3, 3.0])
+
+
+def test_probabilities():
+    logits = np.array([[0.0, 0.0], [2.0, -2.0]])
+    np.testing.assert_allclose(trainer_mod.probabilities(logits, False).sum(1), 1.0)
+    np.testing.assert_allclose(trainer_mod.probabilities(np.zeros((1, 3)), True), 0.5)
+
+
+def test_oom_detection():
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+def test_cpu_is_chosen_without_gpu_and_fp32_there():
+    res = select_resources("auto", "auto")
+    if not torch.cuda.is_available():
+        assert res.device in ("cpu", "mps")
+        assert res.precision == "fp32"
+    res = select_resources("cpu", "bf16")
+    assert (res.device, res.precision) == ("cpu", "fp32")
+
+
+def test_oom_backoff_halves_batch_and_keeps_effective_batch(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from textclf.modeling import build_model, load_tokenizer
+
+    space = LabelSpace("binary", ("neg", "pos"))
+    split = split_from_lists([f"apple {i}" for i in range(8)] + [f"banana {i}" for i in range(8)], ["neg"] * 8 + ["pos"] * 8)
+    tok = load_tokenizer(str(tiny_model_dir))
+    ds = trainer_mod.tokenize(split.dataset, tok, space, max_length=16)
+    real_train = trainer_mod._ClassifierTrainer.train
+    seen: list[tuple[int, int]] = []
+
+    def flaky_train(self, *args, **kwargs):
+        seen.append((self.args.per_device_train_batch_size, self.args.gradient_accumulation_steps))
+        if len(seen) <= 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_mod._ClassifierTrainer, "train", flaky_train)
+    cfg = TrainConfig(batch_size=8, max_steps=2, early_stopping_patience=None)
+    result = trainer_mod.train_model(
+        build_model(str(tiny_model_dir), space), tok, space, ds, None, cfg,
+        output_dir=tmp_path / "ckpt", seed=0,
+    )  # fmt: skip
+    assert seen == [(8, 1), (4, 2), (2, 4)]
+    assert (result.batch_size, result.gradient_accumulation_steps) == (2, 4)
+    assert result.oom_retries == 2
+    assert "same effective batch" in result.notes[0]
+
+
+def test_oom_gives_up_after_configured_retries(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from textclf.modeling import build_model, load_tokenizer
+
+    space = LabelSpace("binary", ("neg", "pos"))
+    split = split_from_lists(["apple", "banana"] * 4, ["neg", "pos"] * 4)
+    tok = load_tokenizer(str(tiny_model_dir))
+    ds = trainer_mod.tokenize(split.dataset, tok, space, max_length=16)
+
+    def always_oom(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(trainer_mod._ClassifierTrainer, "train", always_oom)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        trainer_mod.train_model(
+            build_model(str(tiny_model_dir), space), tok, space, ds, None,
+            TrainConfig(batch_size=4, max_steps=1, oom_retries=1), output_dir=tmp_path / "c", seed=0,
+        )  # fmt: skip
