@@ -40,7 +40,12 @@ def load(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def notebook_recipe(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Namespace) -> dict:
     """The tutorial way: pad everything to 128 tokens, plain Trainer."""
     import datasets
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        Trainer,
+        TrainingArguments,
+    )
 
     from textclf.modeling import default_model_path
 
@@ -54,15 +59,28 @@ def notebook_recipe(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Names
     ds = datasets.Dataset.from_pandas(train).map(enc, batched=True)
     ds = ds.rename_column("label", "labels").remove_columns(["sentence"])
     targs = TrainingArguments(
-        output_dir="/tmp/bench-notebook", num_train_epochs=args.epochs,
-        per_device_train_batch_size=args.batch_size, learning_rate=args.learning_rate,
-        warmup_steps=0.06, weight_decay=0.01, seed=args.seed, report_to="none",
-        save_strategy="no", logging_steps=50, use_cpu=True,
-    )  # fmt: skip
+        output_dir="/tmp/bench-notebook",
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=0.06,
+        weight_decay=0.01,
+        seed=args.seed,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=50,
+        use_cpu=True,
+    )
     trainer = Trainer(model=model, args=targs, train_dataset=ds)
     out = trainer.train()
     model.eval()
-    dev_enc = tok(list(dev["sentence"]), padding="max_length", truncation=True, max_length=128, return_tensors="pt")
+    dev_enc = tok(
+        list(dev["sentence"]),
+        padding="max_length",
+        truncation=True,
+        max_length=128,
+        return_tensors="pt",
+    )
     import torch
 
     preds = []
@@ -78,10 +96,15 @@ def textclf_run(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Namespace
     from textclf import TextClassifier
 
     clf = TextClassifier(
-        "default", max_length=128, random_state=args.seed, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_ratio=0.06,
+        "default",
+        max_length=128,
+        random_state=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_ratio=0.06,
         early_stopping_patience=None,
-    )  # fmt: skip
+    )
     clf.fit(list(train["sentence"]), [str(v) for v in train["label"]])
     pred = clf.predict(list(dev["sentence"]))
     acc = float(np.mean([p == str(t) for p, t in zip(pred, dev["label"], strict=True)]))
@@ -89,7 +112,9 @@ def textclf_run(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Namespace
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -103,15 +128,30 @@ def main() -> None:
     train, dev = load(args.n, args.seed)
     samples = args.n * args.epochs
     rows = []
-    for name, fn in (("textclf (dynamic padding, length-grouped)", textclf_run), ("notebook (pad to 128)", notebook_recipe)):
+    for name, fn in (
+        ("textclf (dynamic padding, length-grouped)", textclf_run),
+        ("notebook (pad to 128)", notebook_recipe),
+    ):
         started = time.perf_counter()
         res = fn(train, dev, args)
-        rows.append((name, res["runtime"], samples / res["runtime"], res["acc"], time.perf_counter() - started))
+        rows.append(
+            (
+                name,
+                res["runtime"],
+                samples / res["runtime"],
+                res["acc"],
+                time.perf_counter() - started,
+            )
+        )
     ref = rows[1][2]
-    print(f"\nSST-2: {args.n} training sentences x {args.epochs:g} epoch(s), batch {args.batch_size}, "
-          f"lr {args.learning_rate:g}, seed {args.seed}; dev = {len(dev)} sentences; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print(f"| method | train time (s) | samples/s | speed-up | dev accuracy |\n|---|---:|---:|---:|---:|")
+    print(
+        f"\nSST-2: {args.n} training sentences x {args.epochs:g} epoch(s), batch {args.batch_size}, "
+        f"lr {args.learning_rate:g}, seed {args.seed}; dev = {len(dev)} sentences; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads\n"
+    )
+    print(
+        "| method | train time (s) | samples/s | speed-up | dev accuracy |\n|---|---:|---:|---:|---:|"
+    )
     for name, runtime, sps, acc, _ in rows:
         print(f"| {name} | {runtime:.1f} | {sps:.1f} | {sps / ref:.2f}x | {acc:.4f} |")
 

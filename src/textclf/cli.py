@@ -56,6 +56,13 @@ def _main(
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
     if not debug:
         os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        # datasets logs a reader's failure at ERROR before raising it; textclf.data.io turns
+        # that exception into the one "error:" line, so the log line would only repeat it.
+        # datasets and transformers set their loggers' levels from these variables when they
+        # are (lazily) imported, overriding the setLevel calls above.
+        os.environ.setdefault("DATASETS_VERBOSITY", "critical")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        logging.getLogger("datasets").setLevel(logging.CRITICAL)
         import warnings
 
         warnings.filterwarnings("ignore", category=FutureWarning)
@@ -106,7 +113,9 @@ def _print_metrics(result: Any) -> None:
     from textclf.evaluation.metrics import headline_metric
 
     console = Console(stderr=False)
-    table = Table(title=f"{result.eval_split} metrics ({result.n_eval} examples, {result.space.task})")
+    table = Table(
+        title=f"{result.eval_split} metrics ({result.n_eval} examples, {result.space.task})"
+    )
     table.add_column("metric")
     table.add_column("model", justify="right")
     table.add_column("majority class", justify="right")
@@ -124,18 +133,45 @@ def _print_metrics(result: Any) -> None:
 
 @app.command()
 def train(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the model, checkpoints and evaluation.")],
-    train_file: Annotated[str | None, typer.Option("--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset.")] = None,
-    validation: Annotated[str | None, typer.Option("--validation", help="Validation data (else split from --train).")] = None,
-    test: Annotated[str | None, typer.Option("--test", help="Test data (else split from --train).")] = None,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Folder for the model, checkpoints and evaluation."),
+    ],
+    train_file: Annotated[
+        str | None,
+        typer.Option(
+            "--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset."
+        ),
+    ] = None,
+    validation: Annotated[
+        str | None, typer.Option("--validation", help="Validation data (else split from --train).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", help="Test data (else split from --train).")
+    ] = None,
     text_column: Annotated[str | None, typer.Option("--text-column")] = None,
     label_column: Annotated[str | None, typer.Option("--label-column")] = None,
-    label_columns: Annotated[str | None, typer.Option("--label-columns", help="Comma-separated 0/1 columns (multi-label).")] = None,
-    label_separator: Annotated[str | None, typer.Option("--label-separator", help="Separator of several labels in one cell.")] = None,
-    label_names: Annotated[str | None, typer.Option("--label-names", help="File naming integer label ids.")] = None,
-    column_names: Annotated[str | None, typer.Option("--column-names", help="Comma-separated names for a headerless file.")] = None,
-    task: Annotated[str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="'default', a local folder or a hub name.")] = None,
+    label_columns: Annotated[
+        str | None,
+        typer.Option("--label-columns", help="Comma-separated 0/1 columns (multi-label)."),
+    ] = None,
+    label_separator: Annotated[
+        str | None,
+        typer.Option("--label-separator", help="Separator of several labels in one cell."),
+    ] = None,
+    label_names: Annotated[
+        str | None, typer.Option("--label-names", help="File naming integer label ids.")
+    ] = None,
+    column_names: Annotated[
+        str | None,
+        typer.Option("--column-names", help="Comma-separated names for a headerless file."),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
+    ] = None,
     epochs: Annotated[float | None, typer.Option("--epochs")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
@@ -143,9 +179,16 @@ def train(
     max_length: Annotated[int | None, typer.Option("--max-length")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="Dotted override, e.g. train.learning_rate=3e-5.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a finished run in --output.")] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Dotted override, e.g. train.learning_rate=3e-5."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
+    ] = False,
 ) -> None:
     """Fine-tune a classifier and evaluate it on the test split."""
 
@@ -214,13 +257,23 @@ def _write_predictions(path: Path, records: list[dict[str, Any]], labels: list[s
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")],
-    input_file: Annotated[str, typer.Option("--input", "-i", help="File of texts (CSV, TSV, JSONL, JSON, Parquet).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Predictions file, .jsonl or .csv.")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")
+    ],
+    input_file: Annotated[
+        str, typer.Option("--input", "-i", help="File of texts (CSV, TSV, JSONL, JSON, Parquet).")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Predictions file, .jsonl or .csv.")
+    ],
     text_column: Annotated[str | None, typer.Option("--text-column")] = None,
     id_column: Annotated[str | None, typer.Option("--id-column")] = None,
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Override the saved decision threshold(s).")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="Also list the K best labels with scores.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Override the saved decision threshold(s).")
+    ] = None,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", help="Also list the K best labels with scores.")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
 ) -> None:
     """Predict labels for every text in a file; results keep the input order."""
@@ -232,7 +285,9 @@ def predict(
         from textclf.inference.pipeline import Predictor
 
         if output.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".csv", ".tsv"):
-            raise TextclfError(f"{output}: unknown output type '{output.suffix}'; use .jsonl or .csv.")
+            raise TextclfError(
+                f"{output}: unknown output type '{output.suffix}'; use .jsonl or .csv."
+            )
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise TextclfError(f"--threshold {threshold}: must be between 0 and 1.")
         predictor = Predictor.from_folder(model, batch_size=batch_size)
@@ -252,15 +307,23 @@ def predict(
                 rec["labels"] = [labels[j] for j in np.flatnonzero(pred[i])]
             else:
                 rec["label"] = labels[int(pred[i])]
-            rec["scores"] = {lab: round(float(p), 6) for lab, p in zip(labels, proba[i], strict=True)}
+            rec["scores"] = {
+                lab: round(float(p), 6) for lab, p in zip(labels, proba[i], strict=True)
+            }
             if top_k:
                 best = np.argsort(-proba[i])[:top_k]
-                rec["top_k"] = [{"label": labels[j], "score": round(float(proba[i, j]), 6)} for j in best]
+                rec["top_k"] = [
+                    {"label": labels[j], "score": round(float(proba[i, j]), 6)} for j in best
+                ]
             records.append(rec)
         _write_predictions(output, records, labels)
         elapsed = time.perf_counter() - started
         skipped = split.skipped.get("empty_text", 0)
-        note = f"; {skipped} empty row(s) skipped (rows {split.skipped_rows['empty_text'][:5]})" if skipped else ""
+        note = (
+            f"; {skipped} empty row(s) skipped (rows {split.skipped_rows['empty_text'][:5]})"
+            if skipped
+            else ""
+        )
         print(f"Wrote {len(records)} predictions to {output} in {elapsed:.1f} s{note}.")
 
     _run(body)
@@ -273,15 +336,27 @@ def predict(
 
 def _guess_split_name(path: str, position: int) -> str:
     stem = Path(path).stem.lower()
-    for key, name in (("train", "train"), ("dev", "validation"), ("val", "validation"), ("test", "test")):
+    for key, name in (
+        ("train", "train"),
+        ("dev", "validation"),
+        ("val", "validation"),
+        ("test", "test"),
+    ):
         if key in stem:
             return name
-    return ("train", "validation", "test")[min(position, 2)] if position < 3 else f"file{position + 1}"
+    return (
+        ("train", "validation", "test")[min(position, 2)] if position < 3 else f"file{position + 1}"
+    )
 
 
 @data_app.command("validate")
 def data_validate(
-    files: Annotated[list[str], typer.Argument(help="Data files; the first (or the one named *train*) is the training split.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Data files; the first (or the one named *train*) is the training split."
+        ),
+    ],
     text_column: Annotated[str | None, typer.Option("--text-column")] = None,
     label_column: Annotated[str | None, typer.Option("--label-column")] = None,
     label_columns: Annotated[str | None, typer.Option("--label-columns")] = None,
@@ -289,7 +364,9 @@ def data_validate(
     label_names: Annotated[str | None, typer.Option("--label-names")] = None,
     column_names: Annotated[str | None, typer.Option("--column-names")] = None,
     task: Annotated[str, typer.Option("--task")] = "auto",
-    json_output: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
+    json_output: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON.")
+    ] = None,
 ) -> None:
     """Run the data checks alone and print the report (exit 2 when a check is fatal)."""
 
@@ -300,10 +377,14 @@ def data_validate(
         from textclf.data.validate import validate_splits
 
         dc = DataConfig(
-            text_column=text_column, label_column=label_column, label_columns=_split_csv(label_columns),
-            label_separator=label_separator, label_names=label_names,
-            column_names=_split_csv(column_names), task=task,  # type: ignore[arg-type]
-        )  # fmt: skip
+            text_column=text_column,
+            label_column=label_column,
+            label_columns=_split_csv(label_columns),
+            label_separator=label_separator,
+            label_names=label_names,
+            column_names=_split_csv(column_names),
+            task=task,  # type: ignore[arg-type]
+        )
         spec = ColumnSpec.from_config(dc)
         names = [_guess_split_name(f, i) for i, f in enumerate(files)]
         if "train" not in names:
@@ -313,12 +394,17 @@ def data_validate(
             splits[name if name not in splits else f"{name}:{f}"] = read_split(f, spec, name=name)
         train_split = splits["train"]
         space = LabelSpace.infer(
-            train_split.dataset["labels"], task=task, order=spec.label_names or spec.label_columns,
-            multilabel_source=bool(spec.label_columns or spec.label_separator), source=train_split.source,
-        )  # fmt: skip
+            train_split.dataset["labels"],
+            task=task,
+            order=spec.label_names or spec.label_columns,
+            multilabel_source=bool(spec.label_columns or spec.label_separator),
+            source=train_split.source,
+        )
         report = validate_splits(splits, space)
-        print(f"Task: {space.task}; {space.num_labels} labels: {', '.join(space.labels[:20])}"
-              + (" …" if space.num_labels > 20 else ""))
+        print(
+            f"Task: {space.task}; {space.num_labels} labels: {', '.join(space.labels[:20])}"
+            + (" …" if space.num_labels > 20 else "")
+        )
         print(report.to_markdown())
         if json_output:
             from textclf.atomic import write_text_atomic
@@ -332,8 +418,12 @@ def data_validate(
 
 @data_app.command("synth")
 def data_synth(
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.csv, .tsv, .jsonl, .parquet).")],
-    task: Annotated[str, typer.Option("--task", help="binary|multiclass|multilabel")] = "multiclass",
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write (.csv, .tsv, .jsonl, .parquet).")
+    ],
+    task: Annotated[
+        str, typer.Option("--task", help="binary|multiclass|multilabel")
+    ] = "multiclass",
     n: Annotated[int, typer.Option("--n", help="Number of reports.")] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
@@ -358,7 +448,9 @@ def data_synth(
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's data and model.")] = Path("demo-output"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the demo's data and model.")
+    ] = Path("demo-output"),
     n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 1500,
     epochs: Annotated[float, typer.Option("--epochs")] = 4,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -371,7 +463,9 @@ def demo(
         from textclf.experiment import run_experiment
 
         started = time.perf_counter()
-        data_file = write_reports(output / "data" / "pathology_reports.csv", "multiclass", n, seed=seed)
+        data_file = write_reports(
+            output / "data" / "pathology_reports.csv", "multiclass", n, seed=seed
+        )
         print(f"Generated {n} synthetic pathology reports: {data_file}")
         cfg = ExperimentConfig(output_dir=str(output / "model"), seed=seed)
         cfg.data.train = str(data_file)
@@ -382,9 +476,13 @@ def demo(
         _print_metrics(result)
         print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")
         print(f"  data:        {data_file}")
-        print(f"  model:       {result.output_dir}  (config.json, model.safetensors, textclf.json, README.md)")
+        print(
+            f"  model:       {result.output_dir}  (config.json, model.safetensors, textclf.json, README.md)"
+        )
         print(f"  evaluation:  {result.output_dir / 'eval'}  (metrics.json, predictions.jsonl)")
-        print(f"  predict:     textclf predict --model {result.output_dir} --input {data_file} --output predictions.jsonl")
+        print(
+            f"  predict:     textclf predict --model {result.output_dir} --input {data_file} --output predictions.jsonl"
+        )
 
     _run(body)
 

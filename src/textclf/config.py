@@ -77,7 +77,9 @@ class SplitConfig(_Section):
     validation_size: float = Field(default=0.1, gt=0.0, lt=0.5)
     test_size: float = Field(default=0.1, ge=0.0, lt=0.5)
     min_examples_per_class: int = Field(
-        default=3, ge=1, description="Classes with fewer examples stop the run: they cannot be split."
+        default=3,
+        ge=1,
+        description="Classes with fewer examples stop the run: they cannot be split.",
     )
 
 
@@ -227,4 +229,3 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
         # YAML reads "1e-4" as a string (YAML 1.1 needs a dot); pydantic coerces numeric strings.
         node[parts[-1]] = value
     return config_from_dict(data, source="--set")
-

@@ -119,12 +119,24 @@ class TextClassifier:
         if X_val is None:
             val = None
         else:
-            val = X_val if isinstance(X_val, Split) else split_from_lists(X_val, y_val, name="validation")
+            val = (
+                X_val
+                if isinstance(X_val, Split)
+                else split_from_lists(X_val, y_val, name="validation")
+            )
         space = label_space or LabelSpace.infer(train.dataset["labels"], task=self.task)
         tokenizer = load_tokenizer(self.model, revision=self._model_config.revision)
-        train_ds = tokenize(train.dataset, tokenizer, space, max_length=self.max_length, desc="Tokenizing train")
+        train_ds = tokenize(
+            train.dataset, tokenizer, space, max_length=self.max_length, desc="Tokenizing train"
+        )
         val_ds = (
-            tokenize(val.dataset, tokenizer, space, max_length=self.max_length, desc="Tokenizing validation")
+            tokenize(
+                val.dataset,
+                tokenizer,
+                space,
+                max_length=self.max_length,
+                desc="Tokenizing validation",
+            )
             if val is not None and len(val) > 0
             else None
         )
@@ -137,9 +149,17 @@ class TextClassifier:
             ckpt_dir = Path(output_dir) / "checkpoints"
         try:
             result = train_model(
-                net, tokenizer, space, train_ds, val_ds, self._train_config,
-                output_dir=ckpt_dir, seed=self.random_state, resume=resume, callbacks=callbacks,
-            )  # fmt: skip
+                net,
+                tokenizer,
+                space,
+                train_ds,
+                val_ds,
+                self._train_config,
+                output_dir=ckpt_dir,
+                seed=self.random_state,
+                resume=resume,
+                callbacks=callbacks,
+            )
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -157,7 +177,9 @@ class TextClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise ConfigError("this TextClassifier is not fitted yet; call fit() or from_pretrained().")
+            raise ConfigError(
+                "this TextClassifier is not fitted yet; call fit() or from_pretrained()."
+            )
 
     def info(self) -> ModelInfo:
         """The model's ``textclf.json`` contents as they stand."""
@@ -176,7 +198,9 @@ class TextClassifier:
         self._check_fitted()
         p = self._predictor
         if p is None or p.batch_size != batch_size:
-            p = Predictor(self.model_, self.tokenizer_, self.info(), device=device, batch_size=batch_size)
+            p = Predictor(
+                self.model_, self.tokenizer_, self.info(), device=device, batch_size=batch_size
+            )
             self._predictor = p
         p.info = self.info()
         return p
@@ -202,9 +226,13 @@ class TextClassifier:
         """Save the model folder (loadable by ``transformers.pipeline`` and :meth:`from_pretrained`)."""
         self._check_fitted()
         return save_model_folder(
-            directory, self.model_, self.tokenizer_, info or self.info(),
-            config_yaml=config_yaml, model_card=model_card,
-        )  # fmt: skip
+            directory,
+            self.model_,
+            self.tokenizer_,
+            info or self.info(),
+            config_yaml=config_yaml,
+            model_card=model_card,
+        )
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str]) -> TextClassifier:

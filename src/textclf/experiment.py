@@ -32,8 +32,8 @@ from textclf.data.split import check_splittable, split_indices
 from textclf.data.validate import ValidationReport, validate_splits
 from textclf.errors import ConfigError
 from textclf.estimator import TextClassifier
-from textclf.evaluation.metrics import classification_metrics, headline_metric, per_label_metrics
 from textclf.evaluation.decision import decide
+from textclf.evaluation.metrics import classification_metrics, headline_metric, per_label_metrics
 from textclf.persistence import ModelInfo, library_versions
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,9 @@ def prepare_data(
     }
     if sources["train"] is None:
         raise ConfigError("no training data: pass --train FILE (or data.train in the config).")
-    splits = {name: read_split(src, spec, name=name) for name, src in sources.items() if src is not None}
+    splits = {
+        name: read_split(src, spec, name=name) for name, src in sources.items() if src is not None
+    }
     order = spec.label_names or spec.label_columns
     multilabel_source = bool(spec.label_columns or spec.label_separator)
     space = LabelSpace.infer(
@@ -123,9 +125,11 @@ def prepare_data(
         }
         y = space.encode(train_split.dataset["labels"])
         check_splittable(
-            y, space.labels, min_per_class=config.split.min_examples_per_class,
+            y,
+            space.labels,
+            min_per_class=config.split.min_examples_per_class,
             source=train_split.source,
-        )  # fmt: skip
+        )
         tr, va, te = split_indices(
             y, validation_size=sizes["validation"], test_size=sizes["test"], seed=config.seed
         )
@@ -133,15 +137,19 @@ def prepare_data(
         for name, idx in (("validation", va), ("test", te)):
             if name in missing and len(idx):
                 splits[name] = Split(
-                    name=name, source=f"{train_split.source} ({name} split)",
-                    dataset=train_split.dataset.select(idx).flatten_indices(), n_read=len(idx),
-                )  # fmt: skip
+                    name=name,
+                    source=f"{train_split.source} ({name} split)",
+                    dataset=train_split.dataset.select(idx).flatten_indices(),
+                    n_read=len(idx),
+                )
         splits["train"] = Split(
-            name="train", source=train_split.source,
+            name="train",
+            source=train_split.source,
             dataset=train_split.dataset.select(tr).flatten_indices(),
-            n_read=train_split.n_read, skipped=train_split.skipped,
+            n_read=train_split.n_read,
+            skipped=train_split.skipped,
             skipped_rows=train_split.skipped_rows,
-        )  # fmt: skip
+        )
         note = (
             f"{', '.join(missing)} split(s) carved from the training file ({method}, "
             f"seed {config.seed}): train {len(tr)}, validation {len(va)}, test {len(te)}."
@@ -149,7 +157,9 @@ def prepare_data(
         logger.info(note)
         # Summaries now describe the splits actually used.
         report = validate_splits(splits, space)
-    return PreparedData(splits=splits, space=space, report=report, fingerprints=fingerprints, split_note=note)
+    return PreparedData(
+        splits=splits, space=space, report=report, fingerprints=fingerprints, split_note=note
+    )
 
 
 def _check_output_dir(output: Path, *, resume: bool, overwrite: bool) -> None:
@@ -292,9 +302,22 @@ def run_experiment(
         y_pred = decide(proba, space.task, threshold=clf.thresholds_)
         per_label = per_label_metrics(space.task, y_true, y_pred, list(space.labels))
         y_train = space.encode(data.splits["train"].dataset["labels"])
-        baseline = classification_metrics(space.task, y_true, _majority_proba(space, y_train, len(texts)))
+        baseline = classification_metrics(
+            space.task, y_true, _majority_proba(space, y_train, len(texts))
+        )
         n_eval = len(texts)
-        _write_eval(eval_dir, space, eval_split, y_true, proba, y_pred, metrics, per_label, baseline, eval_name)
+        _write_eval(
+            eval_dir,
+            space,
+            eval_split,
+            y_true,
+            proba,
+            y_pred,
+            metrics,
+            per_label,
+            baseline,
+            eval_name,
+        )
     result = ExperimentResult(
         output_dir=output,
         space=space,
@@ -361,7 +384,11 @@ def _write_eval(
         "labels": list(space.labels),
         "metrics": {k: {"value": v} for k, v in clean.items()},
         "per_label": per_label,
-        "baselines": {"majority": {"metrics": {k: {"value": None if np.isnan(v) else v} for k, v in baseline.items()}}},
+        "baselines": {
+            "majority": {
+                "metrics": {k: {"value": None if np.isnan(v) else v} for k, v in baseline.items()}
+            }
+        },
     }
     write_text_atomic(eval_dir / "metrics.json", json.dumps(doc, indent=2))
     rows = []
@@ -375,7 +402,10 @@ def _write_eval(
                     "text": texts[i],
                     "true": trues[i],
                     "pred": preds[i],
-                    "scores": {lab: round(float(p), 6) for lab, p in zip(space.labels, proba[i], strict=True)},
+                    "scores": {
+                        lab: round(float(p), 6)
+                        for lab, p in zip(space.labels, proba[i], strict=True)
+                    },
                 },
                 ensure_ascii=False,
             )

@@ -68,10 +68,12 @@ def resolve_model_name(name: str) -> str:
 
 
 def _hub_error(name: str, err: Exception) -> ModelLoadError:
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get(
-        "TRANSFORMERS_OFFLINE"
-    ) == "1"
-    reason = "offline mode is on" if offline else "the hub could not be reached or has no such model"
+    offline = (
+        os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+    )
+    reason = (
+        "offline mode is on" if offline else "the hub could not be reached or has no such model"
+    )
     return ModelLoadError(
         f"'{name}' is not a local folder and could not be fetched from the Hugging Face hub "
         f"({reason}); pass a local model folder, or 'default' for the bundled all-MiniLM-L6-v2."
@@ -95,9 +97,7 @@ def load_tokenizer(name: str, *, revision: str | None = None) -> PreTrainedToken
         raise _hub_error(name, e) from e
 
 
-def build_model(
-    name: str, space: LabelSpace, *, revision: str | None = None
-) -> PreTrainedModel:
+def build_model(name: str, space: LabelSpace, *, revision: str | None = None) -> PreTrainedModel:
     """Load an encoder with a fresh classification head for ``space``.
 
     Args:
@@ -139,9 +139,12 @@ def build_model(
         # ignore_mismatched_sizes: a checkpoint that is already a classifier (another label
         # count) gets a fresh head instead of failing, as when re-training a textclf model.
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, revision=revision, trust_remote_code=False,
+            path,
+            config=config,
+            revision=revision,
+            trust_remote_code=False,
             ignore_mismatched_sizes=True,
-        )  # fmt: skip
+        )
     except ValueError as e:
         raise ModelLoadError(
             f"{name}: cannot be used for sequence classification ({e}); pick an encoder such "

@@ -23,13 +23,22 @@ def _labels(frame: pd.DataFrame, task: str) -> list:
     return list(frame["label"])
 
 
-def test_overfit_save_load(task: str, task_frame: pd.DataFrame, tiny_model_dir: Path, tmp_path: Path):
+def test_overfit_save_load(
+    task: str, task_frame: pd.DataFrame, tiny_model_dir: Path, tmp_path: Path
+):
     texts, labels = list(task_frame["text"]), _labels(task_frame, task)
     clf = TextClassifier(
-        str(tiny_model_dir), max_length=32, random_state=0, epochs=60, batch_size=8,
-        learning_rate=3e-3, warmup_ratio=0.0, weight_decay=0.0, early_stopping_patience=None,
+        str(tiny_model_dir),
+        max_length=32,
+        random_state=0,
+        epochs=60,
+        batch_size=8,
+        learning_rate=3e-3,
+        warmup_ratio=0.0,
+        weight_decay=0.0,
+        early_stopping_patience=None,
         logging_steps=5,
-    )  # fmt: skip
+    )
     assert clf.fit(texts, labels) is clf
     assert clf.task_ == task
     losses = [h["loss"] for h in clf.history_.log_history if "loss" in h]
@@ -47,7 +56,9 @@ def test_overfit_save_load(task: str, task_frame: pd.DataFrame, tiny_model_dir: 
     from textclf.data.labels import LabelSpace
 
     space = LabelSpace(task, tuple(clf.labels_))
-    metrics = classification_metrics(task, space.encode([[x] if isinstance(x, str) else x for x in labels]), proba)
+    metrics = classification_metrics(
+        task, space.encode([[x] if isinstance(x, str) else x for x in labels]), proba
+    )
     assert metrics["f1_macro"] == pytest.approx(1.0)
 
     folder = clf.save_pretrained(tmp_path / "model")
@@ -61,7 +72,9 @@ def test_overfit_save_load(task: str, task_frame: pd.DataFrame, tiny_model_dir: 
     assert loaded.predict(texts) == pred
 
 
-def test_plain_transformers_pipeline_loads_folder(task: str, task_frame: pd.DataFrame, tiny_model_dir: Path, tmp_path: Path):
+def test_plain_transformers_pipeline_loads_folder(
+    task: str, task_frame: pd.DataFrame, tiny_model_dir: Path, tmp_path: Path
+):
     from transformers import pipeline
 
     texts, labels = list(task_frame["text"]), _labels(task_frame, task)
@@ -74,7 +87,9 @@ def test_plain_transformers_pipeline_loads_folder(task: str, task_frame: pd.Data
     for row, probs in zip(out, expected, strict=True):
         assert {d["label"] for d in row} == set(clf.labels_)
         scores = {d["label"]: d["score"] for d in row}
-        np.testing.assert_allclose([scores[lab] for lab in clf.labels_], probs, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            [scores[lab] for lab in clf.labels_], probs, rtol=1e-4, atol=1e-5
+        )
     if task == "multilabel":
         # sigmoid, not softmax: scores need not sum to one
         assert pipe.model.config.problem_type == "multi_label_classification"

@@ -20,19 +20,44 @@ TOTAL_STEPS = 300
 
 def _cmd(train: Path, out: Path, model: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "textclf.cli", "train", "--train", str(train), "--output", str(out),
-        "--model", str(model), "--max-steps", str(TOTAL_STEPS), "--batch-size", "4",
-        "--max-length", "32", "--set", "train.eval_strategy=steps", "--set", "train.eval_steps=20",
-        "--set", "train.early_stopping_patience=null", "--set", "split.min_examples_per_class=2",
+        sys.executable,
+        "-m",
+        "textclf.cli",
+        "train",
+        "--train",
+        str(train),
+        "--output",
+        str(out),
+        "--model",
+        str(model),
+        "--max-steps",
+        str(TOTAL_STEPS),
+        "--batch-size",
+        "4",
+        "--max-length",
+        "32",
+        "--set",
+        "train.eval_strategy=steps",
+        "--set",
+        "train.eval_steps=20",
+        "--set",
+        "train.early_stopping_patience=null",
+        "--set",
+        "split.min_examples_per_class=2",
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 def test_sigkill_then_resume(tmp_path: Path, multiclass_csv: Path, tiny_model_dir: Path):
     train = multiclass_csv
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_cmd(train, out, tiny_model_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cmd(train, out, tiny_model_dir),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt_root = out / "checkpoints"
     deadline = time.monotonic() + 240
     killed_after = None
@@ -50,7 +75,11 @@ def test_sigkill_then_resume(tmp_path: Path, multiclass_csv: Path, tiny_model_di
     assert not (out / "textclf.json").exists(), "a killed run must not look finished"
 
     resumed = subprocess.run(
-        _cmd(train, out, tiny_model_dir, "--resume"), env=env, capture_output=True, text=True, timeout=600
+        _cmd(train, out, tiny_model_dir, "--resume"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     match = re.search(r"Resuming from \S*checkpoint-(\d+)", resumed.stderr)

@@ -48,7 +48,7 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path):
         load_config(tmp_path / "missing.yaml")
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("train:\n  epoch: 3\n")
-    with pytest.raises(ConfigError, match="unknown setting 'train.epoch'"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'train\.epoch'"):
         load_config(unknown)
 
 

@@ -38,9 +38,19 @@ from textclf.errors import DataError
 logger = logging.getLogger(__name__)
 
 TEXT_CANDIDATES = (
-    "text", "sentence", "content", "document", "review", "body", "comment_text",
-    "utterance", "query", "question", "report", "description",
-)  # fmt: skip
+    "text",
+    "sentence",
+    "content",
+    "document",
+    "review",
+    "body",
+    "comment_text",
+    "utterance",
+    "query",
+    "question",
+    "report",
+    "description",
+)
 LABEL_CANDIDATES = ("label", "labels", "category", "class", "target", "intent", "y")
 EXTENSIONS = {
     ".csv": "csv",
@@ -245,6 +255,7 @@ def _csv_header(path: Path, fmt: str, spec: ColumnSpec) -> list[str]:
 def _diagnose_csv(path: Path, fmt: str, spec: ColumnSpec, n_columns: int) -> DataError:
     """Find the first malformed record by reading the file with the csv module."""
     skip_header = spec.column_names is None
+    n_records = 0
     try:
         with open(path, encoding="utf-8", newline="") as f:
             reader = csv.reader(
@@ -255,6 +266,7 @@ def _diagnose_csv(path: Path, fmt: str, spec: ColumnSpec, n_columns: int) -> Dat
                     continue
                 if not record:  # blank line
                     continue
+                n_records += 1
                 if len(record) != n_columns:
                     return DataError(
                         f"{path} line {reader.line_num}: expected {n_columns} fields, found "
@@ -265,7 +277,11 @@ def _diagnose_csv(path: Path, fmt: str, spec: ColumnSpec, n_columns: int) -> Dat
         return DataError(f"{path} line {reader.line_num}: {e}; fix the quoting on that line.")
     except UnicodeDecodeError as e:
         return DataError(f"{path}: byte {e.start} is not UTF-8; re-save the file as UTF-8.")
-    return DataError(f"{path}: could not be parsed as {fmt.upper()}; check the separator and quoting.")
+    if n_records == 0:  # datasets refuses a header-only file ("corresponds to no data")
+        return DataError(f"{path}: no data rows; give a file with at least one example.")
+    return DataError(
+        f"{path}: could not be parsed as {fmt.upper()}; check the separator and quoting."
+    )
 
 
 def _diagnose_jsonl(path: Path) -> DataError:
@@ -309,9 +325,7 @@ def _load_file(path: Path, fmt: str, spec: ColumnSpec) -> datasets.Dataset:
             kwargs["column_names"] = list(spec.column_names)
             kwargs["header"] = None
         try:
-            return datasets.load_dataset(
-                "csv", data_files=str(path), split="train", **kwargs
-            )
+            return datasets.load_dataset("csv", data_files=str(path), split="train", **kwargs)
         except Exception as e:
             if isinstance(e, DataError):
                 raise
@@ -349,9 +363,9 @@ def _load_hub(name: str, spec: ColumnSpec, split_name: str) -> datasets.Dataset:
     try:
         obj = datasets.load_dataset(name, spec.hf_config, split=split_name)
     except Exception as e:
-        offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get(
-            "HF_HUB_OFFLINE"
-        ) == "1"
+        offline = (
+            os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+        )
         text = str(e).lower()
         if offline or any(w in text for w in ("connection", "offline", "resolve", "network")):
             raise DataError(
@@ -467,7 +481,7 @@ class _LabelParser:
                 except json.JSONDecodeError as e:
                     raise DataError(
                         f"{self.where} row {row}: label {s!r} looks like a JSON list but is "
-                        f"not valid JSON ({e.msg}); write it as [\"a\", \"b\"]."
+                        f'not valid JSON ({e.msg}); write it as ["a", "b"].'
                     ) from e
                 items = parsed if isinstance(parsed, list) else [parsed]
             elif self.spec.label_separator:
@@ -609,9 +623,13 @@ def canonicalize(
             empty_rows[0],
         )
     return Split(
-        name=name, source=source, dataset=ds, n_read=n_read, skipped=skipped,
+        name=name,
+        source=source,
+        dataset=ds,
+        n_read=n_read,
+        skipped=skipped,
         skipped_rows=skipped_rows,
-    )  # fmt: skip
+    )
 
 
 def read_split(
@@ -644,7 +662,9 @@ def split_from_lists(
 ) -> Split:
     """Build a split from Python lists (labels: names, ids, or lists of them for multi-label)."""
     if labels is not None and len(texts) != len(labels):
-        raise DataError(f"got {len(texts)} texts but {len(labels)} labels; give one label per text.")
+        raise DataError(
+            f"got {len(texts)} texts but {len(labels)} labels; give one label per text."
+        )
     data: dict[str, list[Any]] = {"text": [str(t) for t in texts]}
     if labels is not None:
         data["label"] = [json.dumps(list(v)) if isinstance(v, list | tuple) else v for v in labels]

@@ -27,7 +27,11 @@ from textclf.errors import DataError
 
 
 def _natural_key(label: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", label))
+    # isdecimal, not isdigit: "²" is a digit that int() rejects.
+    parts = tuple(int(p) if p.isdecimal() else p.lower() for p in re.split(r"(\d+)", label))
+    # The label itself breaks ties ("A" vs "a", "01" vs "1"), so the order never depends on
+    # which label came first in the data.
+    return (parts, label)
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,10 @@ class LabelSpace:
             counts.update(labels)
         multilabel = multilabel_source or multi_rows > 0
         if task == "auto":
-            detected: Task = "multilabel" if multilabel else (
-                "binary" if len(counts) == 2 else "multiclass"
+            # A names file fixes the number of classes, even if some have no example here.
+            n_classes = len(order) if order is not None else len(counts)
+            detected: Task = (
+                "multilabel" if multilabel else ("binary" if n_classes == 2 else "multiclass")
             )
         else:
             detected = task  # type: ignore[assignment]
@@ -126,9 +132,7 @@ class LabelSpace:
     @property
     def problem_type(self) -> str:
         """The transformers ``problem_type``: picks BCE-with-logits vs cross-entropy."""
-        return (
-            "multi_label_classification" if self.multilabel else "single_label_classification"
-        )
+        return "multi_label_classification" if self.multilabel else "single_label_classification"
 
     def unknown(self, label_lists: Iterable[Sequence[str]]) -> Counter[str]:
         """Count labels that are not in this space."""

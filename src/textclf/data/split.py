@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,13 +55,22 @@ def _two_way(
     y: np.ndarray, idx: np.ndarray, size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``idx`` into (rest, held-out) with ``size`` held out, stratified on ``y[idx]``."""
+    n_held = math.ceil(size * len(idx))  # how sklearn sizes a float test_size
+    if n_held >= len(idx):
+        raise DataError(
+            f"{len(idx)} row(s) are too few to hold out {size:.0%} of them and keep some for "
+            "training; add examples, or give --validation and --test files."
+        )
     if y.ndim == 2:
         splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
         rest, held = next(splitter.split(np.zeros(len(idx)), y[idx]))
         return idx[rest], idx[held]
     counts = np.bincount(y[idx])
-    # sklearn refuses to stratify when a class has a single member in this subset.
-    stratify = y[idx] if counts[counts > 0].min() >= 2 else None
+    n_classes = int((counts > 0).sum())
+    # sklearn refuses to stratify when a class has a single member in this subset, or when
+    # either side has fewer rows than there are classes; fall back to a random split.
+    can_stratify = counts[counts > 0].min() >= 2 and n_classes <= min(n_held, len(idx) - n_held)
+    stratify = y[idx] if can_stratify else None
     rest, held = train_test_split(idx, test_size=size, random_state=seed, stratify=stratify)
     return np.sort(rest), np.sort(held)
 
@@ -82,6 +92,9 @@ def split_indices(
 
     Returns:
         Sorted, disjoint index arrays whose union is ``range(n)``.
+
+    Raises:
+        DataError: when there are too few rows to hold out the asked fractions.
     """
     n = len(y)
     all_idx = np.arange(n)

@@ -316,14 +316,27 @@ def _sample_latent(task: str, rng: np.random.Generator) -> _Latent:
 
 _SIDES = ("left", "right")
 _QUADRANTS = (
-    "upper outer quadrant", "UOQ", "upper inner quadrant", "UIQ", "lower outer quadrant",
-    "LOQ", "lower inner quadrant", "LIQ", "retroareolar region", "central region",
-)  # fmt: skip
+    "upper outer quadrant",
+    "UOQ",
+    "upper inner quadrant",
+    "UIQ",
+    "lower outer quadrant",
+    "LOQ",
+    "lower inner quadrant",
+    "LIQ",
+    "retroareolar region",
+    "central region",
+)
 _EXCISIONS = (
-    "lumpectomy", "partial mastectomy", "wide local excision", "segmental mastectomy",
-    "total mastectomy", "simple mastectomy", "modified radical mastectomy",
+    "lumpectomy",
+    "partial mastectomy",
+    "wide local excision",
+    "segmental mastectomy",
+    "total mastectomy",
+    "simple mastectomy",
+    "modified radical mastectomy",
     "needle-localized excision",
-)  # fmt: skip
+)
 _BIOPSIES = ("core needle biopsy", "ultrasound-guided core biopsy", "stereotactic core biopsy")
 _SPECIMEN = (
     "Specimen: {side} breast, {quad}, {proc}",
@@ -359,11 +372,16 @@ _GROSS_CORE = (
     "Received in formalin: multiple core fragments, aggregate {a} x {b} cm, one cassette",
 )
 _HISTOLOGY = (
-    "invasive ductal carcinoma", "invasive ductal carcinoma, NOS",
-    "invasive carcinoma of no special type (NST)", "invasive lobular carcinoma, classic type",
-    "invasive mammary carcinoma with ductal and lobular features", "IDC",
-    "infiltrating ductal carcinoma", "invasive carcinoma, NST", "ILC",
-)  # fmt: skip
+    "invasive ductal carcinoma",
+    "invasive ductal carcinoma, NOS",
+    "invasive carcinoma of no special type (NST)",
+    "invasive lobular carcinoma, classic type",
+    "invasive mammary carcinoma with ductal and lobular features",
+    "IDC",
+    "infiltrating ductal carcinoma",
+    "invasive carcinoma, NST",
+    "ILC",
+)
 _DIAGNOSIS = (
     "DIAGNOSIS: {hist}, {grade}",
     "Final diagnosis: {hist} ({grade}), measuring {size} cm",
@@ -533,9 +551,15 @@ _KI67 = (
     "Ki-67 labeling index: {k} percent",
 )
 _BIO_HEADINGS = (
-    "BIOMARKERS:", "Receptor studies:", "IHC:", "Immunohistochemistry (block A3):",
-    "Prognostic markers:", "Ancillary studies:", "Breast biomarkers:", "",
-)  # fmt: skip
+    "BIOMARKERS:",
+    "Receptor studies:",
+    "IHC:",
+    "Immunohistochemistry (block A3):",
+    "Prognostic markers:",
+    "Ancillary studies:",
+    "Breast biomarkers:",
+    "",
+)
 _LVI_PRESENT = (
     "Lymphovascular invasion: present",
     "LVI: identified (focal)",

@@ -92,7 +92,10 @@ class ValidationReport:
 
     def to_markdown(self) -> str:
         """A short Markdown summary for model cards and reports."""
-        lines = ["| split | source | rows read | rows used | labels | median words |", "|---|---|---|---|---|---|"]
+        lines = [
+            "| split | source | rows read | rows used | labels | median words |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, s in self.splits.items():
             lines.append(
                 f"| {name} | `{s.source}` | {s.n_read} | {s.n_used} | {len(s.label_counts)} "
@@ -107,8 +110,14 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def _label_keys(split: Split) -> pa.ChunkedArray:
-    return pc.binary_join(split.dataset.data.column("labels"), _KEY_SEP)
+def _label_keys(split: Split) -> pa.Array:
+    # Sort each row's labels first: ["a", "b"] and ["b", "a"] are the same label set.
+    labels = split.dataset.data.column("labels").combine_chunks()
+    flat = pc.list_flatten(labels)
+    by_row = pa.table({"row": pc.list_parent_indices(labels), "label": flat})
+    order = pc.sort_indices(by_row, sort_keys=[("row", "ascending"), ("label", "ascending")])
+    offsets = pc.subtract(labels.offsets, labels.offsets[0])
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, pc.take(flat, order)), _KEY_SEP)
 
 
 def _rows_where(split: Split, mask: pa.ChunkedArray | pa.Array) -> tuple[int, list[int]]:
@@ -154,12 +163,15 @@ def _check_skipped(split: Split, out: list[Finding]) -> None:
         rows = split.skipped_rows.get(reason, [])[:_MAX_ROWS_SHOWN]
         out.append(
             Finding(
-                "warning", reason, split.name,
+                "warning",
+                reason,
+                split.name,
                 f"{split.source}: {count} row(s) skipped because the text is empty or only "
                 f"whitespace (first: row {rows[0] if rows else '?'}); fill them in to use them.",
-                count, rows,
+                count,
+                rows,
             )
-        )  # fmt: skip
+        )
 
 
 def _check_duplicates(split: Split, out: list[Finding]) -> None:
@@ -176,13 +188,16 @@ def _check_duplicates(split: Split, out: list[Finding]) -> None:
         _, rows = _rows_where(split, mask)
         out.append(
             Finding(
-                "warning", "duplicate_text", split.name,
+                "warning",
+                "duplicate_text",
+                split.name,
                 f"{split.source}: {extra} row(s) repeat a text seen earlier in the same split "
                 f"({dup_texts.num_rows} distinct texts, e.g. rows {rows[:4]}); de-duplicate "
                 "unless the repetition is intended.",
-                extra, rows,
+                extra,
+                rows,
             )
-        )  # fmt: skip
+        )
     if split.labelled:
         conflict = grouped.filter(pc.greater(grouped["key_count_distinct"], 1))
         if conflict.num_rows:
@@ -190,12 +205,15 @@ def _check_duplicates(split: Split, out: list[Finding]) -> None:
             count, rows = _rows_where(split, mask)
             out.append(
                 Finding(
-                    "warning", "conflicting_labels", split.name,
+                    "warning",
+                    "conflicting_labels",
+                    split.name,
                     f"{split.source}: {conflict.num_rows} text(s) appear with different labels "
                     f"({count} rows, e.g. rows {rows[:4]}); review and correct the labels.",
-                    count, rows,
+                    count,
+                    rows,
                 )
-            )  # fmt: skip
+            )
 
 
 def _check_unseen_labels(split: Split, space: LabelSpace, out: list[Finding]) -> None:
@@ -210,13 +228,16 @@ def _check_unseen_labels(split: Split, space: LabelSpace, out: list[Finding]) ->
         rows = pc.take(split.dataset.data.column("row"), pc.unique(bad_parent)).to_pylist()
         out.append(
             Finding(
-                "error", "unseen_label", split.name,
+                "error",
+                "unseen_label",
+                split.name,
                 f"{split.source} row {rows[0]}: label(s) {names[:5]} do not occur in the "
                 "training data, so the model cannot learn them; add training examples of "
                 "them or remove those rows.",
-                len(rows), rows[:_MAX_ROWS_SHOWN],
+                len(rows),
+                rows[:_MAX_ROWS_SHOWN],
             )
-        )  # fmt: skip
+        )
 
 
 def _check_leakage(train: Split, other: Split, out: list[Finding]) -> None:
@@ -226,36 +247,45 @@ def _check_leakage(train: Split, other: Split, out: list[Finding]) -> None:
     if count:
         out.append(
             Finding(
-                "warning", "leakage", other.name,
+                "warning",
+                "leakage",
+                other.name,
                 f"{other.source}: {count} text(s) also occur in the training data (e.g. rows "
                 f"{rows[:4]}), which inflates {other.name} scores; remove them from one side.",
-                count, rows,
+                count,
+                rows,
             )
-        )  # fmt: skip
+        )
 
 
-def _check_imbalance(name: str, summary: SplitSummary, space: LabelSpace, out: list[Finding]) -> None:
+def _check_imbalance(
+    name: str, summary: SplitSummary, space: LabelSpace, out: list[Finding]
+) -> None:
     counts = [summary.label_counts.get(lab, 0) for lab in space.labels]
     absent = [lab for lab, c in zip(space.labels, counts, strict=True) if c == 0]
     if absent and name == "train":
         out.append(
             Finding(
-                "warning", "label_without_examples", name,
+                "warning",
+                "label_without_examples",
+                name,
                 f"{summary.source}: label(s) {absent[:5]} have no training example and will "
                 "never be predicted; add examples or drop them from the label names.",
                 len(absent),
             )
-        )  # fmt: skip
+        )
     present = [c for c in counts if c > 0]
     if name == "train" and present and max(present) >= 10 * min(present):
         out.append(
             Finding(
-                "warning", "class_imbalance", name,
+                "warning",
+                "class_imbalance",
+                name,
                 f"{summary.source}: the largest class has {max(present)} examples and the "
                 f"smallest {min(present)}; consider --set train.class_weighting=balanced.",
                 0,
             )
-        )  # fmt: skip
+        )
 
 
 def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> ValidationReport:

@@ -31,7 +31,9 @@ def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float:
             return float("nan")
 
 
-def single_label_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def single_label_metrics(
+    y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
+) -> dict[str, float]:
     """Headline metrics for binary and multi-class tasks.
 
     Args:
@@ -50,7 +52,11 @@ def single_label_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarr
         p, r, f, _ = skm.precision_recall_fscore_support(
             y_true, y_pred, labels=labels, average=avg, zero_division=0
         )
-        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = float(p), float(r), float(f)
+        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = (
+            float(p),
+            float(r),
+            float(f),
+        )
     out["log_loss"] = _quiet(skm.log_loss, y_true, np.clip(proba, 1e-15, 1), labels=labels)
     if k == 2:
         out["roc_auc"] = _quiet(skm.roc_auc_score, y_true, proba[:, 1])
@@ -62,7 +68,9 @@ def single_label_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarr
     return out
 
 
-def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def multilabel_metrics(
+    y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
+) -> dict[str, float]:
     """Headline metrics for multi-label tasks.
 
     Args:
@@ -73,16 +81,24 @@ def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
     out = {
         "subset_accuracy": _quiet(skm.accuracy_score, y_true, y_pred),
         "hamming_loss": _quiet(skm.hamming_loss, y_true, y_pred),
-        "jaccard_samples": _quiet(skm.jaccard_score, y_true, y_pred, average="samples", zero_division=0),
+        "jaccard_samples": _quiet(
+            skm.jaccard_score, y_true, y_pred, average="samples", zero_division=0
+        ),
     }
     for avg in ("micro", "macro", "weighted", "samples"):
         p, r, f, _ = skm.precision_recall_fscore_support(
             y_true, y_pred, average=avg, zero_division=0
         )
-        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = float(p), float(r), float(f)
+        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = (
+            float(p),
+            float(r),
+            float(f),
+        )
     present = y_true.sum(axis=0) > 0
     if present.any():
-        out["roc_auc_macro"] = _quiet(skm.roc_auc_score, y_true[:, present], proba[:, present], average="macro")
+        out["roc_auc_macro"] = _quiet(
+            skm.roc_auc_score, y_true[:, present], proba[:, present], average="macro"
+        )
         out["pr_auc_macro"] = _quiet(
             skm.average_precision_score, y_true[:, present], proba[:, present], average="macro"
         )
@@ -125,7 +141,12 @@ def per_label_metrics(
         kwargs["labels"] = np.arange(len(labels))
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, **kwargs)
     return {
-        name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        name: {
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
         for i, name in enumerate(labels)
     }
 

@@ -91,7 +91,9 @@ def is_out_of_memory(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return isinstance(err, RuntimeError) and (
-        "out of memory" in text or "cuda error: out of memory" in text or "mps backend out of memory" in text
+        "out of memory" in text
+        or "cuda error: out of memory" in text
+        or "mps backend out of memory" in text
     )
 
 

@@ -282,7 +282,9 @@ def train_model(
     logger.info("Training on %s in %s.", resources.note, resources.precision)
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
     metric_name = (
-        headline_metric(space.task) if cfg.metric_for_best_model == "auto" else cfg.metric_for_best_model
+        headline_metric(space.task)
+        if cfg.metric_for_best_model == "auto"
+        else cfg.metric_for_best_model
     )
     train_labels = np.asarray(train_dataset["labels"])
     lengths = list(train_dataset["length"]) if "length" in train_dataset.column_names else None
@@ -301,9 +303,15 @@ def train_model(
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple)
     while True:
         args = _training_args(
-            cfg, output_dir=output_dir, seed=seed, batch_size=batch_size,
-            accumulation=accumulation, resources=resources, has_eval=has_eval, metric=metric_name,
-        )  # fmt: skip
+            cfg,
+            output_dir=output_dir,
+            seed=seed,
+            batch_size=batch_size,
+            accumulation=accumulation,
+            resources=resources,
+            has_eval=has_eval,
+            metric=metric_name,
+        )
         cbs: list[TrainerCallback] = list(callbacks)
         if has_eval and cfg.early_stopping_patience:
             cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
@@ -326,7 +334,9 @@ def train_model(
             if last:
                 logger.info("Resuming from %s.", last)
             else:
-                logger.warning("--resume: no checkpoint in %s yet; starting from the beginning.", output_dir)
+                logger.warning(
+                    "--resume: no checkpoint in %s yet; starting from the beginning.", output_dir
+                )
         try:
             output = trainer.train(resume_from_checkpoint=resume_from)
             break

@@ -42,7 +42,9 @@ def test_multilabel_matches_sklearn():
     m = classification_metrics("multilabel", y, p)
     assert m["f1_micro"] == pytest.approx(skm.f1_score(y, pred, average="micro"))
     assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
-    assert m["f1_samples"] == pytest.approx(skm.f1_score(y, pred, average="samples", zero_division=0))
+    assert m["f1_samples"] == pytest.approx(
+        skm.f1_score(y, pred, average="samples", zero_division=0)
+    )
     assert m["hamming_loss"] == pytest.approx(skm.hamming_loss(y, pred))
     assert m["subset_accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
 

@@ -55,7 +55,10 @@ def test_oom_backoff_halves_batch_and_keeps_effective_batch(
     from textclf.modeling import build_model, load_tokenizer
 
     space = LabelSpace("binary", ("neg", "pos"))
-    split = split_from_lists([f"apple {i}" for i in range(8)] + [f"banana {i}" for i in range(8)], ["neg"] * 8 + ["pos"] * 8)
+    split = split_from_lists(
+        [f"apple {i}" for i in range(8)] + [f"banana {i}" for i in range(8)],
+        ["neg"] * 8 + ["pos"] * 8,
+    )
     tok = load_tokenizer(str(tiny_model_dir))
     ds = trainer_mod.tokenize(split.dataset, tok, space, max_length=16)
     real_train = trainer_mod._ClassifierTrainer.train
@@ -70,16 +73,24 @@ def test_oom_backoff_halves_batch_and_keeps_effective_batch(
     monkeypatch.setattr(trainer_mod._ClassifierTrainer, "train", flaky_train)
     cfg = TrainConfig(batch_size=8, max_steps=2, early_stopping_patience=None)
     result = trainer_mod.train_model(
-        build_model(str(tiny_model_dir), space), tok, space, ds, None, cfg,
-        output_dir=tmp_path / "ckpt", seed=0,
-    )  # fmt: skip
+        build_model(str(tiny_model_dir), space),
+        tok,
+        space,
+        ds,
+        None,
+        cfg,
+        output_dir=tmp_path / "ckpt",
+        seed=0,
+    )
     assert seen == [(8, 1), (4, 2), (2, 4)]
     assert (result.batch_size, result.gradient_accumulation_steps) == (2, 4)
     assert result.oom_retries == 2
     assert "same effective batch" in result.notes[0]
 
 
-def test_oom_gives_up_after_configured_retries(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_oom_gives_up_after_configured_retries(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from textclf.modeling import build_model, load_tokenizer
 
     space = LabelSpace("binary", ("neg", "pos"))
@@ -93,6 +104,12 @@ def test_oom_gives_up_after_configured_retries(tiny_model_dir: Path, tmp_path: P
     monkeypatch.setattr(trainer_mod._ClassifierTrainer, "train", always_oom)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         trainer_mod.train_model(
-            build_model(str(tiny_model_dir), space), tok, space, ds, None,
-            TrainConfig(batch_size=4, max_steps=1, oom_retries=1), output_dir=tmp_path / "c", seed=0,
-        )  # fmt: skip
+            build_model(str(tiny_model_dir), space),
+            tok,
+            space,
+            ds,
+            None,
+            TrainConfig(batch_size=4, max_steps=1, oom_retries=1),
+            output_dir=tmp_path / "c",
+            seed=0,
+        )

@@ -1,0 +1,220 @@
+"""Known-answer tests for the data checks (textclf.data.validate)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from textclf.data.io import ColumnSpec, Split, read_split
+from textclf.data.labels import LabelSpace
+from textclf.data.validate import Finding, ValidationReport, validate_splits
+from textclf.errors import DataError
+
+
+def _split(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Split:
+    """Write ``(text, label)`` rows to ``<name>.csv`` and read them back (labels split on |)."""
+    path = tmp_path / f"{name}.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return read_split(path, ColumnSpec(label_separator="|"), name=name)
+
+
+def _only(report: ValidationReport, code: str) -> Finding:
+    found = [f for f in report.findings if f.code == code]
+    assert len(found) == 1, [f.code for f in report.findings]
+    return found[0]
+
+
+def _codes(report: ValidationReport) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+AB = LabelSpace("binary", ("x", "y"))
+
+
+def test_clean_data_has_no_findings(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y"), ("c", "x"), ("d", "y")])
+    test = _split(tmp_path, "test", [("e", "x"), ("f", "y")])
+    report = validate_splits({"train": train, "test": test}, AB)
+    assert report.findings == []
+    report.raise_for_errors()  # nothing to raise
+    assert report.splits["train"].n_used == 4
+    assert report.splits["train"].label_counts == {"x": 2, "y": 2}
+    assert "No data problems found." in report.to_markdown()
+
+
+def test_duplicate_text_counts_the_extra_copies(tmp_path: Path) -> None:
+    # "a" three times (2 extra), "b" twice (1 extra): 3 extra copies of 2 distinct texts.
+    rows = [("a", "x"), ("a", "x"), ("b", "y"), ("a", "x"), ("b", "y"), ("c", "x"), ("d", "y")]
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, AB)
+    dup = _only(report, "duplicate_text")
+    assert dup.level == "warning"
+    assert dup.split == "train"
+    assert dup.count == 3
+    assert dup.rows == [1, 2, 3, 4, 5]
+    assert "3 row(s) repeat a text" in dup.message
+    assert "2 distinct texts" in dup.message
+    # Same labels every time: not a conflict.
+    assert "conflicting_labels" not in _codes(report)
+
+
+def test_conflicting_labels(tmp_path: Path) -> None:
+    rows = [("a", "x"), ("b", "x"), ("a", "y"), ("c", "y"), ("b", "x")]
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, AB)
+    conflict = _only(report, "conflicting_labels")
+    assert conflict.level == "warning"
+    # Only "a" has two different labels; its rows are 1 and 3.
+    assert conflict.count == 2
+    assert conflict.rows == [1, 3]
+    assert "1 text(s) appear with different labels" in conflict.message
+    assert _only(report, "duplicate_text").count == 2
+
+
+def test_same_labels_in_another_order_do_not_conflict(tmp_path: Path) -> None:
+    rows = [("a", "x|y"), ("a", "y|x"), ("b", "x"), ("c", "y")]
+    space = LabelSpace("multilabel", ("x", "y"))
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, space)
+    assert _only(report, "duplicate_text").count == 1
+    assert "conflicting_labels" not in _codes(report)
+
+
+def test_multilabel_conflict(tmp_path: Path) -> None:
+    rows = [("a", "x|y"), ("a", "x"), ("b", "x"), ("c", "y")]
+    space = LabelSpace("multilabel", ("x", "y"))
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, space)
+    assert _only(report, "conflicting_labels").rows == [1, 2]
+
+
+def test_unseen_label_is_an_error_naming_the_row(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y"), ("c", "x")])
+    test = _split(tmp_path, "test", [("d", "x"), ("e", "z"), ("f", "y"), ("g", "z"), ("h", "w")])
+    report = validate_splits({"train": train, "test": test}, AB)
+    unseen = _only(report, "unseen_label")
+    assert unseen.level == "error"
+    assert unseen.split == "test"
+    assert unseen.count == 3
+    assert unseen.rows == [2, 4, 5]
+    assert unseen.message.startswith(f"{test.source} row 2: label(s) ['w', 'z']")
+    assert report.errors == [unseen]
+
+
+def test_unseen_label_in_a_multilabel_row(tmp_path: Path) -> None:
+    space = LabelSpace("multilabel", ("x", "y"))
+    train = _split(tmp_path, "train", [("a", "x|y"), ("b", "y"), ("c", "x")])
+    val = _split(tmp_path, "validation", [("d", "x"), ("e", "y|q")])
+    report = validate_splits({"train": train, "validation": val}, space)
+    unseen = _only(report, "unseen_label")
+    assert unseen.rows == [2]
+    assert "['q']" in unseen.message
+
+
+def test_unseen_labels_are_not_checked_in_train(tmp_path: Path) -> None:
+    # The space is learned from train; a train label outside it is the label space's job.
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y"), ("c", "z")])
+    assert "unseen_label" not in _codes(validate_splits({"train": train}, AB))
+
+
+def test_leakage_between_train_and_test(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y"), ("c", "x"), ("d", "y")])
+    test = _split(tmp_path, "test", [("e", "x"), ("b", "y"), ("f", "y"), ("a", "y")])
+    report = validate_splits({"train": train, "test": test}, AB)
+    leak = _only(report, "leakage")
+    assert leak.level == "warning"
+    assert leak.split == "test"
+    assert leak.count == 2
+    assert leak.rows == [2, 4]
+    assert "inflates test scores" in leak.message
+    assert leak.message.startswith(test.source)
+
+
+def test_leakage_is_checked_for_every_split_but_train(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y")])
+    val = _split(tmp_path, "validation", [("a", "x"), ("c", "y")])
+    test = _split(tmp_path, "test", [("c", "x"), ("d", "y")])
+    report = validate_splits({"train": train, "validation": val, "test": test}, AB)
+    # "c" is in validation and test but not in train: that is not train leakage.
+    assert [(f.split, f.rows) for f in report.findings if f.code == "leakage"] == [
+        ("validation", [1])
+    ]
+
+
+def test_skipped_empty_texts_are_reported(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), (" ", "x"), ("b", "y"), ("", "y"), ("c", "x")])
+    report = validate_splits({"train": train}, AB)
+    empty = _only(report, "empty_text")
+    assert empty.level == "warning"
+    assert empty.count == 2
+    assert empty.rows == [2, 4]
+    assert "first: row 2" in empty.message
+    summary = report.splits["train"]
+    assert (summary.n_read, summary.n_used, summary.skipped) == (5, 3, {"empty_text": 2})
+
+
+def test_label_without_examples(tmp_path: Path) -> None:
+    space = LabelSpace("multiclass", ("x", "y", "never"))
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y"), ("c", "x")])
+    finding = _only(validate_splits({"train": train}, space), "label_without_examples")
+    assert finding.level == "warning"
+    assert finding.count == 1
+    assert "['never']" in finding.message
+
+
+@pytest.mark.parametrize(("n_big", "warned"), [(20, True), (19, False)])
+def test_class_imbalance_at_ten_to_one(tmp_path: Path, n_big: int, warned: bool) -> None:
+    rows = [(f"big {i}", "x") for i in range(n_big)] + [("small 1", "y"), ("small 2", "y")]
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, AB)
+    assert ("class_imbalance" in _codes(report)) is warned
+    if warned:
+        assert "largest class has 20 examples and the smallest 2" in (
+            _only(report, "class_imbalance").message
+        )
+
+
+def test_no_space_skips_the_label_checks(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y")])
+    test = _split(tmp_path, "test", [("c", "z")])
+    report = validate_splits({"train": train, "test": test}, None)
+    assert report.errors == []
+
+
+def test_raise_for_errors(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y")])
+    val = _split(tmp_path, "validation", [("c", "z")])
+    test = _split(tmp_path, "test", [("d", "q")])
+    report = validate_splits({"train": train, "validation": val, "test": test}, AB)
+    assert len(report.errors) == 2
+    with pytest.raises(DataError) as info:
+        report.raise_for_errors()
+    message = str(info.value)
+    assert message.startswith(f"{val.source} row 1: label(s) ['z']")
+    assert "(1 more problem(s) listed by 'textclf data validate')" in message
+
+
+def test_warnings_alone_do_not_raise(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("a", "x"), ("b", "y")])
+    report = validate_splits({"train": train}, AB)
+    assert report.warnings and not report.errors
+    report.raise_for_errors()
+
+
+def test_to_dict_and_markdown_contain_the_findings(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("a", "x"), ("b", "y"), ("c", "y")])
+    test = _split(tmp_path, "test", [("a", "x"), ("d", "z")])
+    report = validate_splits({"train": train, "test": test}, AB)
+    doc = report.to_dict()
+    json.dumps(doc)  # plain data, writable as the --json report
+    assert doc["n_errors"] == 1
+    assert doc["n_warnings"] == 2
+    assert {f["code"] for f in doc["findings"]} == {"duplicate_text", "leakage", "unseen_label"}
+    assert doc["splits"]["train"]["n_used"] == 4
+    assert doc["splits"]["test"]["label_counts"] == {"x": 1, "z": 1}
+    markdown = report.to_markdown()
+    for finding in report.findings:
+        assert finding.message in markdown
+    assert f"| train | `{train.source}` | 4 | 4 | 2 |" in markdown
+    assert "| error | test |" in markdown
