@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from textclf import __version__
+from textclf._version import __version__
 from textclf.errors import TextclfError
 
 app = typer.Typer(

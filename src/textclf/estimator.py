@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -63,6 +64,7 @@ class TextClassifier:
         self.max_length = max_length
         self.random_state = random_state
         self.train_options = dict(train_options)
+        self._loaded_info: ModelInfo | None = None
         try:
             self._train_config = TrainConfig(**train_options)
             self._model_config = ModelConfig(name=model, max_length=max_length)
@@ -163,10 +165,10 @@ class TextClassifier:
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
-        self.model_ = net.to("cpu").eval()
+        self.model_ = net.to("cpu").eval()  # type: ignore[arg-type]
         self.tokenizer_ = tokenizer
         self.labels_ = list(space.labels)
-        self.task_ = space.task
+        self.task_: str = space.task
         self.thresholds_: float | list[float] | None = None
         self.temperature_ = 1.0
         self.history_ = result
@@ -184,6 +186,11 @@ class TextClassifier:
     def info(self) -> ModelInfo:
         """The model's ``textclf.json`` contents as they stand."""
         self._check_fitted()
+        if self._loaded_info is not None:
+            # A loaded model keeps its metrics, data and training record.
+            info = dataclasses.replace(self._loaded_info)
+            info.thresholds, info.temperature = self.thresholds_, self.temperature_
+            return info
         return ModelInfo(
             task=self.task_,
             labels=list(self.labels_),

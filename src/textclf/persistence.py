@@ -91,7 +91,7 @@ def library_versions() -> dict[str, str]:
     import torch
     import transformers
 
-    from textclf import __version__
+    from textclf._version import __version__
 
     return {
         "textclf": __version__,
@@ -128,7 +128,7 @@ def save_model_folder(
     # Keep the config labels in step with the sidecar, whatever the model was built with.
     model.config.id2label = dict(enumerate(info.labels))
     model.config.label2id = {name: i for i, name in enumerate(info.labels)}
-    model.config.problem_type = info.space.problem_type
+    model.config.problem_type = info.space.problem_type  # type: ignore[assignment]
     tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=target))
     try:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import datasets
 import pandas as pd
@@ -230,7 +230,7 @@ def _delimiter(fmt: str) -> str:
     return "\t" if fmt == "tsv" else ","
 
 
-def _quoting(fmt: str, quoting: str) -> int:
+def _quoting(fmt: str, quoting: str) -> Literal[0, 3]:
     if quoting == "none" or (quoting == "auto" and fmt == "tsv"):
         # TSV as in IANA text/tab-separated-values (and SST-2, GoEmotions) has no quoting:
         # a quote character is part of the text.

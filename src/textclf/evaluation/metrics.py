@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ def classification_metrics(
     y_true: np.ndarray,
     proba: np.ndarray,
     *,
-    threshold: float | np.ndarray | None = None,
+    threshold: float | Sequence[float] | np.ndarray | None = None,
 ) -> dict[str, float]:
     """All headline metrics for ``task``, with predictions from :func:`decide`.
 

@@ -63,7 +63,7 @@ class Predictor:
         batch_size: int = 64,
     ) -> None:
         self.device = _pick_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
         self.tokenizer = tokenizer
         self.info = info
         self.batch_size = batch_size
@@ -98,9 +98,9 @@ class Predictor:
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 features = [{key: enc[key][i] for key in keys} for i in idx]
-                batch = self.tokenizer.pad(features, return_tensors="pt")
-                batch = {key: value.to(self.device) for key, value in batch.items()}
-                logits = self.model(**batch).logits.float().cpu().numpy()
+                padded = self.tokenizer.pad(features, return_tensors="pt")
+                inputs = {key: value.to(self.device) for key, value in padded.items()}
+                logits = self.model(**inputs).logits.float().cpu().numpy()
                 out[idx] = logits
                 bar.update(len(idx))
         bar.close()

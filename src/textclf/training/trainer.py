@@ -355,7 +355,7 @@ def train_model(
                 )
             else:
                 resources = Resources("cpu", "fp32", "CPU (no GPU configuration fitted in memory)")
-                model = model.to("cpu")
+                model = model.to("cpu")  # type: ignore[arg-type]  # transformers types .to() oddly
                 msg = "Out of memory even at batch size 1 on the GPU: falling back to the CPU."
             logger.warning(msg)
             notes.append(msg)
