@@ -6,6 +6,7 @@ User errors (:class:`textclf.errors.TextclfError`) print one line and exit with 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -106,28 +107,39 @@ def _build_config(
     return apply_overrides(cfg, dotted + list(overrides))
 
 
-def _print_metrics(result: Any) -> None:
+def _print_evaluation(doc: dict[str, Any]) -> None:
+    """The headline metrics with intervals (and baselines) as a terminal table."""
     from rich.console import Console
     from rich.table import Table
 
-    from textclf.evaluation.metrics import headline_metric
+    from textclf.evaluation.report import comparison_sentence, headline_table
 
-    console = Console(stderr=False)
+    if not doc:
+        print("No validation or test split: nothing was evaluated.")
+        return
+    header, rows = headline_table(doc)
+    level = round(100 * doc["confidence"])
     table = Table(
-        title=f"{result.eval_split} metrics ({result.n_eval} examples, {result.space.task})"
+        title=f"{doc['split']} split: {doc['n_examples']} examples, {doc['task']}; "
+        f"value [{level}% CI], {doc['n_resamples']} bootstrap resamples"
     )
-    table.add_column("metric")
-    table.add_column("model", justify="right")
-    table.add_column("majority class", justify="right")
-    for name, value in result.metrics.items():
-        ref = result.baseline.get(name, float("nan"))
-        table.add_row(name, f"{value:.4f}", f"{ref:.4f}")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
     console.print(table)
-    head = headline_metric(result.space.task)
-    console.print(
-        f"[bold]{head} = {result.metrics.get(head, float('nan')):.4f}[/bold] "
-        f"(majority class: {result.baseline.get(head, float('nan')):.4f}); "
-        f"training took {result.train_runtime_s:.0f} s, the whole run {result.total_runtime_s:.0f} s."
+    sentence = comparison_sentence(doc)
+    if sentence:
+        console.print(sentence)
+    if doc.get("note"):
+        console.print(f"[yellow]{doc['note']}[/yellow]")
+
+
+def _print_result(result: Any) -> None:
+    _print_evaluation(result.evaluation)
+    print(
+        f"Training took {result.train_runtime_s:.0f} s, the whole run {result.total_runtime_s:.0f} s."
     )
 
 
@@ -189,8 +201,11 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
     ] = False,
+    no_baselines: Annotated[
+        bool, typer.Option("--no-baselines", help="Skip the TF-IDF and majority baselines.")
+    ] = False,
 ) -> None:
-    """Fine-tune a classifier and evaluate it on the test split."""
+    """Fine-tune a classifier; evaluate it on the test split with intervals, against baselines."""
 
     def body() -> None:
         from textclf.experiment import run_experiment
@@ -214,10 +229,11 @@ def train(
             "train.max_steps": max_steps,
             "train.batch_size": batch_size,
             "train.learning_rate": learning_rate,
+            "eval.baselines": [] if no_baselines else None,
         }
         cfg = _build_config(config=config, overrides=overrides or [], flags=flags)
         result = run_experiment(cfg, resume=resume, overwrite=overwrite)
-        _print_metrics(result)
+        _print_result(result)
         print(f"Model folder: {result.output_dir}")
         print(f"Evaluation:   {result.output_dir / 'eval'}")
 
@@ -325,6 +341,341 @@ def predict(
             else ""
         )
         print(f"Wrote {len(records)} predictions to {output} in {elapsed:.1f} s{note}.")
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------------------
+# evaluate / calibrate / compare
+# ---------------------------------------------------------------------------------------
+
+TextColumn = Annotated[str | None, typer.Option("--text-column")]
+LabelColumn = Annotated[str | None, typer.Option("--label-column")]
+LabelColumns = Annotated[
+    str | None, typer.Option("--label-columns", help="Comma-separated 0/1 columns.")
+]
+LabelSeparator = Annotated[str | None, typer.Option("--label-separator")]
+LabelNames = Annotated[
+    str | None, typer.Option("--label-names", help="File naming integer label ids.")
+]
+ColumnNames = Annotated[
+    str | None, typer.Option("--column-names", help="Names for a headerless file.")
+]
+
+
+def _column_spec(
+    text_column: str | None,
+    label_column: str | None,
+    label_columns: str | None,
+    label_separator: str | None,
+    label_names: str | None,
+    column_names: str | None,
+) -> Any:
+    from textclf.config import DataConfig
+    from textclf.data.io import ColumnSpec
+
+    return ColumnSpec.from_config(
+        DataConfig(
+            text_column=text_column,
+            label_column=label_column,
+            label_columns=_split_csv(label_columns),
+            label_separator=label_separator,
+            label_names=label_names,
+            column_names=_split_csv(column_names),
+        )
+    )
+
+
+def _read_labelled(path: str, spec: Any, space: Any, name: str) -> Any:
+    """Read a labelled file and check its labels against the model's."""
+    from textclf.data.io import read_split
+    from textclf.errors import DataError
+
+    split = read_split(path, spec, name=name)
+    unknown = space.unknown(split.dataset["labels"])
+    if unknown:
+        names = sorted(unknown)[:5]
+        raise DataError(
+            f"{path}: label(s) {names} are not among the model's {space.num_labels} labels; "
+            "check --label-column / --label-names, or use a model trained on these labels."
+        )
+    return split
+
+
+def _eval_config(n_resamples: int, ci_method: str, confidence: float, baselines: bool) -> Any:
+    from textclf.config import EvalConfig
+
+    try:
+        return EvalConfig(
+            n_resamples=n_resamples,
+            ci_method=ci_method,  # type: ignore[arg-type]
+            confidence=confidence,
+            baselines=["tfidf_lr", "tfidf_cnb", "majority"] if baselines else [],
+        )
+    except ValueError as e:
+        raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to evaluate on.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder for metrics.json/.md (default: MODEL/eval/<file>)."
+        ),
+    ] = None,
+    train_file: Annotated[
+        str | None, typer.Option("--train", help="Also fit the baselines on this file and compare.")
+    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
+    n_resamples: Annotated[int, typer.Option("--n-resamples")] = 1000,
+    ci_method: Annotated[str, typer.Option("--ci-method", help="percentile|bca")] = "percentile",
+    confidence: Annotated[float, typer.Option("--confidence")] = 0.95,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+) -> None:
+    """Evaluate a saved model on a labelled file: metrics with confidence intervals."""
+
+    def body() -> None:
+        from textclf.evaluation.decision import DecisionRule
+        from textclf.experiment import evaluate_split, write_evaluation
+        from textclf.inference.pipeline import Predictor
+
+        predictor = Predictor.from_folder(model, batch_size=batch_size)
+        info, space = predictor.info, predictor.space
+        spec = _column_spec(
+            text_column, label_column, label_columns, label_separator, label_names, column_names
+        )
+        split = _read_labelled(data, spec, space, "test")
+        train = _read_labelled(train_file, spec, space, "train") if train_file else None
+        cfg = _eval_config(n_resamples, ci_method, confidence, baselines=train is not None)
+        rule = DecisionRule(
+            temperature=info.temperature, thresholds=info.thresholds, at_least_one=info.at_least_one
+        )
+        doc = evaluate_split(
+            predictor,
+            split,
+            space,
+            cfg,
+            rule=rule,
+            seed=seed,
+            train=train,
+            split_name=Path(data).name,
+        )
+        out = output or (model / "eval" / Path(data).stem)
+        write_evaluation(out, doc, split, space, doc.pop("_proba"), rule)
+        _print_evaluation(doc)
+        print(f"Wrote {out / 'metrics.json'} and {out / 'metrics.md'}.")
+
+    _run(body)
+
+
+@app.command()
+def calibrate(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder to update.")],
+    data: Annotated[
+        str, typer.Option("--data", "-d", help="Labelled VALIDATION file (never the test file).")
+    ],
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
+    no_temperature: Annotated[bool, typer.Option("--no-temperature", help="Keep T = 1.")] = False,
+    no_thresholds: Annotated[
+        bool, typer.Option("--no-thresholds", help="Keep the default decision.")
+    ] = False,
+    at_least_one: Annotated[
+        bool, typer.Option("--at-least-one", help="Multi-label: always predict a label.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+) -> None:
+    """Fit temperature scaling and decision thresholds on validation data; save them in textclf.json."""
+
+    def body() -> None:
+        from textclf.atomic import write_text_atomic
+        from textclf.config import EvalConfig
+        from textclf.experiment import fit_rule_on_validation
+        from textclf.inference.pipeline import Predictor
+        from textclf.persistence import SIDECAR
+
+        predictor = Predictor.from_folder(model, batch_size=batch_size)
+        space = predictor.space
+        spec = _column_spec(
+            text_column, label_column, label_columns, label_separator, label_names, column_names
+        )
+        split = _read_labelled(data, spec, space, "validation")
+        predictor.info.temperature, predictor.info.thresholds = 1.0, None
+        cfg = EvalConfig(
+            calibrate=not no_temperature,
+            tune_thresholds=not no_thresholds,
+            at_least_one_label=at_least_one,
+        )
+        rule = fit_rule_on_validation(predictor, split, space, cfg)
+        info = predictor.info
+        info.temperature, info.thresholds, info.at_least_one = (
+            rule.temperature,
+            rule.thresholds,
+            rule.at_least_one,
+        )
+        info.metrics = {**info.metrics, "decision_rule": {**rule.to_dict(), "fitted_on": str(data)}}
+        write_text_atomic(model / SIDECAR, info.to_json())
+        print(
+            f"Temperature {rule.temperature:.3f}; validation ECE {rule.ece_before:.4f} -> {rule.ece_after:.4f}."
+        )
+        if rule.threshold_result is not None:
+            tr = rule.threshold_result
+            print(
+                f"Thresholds tuned: validation {tr.metric} {tr.before:.4f} at 0.5 -> {tr.after:.4f}."
+            )
+        print(f"Saved in {model / SIDECAR}.")
+
+    _run(body)
+
+
+@app.command()
+def compare(
+    models: Annotated[
+        list[Path], typer.Argument(help="Model folders; the first is the reference.")
+    ],
+    data: Annotated[
+        str, typer.Option("--data", "-d", help="Labelled file all models are evaluated on.")
+    ],
+    train_file: Annotated[
+        str | None, typer.Option("--train", help="Fit the baselines on this file and include them.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write comparison.json and comparison.md here."),
+    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", help="Metric to compare (default: the task's headline)."),
+    ] = None,
+    n_resamples: Annotated[int, typer.Option("--n-resamples")] = 1000,
+    confidence: Annotated[float, typer.Option("--confidence")] = 0.95,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+) -> None:
+    """Evaluate several saved models (and baselines) on one file; paired differences against the first."""
+
+    def body() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        from textclf.atomic import write_text_atomic
+        from textclf.baselines import BASELINE_NAMES, BaselineClassifier
+        from textclf.evaluation.bootstrap import bootstrap_metrics, paired_bootstrap
+        from textclf.evaluation.calibration import apply_temperature
+        from textclf.evaluation.metrics import headline_metric
+        from textclf.evaluation.report import fmt_interval
+        from textclf.inference.pipeline import Predictor
+
+        predictors = [Predictor.from_folder(m, batch_size=batch_size) for m in models]
+        space = predictors[0].space
+        for m, p in zip(models, predictors, strict=True):
+            if p.space != space:
+                raise TextclfError(
+                    f"{m}: its labels differ from {models[0]}'s; compare models trained on the same labels."
+                )
+        spec = _column_spec(
+            text_column, label_column, label_columns, label_separator, label_names, column_names
+        )
+        split = _read_labelled(data, spec, space, "test")
+        texts, y_true = split.dataset["text"], space.encode(split.dataset["labels"])
+        head = metric or headline_metric(space.task)
+        entries: list[tuple[str, Any, Any]] = []  # (name, proba, threshold)
+        for m, p in zip(models, predictors, strict=True):
+            proba = apply_temperature(
+                p.logits(texts, progress=True), p.info.temperature, multilabel=space.multilabel
+            )
+            entries.append((str(m), proba, p.info.thresholds))
+        if train_file:
+            train = _read_labelled(train_file, spec, space, "train")
+            y_train = space.encode(train.dataset["labels"])
+            for kind in ("tfidf_lr", "tfidf_cnb", "majority"):
+                b = BaselineClassifier(kind, random_state=seed).fit(
+                    train.dataset["text"], y_train, task=space.task, labels=space.labels
+                )
+                entries.append((BASELINE_NAMES[kind], b.predict_proba(texts), None))
+        boot = functools.partial(
+            bootstrap_metrics,
+            space.task,
+            y_true,
+            labels=list(space.labels),
+            n_resamples=n_resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+        rows = []
+        ref_name, ref_proba, ref_t = entries[0]
+        for name, proba, t in entries:
+            res = boot(proba, threshold=t)
+            if head not in res.metrics:
+                raise TextclfError(
+                    f"--metric {head}: unknown for {space.task}; use one of {sorted(res.metrics)}."
+                )
+            row: dict[str, Any] = {
+                "name": name,
+                "metrics": {k: v.to_dict() for k, v in res.metrics.items()},
+            }
+            if name != ref_name:
+                comp = paired_bootstrap(
+                    space.task,
+                    y_true,
+                    ref_proba,
+                    proba,
+                    metric=head,
+                    threshold_a=ref_t,
+                    threshold_b=t,
+                    n_resamples=n_resamples,
+                    confidence=confidence,
+                    seed=seed,
+                )
+                row["vs_reference"] = comp.to_dict()
+            rows.append(row)
+        level = round(100 * confidence)
+        table = Table(
+            title=f"{Path(data).name}: {len(texts)} examples; {head} [{level}% CI]; differences vs {ref_name}"
+        )
+        for col in ("model", head, "difference", "p-value"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        md = [f"| model | {head} | difference vs {ref_name} | p-value |", "|---|---|---|---|"]
+        for row in rows:
+            vs = row.get("vs_reference")
+            diff = fmt_interval(vs["difference"]) if vs else "reference"
+            pval = f"{vs['p_value']:.3g}" if vs else ""
+            cells = [row["name"], fmt_interval(row["metrics"][head]), diff, pval]
+            table.add_row(*cells)
+            md.append("| " + " | ".join(cells) + " |")
+        Console().print(table)
+        if output:
+            doc = {
+                "data": str(data),
+                "n_examples": len(texts),
+                "metric": head,
+                "confidence": confidence,
+                "n_resamples": n_resamples,
+                "reference": ref_name,
+                "models": rows,
+            }
+            write_text_atomic(output / "comparison.json", json.dumps(doc, indent=2))
+            write_text_atomic(output / "comparison.md", "\n".join(md) + "\n")
+            print(f"Wrote {output / 'comparison.json'} and {output / 'comparison.md'}.")
 
     _run(body)
 
@@ -473,7 +824,7 @@ def demo(
         cfg.train.epochs = epochs
         cfg.train.batch_size = 16
         result = run_experiment(cfg, overwrite=True)
-        _print_metrics(result)
+        _print_result(result)
         print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")
         print(f"  data:        {data_file}")
         print(

@@ -171,6 +171,7 @@ class TextClassifier:
         self.task_: str = space.task
         self.thresholds_: float | list[float] | None = None
         self.temperature_ = 1.0
+        self.at_least_one_ = False
         self.history_ = result
         self._predictor: Predictor | None = None
         return self
@@ -190,12 +191,14 @@ class TextClassifier:
             # A loaded model keeps its metrics, data and training record.
             info = dataclasses.replace(self._loaded_info)
             info.thresholds, info.temperature = self.thresholds_, self.temperature_
+            info.at_least_one = self.at_least_one_
             return info
         return ModelInfo(
             task=self.task_,
             labels=list(self.labels_),
             thresholds=self.thresholds_,
             temperature=self.temperature_,
+            at_least_one=self.at_least_one_,
             max_length=self.max_length,
             backbone=self.model,
         )
@@ -252,6 +255,7 @@ class TextClassifier:
         clf.task_ = info.task
         clf.thresholds_ = info.thresholds
         clf.temperature_ = info.temperature
+        clf.at_least_one_ = info.at_least_one
         clf._predictor = None
         clf._loaded_info = info
         return clf

@@ -4,7 +4,8 @@ Everything that can be checked is checked before the output folder is created, s
 input leaves nothing behind; once training starts, checkpoints make the run resumable.
 
 Example:
-    >>> from textclf.config import ExperimentConfig
+    >>> from textclf.baselines import BASELINE_NAMES, BaselineClassifier
+from textclf.config import EvalConfig, ExperimentConfig
     >>> cfg = ExperimentConfig(output_dir="runs/x")  # doctest: +SKIP
     >>> cfg.data.train = "train.csv"  # doctest: +SKIP
     >>> result = run_experiment(cfg)  # doctest: +SKIP
@@ -13,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -25,15 +27,20 @@ from typing import Any
 import numpy as np
 
 from textclf.atomic import write_text_atomic
-from textclf.config import ExperimentConfig
+from textclf.baselines import BASELINE_NAMES, BaselineClassifier
+from textclf.config import EvalConfig, ExperimentConfig
 from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.data.split import check_splittable, split_indices
 from textclf.data.validate import ValidationReport, validate_splits
 from textclf.errors import ConfigError
 from textclf.estimator import TextClassifier
-from textclf.evaluation.decision import decide
-from textclf.evaluation.metrics import classification_metrics, headline_metric, per_label_metrics
+from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
+from textclf.evaluation.calibration import apply_temperature
+from textclf.evaluation.decision import DecisionRule, decide, fit_decision_rule
+from textclf.evaluation.metrics import headline_metric
+from textclf.evaluation.report import metrics_document, metrics_markdown
+from textclf.inference.pipeline import Predictor
 from textclf.persistence import ModelInfo, library_versions
 
 logger = logging.getLogger(__name__)
@@ -56,11 +63,10 @@ class ExperimentResult:
 
     output_dir: Path
     space: LabelSpace
-    metrics: dict[str, float]
-    per_label: dict[str, dict[str, float]]
+    metrics: dict[str, float | None]
+    evaluation: dict[str, Any]
     eval_split: str
     n_eval: int
-    baseline: dict[str, float]
     report: ValidationReport
     train_runtime_s: float
     train_samples_per_second: float
@@ -173,23 +179,17 @@ def _check_output_dir(output: Path, *, resume: bool, overwrite: bool) -> None:
     )
 
 
-def _majority_proba(space: LabelSpace, train_labels: np.ndarray, n: int) -> np.ndarray:
-    """Probabilities of a model that always predicts the training label frequencies."""
-    if space.multilabel:
-        prior = train_labels.mean(axis=0)
-    else:
-        prior = np.bincount(train_labels, minlength=space.num_labels) / len(train_labels)
-    return np.tile(prior, (n, 1))
-
-
 def model_card(result: ExperimentResult, config: ExperimentConfig, info: ModelInfo) -> str:
-    """The model folder's README.md."""
-    metric_rows = "\n".join(
-        f"| {name} | {value:.4f} |" for name, value in result.metrics.items() if not np.isnan(value)
+    """The model folder's README.md: what it is, how it scores (with intervals), its data, its limits."""
+    evaluation = (
+        metrics_markdown(result.evaluation).replace("# Evaluation", "## Evaluation", 1)
+        if result.evaluation
+        else "Not evaluated (no validation or test split)."
     )
-    label_rows = "\n".join(
-        f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
-        for lab, m in result.per_label.items()
+    pipeline_hint = (
+        " (pass `top_k=None, function_to_apply='sigmoid'` to see every label's score)"
+        if result.space.multilabel
+        else ""
     )
     return f"""---
 library_name: transformers
@@ -198,26 +198,19 @@ tags: [textclf, {result.space.task}]
 ---
 # Text classifier ({result.space.task}, {len(result.space.labels)} labels)
 
-Fine-tuned from `{config.model.name}` with textclf {info.versions.get("textclf", "")}.
-Load it with `textclf predict --model <this folder> …`, `TextClassifier.from_pretrained`, or
-plain `transformers.pipeline("text-classification", model=<this folder>)`
-{"(use `top_k=None` and `function_to_apply='sigmoid'` to see every label's score)" if result.space.multilabel else ""}.
+Fine-tuned from `{config.model.name}` with textclf {info.versions.get("textclf", "")}. Load it with
+`textclf predict --model <this folder> …`, `TextClassifier.from_pretrained(<this folder>)`, or
+plain `transformers.pipeline("text-classification", model=<this folder>)`{pipeline_hint}.
+textclf applies the calibrated temperature and tuned thresholds stored in `textclf.json`;
+plain `transformers.pipeline` does not know them.
 
-## Evaluation ({result.eval_split} split, {result.n_eval} examples)
-
-| metric | value |
-|---|---|
-{metric_rows}
-
-| label | precision | recall | F1 | support |
-|---|---|---|---|---|
-{label_rows}
-
-Majority-class reference: {headline_metric(result.space.task)} = {result.baseline.get(headline_metric(result.space.task), float("nan")):.4f}.
+{evaluation}
 
 ## Data
 
 {result.report.to_markdown()}
+
+{"; ".join(n for n in result.notes if n)}
 
 ## Training
 
@@ -226,10 +219,10 @@ Trained for {result.train_runtime_s:.0f} s ({result.train_samples_per_second:.1f
 
 ## Intended use and limits
 
-Classifies texts like those in the training data into the labels above. It has seen
-only that data: texts from another source, language or period may be classified worse
-than the figures above say. Predictions are probabilities from one model; review
-decisions with consequences (clinical, financial) by a person.
+Classifies texts like those in the training data into the labels above. It has seen only
+that data: texts from another source, language or period may be classified worse than the
+figures above say. Predictions are probabilities from one model; decisions with
+consequences (clinical, financial) need review by a person.
 """
 
 
@@ -287,45 +280,36 @@ def run_experiment(
         callbacks=callbacks or [],
     )
     history = clf.history_
+    predictor = clf.predictor(batch_size=max(64, history.batch_size * 2))
+    rule = fit_rule_on_validation(predictor, data.splits.get("validation"), space, config.eval)
+    clf.temperature_, clf.thresholds_, clf.at_least_one_ = (
+        rule.temperature,
+        rule.thresholds,
+        rule.at_least_one,
+    )
     eval_name = "test" if "test" in data.splits else "validation"
     eval_split = data.splits.get(eval_name)
-    metrics: dict[str, float] = {}
-    per_label: dict[str, dict[str, float]] = {}
-    baseline: dict[str, float] = {}
-    n_eval = 0
+    doc: dict[str, Any] = {}
     eval_dir = output / "eval"
     if eval_split is not None and len(eval_split):
-        texts = eval_split.dataset["text"]
-        y_true = space.encode(eval_split.dataset["labels"])
-        proba = clf.predictor(batch_size=history.batch_size * 2).predict_proba(texts, progress=True)
-        metrics = classification_metrics(space.task, y_true, proba, threshold=clf.thresholds_)
-        y_pred = decide(proba, space.task, threshold=clf.thresholds_)
-        per_label = per_label_metrics(space.task, y_true, y_pred, list(space.labels))
-        y_train = space.encode(data.splits["train"].dataset["labels"])
-        baseline = classification_metrics(
-            space.task, y_true, _majority_proba(space, y_train, len(texts))
-        )
-        n_eval = len(texts)
-        _write_eval(
-            eval_dir,
-            space,
+        doc = evaluate_split(
+            predictor,
             eval_split,
-            y_true,
-            proba,
-            y_pred,
-            metrics,
-            per_label,
-            baseline,
-            eval_name,
+            space,
+            config.eval,
+            rule=rule,
+            seed=config.seed,
+            train=data.splits["train"],
+            split_name=eval_name,
         )
+        write_evaluation(eval_dir, doc, eval_split, space, doc.pop("_proba"), rule)
     result = ExperimentResult(
         output_dir=output,
         space=space,
-        metrics=metrics,
-        per_label=per_label,
+        metrics={k: v["value"] for k, v in doc.get("metrics", {}).items()},
+        evaluation=doc,
         eval_split=eval_name,
-        n_eval=n_eval,
-        baseline=baseline,
+        n_eval=int(doc.get("n_examples", 0)),
         report=data.report,
         train_runtime_s=history.train_runtime_s,
         train_samples_per_second=history.train_samples_per_second,
@@ -334,7 +318,14 @@ def run_experiment(
     )
     info = clf.info()
     info.backbone = config.model.name
-    info.metrics = {"split": eval_name, "n_examples": n_eval, **metrics}
+    info.metrics = {
+        "split": eval_name,
+        "n_examples": result.n_eval,
+        "confidence": config.eval.confidence,
+        "metrics": doc.get("metrics", {}),
+        "comparison": doc.get("comparison"),
+        "decision_rule": rule.to_dict(),
+    }
     info.data = {
         "fingerprints": data.fingerprints,
         "sizes": {name: len(s) for name, s in data.splits.items()},
@@ -363,37 +354,136 @@ def run_experiment(
     return result
 
 
-def _write_eval(
-    eval_dir: Path,
-    space: LabelSpace,
+def fit_rule_on_validation(
+    predictor: Predictor, validation: Split | None, space: LabelSpace, cfg: EvalConfig
+) -> DecisionRule:
+    """Temperature and thresholds from the validation split (identity rule without one)."""
+    if validation is None or len(validation) == 0:
+        return DecisionRule(at_least_one=cfg.at_least_one_label and space.multilabel)
+    logits = predictor.logits(validation.dataset["text"], progress=True)
+    return fit_decision_rule(
+        space.task,
+        space.labels,
+        logits,
+        space.encode(validation.dataset["labels"]),
+        calibrate=cfg.calibrate,
+        tune_thresholds=cfg.tune_thresholds,
+        threshold_metric=cfg.threshold_metric,
+        min_positives_per_label=cfg.min_positives_per_label,
+        at_least_one=cfg.at_least_one_label,
+    )
+
+
+def evaluate_split(
+    predictor: Predictor,
     split: Split,
-    y_true: np.ndarray,
+    space: LabelSpace,
+    cfg: EvalConfig,
+    *,
+    rule: DecisionRule,
+    seed: int,
+    train: Split | None = None,
+    split_name: str = "test",
+) -> dict[str, Any]:
+    """Metrics with intervals, the same at 0.5, baselines and the paired comparison.
+
+    Returns:
+        The ``metrics.json`` document, plus the model's probabilities under ``_proba``.
+    """
+    texts = split.dataset["text"]
+    y_true = space.encode(split.dataset["labels"])
+    logits = predictor.logits(texts, progress=True)
+    proba = apply_temperature(logits, rule.temperature, multilabel=space.multilabel)
+    # Every model is resampled with the same seed, hence on the same resamples.
+    boot = functools.partial(
+        bootstrap_metrics,
+        space.task,
+        y_true,
+        labels=list(space.labels),
+        n_resamples=cfg.n_resamples,
+        confidence=cfg.confidence,
+        method=cfg.ci_method,
+        seed=seed,
+    )
+    result = boot(proba, threshold=rule.thresholds, progress=True)
+    fixed = None
+    if rule.thresholds is not None:
+        fixed = boot(proba, threshold=None)
+    baselines: dict[str, BootstrapResult] = {}
+    baseline_proba: dict[str, np.ndarray] = {}
+    if train is not None:
+        y_train = space.encode(train.dataset["labels"])
+        train_texts = train.dataset["text"]
+        for kind in cfg.baselines:
+            started = time.perf_counter()
+            model = BaselineClassifier(kind, random_state=seed).fit(
+                train_texts, y_train, task=space.task, labels=space.labels
+            )
+            baseline_proba[kind] = model.predict_proba(texts)
+            baselines[kind] = boot(baseline_proba[kind])
+            logger.info(
+                "Baseline %s evaluated in %.1f s.",
+                BASELINE_NAMES[kind],
+                time.perf_counter() - started,
+            )
+    comparison, best = None, None
+    head = headline_metric(space.task)
+    scored = {k: r.metrics[head].value for k, r in baselines.items() if k != "majority"}
+    if scored:
+        best = max(scored, key=lambda k: -np.inf if np.isnan(scored[k]) else scored[k])
+        comparison = paired_bootstrap(
+            space.task,
+            y_true,
+            baseline_proba[best],
+            proba,
+            metric=head,
+            threshold_a=None,
+            threshold_b=rule.thresholds,
+            n_resamples=cfg.n_resamples,
+            confidence=cfg.confidence,
+            seed=seed,
+        )
+    extra: dict[str, Any] = {"_proba": proba}
+    if split_name == "validation":
+        extra["note"] = (
+            "No test split: these figures are on the validation split, which also chose the "
+            "best checkpoint and the thresholds, so they are optimistic."
+        )
+    return metrics_document(
+        task=space.task,
+        split=split_name,
+        labels=list(space.labels),
+        result=result,
+        cfg=cfg,
+        n_examples=len(texts),
+        decision=rule,
+        at_default_threshold=fixed,
+        baselines=baselines,
+        baseline_names=BASELINE_NAMES,
+        comparison=comparison,
+        comparison_baseline=best,
+        extra=extra,
+    )
+
+
+def write_evaluation(
+    eval_dir: Path,
+    doc: dict[str, Any],
+    split: Split,
+    space: LabelSpace,
     proba: np.ndarray,
-    y_pred: np.ndarray,
-    metrics: dict[str, float],
-    per_label: dict[str, dict[str, float]],
-    baseline: dict[str, float],
-    split_name: str,
+    rule: DecisionRule,
 ) -> None:
-    """Write ``metrics.json`` and the evaluation predictions (for reports and diagnostics)."""
-    clean = {k: (None if np.isnan(v) else v) for k, v in metrics.items()}
-    doc = {
-        "task": space.task,
-        "split": split_name,
-        "n_examples": len(y_true),
-        "labels": list(space.labels),
-        "metrics": {k: {"value": v} for k, v in clean.items()},
-        "per_label": per_label,
-        "baselines": {
-            "majority": {
-                "metrics": {k: {"value": None if np.isnan(v) else v} for k, v in baseline.items()}
-            }
-        },
-    }
-    write_text_atomic(eval_dir / "metrics.json", json.dumps(doc, indent=2))
-    rows = []
+    """Write ``metrics.json``, ``metrics.md`` and ``predictions.jsonl`` atomically."""
+    write_text_atomic(
+        eval_dir / "metrics.json", json.dumps(doc, indent=2, allow_nan=False, default=_json_default)
+    )
+    write_text_atomic(eval_dir / "metrics.md", metrics_markdown(doc))
+    y_true = space.encode(split.dataset["labels"])
+    y_pred = decide(proba, space.task, threshold=rule.thresholds, at_least_one=rule.at_least_one)
     trues, preds = space.decode(y_true), space.decode(y_pred)
     row_ids, texts = split.dataset["row"], split.dataset["text"]
+    rows = []
     for i in range(len(y_true)):
         rows.append(
             json.dumps(
@@ -411,3 +501,11 @@ def _write_eval(
             )
         )
     write_text_atomic(eval_dir / "predictions.jsonl", "\n".join(rows) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.floating | np.integer):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -68,6 +68,7 @@ class ModelInfo:
     labels: list[str]
     thresholds: float | list[float] | None = None
     temperature: float = 1.0
+    at_least_one: bool = False
     max_length: int = 128
     backbone: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)

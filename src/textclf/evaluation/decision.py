@@ -12,8 +12,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from textclf.evaluation.thresholds import (
+    ThresholdResult,
+    tune_binary_threshold,
+    tune_multilabel_thresholds,
+)
 
 
 def decide(
@@ -49,3 +57,95 @@ def decide(
         t = 0.5 if threshold is None else float(np.asarray(threshold).reshape(-1)[0])
         return (proba[:, 1] >= t).astype(np.int64)
     return proba.argmax(axis=1).astype(np.int64)
+
+
+@dataclass
+class DecisionRule:
+    """How logits become labels: a temperature, then threshold(s), fitted on validation data.
+
+    Attributes:
+        temperature: Divides the logits (1.0 = uncalibrated).
+        thresholds: ``None`` (argmax / 0.5), one float (binary) or one per label.
+        at_least_one: Multi-label: always predict the top label when none passes.
+        ece_before: Validation ECE before temperature scaling.
+        ece_after: Validation ECE after it.
+        threshold_result: What threshold tuning did on validation.
+    """
+
+    temperature: float = 1.0
+    thresholds: float | list[float] | None = None
+    at_least_one: bool = False
+    ece_before: float | None = None
+    ece_after: float | None = None
+    threshold_result: ThresholdResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "thresholds": self.thresholds,
+            "at_least_one": self.at_least_one,
+            "validation_ece_before": self.ece_before,
+            "validation_ece_after": self.ece_after,
+            "threshold_tuning": None
+            if self.threshold_result is None
+            else self.threshold_result.to_dict(),
+        }
+
+
+def fit_decision_rule(
+    task: str,
+    labels: Sequence[str],
+    logits: np.ndarray,
+    y_true: np.ndarray,
+    *,
+    calibrate: bool = True,
+    tune_thresholds: bool = True,
+    threshold_metric: str = "f1",
+    min_positives_per_label: int = 5,
+    at_least_one: bool = False,
+) -> DecisionRule:
+    """Fit temperature scaling, then thresholds on the calibrated probabilities.
+
+    Call it with *validation* logits only: the test split must never shape the rule
+    that is evaluated on it.
+
+    Args:
+        task: ``binary``, ``multiclass`` or ``multilabel``.
+        labels: Label names.
+        logits: ``(n, k)`` validation logits.
+        y_true: ``(n,)`` ids or ``(n, k)`` 0/1 validation labels.
+        calibrate: Fit a temperature.
+        tune_thresholds: Tune the binary threshold / per-label thresholds.
+        threshold_metric: Binary tuning target (multi-label always uses per-label F1).
+        min_positives_per_label: Multi-label fallback for rare labels.
+        at_least_one: Multi-label: predict the top label when none passes.
+
+    Returns:
+        The fitted rule (identity rule when ``logits`` is empty).
+    """
+    from textclf.evaluation.calibration import (
+        apply_temperature,
+        expected_calibration_error,
+        fit_temperature,
+    )
+
+    multilabel = task == "multilabel"
+    rule = DecisionRule(at_least_one=at_least_one and multilabel)
+    if len(logits) == 0:
+        return rule
+    rule.ece_before = expected_calibration_error(
+        y_true, apply_temperature(logits, 1.0, multilabel=multilabel), multilabel=multilabel
+    )
+    if calibrate:
+        rule.temperature = fit_temperature(logits, y_true, multilabel=multilabel)
+    proba = apply_temperature(logits, rule.temperature, multilabel=multilabel)
+    rule.ece_after = expected_calibration_error(y_true, proba, multilabel=multilabel)
+    if tune_thresholds and task == "binary":
+        rule.threshold_result = tune_binary_threshold(y_true, proba, metric=threshold_metric)
+    elif tune_thresholds and multilabel:
+        rule.threshold_result = tune_multilabel_thresholds(
+            y_true, proba, labels=list(labels), min_positives=min_positives_per_label
+        )
+    if rule.threshold_result is not None:
+        rule.thresholds = rule.threshold_result.thresholds
+    return rule

@@ -1,7 +1,22 @@
 """Classification metrics as pure functions of arrays.
 
-Point values come from scikit-learn, so they agree with it by construction; this module
-chooses the set of metrics per task and names them consistently (``f1_macro``, …).
+Point values come from scikit-learn wherever it has the metric, so they agree with it by
+construction; this module chooses the set of metrics per task and names them
+consistently (``f1_macro``, …). Undefined values (an AUC with one class present, a kappa
+with one label in common) are NaN, never an exception.
+
+Metric set:
+
+* binary and multi-class: ``accuracy``, ``balanced_accuracy``, ``mcc``, ``cohen_kappa``,
+  ``precision|recall|f1_{macro,micro,weighted}``, ``log_loss``, ``brier``, ``ece``,
+  ``roc_auc`` (multi-class: one-vs-rest macro), ``roc_auc_weighted`` and ``pr_auc``
+  (multi-class: one-vs-rest macro average precision over the classes present);
+* multi-label: ``subset_accuracy``, ``hamming_loss``, ``jaccard_samples``,
+  ``precision|recall|f1_{micro,macro,weighted,samples}``, ``roc_auc_macro``,
+  ``roc_auc_micro``, ``pr_auc_macro``, ``pr_auc_micro``, ``lrap``, ``coverage_error``.
+
+:mod:`textclf.evaluation.bootstrap` recomputes every one of them on resamples; its
+vectorised formulas are tested against these values.
 
 Example:
     >>> import numpy as np
@@ -21,6 +36,43 @@ from sklearn import metrics as skm
 
 from textclf.evaluation.decision import decide
 
+#: Number of equal-width confidence bins of the expected calibration error (Guo et al. 2017).
+ECE_BINS = 15
+
+#: The metrics shown in summaries (reports, model card, CLI tables), per task, in order.
+HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": (
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "mcc",
+        "roc_auc",
+        "log_loss",
+        "ece",
+    ),
+    "multiclass": (
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "mcc",
+        "roc_auc",
+        "log_loss",
+        "ece",
+    ),
+    "multilabel": (
+        "f1_micro",
+        "f1_macro",
+        "f1_samples",
+        "subset_accuracy",
+        "hamming_loss",
+        "jaccard_samples",
+        "roc_auc_macro",
+        "pr_auc_macro",
+    ),
+}
+
 
 def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float:
     """Call a sklearn metric, returning NaN where it is undefined (e.g. one class present)."""
@@ -32,15 +84,117 @@ def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float:
             return float("nan")
 
 
+def ece_bin_index(confidence: np.ndarray, n_bins: int = ECE_BINS) -> np.ndarray:
+    """Bin of each confidence among ``n_bins`` equal-width bins of ``[0, 1]``.
+
+    Bins are closed on the left, ``[m/M, (m+1)/M)``, with 1.0 in the last bin — the
+    convention of :func:`textclf.evaluation.calibration.expected_calibration_error`, so
+    that both report the same number.
+
+    Args:
+        confidence: ``(n,)`` probabilities in ``[0, 1]``.
+        n_bins: Number of bins ``M``.
+
+    Returns:
+        ``(n,)`` int bin ids in ``[0, M)``.
+    """
+    return np.clip((np.asarray(confidence) * n_bins).astype(np.int64), 0, n_bins - 1)
+
+
+def expected_calibration_error(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    *,
+    n_bins: int = ECE_BINS,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """Expected calibration error of the top-class probability (Guo et al., 2017).
+
+    ``ECE = Σ_m |B_m|/n · |acc(B_m) − conf(B_m)|`` over equal-width confidence bins, where
+    the confidence is the largest probability and "correct" means its class is the true
+    one. ECE judges the probabilities, so it uses the top class whatever the decision
+    threshold.
+
+    Args:
+        y_true: ``(n,)`` true class ids.
+        proba: ``(n, k)`` class probabilities.
+        n_bins: Number of bins.
+        sample_weight: ``(n,)`` non-negative weights (default: all 1).
+
+    Returns:
+        The ECE in ``[0, 1]``; NaN for no examples.
+
+    Example:
+        >>> round(expected_calibration_error(np.array([0, 1]), np.array([[0.9, 0.1], [0.7, 0.3]])), 6)
+        0.4
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    w = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if len(proba) == 0 or w.sum() == 0:
+        return float("nan")
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == np.asarray(y_true)).astype(np.float64)
+    gap = np.bincount(ece_bin_index(conf, n_bins), w * (correct - conf), minlength=n_bins)
+    return float(np.abs(gap).sum() / w.sum())
+
+
+def ranking_per_example(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example label ranking average precision and coverage of a multi-label task.
+
+    The means are :func:`sklearn.metrics.label_ranking_average_precision_score` and
+    :func:`sklearn.metrics.coverage_error` (tested equal); vectorised, because sklearn's
+    LRAP loops over examples in Python (seconds at 10,000 examples).
+
+    Args:
+        y_true: ``(n, k)`` 0/1 true labels.
+        proba: ``(n, k)`` scores.
+
+    Returns:
+        ``(lrap, coverage)``, each ``(n,)``: LRAP is 1 for a row with no or all labels
+        relevant (as sklearn), coverage 0 for a row with none.
+
+    Example:
+        >>> lrap, cov = ranking_per_example(np.array([[1, 0, 0]]), np.array([[0.2, 0.9, 0.1]]))
+        >>> float(lrap[0]), float(cov[0])
+        (0.5, 2.0)
+    """
+    truth = np.asarray(y_true) == 1
+    scores = np.asarray(proba, dtype=np.float64)
+    n, k = scores.shape
+    lrap, coverage = np.ones(n), np.zeros(n)
+    for lo in range(0, n, 2048):  # bounds the (rows, k, k) comparison array
+        sc, yy = scores[lo : lo + 2048], truth[lo : lo + 2048]
+        ge = sc[:, None, :] >= sc[:, :, None]  # [i, j, l]: label l ranks at or above label j
+        rank_all = ge.sum(2)
+        rank_rel = (ge & yy[:, None, :]).sum(2)
+        relevant = yy.sum(1)
+        ratio = np.where(yy, rank_rel / rank_all, 0.0).sum(1)
+        trivial = (relevant == 0) | (relevant == k)
+        lrap[lo : lo + 2048] = np.where(trivial, 1.0, ratio / np.maximum(relevant, 1))
+        lowest = np.where(yy, sc, np.inf).min(1)
+        coverage[lo : lo + 2048] = np.where(relevant > 0, (sc >= lowest[:, None]).sum(1), 0)
+    return lrap, coverage
+
+
 def single_label_metrics(
     y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:
-    """Headline metrics for binary and multi-class tasks.
+    """Metrics for binary and multi-class tasks.
+
+    ``brier`` is, with two classes, the mean squared error of the second (positive)
+    class's probability, ``mean((p₁ − y)²)``; with more, the mean over examples of the sum
+    over classes of the squared error against the one-hot truth (Brier's original
+    definition, range ``[0, 2]``) — both as :func:`sklearn.metrics.brier_score_loss`.
+    ``pr_auc`` with more than two classes is the one-vs-rest average precision averaged
+    over the classes present in ``y_true`` (a class with no examples has none).
 
     Args:
         y_true: ``(n,)`` true class ids.
         proba: ``(n, k)`` class probabilities.
         y_pred: ``(n,)`` predicted class ids.
+
+    Returns:
+        Metric name → value (NaN where undefined).
     """
     k = proba.shape[1]
     labels = np.arange(k)
@@ -48,6 +202,7 @@ def single_label_metrics(
         "accuracy": _quiet(skm.accuracy_score, y_true, y_pred),
         "balanced_accuracy": _quiet(skm.balanced_accuracy_score, y_true, y_pred),
         "mcc": _quiet(skm.matthews_corrcoef, y_true, y_pred),
+        "cohen_kappa": _quiet(skm.cohen_kappa_score, y_true, y_pred, labels=labels),
     }
     for avg in ("macro", "micro", "weighted"):
         p, r, f, _ = skm.precision_recall_fscore_support(
@@ -58,13 +213,35 @@ def single_label_metrics(
             float(r),
             float(f),
         )
-    out["log_loss"] = _quiet(skm.log_loss, y_true, np.clip(proba, 1e-15, 1), labels=labels)
+    # Clipping to [0, 1] only absorbs float error; sklearn itself clips to [eps, 1 - eps].
+    out["log_loss"] = _quiet(skm.log_loss, y_true, np.clip(proba, 0, 1), labels=labels)
+    out["ece"] = expected_calibration_error(y_true, proba)
+    positives = np.bincount(y_true, minlength=k)[:k] if len(y_true) else np.zeros(k, int)
     if k == 2:
+        out["brier"] = _quiet(skm.brier_score_loss, y_true, proba[:, 1], pos_label=1)
         out["roc_auc"] = _quiet(skm.roc_auc_score, y_true, proba[:, 1])
-        out["pr_auc"] = _quiet(skm.average_precision_score, y_true, proba[:, 1])
+        out["roc_auc_weighted"] = out["roc_auc"]
+        # sklearn returns 0 without positives; the precision of no retrievals is undefined.
+        out["pr_auc"] = (
+            _quiet(skm.average_precision_score, y_true, proba[:, 1])
+            if positives[1] > 0
+            else float("nan")
+        )
     else:
-        out["roc_auc"] = _quiet(
-            skm.roc_auc_score, y_true, proba, multi_class="ovr", average="macro", labels=labels
+        out["brier"] = _quiet(skm.brier_score_loss, y_true, proba, labels=labels)
+        for avg, name in (("macro", "roc_auc"), ("weighted", "roc_auc_weighted")):
+            out[name] = _quiet(
+                skm.roc_auc_score, y_true, proba, multi_class="ovr", average=avg, labels=labels
+            )
+        present = np.flatnonzero(positives > 0)
+        out["pr_auc"] = (
+            float(
+                np.mean(
+                    [_quiet(skm.average_precision_score, y_true == c, proba[:, c]) for c in present]
+                )
+            )
+            if len(present)
+            else float("nan")
         )
     return out
 
@@ -72,12 +249,20 @@ def single_label_metrics(
 def multilabel_metrics(
     y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:
-    """Headline metrics for multi-label tasks.
+    """Metrics for multi-label tasks.
+
+    ``roc_auc_macro`` and ``pr_auc_macro`` average over the labels with at least one
+    positive example (an AUC is undefined without one); ``roc_auc_macro`` is NaN when one
+    of those labels has no negative example. The ``*_micro`` ranking metrics treat every
+    (example, label) pair as one binary decision.
 
     Args:
         y_true: ``(n, k)`` 0/1 true labels.
         proba: ``(n, k)`` per-label probabilities.
         y_pred: ``(n, k)`` 0/1 predictions.
+
+    Returns:
+        Metric name → value (NaN where undefined).
     """
     out = {
         "subset_accuracy": _quiet(skm.accuracy_score, y_true, y_pred),
@@ -96,6 +281,8 @@ def multilabel_metrics(
             float(f),
         )
     present = y_true.sum(axis=0) > 0
+    nan = float("nan")
+    out["roc_auc_macro"], out["pr_auc_macro"] = nan, nan
     if present.any():
         out["roc_auc_macro"] = _quiet(
             skm.roc_auc_score, y_true[:, present], proba[:, present], average="macro"
@@ -104,6 +291,13 @@ def multilabel_metrics(
             skm.average_precision_score, y_true[:, present], proba[:, present], average="macro"
         )
     out["roc_auc_micro"] = _quiet(skm.roc_auc_score, y_true, proba, average="micro")
+    out["pr_auc_micro"] = (
+        _quiet(skm.average_precision_score, y_true, proba, average="micro")
+        if present.any()
+        else nan
+    )
+    out["lrap"] = float(ranking_per_example(y_true, proba)[0].mean()) if len(y_true) else nan
+    out["coverage_error"] = _quiet(skm.coverage_error, y_true, proba)
     return out
 
 
@@ -114,7 +308,7 @@ def classification_metrics(
     *,
     threshold: float | Sequence[float] | np.ndarray | None = None,
 ) -> dict[str, float]:
-    """All headline metrics for ``task``, with predictions from :func:`decide`.
+    """All metrics for ``task``, with predictions from :func:`decide`.
 
     Args:
         task: ``binary``, ``multiclass`` or ``multilabel``.
@@ -124,6 +318,11 @@ def classification_metrics(
 
     Returns:
         Metric name → value (NaN where undefined).
+
+    Example:
+        >>> m = classification_metrics("multiclass", np.array([0, 2]), np.eye(3)[[0, 1]])
+        >>> m["accuracy"], m["f1_macro"]
+        (0.5, 0.3333333333333333)
     """
     y_true = np.asarray(y_true)
     proba = np.asarray(proba, dtype=np.float64)
@@ -150,6 +349,39 @@ def per_label_metrics(
         }
         for i, name in enumerate(labels)
     }
+
+
+def classification_report_table(
+    task: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    labels: Sequence[str],
+    *,
+    digits: int = 2,
+) -> str:
+    """scikit-learn's ``classification_report`` text, with label names.
+
+    Args:
+        task: ``binary``, ``multiclass`` or ``multilabel``.
+        y_true: ``(n,)`` ids or ``(n, k)`` 0/1 rows.
+        y_pred: Predictions of the same shape.
+        labels: The ``k`` label names, in id / column order.
+        digits: Decimal places.
+
+    Returns:
+        The report, one row per label plus the averages (precision of a label never
+        predicted counts as 0).
+
+    Example:
+        >>> print(classification_report_table("binary", np.array([0, 1]), np.array([0, 0]), ["no", "yes"]))  # doctest: +ELLIPSIS
+                      precision    recall  f1-score   support
+        ...
+    """
+    names = [str(label) for label in labels]
+    kwargs: dict[str, Any] = {"target_names": names, "zero_division": 0, "digits": digits}
+    if task != "multilabel":
+        kwargs["labels"] = np.arange(len(names))
+    return str(skm.classification_report(np.asarray(y_true), np.asarray(y_pred), **kwargs))
 
 
 def headline_metric(task: str) -> str:

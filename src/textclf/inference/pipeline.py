@@ -121,7 +121,7 @@ class Predictor:
     def decide(self, proba: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """Ids (single-label) or 0/1 rows (multi-label) using saved or given thresholds."""
         t: Any = threshold if threshold is not None else self.info.thresholds
-        return decide(proba, self.space.task, threshold=t)
+        return decide(proba, self.space.task, threshold=t, at_least_one=self.info.at_least_one)
 
     def predict(
         self, texts: Sequence[str], *, threshold: float | None = None, progress: bool = False

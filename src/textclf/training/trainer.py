@@ -115,6 +115,11 @@ def class_weights(space: LabelSpace, encoded: np.ndarray, mode: str) -> np.ndarr
     return np.clip(weights, 0, 100).astype(np.float32)
 
 
+# Top-level module names of the classification head across encoder families
+# (BERT/RoBERTa/DeBERTa: classifier; DistilBERT: pre_classifier + classifier).
+_HEAD_MODULES = {"classifier", "pre_classifier", "score", "pooler"}
+
+
 class _ClassifierTrainer(Trainer):
     """Trainer whose loss follows the label space and applies class weights."""
 
@@ -127,12 +132,50 @@ class _ClassifierTrainer(Trainer):
         loss_weights: np.ndarray | None,
         multilabel: bool,
         lengths: list[int] | None,
+        head_lr_multiplier: float = 1.0,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self._weights = None if loss_weights is None else torch.tensor(loss_weights)
         self._multilabel = multilabel
         self._lengths = lengths
+        self._head_lr_multiplier = head_lr_multiplier
+
+    def create_optimizer(self, model: Any = None) -> Any:
+        """AdamW with the new head (classifier and pooler) at ``head_lr_multiplier`` x the base rate.
+
+        The head starts from random weights while the encoder is pretrained; a larger step
+        for the head (discriminative fine-tuning, Howard & Ruder 2018) lets it catch up
+        without pushing the encoder away from its pretrained state.
+        """
+        if self.optimizer is None and self._head_lr_multiplier != 1.0:
+            opt_model: Any = self.model if model is None else model
+            decay = set(self.get_decay_parameter_names(opt_model))
+            base_lr = self.args.learning_rate
+            groups: dict[tuple[bool, bool], list[Any]] = {}
+            for name, param in opt_model.named_parameters():
+                if not param.requires_grad:
+                    continue
+                is_head = (
+                    name.split(".")[0] in _HEAD_MODULES
+                    or ".pooler." in name
+                    or name.startswith("pooler.")
+                )
+                groups.setdefault((is_head, name in decay), []).append(param)
+            param_groups = [
+                {
+                    "params": params,
+                    "weight_decay": self.args.weight_decay if decayed else 0.0,
+                    "lr": base_lr * (self._head_lr_multiplier if is_head else 1.0),
+                }
+                for (is_head, decayed), params in groups.items()
+            ]
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(
+                self.args, opt_model
+            )
+            optimizer_kwargs.pop("lr", None)
+            self.optimizer = optimizer_cls(param_groups, lr=base_lr, **optimizer_kwargs)
+        return super().create_optimizer(model)
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         # The Trainer drops the `length` column before building its sampler and would then
@@ -327,6 +370,7 @@ def train_model(
             loss_weights=weights,
             multilabel=space.multilabel,
             lengths=lengths,
+            head_lr_multiplier=cfg.head_lr_multiplier,
         )
         last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
         resume_from = last if (resume or retries > 0) and last else None

@@ -1,0 +1,198 @@
+"""The evaluation record: ``metrics.json`` (stable, documented) and ``metrics.md``.
+
+``metrics.json``::
+
+    {"task": …, "split": …, "n_examples": …, "labels": […],
+     "confidence": 0.95, "n_resamples": 1000, "ci_method": "percentile",
+     "metrics": {"accuracy": {"value": v, "ci_low": lo, "ci_high": hi}, "f1_macro": {…}, …},
+     "per_label": {label: {"precision": {…}, "recall": {…}, "f1": {…}, "support": n}},
+     "thresholds": {"values": …, "decision_rule": {…}},
+     "at_default_threshold": {"metrics": {…}} | null,
+     "baselines": {name: {"name": "TF-IDF + logistic regression", "metrics": {…}}},
+     "comparison": {"baseline": name, "metric": …, "difference": {…}, "p_value": …, …} | null}
+
+Example:
+    >>> doc = metrics_document(task="binary", split="test", labels=["neg", "pos"],
+    ...                        result=boot, cfg=EvalConfig())  # doctest: +SKIP
+    >>> print(metrics_markdown(doc))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from textclf.config import EvalConfig
+from textclf.evaluation.bootstrap import BootstrapResult, Interval, PairedComparison
+from textclf.evaluation.decision import DecisionRule
+from textclf.evaluation.metrics import HEADLINE_METRICS, headline_metric
+
+
+def _interval_dict(value: Interval | int) -> Any:
+    return value.to_dict() if isinstance(value, Interval) else value
+
+
+def result_dict(result: BootstrapResult) -> dict[str, Any]:
+    """``{"metrics": …, "per_label": …}`` for one bootstrap result."""
+    return {
+        "metrics": {name: iv.to_dict() for name, iv in result.metrics.items()},
+        "per_label": {
+            label: {key: _interval_dict(v) for key, v in values.items()}
+            for label, values in result.per_label.items()
+        },
+    }
+
+
+def metrics_document(
+    *,
+    task: str,
+    split: str,
+    labels: list[str],
+    result: BootstrapResult,
+    cfg: EvalConfig,
+    n_examples: int,
+    decision: DecisionRule | None = None,
+    at_default_threshold: BootstrapResult | None = None,
+    baselines: dict[str, BootstrapResult] | None = None,
+    baseline_names: dict[str, str] | None = None,
+    comparison: PairedComparison | None = None,
+    comparison_baseline: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the ``metrics.json`` document (see the module docstring for its shape)."""
+    body = result_dict(result)
+    doc: dict[str, Any] = {
+        "task": task,
+        "split": split,
+        "n_examples": n_examples,
+        "labels": labels,
+        "confidence": cfg.confidence,
+        "n_resamples": cfg.n_resamples,
+        "ci_method": cfg.ci_method,
+        "headline_metric": headline_metric(task),
+        "metrics": body["metrics"],
+        "per_label": body["per_label"],
+        "thresholds": {
+            "values": None if decision is None else decision.thresholds,
+            "decision_rule": None if decision is None else decision.to_dict(),
+        },
+        "at_default_threshold": None
+        if at_default_threshold is None
+        else {"metrics": result_dict(at_default_threshold)["metrics"]},
+        "baselines": {
+            name: {"name": (baseline_names or {}).get(name, name), **result_dict(res)}
+            for name, res in (baselines or {}).items()
+        },
+        "comparison": None
+        if comparison is None
+        else {"baseline": comparison_baseline, "model": "transformer", **comparison.to_dict()},
+    }
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def fmt_interval(iv: dict[str, Any] | None, digits: int = 4) -> str:
+    """``0.9065 [0.8960, 0.9165]``; ``n/a`` for an undefined value."""
+    if (
+        not iv
+        or iv.get("value") is None
+        or (isinstance(iv["value"], float) and math.isnan(iv["value"]))
+    ):
+        return "n/a"
+    lo, hi = iv.get("ci_low"), iv.get("ci_high")
+    if lo is None or hi is None:
+        return f"{iv['value']:.{digits}f}"
+    return f"{iv['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def headline_table(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: metric | model (CI) | at 0.5 (if tuned) | each baseline (CI)."""
+    names = [m for m in HEADLINE_METRICS[doc["task"]] if m in doc["metrics"]]
+    header = ["metric", "model"]
+    fixed = doc.get("at_default_threshold")
+    if fixed:
+        header.append("model, threshold 0.5")
+    baselines = doc.get("baselines") or {}
+    header += [b["name"] for b in baselines.values()]
+    rows = []
+    for m in names:
+        row = [m, fmt_interval(doc["metrics"][m])]
+        if fixed:
+            row.append(fmt_interval(fixed["metrics"].get(m)))
+        row += [fmt_interval(b["metrics"].get(m)) for b in baselines.values()]
+        rows.append(row)
+    return header, rows
+
+
+def comparison_sentence(doc: dict[str, Any]) -> str | None:
+    """One sentence on the transformer against the best baseline, or ``None``."""
+    comp = doc.get("comparison")
+    if not comp:
+        return None
+    name = doc["baselines"].get(comp["baseline"], {}).get("name", comp["baseline"])
+    diff = comp["difference"]
+    level = round(100 * doc["confidence"])
+    mc = ""
+    if comp.get("mcnemar_p_value") is not None:
+        mc = f"; McNemar's test on accuracy p = {comp['mcnemar_p_value']:.3g}"
+    return (
+        f"Transformer vs {name} on {comp['metric']}: difference {diff['value']:+.4f} "
+        f"({level}% CI [{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]), paired bootstrap "
+        f"p = {comp['p_value']:.3g}{mc}."
+    )
+
+
+def metrics_markdown(doc: dict[str, Any]) -> str:
+    """``metrics.md``: headline table with intervals, comparison, per-label table, thresholds."""
+    level = round(100 * doc["confidence"])
+    lines = [
+        f"# Evaluation: {doc['split']} split ({doc['n_examples']} examples, {doc['task']})",
+        "",
+        f"Values with {level}% bootstrap confidence intervals ({doc['n_resamples']} resamples, "
+        f"{doc['ci_method']}).",
+        "",
+    ]
+    header, rows = headline_table(doc)
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    sentence = comparison_sentence(doc)
+    if sentence:
+        lines += ["", sentence]
+    lines += [
+        "",
+        "## Per label",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for label, v in doc["per_label"].items():
+        lines.append(
+            f"| {label} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
+            f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
+        )
+    rule = (doc.get("thresholds") or {}).get("decision_rule")
+    if rule:
+        lines += ["", "## Decision rule (fitted on the validation split)", ""]
+        lines.append(f"- temperature: {rule['temperature']:.3f}")
+        if rule.get("validation_ece_before") is not None:
+            lines.append(
+                f"- validation ECE: {rule['validation_ece_before']:.4f} before, "
+                f"{rule['validation_ece_after']:.4f} after temperature scaling"
+            )
+        t = rule.get("thresholds")
+        if isinstance(t, list):
+            labels = doc["labels"]
+            lines.append(
+                "- per-label thresholds: "
+                + ", ".join(f"{lab} {v:.2f}" for lab, v in zip(labels, t, strict=True))
+            )
+        elif t is not None:
+            lines.append(f"- threshold on '{doc['labels'][1]}': {t:.3f}")
+        tuning = rule.get("threshold_tuning")
+        if tuning:
+            lines.append(
+                f"- validation {tuning['metric']}: {tuning['validation_before']:.4f} at 0.5, "
+                f"{tuning['validation_after']:.4f} tuned"
+            )
+    return "\n".join(lines) + "\n"

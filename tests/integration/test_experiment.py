@@ -1,0 +1,97 @@
+"""run_experiment end to end on the tiny model: evaluation outputs and the validation-only rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from textclf.config import ExperimentConfig, apply_overrides
+from textclf.experiment import run_experiment
+
+pytestmark = pytest.mark.slow
+
+
+def _config(
+    tiny_model_dir: Path, out: Path, train: Path, val: Path, test: Path
+) -> ExperimentConfig:
+    return apply_overrides(
+        ExperimentConfig(),
+        [
+            f"output_dir={out}",
+            f"data.train={train}",
+            f"data.validation={val}",
+            f"data.test={test}",
+            f"model.name={tiny_model_dir}",
+            "model.max_length=32",
+            "train.max_steps=40",
+            "train.batch_size=8",
+            "train.learning_rate=3e-3",
+            "train.early_stopping_patience=null",
+            "eval.n_resamples=200",
+        ],
+    )
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_thresholds_never_see_test_data(tmp_path: Path, tiny_model_dir: Path):
+    from tests_support import binary_frames
+
+    train, val, test = binary_frames()
+    paths = {
+        k: _write(f, tmp_path / f"{k}.csv")
+        for k, f in (("train", train), ("val", val), ("test", test))
+    }
+    flipped = test.assign(label=test["label"].map({"alpha": "beta", "beta": "alpha"}))
+    flipped_path = _write(flipped, tmp_path / "test_flipped.csv")
+
+    a = run_experiment(
+        _config(tiny_model_dir, tmp_path / "a", paths["train"], paths["val"], paths["test"])
+    )
+    b = run_experiment(
+        _config(tiny_model_dir, tmp_path / "b", paths["train"], paths["val"], flipped_path)
+    )
+    info_a = json.loads((a.output_dir / "textclf.json").read_text())
+    info_b = json.loads((b.output_dir / "textclf.json").read_text())
+    # Same training and validation data, opposite test labels: the decision rule is identical...
+    assert info_a["thresholds"] == info_b["thresholds"]
+    assert info_a["temperature"] == info_b["temperature"]
+    # ...while the test metrics see the flip.
+    assert a.metrics["accuracy"] != b.metrics["accuracy"]
+
+
+def test_metrics_json_contract(
+    tmp_path: Path, tiny_model_dir: Path, task: str, task_frame: pd.DataFrame
+):
+    path = _write(task_frame, tmp_path / "all.csv")
+    cfg = _config(tiny_model_dir, tmp_path / "run", path, path, path)
+    if task == "multilabel":
+        cfg = apply_overrides(cfg, ["data.label_separator=|"])
+    result = run_experiment(cfg)
+    doc = json.loads((result.output_dir / "eval" / "metrics.json").read_text())
+    assert doc["task"] == task
+    assert doc["n_examples"] == len(task_frame)
+    assert doc["labels"] == list(result.space.labels)
+    for name in ("f1_macro", "f1_micro"):
+        iv = doc["metrics"][name]
+        assert set(iv) == {"value", "ci_low", "ci_high"}
+        assert iv["ci_low"] <= iv["value"] <= iv["ci_high"]
+    for label in doc["labels"]:
+        entry = doc["per_label"][label]
+        assert set(entry) == {"precision", "recall", "f1", "support"}
+        assert isinstance(entry["support"], int)
+    assert set(doc["baselines"]) == {"tfidf_lr", "tfidf_cnb", "majority"}
+    assert doc["comparison"]["baseline"] in {"tfidf_lr", "tfidf_cnb"}
+    assert {"difference", "p_value"} <= set(doc["comparison"])
+    md = (result.output_dir / "eval" / "metrics.md").read_text()
+    assert "confidence intervals" in md and "TF-IDF + logistic regression" in md
+    preds = (result.output_dir / "eval" / "predictions.jsonl").read_text().splitlines()
+    assert len(preds) == len(task_frame)
+    card = (result.output_dir / "README.md").read_text()
+    assert "## Evaluation" in card

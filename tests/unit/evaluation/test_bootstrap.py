@@ -1,0 +1,413 @@
+"""Bootstrap intervals: point values against sklearn, intervals against scipy, paired tests.
+
+The vectorised engine writes every metric as a function of per-example weights, so the
+strongest checks are exact: weights of 1 must give sklearn's values, integer weights
+must give sklearn's values with ``sample_weight``, and the closed-form leave-one-out
+values must equal recomputing without the example. Intervals are then compared with
+``scipy.stats.bootstrap``, which draws a different random stream, so those comparisons
+carry a Monte Carlo tolerance (derived where it is used).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn import metrics as skm
+
+from textclf.evaluation.bootstrap import (
+    Interval,
+    _Engine,
+    _weight_blocks,
+    bootstrap_metrics,
+    mcnemar,
+    paired_bootstrap,
+)
+from textclf.evaluation.decision import decide
+from textclf.evaluation.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+    per_label_metrics,
+)
+
+TASKS = ("binary", "multiclass", "multilabel")
+
+
+def _data(task: str, n: int, seed: int, *, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded labels and informative probabilities; ``ties`` rounds them to 0.1."""
+    rng = np.random.default_rng(seed)
+    if task == "multilabel":
+        y = (rng.random((n, 5)) < rng.uniform(0.1, 0.5, 5)).astype(np.int64)
+        p = np.clip(0.45 * y + 0.6 * rng.random((n, 5)), 0, 1)
+        return y, np.round(p, 1) if ties else p
+    k = 2 if task == "binary" else 4
+    y = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) + 1.2 * np.eye(k)[y]
+    if ties:
+        logits = np.round(logits)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return y, p
+
+
+def _sklearn(task: str, y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.ndarray):
+    """Every metric straight from sklearn with ``sample_weight`` (ECE by repetition)."""
+    sw = {"sample_weight": w}
+    out: dict[str, float] = {}
+    if task == "multilabel":
+        present = (y * w[:, None]).sum(0) > 0
+        out |= {
+            "subset_accuracy": skm.accuracy_score(y, pred, **sw),
+            "hamming_loss": skm.hamming_loss(y, pred, **sw),
+            "jaccard_samples": skm.jaccard_score(y, pred, average="samples", zero_division=0, **sw),
+            "roc_auc_macro": skm.roc_auc_score(y[:, present], p[:, present], **sw),
+            "pr_auc_macro": skm.average_precision_score(y[:, present], p[:, present], **sw),
+            "roc_auc_micro": skm.roc_auc_score(y, p, average="micro", **sw),
+            "pr_auc_micro": skm.average_precision_score(y, p, average="micro", **sw),
+            "lrap": skm.label_ranking_average_precision_score(y, p, **sw),
+            "coverage_error": skm.coverage_error(y, p, **sw),
+        }
+        averages: tuple[str, ...] = ("micro", "macro", "weighted", "samples")
+        kw: dict = {}
+    else:
+        k = p.shape[1]
+        kw = {"labels": np.arange(k)}
+        rep = np.repeat(np.arange(len(y)), w.astype(int))
+        out |= {
+            "accuracy": skm.accuracy_score(y, pred, **sw),
+            "balanced_accuracy": skm.balanced_accuracy_score(y, pred, **sw),
+            "mcc": skm.matthews_corrcoef(y, pred, **sw),
+            "cohen_kappa": skm.cohen_kappa_score(y, pred, **sw),
+            "log_loss": skm.log_loss(y, p, labels=np.arange(k), **sw),
+            "ece": expected_calibration_error(y[rep], p[rep]),
+        }
+        if k == 2:
+            out["brier"] = skm.brier_score_loss(y, p[:, 1], **sw)
+            out["roc_auc"] = out["roc_auc_weighted"] = skm.roc_auc_score(y, p[:, 1], **sw)
+            out["pr_auc"] = skm.average_precision_score(y, p[:, 1], **sw)
+        else:
+            out["brier"] = skm.brier_score_loss(y, p, labels=np.arange(k), **sw)
+            for avg, name in (("macro", "roc_auc"), ("weighted", "roc_auc_weighted")):
+                out[name] = skm.roc_auc_score(y, p, multi_class="ovr", average=avg, **sw)
+            out["pr_auc"] = np.mean(
+                [skm.average_precision_score(y == c, p[:, c], **sw) for c in range(k)]
+            )
+        averages = ("micro", "macro", "weighted")
+    for avg in averages:
+        prf = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0, **kw, **sw)
+        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = prf[:3]
+    return out
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "tied"])
+@pytest.mark.parametrize("task", TASKS)
+def test_point_values_equal_sklearn_for_every_metric(task: str, ties: bool):
+    y, p = _data(task, 300, seed=1, ties=ties)
+    threshold = [0.5, 0.4, 0.6, 0.5, 0.3] if task == "multilabel" else 0.45
+    pred = decide(p, task, threshold=threshold)
+    ref = _sklearn(task, y, p, pred, np.ones(len(y)))
+    engine_values, engine_per_label = _Engine(task, y, p, threshold=threshold).point()
+    result = bootstrap_metrics(
+        task, y, p, labels=list("abcde")[: p.shape[1]], threshold=threshold, n_resamples=50
+    )
+    point = classification_metrics(task, y, p, threshold=threshold)
+    assert set(result.metrics) == set(point) == set(ref)
+    for name in ref:
+        assert result.metrics[name].value == point[name], name  # exactly the point function
+        assert engine_values[name][0] == pytest.approx(ref[name], rel=1e-9, abs=1e-12), name
+    per_label = per_label_metrics(task, y, pred, list("abcde")[: p.shape[1]])
+    for i, (label, values) in enumerate(per_label.items()):
+        assert result.per_label[label]["support"] == values["support"]
+        for key in ("precision", "recall", "f1"):
+            iv = result.per_label[label][key]
+            assert isinstance(iv, Interval) and iv.value == values[key]
+            assert engine_per_label[key][i, 0] == pytest.approx(values[key], abs=1e-12)
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "tied"])
+@pytest.mark.parametrize("task", TASKS)
+def test_integer_weights_equal_sklearn_sample_weight(task: str, ties: bool):
+    """A resample is a vector of integer weights: the engine must equal sklearn's weighting.
+
+    This covers the rank metrics the brief singles out (weighted Mann–Whitney ROC AUC and
+    tie-grouped average precision) as well as every other metric; weights include 0.
+    """
+    y, p = _data(task, 300, seed=2, ties=ties)
+    pred = decide(p, task)
+    engine = _Engine(task, y, p)
+    rng = np.random.default_rng(3)
+    weights = rng.integers(0, 4, size=(len(y), 3)).astype(float)
+    values, _ = engine.evaluate(weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for b in range(weights.shape[1]):
+            ref = _sklearn(task, y, p, pred, weights[:, b])
+            for name, expected in ref.items():
+                assert values[name][b] == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "tied"])
+@pytest.mark.parametrize("task", TASKS)
+def test_jackknife_closed_form_equals_leaving_each_example_out(task: str, ties: bool):
+    y, p = _data(task, 120, seed=4, ties=ties)
+    engine = _Engine(task, y, p)
+    closed, closed_per_label = engine.jackknife()
+    generic, generic_per_label = engine.jackknife(generic=True)
+    for name in closed:
+        np.testing.assert_allclose(closed[name], generic[name], rtol=1e-9, atol=1e-12)
+    for key in closed_per_label:
+        np.testing.assert_allclose(closed_per_label[key], generic_per_label[key], atol=1e-12)
+    for j in (0, 7, 63):  # brute force on a few examples
+        keep = np.arange(len(y)) != j
+        ref = classification_metrics(task, y[keep], p[keep])
+        for name, value in ref.items():
+            assert closed[name][j] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True)
+
+
+def _edge_cases():
+    rng = np.random.default_rng(0)
+    p4 = rng.dirichlet(np.ones(4), 12)
+    yield "multiclass", np.array([0, 1, 2] * 4), p4  # class 3 absent: macro AUC undefined
+    yield "multiclass", np.zeros(12, int), p4  # one class only
+    yield "binary", np.ones(8, int), np.tile([0.3, 0.7], (8, 1))  # one class, all tied
+    yield "binary", np.array([0, 1, 0, 1]), np.array([[0.5, 0.5]] * 4)  # every score tied
+    y = (rng.random((10, 4)) < 0.5).astype(int)
+    y[:, 0], y[:, 1] = 0, 1  # a label never positive, a label always positive
+    yield "multilabel", y, np.round(rng.random((10, 4)), 1)
+    yield "multilabel", np.zeros((5, 3), int), rng.random((5, 3))  # no positives at all
+
+
+@pytest.mark.parametrize("case", list(_edge_cases()), ids=lambda c: c[0])
+def test_edge_cases_match_the_point_function_nan_for_nan(case):
+    """Undefined metrics are NaN in the engine exactly where the point function says so."""
+    task, y, p = case
+    engine = _Engine(task, y, p)
+    values, _ = engine.point()
+    point = classification_metrics(task, y, p)
+    for name, expected in point.items():
+        assert values[name][0] == pytest.approx(expected, abs=1e-12, nan_ok=True), name
+    closed, _ = engine.jackknife()
+    generic, _ = engine.jackknife(generic=True)
+    for name in closed:
+        np.testing.assert_allclose(closed[name], generic[name], atol=1e-12, err_msg=name)
+    res = bootstrap_metrics(task, y, p, labels=list("abcd")[: p.shape[1]], method="bca")
+    assert set(res.metrics) == set(point)
+
+
+# --- intervals against scipy.stats.bootstrap ------------------------------------------
+#
+# Both sides use 5,000 resamples but different random streams. The Monte Carlo standard
+# deviation of an estimated 2.5 % quantile is sqrt(0.025 * 0.975 / B) / f(q); for a
+# roughly normal bootstrap distribution with standard error se, f(q) = φ(1.96) / se.
+# Here se ≈ 0.028 (accuracy or F1 on 300 examples), so the sd is about 0.0011 per side
+# and 0.0016 for the difference of two independent runs: a tolerance of 0.01 is > 6 sd,
+# yet a tenth of the interval's width, so a wrong method (e.g. percentile vs BCa, or a
+# bad acceleration) would still be caught.
+
+
+def _statistics(y: np.ndarray, pred: np.ndarray, score: np.ndarray, k: int):
+    """Reference statistics of resampled index arrays, vectorised along the last axis."""
+
+    def accuracy(idx, axis=-1):
+        return (y[idx] == pred[idx]).mean(axis=-1)
+
+    def f1_macro(idx, axis=-1):
+        yt, yp = y[idx], pred[idx]
+        total = 0.0
+        for c in range(k):
+            t, q = (yt == c).sum(-1), (yp == c).sum(-1)
+            tp = ((yt == c) & (yp == c)).sum(-1)
+            total = total + np.where(t + q > 0, 2 * tp / np.maximum(t + q, 1), 0.0)
+        return total / k
+
+    def roc_auc_class0(idx, axis=-1):  # Mann–Whitney via average ranks
+        pos = y[idx] == 0
+        ranks = stats.rankdata(score[idx], axis=-1)
+        n_pos = pos.sum(-1)
+        n_neg = pos.shape[-1] - n_pos
+        return ((ranks * pos).sum(-1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+    return {"accuracy": accuracy, "f1_macro": f1_macro, "roc_auc_class0": roc_auc_class0}
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+def test_intervals_agree_with_scipy_bootstrap(method: str):
+    y, p = _data("multiclass", 300, seed=5)
+    k = p.shape[1]
+    pred = p.argmax(1)
+    ours = bootstrap_metrics(
+        "multiclass", y, p, labels=list("abcd"), n_resamples=5000, method=method, seed=11
+    )
+    # One-vs-rest AUC of class 0 alone: a rank metric checked through paired_bootstrap's
+    # interval for model A (same engine), against scipy with ranks.
+    auc_a = paired_bootstrap(
+        "binary",
+        (y == 0).astype(int),
+        np.c_[1 - p[:, 0], p[:, 0]],
+        np.c_[1 - p[:, 0], p[:, 0]],
+        metric="roc_auc",
+        n_resamples=5000,
+        seed=11,
+        method=method,
+    ).a
+    intervals = {name: ours.metrics[name] for name in ("accuracy", "f1_macro")}
+    intervals["roc_auc_class0"] = auc_a
+    for name, statistic in _statistics(y, pred, p[:, 0], k).items():
+        ref = stats.bootstrap(
+            (np.arange(len(y)),),
+            statistic,
+            vectorized=True,
+            n_resamples=5000,
+            method=method,
+            rng=np.random.default_rng(12),
+        ).confidence_interval
+        iv = intervals[name]
+        assert iv.value == pytest.approx(statistic(np.arange(len(y))), abs=1e-12), name
+        assert iv.ci_low == pytest.approx(ref.low, abs=0.01), name
+        assert iv.ci_high == pytest.approx(ref.high, abs=0.01), name
+
+
+def test_bca_differs_from_percentile_where_the_distribution_is_skewed():
+    """Accuracy near 1 is skewed: BCa must move the interval the way scipy's does."""
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 200)
+    p = np.eye(2)[y] * 0.8 + 0.1
+    p[:6] = p[:6, ::-1]  # six mistakes: accuracy 0.97
+    res = {
+        m: bootstrap_metrics(
+            "binary", y, p, labels=["a", "b"], n_resamples=4000, method=m, seed=0
+        ).metrics["accuracy"]
+        for m in ("percentile", "bca")
+    }
+    correct = (decide(p, "binary") == y).astype(float)
+    ref = stats.bootstrap(
+        (correct,), np.mean, n_resamples=4000, method="bca", rng=np.random.default_rng(1)
+    ).confidence_interval
+    assert res["bca"].ci_low == pytest.approx(ref.low, abs=0.006)
+    assert res["bca"].ci_high == pytest.approx(ref.high, abs=0.006)
+    assert res["bca"].ci_low < res["percentile"].ci_low  # BCa shifts down, toward the tail
+
+
+def test_known_answer_accuracy_interval_is_the_binomial_quantile():
+    """With 80 of 100 right, resampled accuracy is exactly Binomial(100, 0.8) / 100.
+
+    So each endpoint must be a quantile of that distribution up to Monte Carlo error on
+    the probability scale: 4 sd of an empirical CDF at 4,000 resamples is about 0.01.
+    """
+    y = np.zeros(100, dtype=int)
+    p = np.tile([0.9, 0.1], (100, 1))
+    p[:20] = [0.1, 0.9]  # 20 mistakes
+    iv = bootstrap_metrics("binary", y, p, labels=["a", "b"], n_resamples=4000, seed=3).metrics[
+        "accuracy"
+    ]
+    assert iv.value == 0.8
+    tol = 4 * np.sqrt(0.025 * 0.975 / 4000)
+    for level, end in ((0.025, iv.ci_low), (0.975, iv.ci_high)):
+        count = end * 100
+        assert stats.binom.cdf(np.ceil(count - 1e-9), 100, 0.8) >= level - tol
+        assert stats.binom.cdf(np.floor(count + 1e-9) - 1, 100, 0.8) <= level + tol
+    # Degenerate cases: all right -> [1, 1]; one right of two -> the whole range.
+    perfect = bootstrap_metrics("binary", y, np.tile([0.9, 0.1], (100, 1)), labels=["a", "b"])
+    assert perfect.metrics["accuracy"] == Interval(1.0, 1.0, 1.0)
+    two = bootstrap_metrics(
+        "binary", np.array([0, 0]), np.array([[0.9, 0.1], [0.1, 0.9]]), labels=["a", "b"]
+    )
+    assert (two.metrics["accuracy"].ci_low, two.metrics["accuracy"].ci_high) == (0.0, 1.0)
+
+
+def test_undefined_resamples_are_counted_and_ignored():
+    y, p = _data("multiclass", 40, seed=7)
+    y[0], y[1:] = 3, np.where(y[1:] == 3, 0, y[1:])  # class 3 occurs once
+    res = bootstrap_metrics("multiclass", y, p, labels=list("abcd"), n_resamples=300, progress=True)
+    # Absent from a resample with probability (1 - 1/40)^40 ≈ 0.36: macro AUC undefined there.
+    assert 60 < res.n_undefined["roc_auc"] < 160
+    assert "accuracy" not in res.n_undefined
+    iv = res.metrics["roc_auc"]
+    assert np.isfinite([iv.ci_low, iv.ci_high]).all() and iv.ci_low <= iv.ci_high
+
+
+def test_same_seed_same_intervals_and_json_ready():
+    y, p = _data("multilabel", 80, seed=8)
+    labels = list("abcde")
+    runs = [
+        bootstrap_metrics("multilabel", y, p, labels=labels, n_resamples=120, seed=s, method=m)
+        for s, m in ((4, "bca"), (4, "bca"), (5, "bca"))
+    ]
+    assert runs[0].metrics == runs[1].metrics and runs[0].per_label == runs[1].per_label
+    assert runs[0].metrics != runs[2].metrics
+    assert runs[0].method == "bca" and runs[0].seed == 4 and runs[0].n_resamples == 120
+    # Resample b does not depend on how many resamples are drawn (documented stream).
+    short = np.hstack(list(_weight_blocks(80, 120, seed=4)))
+    long = np.hstack(list(_weight_blocks(80, 170, seed=4)))
+    assert short.shape == (80, 120) and (short == long[:, :120]).all()
+    assert (short.sum(0) == 80).all()  # every resample draws n examples
+    assert Interval(float("nan"), 0.1, float("nan")).to_dict() == {
+        "value": None,
+        "ci_low": 0.1,
+        "ci_high": None,
+    }
+
+
+def test_bad_arguments_raise():
+    y, p = _data("binary", 20, seed=0)
+    with pytest.raises(ValueError, match="method"):
+        bootstrap_metrics("binary", y, p, labels=["a", "b"], method="basic")
+    with pytest.raises(ValueError, match="label names"):
+        bootstrap_metrics("binary", y, p, labels=["a"])
+    with pytest.raises(ValueError, match="Unknown metric"):
+        paired_bootstrap("binary", y, p, p, metric="f1_samples")
+
+
+# --- paired comparison -----------------------------------------------------------------
+
+
+def test_paired_identical_models_show_no_difference():
+    y, p = _data("multiclass", 200, seed=9)
+    cmp = paired_bootstrap("multiclass", y, p, p, metric="f1_macro", n_resamples=300)
+    assert cmp.difference == Interval(0.0, 0.0, 0.0)
+    assert cmp.p_value == 1.0
+    assert (cmp.mcnemar_statistic, cmp.mcnemar_p_value) == (0.0, 1.0)
+    assert cmp.a == cmp.b
+
+
+def test_paired_clearly_better_model_is_significant_and_uses_shared_resamples():
+    y, good = _data("binary", 300, seed=10)
+    rng = np.random.default_rng(0)
+    noisy = 0.35 * good + 0.65 * rng.dirichlet([1, 1], len(y))
+    cmp = paired_bootstrap("binary", y, noisy, good, metric="accuracy", n_resamples=500, seed=2)
+    assert cmp.difference.value > 0.05
+    assert 0 < cmp.difference.ci_low <= cmp.difference.value <= cmp.difference.ci_high
+    assert cmp.p_value < 0.01 and cmp.mcnemar_p_value is not None
+    assert cmp.mcnemar_p_value < 0.01
+    # Model A's interval is the one bootstrap_metrics gives with the same seed: the two
+    # models were scored on the same resamples as any other run with that seed.
+    alone = bootstrap_metrics("binary", y, noisy, labels=["a", "b"], n_resamples=500, seed=2)
+    assert cmp.a == alone.metrics["accuracy"]
+    doc = cmp.to_dict()
+    assert doc["difference"]["ci_low"] == cmp.difference.ci_low and doc["metric"] == "accuracy"
+
+
+def test_paired_multilabel_has_no_mcnemar():
+    y, p = _data("multilabel", 100, seed=11)
+    q = np.clip(p + 0.05, 0, 1)
+    cmp = paired_bootstrap("multilabel", y, p, q, metric="f1_micro", n_resamples=200)
+    assert cmp.mcnemar_statistic is None and cmp.mcnemar_p_value is None
+    assert cmp.difference.ci_low <= cmp.difference.value <= cmp.difference.ci_high
+    assert 0 < cmp.p_value <= 1
+
+
+def test_mcnemar_known_answers():
+    # b = 10 discordant pairs favour A, c = 2 favour B: exact binomial test (b + c < 25),
+    # p = 2 * P(X <= 2 | X ~ Bin(12, 1/2)) = 2 * (1 + 12 + 66) / 4096.
+    a = np.array([True] * 10 + [False] * 2 + [True] * 5 + [False] * 3)
+    b = np.array([False] * 10 + [True] * 2 + [True] * 5 + [False] * 3)
+    statistic, p = mcnemar(a, b)
+    assert statistic == 2.0
+    assert p == pytest.approx(158 / 4096)
+    # b = 30, c = 10: chi-square with continuity correction, (|30 - 10| - 1)^2 / 40.
+    a = np.array([True] * 30 + [False] * 10)
+    statistic, p = mcnemar(a, ~a)
+    assert statistic == pytest.approx(361 / 40)
+    assert p == pytest.approx(stats.chi2.sf(361 / 40, 1))
+    assert mcnemar(a, a) == (0.0, 1.0)
