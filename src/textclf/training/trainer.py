@@ -97,11 +97,17 @@ def class_weights(space: LabelSpace, encoded: np.ndarray, mode: str) -> np.ndarr
     Args:
         space: Task and labels.
         encoded: ``(n,)`` ids or ``(n, k)`` multi-hot training labels.
-        mode: ``none``, ``balanced`` or ``sqrt``.
+        mode: ``auto``, ``none``, ``balanced`` or ``sqrt``.
 
     Returns:
         ``(k,)`` float32 weights, or ``None`` for ``none``.
     """
+    if mode == "auto":
+        # Measured on GoEmotions (28 labels, most under 5 % positive): without pos_weight
+        # the negatives dominate BCE and the model predicts no label for hundreds of steps;
+        # sqrt(neg/pos) learns much faster without balanced's flood of false positives.
+        # Single-label cross-entropy has no such collapse, so it stays unweighted.
+        mode = "sqrt" if space.multilabel else "none"
     if mode == "none":
         return None
     if space.multilabel:
@@ -238,6 +244,7 @@ class TrainResult:
 def _training_args(
     cfg: TrainConfig,
     *,
+    learning_rate: float,
     output_dir: Path,
     seed: int,
     batch_size: int,
@@ -256,7 +263,7 @@ def _training_args(
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size or max(batch_size, 64),
         gradient_accumulation_steps=accumulation,
-        learning_rate=cfg.learning_rate,
+        learning_rate=learning_rate,
         weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of total steps in v5
         lr_scheduler_type="linear",
@@ -354,6 +361,7 @@ def train_model(
             resources=resources,
             has_eval=has_eval,
             metric=metric_name,
+            learning_rate=cfg.learning_rate_for(space.task),
         )
         cbs: list[TrainerCallback] = list(callbacks)
         if has_eval and cfg.early_stopping_patience:

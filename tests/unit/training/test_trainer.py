@@ -113,3 +113,11 @@ def test_oom_gives_up_after_configured_retries(
             output_dir=tmp_path / "c",
             seed=0,
         )
+
+
+def test_auto_weighting_is_sqrt_for_multilabel_and_none_for_single_label():
+    ml = LabelSpace("multilabel", ("x", "y"))
+    multi = np.array([[1, 0], [0, 0], [0, 0], [1, 1]], dtype=np.float32)
+    np.testing.assert_allclose(trainer_mod.class_weights(ml, multi, "auto"), np.sqrt([1.0, 3.0]))
+    single = LabelSpace("binary", ("a", "b"))
+    assert trainer_mod.class_weights(single, np.array([0, 0, 0, 1]), "auto") is None
