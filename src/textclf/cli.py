@@ -88,6 +88,21 @@ def _split_csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+# Options shared by every command that reads labelled data.
+TextColumn = Annotated[str | None, typer.Option("--text-column")]
+LabelColumn = Annotated[str | None, typer.Option("--label-column")]
+LabelColumns = Annotated[
+    str | None, typer.Option("--label-columns", help="Comma-separated 0/1 columns.")
+]
+LabelSeparator = Annotated[str | None, typer.Option("--label-separator")]
+LabelNames = Annotated[
+    str | None, typer.Option("--label-names", help="File naming integer label ids.")
+]
+ColumnNames = Annotated[
+    str | None, typer.Option("--column-names", help="Names for a headerless file.")
+]
+
+
 # ---------------------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------------------
@@ -161,23 +176,12 @@ def train(
     test: Annotated[
         str | None, typer.Option("--test", help="Test data (else split from --train).")
     ] = None,
-    text_column: Annotated[str | None, typer.Option("--text-column")] = None,
-    label_column: Annotated[str | None, typer.Option("--label-column")] = None,
-    label_columns: Annotated[
-        str | None,
-        typer.Option("--label-columns", help="Comma-separated 0/1 columns (multi-label)."),
-    ] = None,
-    label_separator: Annotated[
-        str | None,
-        typer.Option("--label-separator", help="Separator of several labels in one cell."),
-    ] = None,
-    label_names: Annotated[
-        str | None, typer.Option("--label-names", help="File naming integer label ids.")
-    ] = None,
-    column_names: Annotated[
-        str | None,
-        typer.Option("--column-names", help="Comma-separated names for a headerless file."),
-    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
     task: Annotated[
         str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
     ] = None,
@@ -348,19 +352,6 @@ def predict(
 # ---------------------------------------------------------------------------------------
 # evaluate / calibrate / compare
 # ---------------------------------------------------------------------------------------
-
-TextColumn = Annotated[str | None, typer.Option("--text-column")]
-LabelColumn = Annotated[str | None, typer.Option("--label-column")]
-LabelColumns = Annotated[
-    str | None, typer.Option("--label-columns", help="Comma-separated 0/1 columns.")
-]
-LabelSeparator = Annotated[str | None, typer.Option("--label-separator")]
-LabelNames = Annotated[
-    str | None, typer.Option("--label-names", help="File naming integer label ids.")
-]
-ColumnNames = Annotated[
-    str | None, typer.Option("--column-names", help="Names for a headerless file.")
-]
 
 
 def _column_spec(
@@ -708,12 +699,12 @@ def data_validate(
             help="Data files; the first (or the one named *train*) is the training split."
         ),
     ],
-    text_column: Annotated[str | None, typer.Option("--text-column")] = None,
-    label_column: Annotated[str | None, typer.Option("--label-column")] = None,
-    label_columns: Annotated[str | None, typer.Option("--label-columns")] = None,
-    label_separator: Annotated[str | None, typer.Option("--label-separator")] = None,
-    label_names: Annotated[str | None, typer.Option("--label-names")] = None,
-    column_names: Annotated[str | None, typer.Option("--column-names")] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
     task: Annotated[str, typer.Option("--task")] = "auto",
     json_output: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON.")
@@ -722,21 +713,15 @@ def data_validate(
     """Run the data checks alone and print the report (exit 2 when a check is fatal)."""
 
     def body() -> None:
-        from textclf.config import DataConfig
-        from textclf.data.io import ColumnSpec, read_split
+        from textclf.data.io import read_split
         from textclf.data.labels import LabelSpace
         from textclf.data.validate import validate_splits
 
-        dc = DataConfig(
-            text_column=text_column,
-            label_column=label_column,
-            label_columns=_split_csv(label_columns),
-            label_separator=label_separator,
-            label_names=label_names,
-            column_names=_split_csv(column_names),
-            task=task,  # type: ignore[arg-type]
+        if task not in ("auto", "binary", "multiclass", "multilabel"):
+            raise TextclfError(f"--task {task}: use auto, binary, multiclass or multilabel.")
+        spec = _column_spec(
+            text_column, label_column, label_columns, label_separator, label_names, column_names
         )
-        spec = ColumnSpec.from_config(dc)
         names = [_guess_split_name(f, i) for i, f in enumerate(files)]
         if "train" not in names:
             names[0] = "train"
