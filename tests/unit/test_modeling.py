@@ -33,7 +33,7 @@ def test_label_maps_and_problem_type_are_explicit(tiny_model_dir: Path, task: st
 def test_hub_name_offline_gives_one_clear_sentence(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(
-        ModelLoadError, match="could not be fetched from the Hugging Face hub.*offline"
+        ModelLoadError, match=r"could not be fetched from the Hugging Face hub.*offline"
     ):
         load_tokenizer("someone/some-encoder-that-is-not-cached")
 

@@ -121,3 +121,47 @@ def test_auto_weighting_is_sqrt_for_multilabel_and_none_for_single_label():
     np.testing.assert_allclose(trainer_mod.class_weights(ml, multi, "auto"), np.sqrt([1.0, 3.0]))
     single = LabelSpace("binary", ("a", "b"))
     assert trainer_mod.class_weights(single, np.array([0, 0, 0, 1]), "auto") is None
+
+
+def test_head_learning_rate_multiplier_builds_param_groups(tiny_model_dir: Path, tmp_path: Path):
+    from transformers import TrainingArguments
+
+    from textclf.modeling import build_model
+
+    space = LabelSpace("multilabel", ("x", "y"))
+    model = build_model(str(tiny_model_dir), space)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        learning_rate=1e-4,
+        weight_decay=0.01,
+        report_to="none",
+        use_cpu=True,
+    )
+    trainer = trainer_mod._ClassifierTrainer(
+        model=model,
+        args=args,
+        loss_weights=None,
+        multilabel=True,
+        lengths=None,
+        head_lr_multiplier=10.0,
+    )
+    opt = trainer.create_optimizer()
+    by_lr: dict[float, set[str]] = {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in opt.param_groups:
+        for p in group["params"]:
+            by_lr.setdefault(round(group["lr"], 10), set()).add(names[id(p)].split(".")[0])
+    assert by_lr[1e-3] == {"classifier", "bert"}  # bert.pooler.* is part of the head
+    assert all(n.startswith("bert") for n in by_lr[1e-4])
+    head_names = {
+        names[id(p)]
+        for g in opt.param_groups
+        if g["lr"] == pytest.approx(1e-3)
+        for p in g["params"]
+    }
+    assert any(".pooler." in n for n in head_names) and not any(
+        ".encoder." in n for n in head_names
+    )
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    assert TrainConfig().head_lr_multiplier_for("multilabel") == 10.0
+    assert TrainConfig().head_lr_multiplier_for("binary") == 1.0
