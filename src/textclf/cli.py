@@ -787,8 +787,8 @@ def demo(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for the demo's data and model.")
     ] = Path("demo-output"),
-    n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 1500,
-    epochs: Annotated[float, typer.Option("--epochs")] = 4,
+    n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 1000,
+    epochs: Annotated[float, typer.Option("--epochs")] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Generate synthetic pathology reports, fine-tune the default backbone, evaluate, save."""
