@@ -808,9 +808,6 @@ def demo(
         cfg.model.max_length = 256
         cfg.train.epochs = epochs
         cfg.train.batch_size = 16
-        # all-MiniLM-L6-v2 was trained with mean pooling, so its [CLS] pooler starts far from
-        # useful; a faster head makes the most of the few steps a 5-minute demo allows.
-        cfg.train.head_lr_multiplier = 10.0
         result = run_experiment(cfg, overwrite=True)
         _print_result(result)
         print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")
