@@ -87,9 +87,12 @@ def notebook_recipe(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Names
     with torch.inference_mode():
         for i in range(0, len(dev), 64):
             batch = {k: v[i : i + 64] for k, v in dev_enc.items()}
-            preds.append(model(**batch).logits.argmax(-1).numpy())
-    acc = float((np.concatenate(preds) == dev["label"].to_numpy()).mean())
-    return {"runtime": out.metrics["train_runtime"], "acc": acc}
+            preds.append(model(**batch).logits.float().numpy())
+    logits = np.concatenate(preds)
+    proba = np.exp(logits - logits.max(1, keepdims=True))
+    proba /= proba.sum(1, keepdims=True)
+    acc = float((proba.argmax(1) == dev["label"].to_numpy()).mean())
+    return {"runtime": out.metrics["train_runtime"], "acc": acc, "proba": proba}
 
 
 def textclf_run(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Namespace) -> dict:
@@ -106,9 +109,10 @@ def textclf_run(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Namespace
         early_stopping_patience=None,
     )
     clf.fit(list(train["sentence"]), [str(v) for v in train["label"]])
-    pred = clf.predict(list(dev["sentence"]))
-    acc = float(np.mean([p == str(t) for p, t in zip(pred, dev["label"], strict=True)]))
-    return {"runtime": clf.history_.train_runtime_s, "acc": acc}
+    proba = clf.predict_proba(list(dev["sentence"]))
+    # columns follow clf.labels_ ("0", "1"): the same order as the notebook's logits
+    acc = float((proba.argmax(1) == dev["label"].to_numpy()).mean())
+    return {"runtime": clf.history_.train_runtime_s, "acc": acc, "proba": proba}
 
 
 def main() -> None:
@@ -128,12 +132,14 @@ def main() -> None:
     train, dev = load(args.n, args.seed)
     samples = args.n * args.epochs
     rows = []
+    probas = []
     for name, fn in (
         ("textclf (dynamic padding, length-grouped)", textclf_run),
         ("notebook (pad to 128)", notebook_recipe),
     ):
         started = time.perf_counter()
         res = fn(train, dev, args)
+        probas.append(res["proba"])
         rows.append(
             (
                 name,
@@ -154,6 +160,16 @@ def main() -> None:
     )
     for name, runtime, sps, acc, _ in rows:
         print(f"| {name} | {runtime:.1f} | {sps:.1f} | {sps / ref:.2f}x | {acc:.4f} |")
+    from textclf.evaluation.bootstrap import paired_bootstrap
+
+    comp = paired_bootstrap(
+        "binary", dev["label"].to_numpy(), probas[1], probas[0], metric="accuracy", seed=args.seed
+    )
+    d = comp.difference
+    print(
+        f"\ndev accuracy, textclf minus notebook: {d.value:+.4f} (95% CI [{d.ci_low:+.4f}, {d.ci_high:+.4f}]), "
+        f"paired bootstrap p = {comp.p_value:.3g}, McNemar p = {comp.mcnemar_p_value:.3g}"
+    )
 
 
 if __name__ == "__main__":

@@ -808,6 +808,9 @@ def demo(
         cfg.model.max_length = 256
         cfg.train.epochs = epochs
         cfg.train.batch_size = 16
+        # A 5-minute run has few steps: a faster head (pooler + classifier) makes the most of
+        # them (measured: macro-F1 0.57 at 1x with more data, 0.86 at 10x).
+        cfg.train.head_lr_multiplier = 10.0
         result = run_experiment(cfg, overwrite=True)
         _print_result(result)
         print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")

@@ -378,7 +378,7 @@ def train_model(
             loss_weights=weights,
             multilabel=space.multilabel,
             lengths=lengths,
-            head_lr_multiplier=cfg.head_lr_multiplier,
+            head_lr_multiplier=cfg.head_lr_multiplier_for(space.task),
         )
         last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
         resume_from = last if (resume or retries > 0) and last else None

@@ -163,3 +163,6 @@ def test_head_learning_rate_multiplier_builds_param_groups(tiny_model_dir: Path,
         ".encoder." in n for n in head_names
     )
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    assert TrainConfig().head_lr_multiplier_for("multilabel") == 10.0
+    assert TrainConfig().head_lr_multiplier_for("binary") == 1.0
+    assert TrainConfig(head_lr_multiplier=3).head_lr_multiplier_for("binary") == 3.0
