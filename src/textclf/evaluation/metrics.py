@@ -40,27 +40,19 @@ from textclf.evaluation.decision import decide
 ECE_BINS = 15
 
 #: The metrics shown in summaries (reports, model card, CLI tables), per task, in order.
+_SINGLE_LABEL_HEADLINE = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "mcc",
+    "roc_auc",
+    "log_loss",
+    "ece",
+)
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
-    "binary": (
-        "accuracy",
-        "balanced_accuracy",
-        "f1_macro",
-        "f1_weighted",
-        "mcc",
-        "roc_auc",
-        "log_loss",
-        "ece",
-    ),
-    "multiclass": (
-        "accuracy",
-        "balanced_accuracy",
-        "f1_macro",
-        "f1_weighted",
-        "mcc",
-        "roc_auc",
-        "log_loss",
-        "ece",
-    ),
+    "binary": _SINGLE_LABEL_HEADLINE,
+    "multiclass": _SINGLE_LABEL_HEADLINE,
     "multilabel": (
         "f1_micro",
         "f1_macro",
