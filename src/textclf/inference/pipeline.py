@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from textclf.data.labels import LabelSpace
+from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.decision import decide
 from textclf.persistence import ModelInfo, load_model_folder
 
@@ -111,12 +112,8 @@ class Predictor:
 
         Softmax for single-label tasks, independent sigmoids for multi-label.
         """
-        logits = self.logits(texts, progress=progress).astype(np.float64) / self.info.temperature
-        if self.space.multilabel:
-            return 1.0 / (1.0 + np.exp(-logits))
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
+        logits = self.logits(texts, progress=progress)
+        return apply_temperature(logits, self.info.temperature, multilabel=self.space.multilabel)
 
     def decide(self, proba: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """Ids (single-label) or 0/1 rows (multi-label) using saved or given thresholds."""

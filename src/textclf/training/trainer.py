@@ -36,6 +36,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from textclf.config import TrainConfig
 from textclf.data.labels import LabelSpace
+from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.metrics import classification_metrics, headline_metric
 from textclf.training.resources import (
     Resources,
@@ -213,16 +214,6 @@ class _ClassifierTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:
-    """Softmax rows (single-label) or element-wise sigmoid (multi-label), float64."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if multilabel:
-        return 1.0 / (1.0 + np.exp(-logits))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 @dataclass
 class TrainResult:
     """What training produced, besides the model (which holds the best weights)."""
@@ -342,7 +333,7 @@ def train_model(
 
     def compute_metrics(pred: Any) -> dict[str, float]:
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
-        proba = probabilities(logits, space.multilabel)
+        proba = apply_temperature(logits, 1.0, multilabel=space.multilabel)
         return classification_metrics(space.task, np.asarray(pred.label_ids), proba)
 
     batch_size = cfg.batch_size

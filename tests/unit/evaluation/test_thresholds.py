@@ -106,3 +106,15 @@ def test_decision_rule_is_a_function_of_validation_only():
         threshold=rule.thresholds,
     )
     assert pred.shape == y.shape
+
+
+def test_apply_temperature_is_softmax_or_sigmoid():
+    logits = np.array([[0.0, 0.0], [2.0, -2.0]])
+    np.testing.assert_allclose(apply_temperature(logits, 1.0, multilabel=False).sum(1), 1.0)
+    np.testing.assert_allclose(
+        apply_temperature(logits, 1.0, multilabel=False)[1, 0], 1 / (1 + np.exp(-4.0))
+    )
+    np.testing.assert_allclose(apply_temperature(np.zeros((1, 3)), 1.0, multilabel=True), 0.5)
+    np.testing.assert_allclose(
+        apply_temperature(np.array([[2.0]]), 2.0, multilabel=True), 1 / (1 + np.exp(-1.0))
+    )

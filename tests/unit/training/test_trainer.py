@@ -27,12 +27,6 @@ def test_class_weights_known_answers():
     np.testing.assert_allclose(trainer_mod.class_weights(ml, multi, "balanced"), [1 / 3, 3.0])
 
 
-def test_probabilities():
-    logits = np.array([[0.0, 0.0], [2.0, -2.0]])
-    np.testing.assert_allclose(trainer_mod.probabilities(logits, False).sum(1), 1.0)
-    np.testing.assert_allclose(trainer_mod.probabilities(np.zeros((1, 3)), True), 0.5)
-
-
 def test_oom_detection():
     assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"))
     assert is_out_of_memory(RuntimeError("MPS backend out of memory"))
