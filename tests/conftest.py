@@ -109,3 +109,52 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``trained_run(task)`` → a finished run folder (model + ``eval/``) on the fixture data.
+
+    Trained once per task per session (about 10 s each on 2 cores) with train, validation
+    and test files, so thresholds, calibration, the report and the errors file all exist.
+    Treat the folder as read-only: copy it before changing it.
+    """
+    from textclf.config import ExperimentConfig, apply_overrides
+    from textclf.experiment import run_experiment
+
+    runs: dict[str, Path] = {}
+
+    def make(task: str) -> Path:
+        if task in runs:
+            return runs[task]
+        root = tmp_path_factory.mktemp(f"run-{task}")
+        frame = _texts_for(task)
+        # Every third row is held out for test and every fifth of the rest for validation.
+        test = frame.iloc[::3]
+        rest = frame.drop(test.index)
+        val = rest.iloc[::5]
+        train = rest.drop(val.index)
+        paths = {}
+        for name, part in (("train", train), ("validation", val), ("test", test)):
+            paths[name] = root / f"{name}.csv"
+            part.to_csv(paths[name], index=False)
+        overrides = [
+            f"output_dir={root / 'run'}",
+            f"data.train={paths['train']}",
+            f"data.validation={paths['validation']}",
+            f"data.test={paths['test']}",
+            f"model.name={tiny_model_dir}",
+            "model.max_length=32",
+            "train.max_steps=40",
+            "train.batch_size=8",
+            "train.learning_rate=3e-3",
+            "train.early_stopping_patience=null",
+            "eval.n_resamples=200",
+        ]
+        if task == "multilabel":
+            overrides.append("data.label_separator=|")
+        run_experiment(apply_overrides(ExperimentConfig(), overrides))
+        runs[task] = root / "run"
+        return runs[task]
+
+    return make
