@@ -191,6 +191,72 @@ class EvalConfig(_Section):
     baselines: list[Baseline] = Field(default_factory=lambda: list(_ALL_BASELINES))
 
 
+class DiagnosticsConfig(_Section):
+    """The report written after evaluation: figures, error analysis, embeddings, attributions."""
+
+    enabled: bool = Field(
+        default=True, description="Write eval/report.html, eval/errors.csv and the figures."
+    )
+    projections: list[Literal["pca", "tsne", "umap"]] = Field(
+        default_factory=lambda: ["pca", "tsne", "umap"],
+        description="Embedding maps to draw; UMAP needs the 'diagnostics' extra.",
+    )
+    max_points: int = Field(
+        default=2000,
+        ge=50,
+        description="t-SNE and UMAP run on a seeded sample of this many examples at most.",
+    )
+    attribution_examples: int = Field(
+        default=3,
+        ge=0,
+        description="Examples explained per kind (confident errors, unsure correct ones).",
+    )
+    attribution_steps: int = Field(default=32, ge=4, description="Integrated Gradients steps.")
+    explain_texts: list[str] = Field(
+        default_factory=list, description="Extra texts to explain in the report."
+    )
+
+
+class TrackingConfig(_Section):
+    """Experiment tracking (MLflow by default, or Weights & Biases).
+
+    With no ``uri``, runs go to ``MLFLOW_TRACKING_URI`` when it is set, else to MLflow's
+    embedded store ``sqlite:///mlflow.db`` in the working directory (artifacts in
+    ``./mlruns``): nothing to set up, and ``mlflow ui`` opens it. A server that is down
+    never stops training: records are kept in ``<output>/tracking`` and pushed later with
+    ``textclf tracking sync``. ``TEXTCLF_TRACKING=off`` in the environment turns tracking off.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="Record the run; skipped with a note when MLflow is not installed "
+        "and no tracking setting asks for it.",
+    )
+    backend: Literal["mlflow", "wandb"] = "mlflow"
+    uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI; default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.",
+    )
+    experiment: str | None = Field(
+        default=None,
+        description="Experiment (W&B: project) name; default the training file's name.",
+    )
+    run_name: str | None = Field(default=None, description="Default: the output folder's name.")
+    registered_model: str | None = Field(
+        default=None, description="Register the model under this name in the model registry."
+    )
+    log_model: bool = Field(default=True, description="Log the model (MLflow transformers flavour).")
+    required: bool = Field(
+        default=False,
+        description="Stop before training when the tracker fails its health check, instead "
+        "of recording locally for a later 'textclf tracking sync'.",
+    )
+    timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Per-request timeout for the tracking server."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra run tags.")
+
+
 class ExperimentConfig(_Section):
     """Everything one run needs; saved as ``config.yaml`` in the model folder."""
 
@@ -201,6 +267,8 @@ class ExperimentConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     def to_yaml(self) -> str:
         """Return the config as YAML text (every field, defaults included)."""

@@ -4,8 +4,6 @@ Everything that can be checked is checked before the output folder is created, s
 input leaves nothing behind; once training starts, checkpoints make the run resumable.
 
 Example:
-    >>> from textclf.baselines import BASELINE_NAMES, BaselineClassifier
-from textclf.config import EvalConfig, ExperimentConfig
     >>> cfg = ExperimentConfig(output_dir="runs/x")  # doctest: +SKIP
     >>> cfg.data.train = "train.csv"  # doctest: +SKIP
     >>> result = run_experiment(cfg)  # doctest: +SKIP
@@ -290,6 +288,7 @@ def run_experiment(
     eval_name = "test" if "test" in data.splits else "validation"
     eval_split = data.splits.get(eval_name)
     doc: dict[str, Any] = {}
+    eval_proba = np.empty((0, space.num_labels), dtype=np.float32)
     eval_dir = output / "eval"
     if eval_split is not None and len(eval_split):
         doc = evaluate_split(
@@ -302,7 +301,8 @@ def run_experiment(
             train=data.splits["train"],
             split_name=eval_name,
         )
-        write_evaluation(eval_dir, doc, eval_split, space, doc.pop("_proba"), rule)
+        eval_proba = doc.pop("_proba")
+        write_evaluation(eval_dir, doc, eval_split, space, eval_proba, rule)
     result = ExperimentResult(
         output_dir=output,
         space=space,
@@ -348,10 +348,67 @@ def run_experiment(
     clf.save_pretrained(
         output, info=info, config_yaml=config.to_yaml(), model_card=model_card(result, config, info)
     )
+    if config.diagnostics.enabled and eval_split is not None and len(eval_split):
+        # After the save: a failing figure must never cost the trained model.
+        result.notes += _write_diagnostics(
+            eval_dir, config, data, eval_name, eval_split, eval_proba, rule, predictor, history
+        )
     if not config.train.keep_checkpoints:
         shutil.rmtree(output / "checkpoints", ignore_errors=True)
     result.total_runtime_s = time.perf_counter() - started
     return result
+
+
+def _write_diagnostics(
+    eval_dir: Path,
+    config: ExperimentConfig,
+    data: PreparedData,
+    eval_name: str,
+    eval_split: Split,
+    proba: np.ndarray,
+    rule: DecisionRule,
+    predictor: Predictor,
+    history: Any,
+) -> list[str]:
+    """``eval/report.html``, ``errors.csv`` and the figures; notes on what was left out."""
+    from textclf.diagnostics.report import ReportInputs, write_report
+
+    space = data.space
+    inputs = ReportInputs(
+        space=space,
+        split=eval_name,
+        texts=eval_split.dataset["text"],
+        y_true=space.encode(eval_split.dataset["labels"]),
+        proba=proba,
+        rule=rule,
+        metrics=json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8")),
+        rows=eval_split.dataset["row"],
+        log_history=history.log_history,
+        splits={
+            name: (s.dataset["text"], space.encode(s.dataset["labels"]))
+            for name, s in data.splits.items()
+        },
+        findings=data.report.to_dict()["findings"],
+        max_length=config.model.max_length,
+        title=f"textclf report: {Path(config.output_dir or '').name or 'run'}",
+        facts=[
+            ("backbone", config.model.name),
+            ("training", f"{history.train_runtime_s:.0f} s on {history.resources.note}"),
+        ],
+    )
+    started = time.perf_counter()
+    try:
+        report = write_report(
+            eval_dir, inputs=inputs, predictor=predictor, options=config.diagnostics, seed=config.seed
+        )
+    except Exception as e:
+        logger.exception("The diagnostics report failed")
+        return [
+            f"The diagnostics report failed ({type(e).__name__}: {e}); the model and metrics are "
+            f"saved. Retry with: textclf report --model {config.output_dir} --data <test file>."
+        ]
+    logger.info("Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started)
+    return report.notes
 
 
 def fit_rule_on_validation(

@@ -1,0 +1,1 @@
+"""Diagnostics of a trained classifier: plots, error analysis, embedding maps, attributions."""

@@ -1,0 +1,152 @@
+"""The diagnostics report from a real (tiny) training run, per task, and the report/explain CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from textclf.cli import app
+
+pytestmark = pytest.mark.slow
+
+SECTIONS = [
+    "metrics",
+    "data",
+    "curves",
+    "confusion",
+    "confidence",
+    "per-label",
+    "embeddings",
+    "attributions",
+    "errors",
+]
+
+
+def _mismatches(run: Path) -> int:
+    rows = [
+        json.loads(line) for line in (run / "eval" / "predictions.jsonl").read_text().splitlines()
+    ]
+    return sum(1 for r in rows if r["true"] != r["pred"])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_train_writes_a_self_contained_report(trained_run, task: str):
+    run = trained_run(task)
+    report = run / "eval" / "report.html"
+    assert report.is_file()
+    html = report.read_text(encoding="utf-8")
+    # Self-contained: nothing fetched from anywhere, no scripts.
+    assert "<script" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "http" not in html
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html, section
+    figures = {p.stem for p in (run / "eval" / "figures").glob("*.png")}
+    expected = {"learning_curves", "confidence_histogram", "reliability", "per_label_f1", "roc_pr"}
+    expected |= {"label_distribution", "text_lengths", "embeddings_pca", "embeddings_tsne"}
+    if task == "multilabel":
+        expected |= {"multilabel_confusion", "label_cooccurrence", "score_distributions"}
+    else:
+        expected |= {"confusion_matrix", "confusion_matrix_normalized"}
+    assert expected <= figures
+    # Every embedded image is one of the PNGs.
+    assert html.count("data:image/png;base64,") == len(figures)
+    # errors.csv holds exactly the misclassified examples of predictions.jsonl.
+    errors = pd.read_csv(run / "eval" / "errors.csv", keep_default_na=False)
+    assert len(errors) == _mismatches(run)
+    assert {"text", "true", "predicted", "error_type", "confidence", "margin"} <= set(
+        errors.columns
+    )
+    # Attributions were rendered for the chosen examples.
+    assert "integrated_gradients" in html or "Integrated Gradients" in html
+
+
+def test_report_command_on_a_saved_model(trained_run, tmp_path: Path):
+    run = trained_run("multiclass")
+    model = tmp_path / "model"
+    shutil.copytree(run, model)
+    test_csv = run.parent / "test.csv"
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--model",
+            str(model),
+            "--data",
+            str(test_csv),
+            "--output",
+            str(out),
+            "--projections",
+            "pca",
+            "--explain",
+            "apple and banana",
+            "--n-resamples",
+            "200",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Your text" in html and "banana" in html
+    assert (out / "figures" / "embeddings_pca.png").is_file()
+    assert not (out / "figures" / "embeddings_tsne.png").exists()
+    assert (out / "metrics.json").is_file() and (out / "errors.csv").is_file()
+    assert "Report:" in result.output
+
+
+def test_report_command_bad_projection(trained_run, tmp_path: Path):
+    run = trained_run("multiclass")
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--model",
+            str(run),
+            "--data",
+            str(run.parent / "test.csv"),
+            "--projections",
+            "lda",
+            "--output",
+            str(tmp_path / "x"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--projections" in result.output and "Traceback" not in result.output
+
+
+def test_explain_command_prints_tokens_and_writes_html(trained_run, tmp_path: Path):
+    run = trained_run("multiclass")
+    out = tmp_path / "explain.html"
+    result = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "--model",
+            str(run),
+            "apple and apricot with avocado",
+            "--method",
+            "both",
+            "--html",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "integrated_gradients" in result.output and "attention_rollout" in result.output
+    assert "for:" in result.output
+    html = out.read_text(encoding="utf-8")
+    assert "avocado" in html and "<script" not in html
+
+
+def test_explain_command_unknown_label(trained_run):
+    run = trained_run("multiclass")
+    result = CliRunner().invoke(
+        app, ["explain", "--model", str(run), "some text", "--label", "zeta"]
+    )
+    assert result.exit_code == 2
+    assert "zeta" in result.output and "--label" in result.output
