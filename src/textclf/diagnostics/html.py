@@ -53,9 +53,10 @@ figcaption { color:var(--muted); font-size:13px; padding-top:4px; }
 table { border-collapse:collapse; margin:8px 0; font-size:13.5px; }
 th, td { border-bottom:1px solid var(--line); padding:4px 10px; text-align:left;
          vertical-align:top; }
-th { background:var(--card); position:sticky; top:38px; }
+th { background:var(--card); }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
-td.text { max-width:640px; }
+td.text { min-width:320px; max-width:640px; }
+.wide figure { max-width:1100px; margin:0 0 16px; }
 details { margin:8px 0; }
 summary { cursor:pointer; color:var(--accent); }
 .scroll { overflow-x:auto; }
@@ -139,6 +140,11 @@ def table(
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>{more}"
     )
+
+
+def stack(items: Sequence[str]) -> str:
+    """Figures one under the other at full width (for large matrices)."""
+    return '<div class="wide">' + "".join(items) + "</div>"
 
 
 def collapsible(summary: str, body: str, *, open_: bool = False) -> str:

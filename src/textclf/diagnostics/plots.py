@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib import colormaps
@@ -95,13 +95,13 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, min(height, MAX_HEIGHT)), dpi=DPI, layout="constrained")
 
 
-def _style(ax: Axes, *, grid: str | None = "y") -> None:
+def _style(ax: Axes, *, grid: Literal["x", "y", "both"] | None = "y") -> None:
     """Light frame, readable ticks, an optional grid behind the data."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(labelsize=FONT["tick"])
     if grid:
-        ax.grid(axis=grid, color=COLORS["grid"], linewidth=0.8)  # type: ignore[arg-type]
+        ax.grid(axis=grid, color=COLORS["grid"], linewidth=0.8)
         ax.set_axisbelow(True)
 
 
@@ -113,7 +113,8 @@ def _labels(ax: Axes, title: str | None = None, xlabel: str = "", ylabel: str = 
 
 
 def _legend(ax: Axes, **kwargs: Any) -> None:
-    ax.legend(fontsize=FONT["legend"], frameon=False, **kwargs)
+    if ax.get_legend_handles_labels()[0]:  # an empty legend only warns
+        ax.legend(fontsize=FONT["legend"], frameon=False, **kwargs)
 
 
 def _ids(y: np.ndarray, k: int, name: str) -> np.ndarray:
@@ -670,7 +671,8 @@ def reliability_figure(
     ax.set_ylim(0, 1)
     ece_text = "n/a" if math.isnan(ece) else f"{ece:.3f}"
     _labels(ax, f"{title} (ECE {ece_text}, {n_bins} bins, n={len(conf):,})", "", "accuracy")
-    _legend(ax, loc="upper left")
+    # Framed: bars of an under-confident model reach into the legend's corner.
+    ax.legend(loc="upper left", fontsize=FONT["legend"], framealpha=0.9, edgecolor="none")
     _style(cx)
     cx.bar(
         edges[:-1],
@@ -763,6 +765,8 @@ def score_distributions_figure(
         ax.set_xlim(0, 1)
     for ax in axes[n:]:
         ax.set_visible(False)
+    for ax in axes[max(n - ncols, 0) : n]:  # the lowest panel of each column keeps its ticks
+        ax.xaxis.set_tick_params(labelbottom=True)
     handles: list[Any] = [
         Patch(color=COLORS["positive"], alpha=0.5, label="positives"),
         Patch(color=COLORS["negative"], alpha=0.5, label="negatives"),
@@ -771,8 +775,7 @@ def score_distributions_figure(
         handles.append(Line2D([], [], color=COLORS["best"], linestyle="--", label="threshold"))
     fig.legend(
         handles=handles,
-        loc="outside upper center",
-        ncols=len(handles),
+        loc="outside right upper",
         fontsize=FONT["legend"],
         frameon=False,
     )
@@ -842,7 +845,7 @@ def per_label_f1_figure(
     sup = None if support is None else np.asarray(support)
     names = [shorten(labels[i]) + ("" if sup is None else f" (n={int(sup[i]):,})") for i in shown]
     ax.set_yticks(y, names, fontsize=FONT["tick"] if n <= 30 else FONT["small"])
-    ax.set_ylim(n - 0.5, -0.5)  # worst on top, no empty margin
+    ax.set_ylim(max(n, 1) - 0.5, -0.5)  # worst on top, no empty margin
     ax.set_xlim(0, 1.0)
     if np.isfinite(f).any():
         macro = float(np.nanmean(f))
@@ -1236,11 +1239,10 @@ def label_distribution_figure(
     note = f" (the {n} most frequent of {len(ranked)} labels)" if len(ranked) > max_labels else ""
     fig.suptitle(f"{title}{note}", fontsize=FONT["title"])
     if splits:
-        # Above the plot: inside it, the legend would hide bars of some label.
+        # Beside the plot: inside it, the legend would hide the bars of some label.
         fig.legend(
             *ax.get_legend_handles_labels(),
-            loc="outside upper center",
-            ncols=min(m, 4),
+            loc="outside right upper",
             fontsize=FONT["legend"],
             frameon=False,
         )
@@ -1312,8 +1314,7 @@ def text_length_figure(
         )
     ax.set_xlim(0, hi)
     _labels(ax, title, f"length ({unit}); the last bin holds longer texts", "share of the split")
-    if ax.get_legend_handles_labels()[0]:
-        _legend(ax, loc="upper right")
+    _legend(ax, loc="upper right")
     return fig
 
 

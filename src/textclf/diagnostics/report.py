@@ -230,7 +230,7 @@ def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
                 "label_distribution",
                 plots.label_distribution_figure(counts),
                 alt="Label distribution per split",
-                caption="Examples per label in each split.",
+                caption="Share of each split's examples per label.",
             )
         )
     if lengths:
@@ -299,13 +299,14 @@ def _confusion_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> s
                 "confusion_matrix_normalized",
                 plots.confusion_matrix_figure(inputs.y_true, pred, labels, normalize=True),
                 alt="Confusion matrix (row-normalised)",
-                caption="Each row sums to 1: the share of a true label predicted as each label.",
+                caption="Each cell: the share of the true label's examples predicted as that label.",
             )
         )
     pairs = confused_pairs(inputs.y_true, pred, labels)
     pairs_path = b.out / "confused_pairs.csv"
     write_text_atomic(pairs_path, pairs.to_csv(index=False))
-    body = H.grid(figs) + "<h3>Most confused pairs</h3>"
+    # Matrices of many labels need the page's full width to stay legible.
+    body = (H.stack(figs) if len(labels) > 8 else H.grid(figs)) + "<h3>Most confused pairs</h3>"
     if len(pairs):
         body += H.table(pairs.head(15), text_columns=())
     else:
@@ -354,7 +355,9 @@ def _confidence_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> 
                     inputs.proba,
                     inputs.y_true,
                     list(inputs.space.labels),
-                    None if t is None else np.broadcast_to(np.asarray(t), (inputs.space.num_labels,)),
+                    None
+                    if t is None
+                    else np.broadcast_to(np.asarray(t), (inputs.space.num_labels,)),
                 ),
                 alt="Score distributions per label",
                 caption="Scores of examples with and without each label; the line is its threshold.",
@@ -370,7 +373,10 @@ def _per_label_section(b: _Builder, inputs: ReportInputs) -> str:
     if labels:
 
         def pick(key: str) -> np.ndarray:
-            return np.array([np.nan if per[lab]["f1"][key] is None else per[lab]["f1"][key] for lab in labels], dtype=float)
+            return np.array(
+                [np.nan if per[lab]["f1"][key] is None else per[lab]["f1"][key] for lab in labels],
+                dtype=float,
+            )
 
         figs.append(
             b.figure(
@@ -550,7 +556,9 @@ def write_report(
     b = _Builder(out)
     space, rule = inputs.space, inputs.rule
     labels = list(space.labels)
-    pred = decide(inputs.proba, space.task, threshold=rule.thresholds, at_least_one=rule.at_least_one)
+    pred = decide(
+        inputs.proba, space.task, threshold=rule.thresholds, at_least_one=rule.at_least_one
+    )
     rows = list(inputs.rows) if inputs.rows is not None else list(range(len(inputs.texts)))
     inputs.rows = rows
     sections: list[H.Section] = []
@@ -567,8 +575,12 @@ def write_report(
     )
     write_text_atomic(out / "errors.csv", errors.to_csv(index=False))
     issues = likely_label_errors(
-        texts=inputs.texts, y_true=inputs.y_true, proba=inputs.proba, task=space.task,
-        labels=labels, rows=rows,
+        texts=inputs.texts,
+        y_true=inputs.y_true,
+        proba=inputs.proba,
+        task=space.task,
+        labels=labels,
+        rows=rows,
     )
     write_text_atomic(out / "label_issues.csv", issues.to_csv(index=False))
     b.lap("error analysis")

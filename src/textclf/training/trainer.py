@@ -47,6 +47,9 @@ from textclf.training.resources import (
 
 logger = logging.getLogger(__name__)
 
+#: Metrics for which a smaller value means a better checkpoint.
+LOWER_IS_BETTER = frozenset({"loss", "log_loss", "brier", "ece", "hamming_loss"})
+
 
 def tokenize(
     dataset: datasets.Dataset,
@@ -266,7 +269,8 @@ def _training_args(
         save_total_limit=2,
         load_best_model_at_end=has_eval,
         metric_for_best_model=metric if has_eval else None,
-        greater_is_better=True if has_eval else None,
+        # Losses and calibration errors are better when lower; every other metric higher.
+        greater_is_better=(metric not in LOWER_IS_BETTER) if has_eval else None,
         logging_strategy="steps",
         logging_steps=cfg.logging_steps,
         logging_first_step=True,

@@ -115,7 +115,7 @@ def test_unknown_metric_falls_back_with_warning(caplog: pytest.LogCaptureFixture
 
 
 def test_resumed_run_keeps_the_last_entry_per_step() -> None:
-    h = [
+    h: list[dict[str, Any]] = [
         {"loss": 0.9, "epoch": 0.5, "step": 50},
         {"eval_loss": 0.8, "eval_f1_macro": 0.5, "epoch": 1.0, "step": 100},
         {"loss": 0.7, "epoch": 1.5, "step": 150},

@@ -160,3 +160,25 @@ def test_head_learning_rate_multiplier_builds_param_groups(tiny_model_dir: Path,
     assert TrainConfig().head_lr_multiplier_for("multilabel") == 10.0
     assert TrainConfig().head_lr_multiplier_for("binary") == 1.0
     assert TrainConfig(head_lr_multiplier=3).head_lr_multiplier_for("binary") == 3.0
+
+
+@pytest.mark.parametrize(
+    ("metric", "greater"), [("f1_macro", True), ("log_loss", False), ("ece", False)]
+)
+def test_best_checkpoint_direction_follows_the_metric(tmp_path: Path, metric: str, greater: bool):
+    from textclf.config import TrainConfig
+    from textclf.training.resources import select_resources
+    from textclf.training.trainer import _training_args
+
+    args = _training_args(
+        TrainConfig(),
+        learning_rate=1e-4,
+        output_dir=tmp_path,
+        seed=0,
+        batch_size=8,
+        accumulation=1,
+        resources=select_resources("cpu", "auto"),
+        has_eval=True,
+        metric=metric,
+    )
+    assert args.greater_is_better is greater
