@@ -16,6 +16,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Runs are not tracked unless a test turns tracking on (tests/unit/tracking, the MLflow
+# integration tests): no mlflow.db appears in the working directory, and nothing phones home.
+os.environ.setdefault("TEXTCLF_TRACKING", "off")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("WANDB_SILENT", "true")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -129,11 +135,13 @@ def trained_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
             return runs[task]
         root = tmp_path_factory.mktemp(f"run-{task}")
         frame = _texts_for(task)
-        # Every third row is held out for test and every fifth of the rest for validation.
-        test = frame.iloc[::3]
-        rest = frame.drop(test.index)
-        val = rest.iloc[::5]
-        train = rest.drop(val.index)
+        # Within each label value, every third row is held out for test and the second for
+        # validation. (Striding over the whole frame would hold out one class entirely: its
+        # rows cycle through the labels.)
+        k = frame.groupby("label").cumcount()
+        test = frame[k % 3 == 0]
+        val = frame[k == 1]
+        train = frame[(k % 3 != 0) & (k != 1)]
         paths = {}
         for name, part in (("train", train), ("validation", val), ("test", test)):
             paths[name] = root / f"{name}.csv"

@@ -29,6 +29,11 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Check data files and generate demo data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+tracking_app = typer.Typer(
+    help="Check the experiment tracker; push runs recorded while it was down.",
+    no_args_is_help=True,
+)
+app.add_typer(tracking_app, name="tracking")
 
 _state = {"debug": False}
 T = TypeVar("T")
@@ -63,6 +68,8 @@ def _main(
         # are (lazily) imported, overriding the setLevel calls above.
         os.environ.setdefault("DATASETS_VERBOSITY", "critical")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        # MLflow configures its own loggers from this variable when it is imported.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         logging.getLogger("datasets").setLevel(logging.CRITICAL)
         import warnings
 
@@ -158,6 +165,24 @@ def _print_result(result: Any) -> None:
     )
 
 
+def _tracking_lines(tracking: dict[str, Any]) -> list[str]:
+    """Where the run was tracked, how to look at it, and how to push what the server missed."""
+    if not tracking or tracking.get("backend") in (None, "none"):
+        return ["Tracking:     off"]
+    where = f"{tracking['backend']} run {tracking.get('run_id') or '(local only)'}"
+    lines = [
+        f"Tracking:     {where} in experiment '{tracking.get('experiment')}' at {tracking.get('uri')}"
+    ]
+    if tracking.get("fallback"):
+        lines.append(
+            f"              not all records reached the server; they are in {tracking['fallback']}"
+        )
+        lines.append(f"              push them when it is back: {tracking.get('sync_command')}")
+    if tracking.get("ui_hint"):
+        lines.append(f"              view it:  {tracking['ui_hint']}")
+    return lines
+
+
 @app.command()
 def train(
     output: Annotated[
@@ -212,6 +237,24 @@ def train(
         bool,
         typer.Option("--no-report", help="Skip eval/report.html, errors.csv and the figures."),
     ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+        ),
+    ] = None,
+    no_track: Annotated[
+        bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
+    ] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
+    ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Register the model under this name in the registry."),
+    ] = None,
 ) -> None:
     """Fine-tune a classifier; evaluate it on the test split with intervals, against baselines."""
 
@@ -239,6 +282,10 @@ def train(
             "train.learning_rate": learning_rate,
             "eval.baselines": [] if no_baselines else None,
             "diagnostics.enabled": False if no_report else None,
+            "tracking.uri": tracking_uri,
+            "tracking.enabled": False if no_track else None,
+            "tracking.experiment": experiment,
+            "tracking.registered_model": register,
         }
         cfg = _build_config(config=config, overrides=overrides or [], flags=flags)
         result = run_experiment(cfg, resume=resume, overwrite=overwrite)
@@ -250,6 +297,8 @@ def train(
         report = result.output_dir / "eval" / "report.html"
         if report.is_file():
             print(f"Report:       {report}")
+        for line in _tracking_lines(result.tracking):
+            print(line)
 
     _run(body)
 
@@ -597,7 +646,8 @@ def explain(
     ] = "integrated_gradients",
     steps: Annotated[int, typer.Option("--steps", help="Integrated Gradients steps.")] = 32,
     html_out: Annotated[
-        Path | None, typer.Option("--html", help="Also write the highlighted texts to this HTML file.")
+        Path | None,
+        typer.Option("--html", help="Also write the highlighted texts to this HTML file."),
     ] = None,
 ) -> None:
     """Show which tokens push a text towards its predicted (or a given) label."""
@@ -634,7 +684,9 @@ def explain(
             seconds = time.perf_counter() - started
             print(f"\n{text}")
             for a in attrs:
-                head = f"  {a.method}" + (f" → {a.label} (p = {a.probability:.3f})" if a.label else "")
+                head = f"  {a.method}" + (
+                    f" → {a.label} (p = {a.probability:.3f})" if a.label else ""
+                )
                 print(head + (" [text truncated]" if a.truncated else ""))
                 pos = ", ".join(f"{t} {s:+.2f}" for t, s in a.top_tokens(top, sign="positive"))
                 print(f"    for:     {pos or '(none)'}")
@@ -977,6 +1029,13 @@ def demo(
     n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 800,
     epochs: Annotated[float, typer.Option("--epochs")] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
+    ] = None,
+    no_track: Annotated[
+        bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
+    ] = False,
 ) -> None:
     """Generate synthetic pathology reports, fine-tune the default backbone, evaluate, save."""
 
@@ -998,6 +1057,9 @@ def demo(
         # A 5-minute run has few steps: a faster head (pooler + classifier) makes the most of
         # them (measured: macro-F1 0.57 at 1x with more data, 0.86 at 10x).
         cfg.train.head_lr_multiplier = 10.0
+        cfg.tracking.uri = tracking_uri
+        cfg.tracking.enabled = not no_track
+        cfg.tracking.run_name = "demo"
         result = run_experiment(cfg, overwrite=True)
         _print_result(result)
         print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")
@@ -1009,6 +1071,401 @@ def demo(
         print(
             f"  predict:     textclf predict --model {result.output_dir} --input {data_file} --output predictions.jsonl"
         )
+        tracking = result.tracking
+        if tracking.get("backend") == "mlflow":
+            print(
+                f"  tracking:    MLflow run {tracking.get('run_id') or '(local only)'} in experiment "
+                f"'{tracking['experiment']}' at {tracking['uri']}"
+            )
+            if tracking.get("fallback"):
+                print(f"  push it:     {tracking['sync_command']}")
+            print(f"  MLflow UI:   {tracking['ui_hint']}  (then open http://127.0.0.1:5000)")
+        else:
+            for line in _tracking_lines(tracking):
+                print(f"  {line.strip()}")
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------------------
+# tracking
+# ---------------------------------------------------------------------------------------
+
+
+@tracking_app.command("check")
+def tracking_check(
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+        ),
+    ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Experiment to check (created when missing)."),
+    ] = None,
+    train_file: Annotated[
+        str | None,
+        typer.Option("--train", help="Name the experiment after this data, as 'train' would."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Dotted override, e.g. tracking.uri=…")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per check step.")] = 5.0,
+) -> None:
+    """Check the tracker a training run would use: reachable, MLflow, credentials, experiment."""
+
+    def body() -> None:
+        from textclf.errors import TrackingError
+        from textclf.tracking.health import check_tracking, resolve_uri, ui_hint
+        from textclf.tracking.session import default_experiment_name
+
+        flags = {
+            "data.train": train_file,
+            "tracking.uri": tracking_uri,
+            "tracking.experiment": experiment,
+        }
+        cfg = _build_config(config=config, overrides=overrides or [], flags=flags)
+        if cfg.tracking.backend != "mlflow":
+            raise TrackingError(
+                f"tracking check covers MLflow; the config selects '{cfg.tracking.backend}' "
+                "(W&B records offline without an account; 'wandb login' connects it)."
+            )
+        uri = resolve_uri(cfg.tracking.uri)
+        name = cfg.tracking.experiment or default_experiment_name(cfg.data)
+        report = check_tracking(uri, name, timeout=timeout)
+        if not report.ok:
+            raise TrackingError(report.message)
+        print(f"OK: {report.message}")
+        print(f"View it: {ui_hint(uri)}")
+
+    _run(body)
+
+
+@tracking_app.command("sync")
+def tracking_sync(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders (or folders of runs) whose records were kept locally."),
+    ],
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri", help="Push to this URI (default: the one each run was started with)."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request.")] = 10.0,
+) -> None:
+    """Push runs recorded while the tracking server was down; safe to run twice."""
+
+    def body() -> None:
+        from textclf.errors import TrackingError
+        from textclf.tracking.sync import sync_runs
+
+        results = sync_runs(paths, uri=tracking_uri, timeout=timeout)
+        failed = 0
+        for r in results:
+            name = r.run_name or r.journal.name
+            if r.ok:
+                state = f"{r.sent} record(s) sent" if r.sent else "already up to date"
+                print(f"{name}: {state} -> run {r.run_id} at {r.uri}")
+            else:
+                failed += 1
+                print(f"{name}: not synced: {r.error}")
+            for reason in r.skipped:
+                print(f"  skipped {reason}")
+        if failed:
+            raise TrackingError(
+                f"{failed} of {len(results)} run(s) not synced; the records are kept, run the "
+                "same command again once the server answers."
+            )
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------------------
+# app / feedback
+# ---------------------------------------------------------------------------------------
+
+# The app is a separate top-level package (textclf.app): the CLI starts it as a Streamlit
+# subprocess and passes its options in these environment variables, which
+# textclf.app.settings reads (tests/integration/test_cli_app.py checks the names match).
+_APP_ENV = {
+    "models": "TEXTCLF_APP_MODELS",
+    "max_upload_mb": "TEXTCLF_APP_MAX_UPLOAD_MB",
+    "max_rows": "TEXTCLF_APP_MAX_ROWS",
+}
+_APP_COLOR = "#6366f1"
+
+app_cmd = typer.Typer(
+    help="The Streamlit app: predictions, explanations, batch files, history and feedback.",
+    invoke_without_command=True,
+)
+app.add_typer(app_cmd, name="app")
+feedback_app = typer.Typer(
+    help="Feedback given in the app: statistics, and export as training data.",
+    no_args_is_help=True,
+)
+app.add_typer(feedback_app, name="feedback")
+
+FeedbackDb = Annotated[
+    Path | None,
+    typer.Option(
+        "--feedback-db",
+        "--db",
+        help="Feedback database (default: $TEXTCLF_FEEDBACK_DB or ~/.local/share/textclf/feedback.sqlite3).",
+    ),
+]
+
+
+def _app_command(
+    script: str,
+    *,
+    port: int,
+    address: str,
+    headless: bool,
+    max_upload_mb: float,
+    theme: str,
+) -> list[str]:
+    import math
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true" if headless else "false",
+        # Streamlit refuses bigger uploads in the browser; the app checks the exact limit.
+        "--server.maxUploadSize",
+        str(max(1, math.ceil(max_upload_mb))),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        # The app shows its own one-line errors; never a traceback in the browser.
+        "--client.showErrorDetails",
+        "none",
+        "--theme.primaryColor",
+        _APP_COLOR,
+    ]
+    if theme != "auto":
+        cmd += ["--theme.base", theme]
+    return cmd
+
+
+@app_cmd.callback()
+def app_main(
+    ctx: typer.Context,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model folder, or a folder of model folders; repeat for a model picker.",
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    address: Annotated[
+        str, typer.Option("--address", help="Address to bind; 0.0.0.0 serves the network.")
+    ] = "localhost",
+    feedback_db: FeedbackDb = None,
+    auth: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth",
+            help="Users file (TOML/YAML/JSON) to require a login; see 'textclf app hash-password'.",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest batch file accepted.")
+    ] = 50.0,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="Most rows predicted from one batch file.")
+    ] = 100_000,
+    theme: Annotated[str, typer.Option("--theme", help="auto|light|dark")] = "auto",
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Do not open a browser (for servers).")
+    ] = False,
+) -> None:
+    """Start the app on a model folder: textclf app --model runs/x [--port 8501]."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def body() -> int:
+        import importlib.util
+        import signal
+        import subprocess
+
+        from textclf.auth import AUTH_FILE_ENV, load_users
+        from textclf.errors import ConfigError, missing_extra
+        from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
+
+        if not model:
+            raise ConfigError("no model given; pass --model DIR (a folder from 'textclf train').")
+        for m in model:
+            if not m.is_dir():
+                raise ConfigError(
+                    f"{m}: model folder not found; pass a 'textclf train' --output folder."
+                )
+        if theme not in ("auto", "light", "dark"):
+            raise ConfigError(f"--theme {theme}: use auto, light or dark.")
+        if max_upload_mb <= 0 or max_rows <= 0:
+            raise ConfigError("--max-upload-mb and --max-rows must be positive.")
+        if importlib.util.find_spec("streamlit") is None:
+            raise missing_extra("streamlit", "app")
+        if auth is not None:
+            load_users(auth, environ={})  # a bad users file fails here, not in the browser
+        db = (feedback_db or default_db_path()).expanduser().resolve()
+        FeedbackStore(db)  # created (or checked) before the server starts
+        spec = importlib.util.find_spec("textclf.app.main")
+        if spec is None or spec.origin is None:
+            raise missing_extra("textclf.app", "app")
+        env = dict(os.environ)
+        env[_APP_ENV["models"]] = os.pathsep.join(str(m.resolve()) for m in model)
+        env[_APP_ENV["max_upload_mb"]] = str(max_upload_mb)
+        env[_APP_ENV["max_rows"]] = str(max_rows)
+        env[DB_ENV] = str(db)
+        if auth is not None:
+            env[AUTH_FILE_ENV] = str(auth.expanduser().resolve())
+        cmd = _app_command(
+            spec.origin,
+            port=port,
+            address=address,
+            headless=headless,
+            max_upload_mb=max_upload_mb,
+            theme=theme,
+        )
+        print(f"textclf app on http://{address}:{port} (Ctrl+C stops it); feedback in {db}.")
+        proc = subprocess.Popen(cmd, env=env)
+        # A service manager stops us with SIGTERM: pass it on, so no server is left behind.
+        previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # Streamlit got the Ctrl+C too and shuts down
+            return proc.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    code = _run(body)
+    if code:
+        raise typer.Exit(code=code)
+
+
+@app_cmd.command("hash-password")
+def app_hash_password(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Also print a users-file line for this user.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Hash a password (scrypt) for the app's users file or $TEXTCLF_APP_USERS."""
+
+    def body() -> None:
+        from textclf.auth import hash_password
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        encoded = hash_password(password)
+        if user:
+            print(f'[users]\n{user} = "{encoded}"')
+        else:
+            print(encoded)
+
+    _run(body)
+
+
+def _feedback_store(feedback_db: Path | None) -> Any:
+    from textclf.errors import DataError
+    from textclf.feedback import FeedbackStore, default_db_path
+
+    db = (feedback_db or default_db_path()).expanduser()
+    if not db.is_file():
+        raise DataError(
+            f"{db}: no feedback database here; pass the app's database with --db, or set "
+            "TEXTCLF_FEEDBACK_DB."
+        )
+    return FeedbackStore(db)
+
+
+def _model_filter(model: Path | None) -> dict[str, Any]:
+    if model is None:
+        return {}
+    from textclf.persistence import read_info
+
+    info = read_info(model)
+    return {"task": info.task, "labels": info.labels}
+
+
+@feedback_app.command("export")
+def feedback_export(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Training file to write, .csv or .jsonl.")
+    ],
+    feedback_db: FeedbackDb = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Only feedback on models with this model's labels."),
+    ] = None,
+    fingerprint: Annotated[
+        str | None, typer.Option("--fingerprint", help="Only feedback on this model version.")
+    ] = None,
+    include: Annotated[str, typer.Option("--include", help="all|corrected|correct")] = "all",
+) -> None:
+    """Write the feedback as a training file ('text', 'label') that 'textclf train' reads."""
+
+    def body() -> None:
+        store = _feedback_store(feedback_db)
+        result = store.export(
+            output, model_fingerprint=fingerprint, include=include, **_model_filter(model)
+        )
+        print(
+            f"Wrote {result.n_rows} examples to {result.path} ({result.n_correct} confirmed, "
+            f"{result.n_corrected} corrected; {result.n_superseded} older verdicts on the same "
+            "texts left out)."
+        )
+        print(f"Train on it: {result.train_command()}")
+
+    _run(body)
+
+
+@feedback_app.command("stats")
+def feedback_stats(
+    feedback_db: FeedbackDb = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Only feedback on models with this model's labels."),
+    ] = None,
+) -> None:
+    """Counts of the feedback, and the labels most often corrected."""
+
+    def body() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        stats = _feedback_store(feedback_db).stats(**_model_filter(model))
+        print(
+            f"{stats.total} verdicts: {stats.correct} confirmed, {stats.corrected} corrected"
+            + (f" ({stats.first} to {stats.last})." if stats.total else ".")
+        )
+        if stats.labels:
+            table = Table(title="Labels most often corrected")
+            for col in ("label", "wrongly predicted", "missed", "total"):
+                table.add_column(col, justify="left" if col == "label" else "right")
+            for c in stats.labels[:20]:
+                table.add_row(c.label, str(c.wrongly_predicted), str(c.missed), str(c.total))
+            Console().print(table)
 
     _run(body)
 
