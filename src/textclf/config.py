@@ -191,14 +191,18 @@ class EvalConfig(_Section):
     baselines: list[Baseline] = Field(default_factory=lambda: list(_ALL_BASELINES))
 
 
+Projection = Literal["pca", "tsne", "umap"]
+_ALL_PROJECTIONS: tuple[Projection, ...] = ("pca", "tsne", "umap")
+
+
 class DiagnosticsConfig(_Section):
     """The report written after evaluation: figures, error analysis, embeddings, attributions."""
 
     enabled: bool = Field(
         default=True, description="Write eval/report.html, eval/errors.csv and the figures."
     )
-    projections: list[Literal["pca", "tsne", "umap"]] = Field(
-        default_factory=lambda: ["pca", "tsne", "umap"],
+    projections: list[Projection] = Field(
+        default_factory=lambda: list(_ALL_PROJECTIONS),
         description="Embedding maps to draw; UMAP needs the 'diagnostics' extra.",
     )
     max_points: int = Field(
@@ -245,7 +249,9 @@ class TrackingConfig(_Section):
     registered_model: str | None = Field(
         default=None, description="Register the model under this name in the model registry."
     )
-    log_model: bool = Field(default=True, description="Log the model (MLflow transformers flavour).")
+    log_model: bool = Field(
+        default=True, description="Log the model (MLflow transformers flavour)."
+    )
     required: bool = Field(
         default=False,
         description="Stop before training when the tracker fails its health check, instead "

@@ -28,6 +28,10 @@ class MissingExtraError(TextclfError):
     """An optional dependency is missing; the message names the extra to install."""
 
 
+class TrackingError(TextclfError):
+    """The experiment tracker cannot be used (unreachable server, bad credentials, bad records)."""
+
+
 def missing_extra(package: str, extra: str) -> MissingExtraError:
     """Build the error for an optional dependency that is not installed.
 

@@ -40,6 +40,9 @@ from textclf.evaluation.metrics import headline_metric
 from textclf.evaluation.report import metrics_document, metrics_markdown
 from textclf.inference.pipeline import Predictor
 from textclf.persistence import ModelInfo, library_versions
+from textclf.tracking.base import DatasetRecord, Tracker
+from textclf.tracking.session import TrackingSession
+from textclf.training.callbacks import TrackingCallback
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,9 @@ class ExperimentResult:
     train_samples_per_second: float
     total_runtime_s: float
     notes: list[str] = field(default_factory=list)
+    tracking: dict[str, Any] = field(default_factory=dict)
+    """Where the run was recorded: ``TrackingInfo`` fields (uri, experiment, run_id,
+    fallback, sync_command, ui_hint); empty when tracking is off."""
 
 
 def _fingerprint(source: Any, split: Split) -> str:
@@ -233,8 +239,13 @@ def run_experiment(
     validation: Any = None,
     test: Any = None,
     callbacks: list[Any] | None = None,
+    tracker: Tracker | None = None,
 ) -> ExperimentResult:
     """Run one experiment end to end and write the model folder to ``config.output_dir``.
+
+    The run is tracked as ``config.tracking`` says (MLflow's embedded store by default):
+    the tracker's health check runs before the output folder is created, and a tracker
+    that fails later never stops training (see :mod:`textclf.tracking`).
 
     Args:
         config: The validated experiment config.
@@ -243,13 +254,60 @@ def run_experiment(
         train, validation, test: Data objects (DataFrame, Dataset, …) overriding the paths
             in ``config.data``.
         callbacks: Extra Trainer callbacks.
+        tracker: A tracker with an open run (e.g. a hyperparameter search's) to record this
+            run under, as a nested run; default: a tracker from ``config.tracking``.
 
     Returns:
-        The metrics, the data report and where everything was written.
+        The metrics, the data report, where everything was written and where the run
+        was tracked (``result.tracking``).
 
     Raises:
         ConfigError, DataError, ModelLoadError: before anything is written.
+        TrackingError: before anything is written, when ``tracking.required`` is set and
+            the tracker fails its health check.
     """
+    session = TrackingSession(config, tracker=tracker)
+    try:
+        return _run_experiment(
+            config,
+            session,
+            resume=resume,
+            overwrite=overwrite,
+            train=train,
+            validation=validation,
+            test=test,
+            callbacks=callbacks,
+        )
+    except BaseException as e:
+        session.fail(e)  # the tracked run ends FAILED (KILLED on Ctrl-C)
+        raise
+
+
+def _dataset_records(data: PreparedData) -> list[DatasetRecord]:
+    return [
+        DatasetRecord(
+            name=name,
+            context=name,
+            fingerprint=data.fingerprints.get(name) or _fingerprint(None, split),
+            source=str(split.source),
+            num_rows=len(split),
+        )
+        for name, split in data.splits.items()
+    ]
+
+
+def _run_experiment(
+    config: ExperimentConfig,
+    session: TrackingSession,
+    *,
+    resume: bool,
+    overwrite: bool,
+    train: Any,
+    validation: Any,
+    test: Any,
+    callbacks: list[Any] | None,
+) -> ExperimentResult:
+    """The body of :func:`run_experiment`, tracked through ``session``."""
     started = time.perf_counter()
     if not config.output_dir:
         raise ConfigError("no output folder: pass --output DIR (or output_dir in the config).")
@@ -263,10 +321,18 @@ def run_experiment(
     from textclf.modeling import load_tokenizer
 
     load_tokenizer(config.model.name, revision=config.model.revision)
+    session.check()  # the tracker's health check, before anything is written
     if overwrite and output.exists() and not resume:
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     config.save(output / "checkpoints" / "run-config.yaml")
+    session.begin(
+        output,
+        resume=resume,
+        task=space.task,
+        labels=space.labels,
+        datasets=_dataset_records(data),
+    )
 
     clf = TextClassifier.from_config(config)
     clf.fit(
@@ -275,7 +341,10 @@ def run_experiment(
         output_dir=output,
         resume=resume,
         label_space=space,
-        callbacks=callbacks or [],
+        callbacks=[
+            *(callbacks or []),
+            *([TrackingCallback(session.tracker)] if session.active else []),
+        ],
     )
     history = clf.history_
     predictor = clf.predictor(batch_size=max(64, history.batch_size * 2))
@@ -355,6 +424,8 @@ def run_experiment(
         )
     if not config.train.keep_checkpoints:
         shutil.rmtree(output / "checkpoints", ignore_errors=True)
+    # Last, so that everything written (report, figures, model) is in the tracked run.
+    result.tracking = session.complete(output, doc, task=space.task)
     result.total_runtime_s = time.perf_counter() - started
     return result
 
@@ -399,7 +470,11 @@ def _write_diagnostics(
     started = time.perf_counter()
     try:
         report = write_report(
-            eval_dir, inputs=inputs, predictor=predictor, options=config.diagnostics, seed=config.seed
+            eval_dir,
+            inputs=inputs,
+            predictor=predictor,
+            options=config.diagnostics,
+            seed=config.seed,
         )
     except Exception as e:
         logger.exception("The diagnostics report failed")
@@ -407,7 +482,9 @@ def _write_diagnostics(
             f"The diagnostics report failed ({type(e).__name__}: {e}); the model and metrics are "
             f"saved. Retry with: textclf report --model {config.output_dir} --data <test file>."
         ]
-    logger.info("Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started)
+    logger.info(
+        "Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started
+    )
     return report.notes
 
 

@@ -1,0 +1,78 @@
+"""TrackingCallback: the Trainer's logs reach the tracker under split-named keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+from textclf.tracking.base import NullTracker
+from textclf.training.callbacks import TrackingCallback, trainer_metrics
+
+
+class Recorder(NullTracker):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.calls: list[tuple[dict[str, float], int | None]] = []
+        self.fail = fail
+
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int | None = None) -> None:
+        if self.fail:
+            raise ConnectionError("server gone")
+        self.calls.append((dict(metrics), step))
+
+
+def test_trainer_metrics_names_the_split() -> None:
+    logs: dict[str, Any] = {
+        "loss": 0.7,
+        "grad_norm": 1.5,
+        "learning_rate": 1e-4,
+        "epoch": 0.5,
+        "eval_loss": 0.6,
+        "eval_f1_macro": 0.8,
+        "eval_runtime": 0.1,
+        "train_runtime": 9.0,
+        "train_loss": 0.65,
+        "total_flos": 12.0,
+        "note": "text is dropped",
+    }
+    assert trainer_metrics(logs) == {
+        "train_loss": 0.7,
+        "train_grad_norm": 1.5,
+        "train_learning_rate": 1e-4,
+        "epoch": 0.5,
+        "val_loss": 0.6,
+        "val_f1_macro": 0.8,
+        "val_runtime": 0.1,
+        "train_runtime": 9.0,
+        "train_loss_mean": 0.65,
+        "train_total_flos": 12.0,
+    }
+
+
+def _on_log(callback: TrackingCallback, logs: dict[str, Any], step: int) -> None:
+    state = TrainerState()
+    state.global_step = step
+    args = TrainingArguments(output_dir="unused", report_to="none", use_cpu=True)
+    callback.on_log(args, state, TrainerControl(), logs=logs)
+
+
+def test_callback_sends_logs_at_the_global_step() -> None:
+    tracker = Recorder()
+    callback = TrackingCallback(tracker)
+    _on_log(callback, {"loss": 0.9, "epoch": 0.2}, step=5)
+    _on_log(callback, {"eval_accuracy": 0.75, "epoch": 1.0}, step=25)
+    _on_log(callback, {"note": "nothing numeric"}, step=26)
+    assert tracker.calls == [
+        ({"train_loss": 0.9, "epoch": 0.2}, 5),
+        ({"val_accuracy": 0.75, "epoch": 1.0}, 25),
+    ]
+
+
+def test_a_failing_tracker_does_not_stop_training(caplog: Any) -> None:
+    callback = TrackingCallback(Recorder(fail=True))
+    _on_log(callback, {"loss": 0.9}, step=5)
+    _on_log(callback, {"loss": 0.8}, step=10)
+    warnings = [r for r in caplog.records if "tracking failed" in r.getMessage()]
+    assert len(warnings) == 1
