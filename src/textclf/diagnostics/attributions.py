@@ -54,14 +54,16 @@ logger = logging.getLogger(__name__)
 METHODS = ("integrated_gradients", "attention_rollout")
 
 # Rows (interpolation steps × labels) × tokens per forward pass of Integrated Gradients
-# when ``internal_batch_size`` is not given. Larger chunks are faster on CPU until the
-# saved activations stop fitting in cache; 4096 tokens keeps a 128-token text at 32 steps
-# per pass and bounds memory for big encoders (bench/attribution_speed.py).
-_TOKENS_PER_PASS = 4096
+# when ``internal_batch_size`` is not given. On CPU the chunk size hardly matters (8 to 128
+# rows of a 128-token text: 3.4-3.8 s for 50 steps on one core), so it is set for memory:
+# the backward pass keeps every layer's activations, about 140 kB per token for MiniLM
+# and 4x that for a base-size encoder. A short text still runs all steps in one pass.
+_TOKENS_PER_PASS = 2048
 
-# Switching a model to eager attention changes its shared config: explanations running
-# in parallel threads (a Streamlit server) must not interleave switch and restore.
-_ATTENTION_LOCK = threading.RLock()
+# Switching a model to eager attention, or freezing its weights for IG, changes shared
+# state: explanations running in parallel threads (a Streamlit server) must not interleave
+# a change and its restore.
+_MODEL_LOCK = threading.RLock()
 
 
 @dataclass
@@ -172,18 +174,24 @@ def _encode(predictor: Predictor, text: str) -> _Encoded:
     offsets = [(int(s), int(e)) for s, e in enc["offset_mapping"][0]]
     special = np.asarray(enc["special_tokens_mask"][0], dtype=bool)
     word_ids = enc.word_ids(0)
-    pieces = tokenizer.convert_ids_to_tokens(ids)
+    pieces = list(tokenizer.convert_ids_to_tokens(ids))
     groups = _group_words(pieces, special, word_ids, offsets)
+    wordpiece = _is_wordpiece(tokenizer)
+    unk = getattr(tokenizer, "unk_token", None)
     tokens, spans = [], []
     for group in groups:
         start = min(offsets[i][0] for i in group if offsets[i][1] > offsets[i][0])
         end = max(offsets[i][1] for i in group)
+        # A bare space piece (byte-level BPE on a double space) must not widen the word.
+        word = text[start:end]
+        if word.strip():
+            start += len(word) - len(word.lstrip())
+            end -= len(word) - len(word.rstrip())
         spans.append((start, end))
-        tokens.append(_word_text([pieces[i] for i in group], text[start:end], tokenizer))
+        piece_list = [pieces[i] for i in group]
+        tokens.append(_word_text(piece_list, text[start:end], wordpiece=wordpiece, unk=unk))
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    inputs = {
-        k: torch.tensor([enc[k][0]], dtype=torch.long, device=predictor.device) for k in keys
-    }
+    inputs = {k: torch.tensor([enc[k][0]], dtype=torch.long, device=predictor.device) for k in keys}
     return _Encoded(inputs, special, groups, tokens, spans, truncated)
 
 
@@ -222,11 +230,19 @@ def _group_words(
     return merged
 
 
-def _word_text(pieces: list[str], span_text: str, tokenizer: Any) -> str:
-    """The word as the model saw it: WordPieces joined; otherwise the original text span."""
-    unk = getattr(tokenizer, "unk_token", None)
-    wordpiece = not pieces[0].startswith("##") and all(p.startswith("##") for p in pieces[1:])
-    if wordpiece and unk not in pieces:
+def _is_wordpiece(tokenizer: Any) -> bool:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return type(getattr(backend, "model", None)).__name__ == "WordPiece"
+
+
+def _word_text(pieces: list[str], span_text: str, *, wordpiece: bool, unk: str | None) -> str:
+    """The word as the model saw it: WordPieces joined; otherwise the original text span.
+
+    BPE and SentencePiece pieces carry space markers ("Ġ", "▁"), and ``[UNK]`` says
+    nothing, so for those the text itself is the better label.
+    """
+    joinable = not pieces[0].startswith("##") and all(p.startswith("##") for p in pieces[1:])
+    if wordpiece and joinable and unk not in pieces:
         return pieces[0] + "".join(p[2:] for p in pieces[1:])
     return span_text
 
@@ -243,11 +259,13 @@ def _pick_labels(
 ) -> list[int]:
     """Label ids to explain: the given names, or the saved decision rule's prediction."""
     names = predictor.info.labels
-    if labels is not None:
+    if labels:  # None or empty (a cleared multiselect): the prediction
         ids: list[int] = []
         for name in labels:
             if name not in names:
-                shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
+                shown = ", ".join(repr(n) for n in names[:10]) + (
+                    ", ..." if len(names) > 10 else ""
+                )
                 raise ConfigError(
                     f"label {name!r} is not one of the model's labels ({shown}); pass one of them."
                 )
@@ -283,7 +301,7 @@ def _integrated_gradients(
         pad_id = predictor.tokenizer.unk_token_id or 0
     special = torch.as_tensor(encoded.special, device=ids.device)
     baseline = torch.where(special, ids, torch.full_like(ids, pad_id))
-    extra = (encoded.inputs["attention_mask"].expand(n, -1),)
+    extra: tuple[torch.Tensor, ...] = (encoded.inputs["attention_mask"].expand(n, -1),)
     if "token_type_ids" in encoded.inputs:
         extra += (encoded.inputs["token_type_ids"].expand(n, -1),)
 
@@ -301,7 +319,7 @@ def _integrated_gradients(
         internal_batch_size = max(n, _TOKENS_PER_PASS // ids.shape[1])
     lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
     # inference_mode(False): a caller inside torch.inference_mode() still gets gradients.
-    with torch.inference_mode(False), torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad(), _frozen(model):
         attributions, delta = lig.attribute(
             ids.expand(n, -1),
             baselines=baseline.expand(n, -1),
@@ -313,6 +331,24 @@ def _integrated_gradients(
         )
     scores = attributions.sum(dim=-1).detach().float().cpu().numpy()
     return scores, delta.detach().float().cpu().numpy().reshape(-1)
+
+
+@contextmanager
+def _frozen(model: PreTrainedModel) -> Iterator[None]:
+    """Weights without gradients inside the block, restored after.
+
+    IG needs gradients for the inputs only; without weight gradients autograd keeps fewer
+    activations (a quarter less peak memory on MiniLM).
+    """
+    with _MODEL_LOCK:
+        flags = [(p, p.requires_grad) for p in model.parameters()]
+        for p, _ in flags:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
 
 
 @contextmanager
@@ -328,7 +364,7 @@ def eager_attention(model: PreTrainedModel) -> Iterator[None]:
         >>> with eager_attention(predictor.model):  # doctest: +SKIP
         ...     out = predictor.model(**inputs, output_attentions=True)
     """
-    with _ATTENTION_LOCK:
+    with _MODEL_LOCK:
         previous = model.config._attn_implementation
         if previous == "eager":
             yield
@@ -410,12 +446,12 @@ def explain(
             its device, stays in eval mode and is left exactly as it was.
         text: The text to explain. Text beyond ``info.max_length`` tokens is not scored
             (``truncated=True``).
-        labels: Label names to explain; ``None`` → the predicted label(s) under the saved
-            thresholds (multi-label with nothing above threshold → the top label).
+        labels: Label names to explain; ``None`` or empty → the predicted label(s) under
+            the saved thresholds (multi-label with nothing above threshold → the top label).
         methods: Any of ``integrated_gradients`` and ``attention_rollout``.
         n_steps: Integrated Gradients steps (Gauss-Legendre quadrature; 50 keeps the
             completeness error small).
-        internal_batch_size: Rows per IG forward pass; ``None`` → about 4,096 tokens.
+        internal_batch_size: Rows per IG forward pass; ``None`` → about 2,048 tokens.
 
     Returns:
         One attribution per (method, label) in ``methods`` order; attention rollout is
@@ -650,7 +686,7 @@ def highlight_html(attribution: TokenAttribution, *, title: str | None = None) -
     )
     return (
         f'<div style="background:{_PAPER};color:{_INK};border:1px solid #d0d7de;'
-        'border-radius:6px;padding:8px 10px;margin:4px 0;font-family:system-ui,-apple-system,'
+        "border-radius:6px;padding:8px 10px;margin:4px 0;font-family:system-ui,-apple-system,"
         'Segoe UI,Roboto,sans-serif;font-size:14px;line-height:1.6;">'
         f"{heading}"
         f'<div style="font-size:12px;color:#57606a;margin-bottom:4px;">{header}</div>'

@@ -37,9 +37,10 @@ _NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 MIN_NONLINEAR = 5
 
 # t-SNE / UMAP cost grows faster than linearly with the number of points, and the map is
-# drawn in a report that must build in under 2 minutes on 2 CPU cores: 2,000 points take
-# about 10 s with t-SNE and 6 s with UMAP there (plus ~10 s of numba compilation on
-# UMAP's first call), measured with bench/embedding_speed.py.
+# drawn in a report that must build in under 2 minutes on 2 CPU cores. There, 2,000
+# MiniLM embeddings take about 6 s with t-SNE and 4 s with UMAP, plus 9 s (numba cache
+# warm) to 25 s (fresh install) to import umap and compile it on the first call in a
+# process (bench/embedding_speed.py): affordable, so the map shows 2,000 points.
 DEFAULT_MAX_POINTS = 2000
 
 
@@ -90,7 +91,9 @@ def sentence_embeddings(
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
-                padded = tokenizer.pad([{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt")
+                padded = tokenizer.pad(
+                    [{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt"
+                )
                 inputs = {k: v.to(predictor.device) for k, v in padded.items()}
                 states = encoder(**inputs).last_hidden_state.float()
                 mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)

@@ -521,8 +521,8 @@ def _attributions_section(
         return H.note("No examples were chosen for attributions."), records
     intro = (
         "<p>Which tokens push the prediction towards each label. Integrated Gradients "
-        "(Sundararajan et al., 2017) attributes the label's probability to each token; green "
-        "tokens raise it and red ones lower it. Attention rollout (Abnar &amp; Zuidema, 2020) "
+        "(Sundararajan et al., 2017) attributes the label's probability to each token; orange "
+        "tokens raise it and blue ones lower it. Attention rollout (Abnar &amp; Zuidema, 2020) "
         "shows where the [CLS] token attends through the layers, for all labels at once. "
         "Hover a token for its score.</p>"
     )
