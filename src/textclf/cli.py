@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -466,6 +467,49 @@ def _eval_config(n_resamples: int, ci_method: str, confidence: float, baselines:
         raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
 
 
+@dataclass
+class _FileEvaluation:
+    predictor: Any
+    split: Any
+    train: Any
+    rule: Any
+    doc: dict[str, Any]
+    proba: Any
+    out: Path
+
+
+def _evaluate_file(
+    model: Path,
+    data: str,
+    train_file: str | None,
+    spec: Any,
+    cfg: Any,
+    *,
+    seed: int,
+    batch_size: int,
+    output: Path | None,
+) -> _FileEvaluation:
+    """Evaluate a saved model on a labelled file with its saved rule; write metrics and predictions."""
+    from textclf.evaluation.decision import DecisionRule
+    from textclf.experiment import evaluate_split, write_evaluation
+    from textclf.inference.pipeline import Predictor
+
+    predictor = Predictor.from_folder(model, batch_size=batch_size)
+    info, space = predictor.info, predictor.space
+    split = _read_labelled(data, spec, space, "test")
+    train = _read_labelled(train_file, spec, space, "train") if train_file else None
+    rule = DecisionRule(
+        temperature=info.temperature, thresholds=info.thresholds, at_least_one=info.at_least_one
+    )
+    doc = evaluate_split(
+        predictor, split, space, cfg, rule=rule, seed=seed, train=train, split_name=Path(data).name
+    )
+    out = output or (model / "eval" / Path(data).stem)
+    proba = doc.pop("_proba")
+    write_evaluation(out, doc, split, space, proba, rule)
+    return _FileEvaluation(predictor, split, train, rule, doc, proba, out)
+
+
 @app.command()
 def evaluate(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
@@ -494,35 +538,21 @@ def evaluate(
     """Evaluate a saved model on a labelled file: metrics with confidence intervals."""
 
     def body() -> None:
-        from textclf.evaluation.decision import DecisionRule
-        from textclf.experiment import evaluate_split, write_evaluation
-        from textclf.inference.pipeline import Predictor
-
-        predictor = Predictor.from_folder(model, batch_size=batch_size)
-        info, space = predictor.info, predictor.space
         spec = _column_spec(
             text_column, label_column, label_columns, label_separator, label_names, column_names
         )
-        split = _read_labelled(data, spec, space, "test")
-        train = _read_labelled(train_file, spec, space, "train") if train_file else None
-        cfg = _eval_config(n_resamples, ci_method, confidence, baselines=train is not None)
-        rule = DecisionRule(
-            temperature=info.temperature, thresholds=info.thresholds, at_least_one=info.at_least_one
-        )
-        doc = evaluate_split(
-            predictor,
-            split,
-            space,
-            cfg,
-            rule=rule,
+        ev = _evaluate_file(
+            model,
+            data,
+            train_file,
+            spec,
+            _eval_config(n_resamples, ci_method, confidence, baselines=train_file is not None),
             seed=seed,
-            train=train,
-            split_name=Path(data).name,
+            batch_size=batch_size,
+            output=output,
         )
-        out = output or (model / "eval" / Path(data).stem)
-        write_evaluation(out, doc, split, space, doc.pop("_proba"), rule)
-        _print_evaluation(doc)
-        print(f"Wrote {out / 'metrics.json'} and {out / 'metrics.md'}.")
+        _print_evaluation(ev.doc)
+        print(f"Wrote {ev.out / 'metrics.json'} and {ev.out / 'metrics.md'}.")
 
     _run(body)
 
@@ -564,9 +594,6 @@ def report(
     def body() -> None:
         from textclf.config import DiagnosticsConfig
         from textclf.diagnostics.report import ReportInputs, write_report
-        from textclf.evaluation.decision import DecisionRule
-        from textclf.experiment import evaluate_split, write_evaluation
-        from textclf.inference.pipeline import Predictor
 
         started = time.perf_counter()
         try:
@@ -580,24 +607,24 @@ def report(
                 f"invalid --projections or --max-points: {e.errors()[0]['msg']}; "  # type: ignore[attr-defined]
                 "use a comma list of pca, tsne, umap and a sample size of at least 50."
             ) from e
-        predictor = Predictor.from_folder(model, batch_size=batch_size)
-        info, space = predictor.info, predictor.space
         spec = _column_spec(
             text_column, label_column, label_columns, label_separator, label_names, column_names
         )
-        split = _read_labelled(data, spec, space, "test")
-        train = _read_labelled(train_file, spec, space, "train") if train_file else None
-        cfg = _eval_config(n_resamples, "percentile", 0.95, baselines=train is not None)
-        rule = DecisionRule(
-            temperature=info.temperature, thresholds=info.thresholds, at_least_one=info.at_least_one
+        cfg = _eval_config(n_resamples, "percentile", 0.95, baselines=train_file is not None)
+        ev = _evaluate_file(
+            model, data, train_file, spec, cfg, seed=seed, batch_size=batch_size, output=output
         )
+        predictor, split, train, rule, doc, proba, out = (
+            ev.predictor,
+            ev.split,
+            ev.train,
+            ev.rule,
+            ev.doc,
+            ev.proba,
+            ev.out,
+        )
+        info, space = predictor.info, predictor.space
         name = Path(data).name
-        doc = evaluate_split(
-            predictor, split, space, cfg, rule=rule, seed=seed, train=train, split_name=name
-        )
-        out = output or (model / "eval" / Path(data).stem)
-        proba = doc.pop("_proba")
-        write_evaluation(out, doc, split, space, proba, rule)
         history_path = model / "eval" / "log_history.json"
         history = (
             json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None

@@ -142,6 +142,12 @@ class TextClassifier:
             if val is not None and len(val) > 0
             else None
         )
+        # The new head's initial weights come from torch's global generator: seed it here, or
+        # the same config gives a different model in every process (and whatever imported
+        # before — a tracker, a plotting library — changes the result).
+        from transformers import set_seed
+
+        set_seed(self.random_state)
         net = build_model(self.model, space, revision=self._model_config.revision)
         tmp = None
         if output_dir is None:
