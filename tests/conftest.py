@@ -53,6 +53,7 @@ def _texts_for(task: str) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, hidden-32 BERT and a WordPiece tokenizer trained on the fixture texts."""
+    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
@@ -82,6 +83,10 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
     )
+    # Seeded: otherwise the weights depend on whichever test built the fixture first and
+    # what had drawn from torch's generator before, so a test could pass alone and fail in
+    # the full run.
+    torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     return folder
 

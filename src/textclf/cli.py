@@ -109,6 +109,16 @@ LabelNames = Annotated[
 ColumnNames = Annotated[
     str | None, typer.Option("--column-names", help="Names for a headerless file.")
 ]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+    ),
+]
+NoTrack = Annotated[
+    bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
+]
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,16 +248,8 @@ def train(
         bool,
         typer.Option("--no-report", help="Skip eval/report.html, errors.csv and the figures."),
     ] = False,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
-        ),
-    ] = None,
-    no_track: Annotated[
-        bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
-    ] = False,
+    tracking_uri: TrackingUri = None,
+    no_track: NoTrack = False,
     experiment: Annotated[
         str | None,
         typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
@@ -636,7 +638,7 @@ def report(
             space=space,
             split=name,
             texts=split.dataset["text"],
-            y_true=space.encode(split.dataset["labels"]),
+            y_true=splits[name][1],
             proba=proba,
             rule=rule,
             metrics=doc,
@@ -1056,13 +1058,8 @@ def demo(
     n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 800,
     epochs: Annotated[float, typer.Option("--epochs")] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)."),
-    ] = None,
-    no_track: Annotated[
-        bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
-    ] = False,
+    tracking_uri: TrackingUri = None,
+    no_track: NoTrack = False,
 ) -> None:
     """Generate synthetic pathology reports, fine-tune the default backbone, evaluate, save."""
 
@@ -1126,13 +1123,7 @@ def demo(
 
 @tracking_app.command("check")
 def tracking_check(
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
-        ),
-    ] = None,
+    tracking_uri: TrackingUri = None,
     experiment: Annotated[
         str | None,
         typer.Option("--experiment", help="Experiment to check (created when missing)."),

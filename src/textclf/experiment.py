@@ -420,7 +420,7 @@ def _run_experiment(
     if config.diagnostics.enabled and eval_split is not None and len(eval_split):
         # After the save: a failing figure must never cost the trained model.
         result.notes += _write_diagnostics(
-            eval_dir, config, data, eval_name, eval_split, eval_proba, rule, predictor, history
+            eval_dir, config, data, eval_name, eval_split, doc, eval_proba, rule, predictor, history
         )
     if not config.train.keep_checkpoints:
         shutil.rmtree(output / "checkpoints", ignore_errors=True)
@@ -436,6 +436,7 @@ def _write_diagnostics(
     data: PreparedData,
     eval_name: str,
     eval_split: Split,
+    doc: dict[str, Any],
     proba: np.ndarray,
     rule: DecisionRule,
     predictor: Predictor,
@@ -445,20 +446,21 @@ def _write_diagnostics(
     from textclf.diagnostics.report import ReportInputs, write_report
 
     space = data.space
+    splits = {
+        name: (s.dataset["text"], space.encode(s.dataset["labels"]))
+        for name, s in data.splits.items()
+    }
     inputs = ReportInputs(
         space=space,
         split=eval_name,
         texts=eval_split.dataset["text"],
-        y_true=space.encode(eval_split.dataset["labels"]),
+        y_true=splits[eval_name][1],
         proba=proba,
         rule=rule,
-        metrics=json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8")),
+        metrics=doc,
         rows=eval_split.dataset["row"],
         log_history=history.log_history,
-        splits={
-            name: (s.dataset["text"], space.encode(s.dataset["labels"]))
-            for name, s in data.splits.items()
-        },
+        splits=splits,
         findings=data.report.to_dict()["findings"],
         max_length=config.model.max_length,
         title=f"textclf report: {Path(config.output_dir or '').name or 'run'}",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -29,7 +28,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from textclf.data.io import TEXT_CANDIDATES, ColumnSpec, Split, canonicalize, detect_format
+from textclf.data.io import (
+    TEXT_CANDIDATES,
+    ColumnSpec,
+    Split,
+    canonicalize,
+    detect_format,
+    json_document_records,
+    json_lines_records,
+)
 from textclf.errors import DataError
 
 UPLOAD_TYPES = ("csv", "tsv", "tab", "jsonl", "ndjson", "json", "parquet", "pq", "txt")
@@ -130,39 +137,11 @@ def _parse_csv(name: str, text: str, fmt: str) -> pd.DataFrame:
 
 
 def _parse_jsonl(name: str, text: str) -> pd.DataFrame:
-    records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(
-                f"{name} line {lineno}: broken JSON ({e.msg} at column {e.colno}); fix or "
-                "remove that line."
-            ) from e
-        if not isinstance(obj, dict):
-            raise DataError(
-                f"{name} line {lineno}: expected a JSON object per line, found "
-                f"{type(obj).__name__}; write one {{...}} object per line."
-            )
-        records.append(obj)
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(json_lines_records(text.splitlines(), name))
 
 
 def _parse_json(name: str, text: str) -> pd.DataFrame:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            f"{name} line {e.lineno}: not valid JSON ({e.msg}); fix the file, or use JSON Lines "
-            "(.jsonl) with one object per line."
-        ) from e
-    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-        obj = obj["data"]
-    if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
-        raise DataError(f"{name}: expected a JSON list of objects, one per text.")
-    return pd.DataFrame.from_records(obj)
+    return pd.DataFrame.from_records(json_document_records(text, name))
 
 
 def _parse_parquet(name: str, data: bytes) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -284,24 +284,58 @@ def _diagnose_csv(path: Path, fmt: str, spec: ColumnSpec, n_columns: int) -> Dat
     )
 
 
+def json_document_records(text: str, where: str) -> list[dict[str, Any]]:
+    """The objects of a whole JSON document: a list of objects, or ``{"data": [...]}``.
+
+    Raises:
+        DataError: broken JSON (with its line), or not a list of objects.
+    """
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(
+            f"{where} line {e.lineno}: not valid JSON ({e.msg}); fix the file, or use "
+            "JSON Lines (.jsonl) for one object per line."
+        ) from e
+    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
+        obj = obj["data"]
+    if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
+        raise DataError(f"{where}: expected a JSON list of objects, one per example.")
+    return obj
+
+
+def json_lines_records(lines: Iterable[str], where: str) -> list[dict[str, Any]]:
+    """The objects of JSON Lines text; blank lines are skipped.
+
+    Raises:
+        DataError: for the first line that is broken JSON or not an object.
+    """
+    records: list[dict[str, Any]] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"{where} line {lineno}: broken JSON ({e.msg} at column {e.colno}); "
+                "fix or remove that line."
+            ) from e
+        if not isinstance(obj, dict):
+            raise DataError(
+                f"{where} line {lineno}: expected a JSON object per line, found "
+                f"{type(obj).__name__}; write one {{...}} object per line."
+            )
+        records.append(obj)
+    return records
+
+
 def _diagnose_jsonl(path: Path) -> DataError:
     try:
         with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    return DataError(
-                        f"{path} line {lineno}: broken JSON ({e.msg} at column {e.colno}); "
-                        "fix or remove that line."
-                    )
-                if not isinstance(obj, dict):
-                    return DataError(
-                        f"{path} line {lineno}: expected a JSON object per line, found "
-                        f"{type(obj).__name__}; write one {{...}} object per line."
-                    )
+            json_lines_records(f, str(path))
+    except DataError as e:
+        return e
     except UnicodeDecodeError as e:
         return DataError(f"{path}: byte {e.start} is not UTF-8; re-save the file as UTF-8.")
     return DataError(f"{path}: could not be read as JSON Lines; check that each line is an object.")
@@ -337,17 +371,7 @@ def _load_file(path: Path, fmt: str, spec: ColumnSpec) -> datasets.Dataset:
             raise _diagnose_jsonl(path) from e
     if fmt == "json":
         # A JSON document must be parsed whole anyway; rows become an Arrow table.
-        try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError(
-                f"{path} line {e.lineno}: not valid JSON ({e.msg}); fix the file, or use "
-                "JSON Lines (.jsonl) for one object per line."
-            ) from e
-        if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-            obj = obj["data"]
-        if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
-            raise DataError(f"{path}: expected a JSON list of objects, one per example.")
+        obj = json_document_records(path.read_text(encoding="utf-8"), str(path))
         if not obj:
             raise DataError(f"{path}: the JSON list is empty; give at least one example.")
         return datasets.Dataset.from_pandas(pd.DataFrame.from_records(obj), preserve_index=False)

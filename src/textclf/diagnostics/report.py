@@ -38,7 +38,12 @@ from textclf.diagnostics.curves import diagnose, parse_log_history
 from textclf.diagnostics.errors import confused_pairs, error_table, likely_label_errors
 from textclf.errors import MissingExtraError
 from textclf.evaluation.decision import DecisionRule, decide
-from textclf.evaluation.report import comparison_sentence, fmt_interval, headline_table
+from textclf.evaluation.report import (
+    comparison_sentence,
+    decision_rule_lines,
+    fmt_interval,
+    headline_table,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -156,21 +161,7 @@ def _metrics_section(inputs: ReportInputs) -> str:
         body.append(H.note(sentence, kind="good"))
     if doc.get("note"):
         body.append(H.note(doc["note"], kind="warn"))
-    rule = (doc.get("thresholds") or {}).get("decision_rule") or {}
-    lines = []
-    if rule:
-        lines.append(f"Temperature {rule.get('temperature', 1.0):.3f}")
-        if rule.get("validation_ece_before") is not None:
-            lines.append(
-                f"validation ECE {rule['validation_ece_before']:.4f} before, "
-                f"{rule['validation_ece_after']:.4f} after temperature scaling"
-            )
-        tuning = rule.get("threshold_tuning")
-        if tuning:
-            lines.append(
-                f"validation {tuning['metric']} {tuning['validation_before']:.4f} at 0.5, "
-                f"{tuning['validation_after']:.4f} with tuned thresholds"
-            )
+    lines = decision_rule_lines(doc)
     if lines:
         body.append(H.note("Decision rule (fitted on the validation split): " + "; ".join(lines)))
     per_label = pd.DataFrame(

@@ -171,28 +171,37 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
             f"| {label} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
             f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
         )
-    rule = (doc.get("thresholds") or {}).get("decision_rule")
-    if rule:
+    rule_lines = decision_rule_lines(doc)
+    if rule_lines:
         lines += ["", "## Decision rule (fitted on the validation split)", ""]
-        lines.append(f"- temperature: {rule['temperature']:.3f}")
-        if rule.get("validation_ece_before") is not None:
-            lines.append(
-                f"- validation ECE: {rule['validation_ece_before']:.4f} before, "
-                f"{rule['validation_ece_after']:.4f} after temperature scaling"
-            )
-        t = rule.get("thresholds")
-        if isinstance(t, list):
-            labels = doc["labels"]
-            lines.append(
-                "- per-label thresholds: "
-                + ", ".join(f"{lab} {v:.2f}" for lab, v in zip(labels, t, strict=True))
-            )
-        elif t is not None:
-            lines.append(f"- threshold on '{doc['labels'][1]}': {t:.3f}")
-        tuning = rule.get("threshold_tuning")
-        if tuning:
-            lines.append(
-                f"- validation {tuning['metric']}: {tuning['validation_before']:.4f} at 0.5, "
-                f"{tuning['validation_after']:.4f} tuned"
-            )
+        lines += [f"- {line}" for line in rule_lines]
     return "\n".join(lines) + "\n"
+
+
+def decision_rule_lines(doc: dict[str, Any]) -> list[str]:
+    """The decision rule in plain lines (temperature, ECE, thresholds, tuning gain); ``[]`` if none."""
+    rule = (doc.get("thresholds") or {}).get("decision_rule")
+    if not rule:
+        return []
+    lines = [f"temperature: {rule['temperature']:.3f}"]
+    if rule.get("validation_ece_before") is not None:
+        lines.append(
+            f"validation ECE: {rule['validation_ece_before']:.4f} before, "
+            f"{rule['validation_ece_after']:.4f} after temperature scaling"
+        )
+    t = rule.get("thresholds")
+    if isinstance(t, list):
+        labels = doc["labels"]
+        lines.append(
+            "per-label thresholds: "
+            + ", ".join(f"{lab} {v:.2f}" for lab, v in zip(labels, t, strict=True))
+        )
+    elif t is not None:
+        lines.append(f"threshold on '{doc['labels'][1]}': {t:.3f}")
+    tuning = rule.get("threshold_tuning")
+    if tuning:
+        lines.append(
+            f"validation {tuning['metric']}: {tuning['validation_before']:.4f} at 0.5, "
+            f"{tuning['validation_after']:.4f} tuned"
+        )
+    return lines
