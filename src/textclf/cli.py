@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from textclf._version import __version__
-from textclf.errors import TextclfError
+from textclf.errors import RunFinishedError, TextclfError, os_error_message
 
 app = typer.Typer(
     help="Fine-tune transformer encoders for binary, multi-class and multi-label text classification.",
@@ -82,6 +82,11 @@ def _run(fn: Callable[[], T]) -> T:
     """Run a command body; turn user errors into one line and exit code 2."""
     try:
         return fn()
+    except (typer.Exit, typer.Abort):
+        raise
+    except RunFinishedError as e:
+        print(f"note: {e}")
+        raise typer.Exit(code=0) from None
     except TextclfError as e:
         if _state["debug"]:
             raise
@@ -90,6 +95,19 @@ def _run(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(code=130) from None
+    except Exception as e:
+        if _state["debug"]:
+            raise
+        message = os_error_message(e)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            raise typer.Exit(code=2) from None
+        print(
+            f"error: unexpected {type(e).__name__}: {e}. This is a bug in textclf: run the same "
+            "command with --debug for the traceback and include it in a bug report.",
+            file=sys.stderr,
+        )
+        raise typer.Exit(code=1) from None
 
 
 def _split_csv(value: str | None) -> list[str] | None:

@@ -16,6 +16,10 @@ class ConfigError(TextclfError):
     """The configuration (YAML file, flags or ``--set`` overrides) is invalid."""
 
 
+class RunFinishedError(ConfigError):
+    """``--resume`` on a run that has already finished: there is nothing to do."""
+
+
 class DataError(TextclfError):
     """An input file cannot be read or holds data that cannot be trained on."""
 
@@ -46,3 +50,36 @@ def missing_extra(package: str, extra: str) -> MissingExtraError:
         f"The optional package '{package}' is not installed; "
         f"install it with: pip install 'textclf[{extra}]'."
     )
+
+
+_DISK_FULL = ("no space left on device", "disk quota exceeded", "file write failed")
+
+
+def os_error_message(err: BaseException) -> str | None:
+    """One line for a file-system failure anywhere in ``err``'s chain, or ``None``.
+
+    Writers deep in PyTorch or safetensors wrap ``ENOSPC`` in their own exception types,
+    so the whole ``__cause__``/``__context__`` chain and the message text are examined.
+    """
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        where = getattr(current, "filename", None)
+        prefix = f"{where}: " if where else ""
+        code = getattr(current, "errno", None)
+        text = str(current).lower()
+        if code in (errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
+            return (
+                f"{prefix}the disk is full; free some space (or choose another --output) and "
+                "run again — a training run continues with --resume."
+            )
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return (
+                f"{prefix}cannot write here ({current.strerror if isinstance(current, OSError) else text}); "
+                "choose a folder you can write to, or fix its permissions."
+            )
+        current = current.__cause__ or current.__context__
+    return None

@@ -113,8 +113,9 @@ class TextClassifier:
         Returns:
             ``self``, with ``labels_``, ``task_``, ``thresholds_``, ``history_``.
         """
-        from textclf.modeling import build_model, load_tokenizer
-        from textclf.training.trainer import tokenize, train_model
+        from textclf.modeling import build_model, load_classifier, load_tokenizer
+        from textclf.training.checkpoints import read_train_record, save_trained, trained_snapshot
+        from textclf.training.trainer import TrainResult, tokenize, train_model
 
         train = X if isinstance(X, Split) else split_from_lists(X, y, name="train")
         val: Split | None
@@ -148,26 +149,35 @@ class TextClassifier:
         from transformers import set_seed
 
         set_seed(self.random_state)
-        net = build_model(self.model, space, revision=self._model_config.revision)
         tmp = None
         if output_dir is None:
             tmp = tempfile.mkdtemp(prefix="textclf-")
             ckpt_dir = Path(tmp)
         else:
             ckpt_dir = Path(output_dir) / "checkpoints"
+        snapshot = trained_snapshot(ckpt_dir) if resume and output_dir is not None else None
         try:
-            result = train_model(
-                net,
-                tokenizer,
-                space,
-                train_ds,
-                val_ds,
-                self._train_config,
-                output_dir=ckpt_dir,
-                seed=self.random_state,
-                resume=resume,
-                callbacks=callbacks,
-            )
+            if snapshot is not None:
+                # Training had finished before the interruption: reuse it, do not train again.
+                logger.info("Training had finished before the run stopped; using %s.", snapshot)
+                net = load_classifier(snapshot)
+                result = TrainResult.from_dict(read_train_record(snapshot))
+            else:
+                net = build_model(self.model, space, revision=self._model_config.revision)
+                result = train_model(
+                    net,
+                    tokenizer,
+                    space,
+                    train_ds,
+                    val_ds,
+                    self._train_config,
+                    output_dir=ckpt_dir,
+                    seed=self.random_state,
+                    resume=resume,
+                    callbacks=callbacks,
+                )
+                if output_dir is not None:
+                    save_trained(ckpt_dir, net, tokenizer, result.to_dict())
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -31,15 +31,17 @@ from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.data.split import check_splittable, split_indices
 from textclf.data.validate import ValidationReport, validate_splits
-from textclf.errors import ConfigError
+from textclf.errors import ConfigError, RunFinishedError
 from textclf.estimator import TextClassifier
 from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
 from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.decision import DecisionRule, decide, fit_decision_rule
 from textclf.evaluation.metrics import headline_metric
 from textclf.evaluation.report import metrics_document, metrics_markdown
+from textclf.faults import fail_point
 from textclf.inference.pipeline import Predictor
 from textclf.persistence import ModelInfo, library_versions
+from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
 from textclf.tracking.session import TrackingSession
 from textclf.training.callbacks import TrackingCallback
@@ -172,13 +174,17 @@ def prepare_data(
     )
 
 
-def _check_output_dir(output: Path, *, resume: bool, overwrite: bool) -> None:
-    if not output.exists() or not any(output.iterdir()):
-        return
-    if resume or overwrite:
+def _check_output_dir(folder: RunFolder, *, resume: bool, overwrite: bool) -> None:
+    state = folder.state()
+    if state == "finished" and resume and not overwrite:
+        raise RunFinishedError(
+            f"{folder.path}: this run has already finished, so there is nothing to resume; "
+            "pass --overwrite to train it again, or choose a new --output."
+        )
+    if state == "empty" or resume or overwrite:
         return
     raise ConfigError(
-        f"{output}: the output folder already holds a run; choose a new --output, pass "
+        f"{folder.path}: the output folder already holds a run; choose a new --output, pass "
         "--resume to continue it, or --overwrite to replace it."
     )
 
@@ -312,9 +318,9 @@ def _run_experiment(
     if not config.output_dir:
         raise ConfigError("no output folder: pass --output DIR (or output_dir in the config).")
     output = Path(config.output_dir)
-    _check_output_dir(output, resume=resume, overwrite=overwrite)
+    folder = RunFolder(output)
+    _check_output_dir(folder, resume=resume, overwrite=overwrite)
     data = prepare_data(config, train=train, validation=validation, test=test)
-    space = data.space
     for finding in data.report.warnings:
         logger.warning(finding.message)
     # Check the model name now, so a bad --model fails before the output folder appears.
@@ -322,10 +328,36 @@ def _run_experiment(
 
     load_tokenizer(config.model.name, revision=config.model.revision)
     session.check()  # the tracker's health check, before anything is written
-    if overwrite and output.exists() and not resume:
-        shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
-    config.save(output / "checkpoints" / "run-config.yaml")
+    with folder.claim():
+        if overwrite and not resume:
+            folder.clear()
+        folder.set_state("running")
+        config.save(output / "checkpoints" / "run-config.yaml")
+        return _train_and_save(
+            config,
+            session,
+            data,
+            output,
+            resume=resume,
+            callbacks=callbacks,
+            folder=folder,
+            started=started,
+        )
+
+
+def _train_and_save(
+    config: ExperimentConfig,
+    session: TrackingSession,
+    data: PreparedData,
+    output: Path,
+    *,
+    resume: bool,
+    callbacks: list[Any] | None,
+    folder: RunFolder,
+    started: float,
+) -> ExperimentResult:
+    """Train (or pick up a finished training), evaluate, save, report; in the claimed folder."""
+    space = data.space
     session.begin(
         output,
         resume=resume,
@@ -422,10 +454,13 @@ def _run_experiment(
         result.notes += _write_diagnostics(
             eval_dir, config, data, eval_name, eval_split, doc, eval_proba, rule, predictor, history
         )
-    if not config.train.keep_checkpoints:
-        shutil.rmtree(output / "checkpoints", ignore_errors=True)
     # Last, so that everything written (report, figures, model) is in the tracked run.
     result.tracking = session.complete(output, doc, task=space.task)
+    # Finished before the checkpoints go: a crash in between leaves a finished run with
+    # leftover checkpoints, never an unfinished run without them.
+    folder.set_state("finished")
+    if not config.train.keep_checkpoints:
+        shutil.rmtree(output / "checkpoints", ignore_errors=True)
     result.total_runtime_s = time.perf_counter() - started
     return result
 
@@ -530,6 +565,7 @@ def evaluate_split(
     y_true = space.encode(split.dataset["labels"])
     logits = predictor.logits(texts, progress=True)
     proba = apply_temperature(logits, rule.temperature, multilabel=space.multilabel)
+    fail_point("assess")
     # Every model is resampled with the same seed, hence on the same resamples.
     boot = functools.partial(
         bootstrap_metrics,
@@ -627,7 +663,7 @@ def write_evaluation(
                     "row": row_ids[i],
                     "text": texts[i],
                     "true": trues[i],
-                    "pred": preds[i],
+                    ("labels" if space.multilabel else "label"): preds[i],
                     "scores": {
                         lab: round(float(p), 6)
                         for lab, p in zip(space.labels, proba[i], strict=True)

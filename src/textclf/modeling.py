@@ -154,3 +154,20 @@ def build_model(name: str, space: LabelSpace, *, revision: str | None = None) ->
         hf_logging.set_verbosity(verbosity)
     logger.info("Loaded %s with a new %d-label head (%s).", name, space.num_labels, space.task)
     return model
+
+
+def load_classifier(folder: str | os.PathLike[str]) -> PreTrainedModel:
+    """Load a saved sequence classifier from safetensors only, never remote code, in eval mode.
+
+    Raises:
+        ModelLoadError: for a folder whose weights or config cannot be loaded.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=True, trust_remote_code=False
+        )
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{folder}: cannot load the model ({e}).") from e
+    return model.eval()

@@ -27,15 +27,15 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textclf.atomic import write_text_atomic
+from textclf.atomic import make_temp_dir, write_text_atomic
 from textclf.data.labels import LabelSpace
 from textclf.errors import ModelLoadError
+from textclf.faults import fail_point
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -130,7 +130,7 @@ def save_model_folder(
     model.config.id2label = dict(enumerate(info.labels))
     model.config.label2id = {name: i for i, name in enumerate(info.labels)}
     model.config.problem_type = info.space.problem_type  # type: ignore[assignment]
-    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=target))
+    tmp = make_temp_dir(target, ".saving-")
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -144,6 +144,7 @@ def save_model_folder(
             if dest.is_dir() and not dest.is_symlink():
                 shutil.rmtree(dest)
             os.replace(item, dest)
+        fail_point("final_save")
         write_text_atomic(target / SIDECAR, info.to_json())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -200,7 +201,9 @@ def load_model_folder(
     Raises:
         ModelLoadError: for a missing, incomplete or unreadable folder.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from textclf.modeling import load_classifier
 
     folder = Path(directory)
     info = read_info(folder)
@@ -209,12 +212,9 @@ def load_model_folder(
             f"{folder}: no model.safetensors; textclf loads safetensors weights only "
             "(re-save the model with save_pretrained(safe_serialization=True))."
         )
+    model = load_classifier(folder)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder, use_safetensors=True, trust_remote_code=False
-        )
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{folder}: cannot load the model ({e}).") from e
-    model.eval()
+        raise ModelLoadError(f"{folder}: cannot load the tokenizer ({e}).") from e
     return model, tokenizer, info

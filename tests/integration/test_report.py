@@ -32,7 +32,7 @@ def _mismatches(run: Path) -> int:
     rows = [
         json.loads(line) for line in (run / "eval" / "predictions.jsonl").read_text().splitlines()
     ]
-    return sum(1 for r in rows if r["true"] != r["pred"])
+    return sum(1 for r in rows if r["true"] != r.get("label", r.get("labels")))
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])

@@ -44,6 +44,7 @@ from textclf.evaluation.report import (
     fmt_interval,
     headline_table,
 )
+from textclf.faults import fail_point
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -585,6 +586,7 @@ def write_report(
     sections.append(H.Section("confidence", "Confidence", _confidence_section(b, inputs, pred)))
     sections.append(H.Section("per-label", "Per label", _per_label_section(b, inputs)))
     b.lap("figures")
+    fail_point("report")  # figures written, report.html not yet
     if predictor is not None and options.projections:
         body = _embeddings_section(b, inputs, predictor, pred, options, seed)
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,13 @@ from transformers import (
     TrainingArguments,
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
-from transformers.trainer_utils import get_last_checkpoint
 
 from textclf.config import TrainConfig
 from textclf.data.labels import LabelSpace
 from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.metrics import classification_metrics, headline_metric
+from textclf.faults import fail_point
+from textclf.training.checkpoints import CompleteCheckpointCallback, latest_complete_checkpoint
 from textclf.training.resources import (
     Resources,
     free_accelerator_memory,
@@ -197,6 +198,11 @@ class _ClassifierTrainer(Trainer):
             )
         return super()._get_train_sampler(train_dataset)
 
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call=_internal_call)
+        if _internal_call:
+            fail_point("checkpoint_save")  # weights written; optimizer and state not yet
+
     def compute_loss(
         self,
         model: torch.nn.Module,
@@ -217,6 +223,13 @@ class _ClassifierTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+class _FailPointCallback(TrainerCallback):
+    """Lets the chaos test kill the run after an optimizer step (see :mod:`textclf.faults`)."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        fail_point("train_step")
+
+
 @dataclass
 class TrainResult:
     """What training produced, besides the model (which holds the best weights)."""
@@ -233,6 +246,17 @@ class TrainResult:
     gradient_accumulation_steps: int
     oom_retries: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record (saved beside the trained-model snapshot)."""
+        return {**asdict(self), "resources": asdict(self.resources)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
+        """Inverse of :meth:`to_dict`."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["resources"] = Resources(**data["resources"])
+        return cls(**known)
 
 
 def _training_args(
@@ -338,6 +362,7 @@ def train_model(
     def compute_metrics(pred: Any) -> dict[str, float]:
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
         proba = apply_temperature(logits, 1.0, multilabel=space.multilabel)
+        fail_point("evaluation")
         return classification_metrics(space.task, np.asarray(pred.label_ids), proba)
 
     batch_size = cfg.batch_size
@@ -358,7 +383,11 @@ def train_model(
             metric=metric_name,
             learning_rate=cfg.learning_rate,
         )
-        cbs: list[TrainerCallback] = list(callbacks)
+        cbs: list[TrainerCallback] = [
+            CompleteCheckpointCallback(),
+            _FailPointCallback(),
+            *callbacks,
+        ]
         if has_eval and cfg.early_stopping_patience:
             cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
         trainer = _ClassifierTrainer(
@@ -375,8 +404,8 @@ def train_model(
             lengths=lengths,
             head_lr_multiplier=cfg.head_lr_multiplier_for(space.task),
         )
-        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-        resume_from = last if (resume or retries > 0) and last else None
+        last = latest_complete_checkpoint(output_dir) if (resume or retries > 0) else None
+        resume_from = str(last) if last else None
         if resume and retries == 0:
             if last:
                 logger.info("Resuming from %s.", last)

@@ -1,0 +1,110 @@
+"""The output folder of a training run: one job at a time, and whether the run has finished.
+
+A run writes ``.textclf-run.json`` (its state: ``running`` or ``finished``) and holds an
+OS-level lock on ``.textclf.lock`` while it works. The lock is ``filelock``'s ``flock``:
+the kernel releases it when the process dies, so a crashed or killed run never leaves the
+folder stuck, while a second job started on the same folder is refused at once.
+
+Example:
+    >>> folder = RunFolder(Path("runs/x"))  # doctest: +SKIP
+    >>> with folder.claim():  # doctest: +SKIP
+    ...     folder.set_state("running")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from filelock import FileLock, Timeout
+
+from textclf.atomic import write_text_atomic
+from textclf.errors import ConfigError
+
+LOCK = ".textclf.lock"
+STATE = ".textclf-run.json"
+SIDECAR = "textclf.json"
+
+State = Literal["empty", "running", "finished"]
+
+
+class RunFolder:
+    """A training run's output folder.
+
+    Args:
+        path: The ``--output`` folder.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def state(self) -> State:
+        """``empty`` (nothing there), ``running`` (started, not finished) or ``finished``."""
+        if not self.path.is_dir() or not any(p.name not in (LOCK,) for p in self.path.iterdir()):
+            return "empty"
+        state_file = self.path / STATE
+        if state_file.is_file():
+            try:
+                status = json.loads(state_file.read_text(encoding="utf-8")).get("status")
+            except (json.JSONDecodeError, AttributeError):
+                status = None
+            return "finished" if status == "finished" else "running"
+        # Folders written before the state file existed: finished when the model is there.
+        return "finished" if (self.path / SIDECAR).is_file() else "running"
+
+    def set_state(self, status: Literal["running", "finished"]) -> None:
+        """Record the run's state (atomically)."""
+        record = {
+            "status": status,
+            "pid": os.getpid(),
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_text_atomic(self.path / STATE, json.dumps(record) + "\n")
+
+    @contextlib.contextmanager
+    def claim(self) -> Iterator[None]:
+        """Hold the folder's lock for the block; refuse when another job holds it.
+
+        Raises:
+            ConfigError: when a running job already holds the folder.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ConfigError(
+                f"{self.path}: another textclf job is writing to this folder right now; "
+                "wait for it to finish, or choose another --output."
+            ) from None
+        try:
+            self._remove_leftovers()
+            yield
+        finally:
+            lock.release()
+
+    def _remove_leftovers(self) -> None:
+        """Delete temporary files a killed job left mid-write (we hold the lock: none is live)."""
+        patterns = (".saving-*", "checkpoints/.trained-*", "**/.*.tmp")
+        for pattern in patterns:
+            for item in self.path.glob(pattern):
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item, ignore_errors=True)
+                else:
+                    item.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        """Delete the folder's contents except the lock (for ``--overwrite``)."""
+        for item in self.path.iterdir():
+            if item.name == LOCK:
+                continue
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
