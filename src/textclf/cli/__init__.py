@@ -1,0 +1,86 @@
+"""The ``textclf`` command line: one thin module per command group over the public API.
+
+Each command parses its options and forwards to an importable function, as spaCy's CLI
+does. User errors (:class:`textclf.errors.TextclfError`) print one line and exit with
+code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from textclf._version import __version__
+from textclf.cli import app as app_group
+from textclf.cli import data, demo, evaluate, feedback, predict, report, tracking, train
+from textclf.cli._common import STATE
+from textclf.cli.app import _APP_ENV
+
+__all__ = ["_APP_ENV", "app", "main"]
+
+app = typer.Typer(
+    help="Fine-tune transformer encoders for binary, multi-class and multi-label text classification.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"textclf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """textclf: data in, fine-tuned classifier out, predictions back."""
+    STATE["debug"] = debug
+    level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("datasets", "transformers", "urllib3", "filelock", "fsspec", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
+    if not debug:
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        # datasets logs a reader's failure at ERROR before raising it; textclf.data.io turns
+        # that exception into the one "error:" line, so the log line would only repeat it.
+        # datasets and transformers set their loggers' levels from these variables when they
+        # are (lazily) imported, overriding the setLevel calls above.
+        os.environ.setdefault("DATASETS_VERBOSITY", "critical")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        # MLflow configures its own loggers from this variable when it is imported.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("datasets").setLevel(logging.CRITICAL)
+        import warnings
+
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+
+
+app.command()(train.train)
+app.command()(predict.predict)
+app.command()(evaluate.evaluate)
+app.command()(report.report)
+app.command()(report.explain)
+app.command()(evaluate.calibrate)
+app.command()(evaluate.compare)
+app.command()(demo.demo)
+app.add_typer(data.app, name="data")
+app.add_typer(tracking.app, name="tracking")
+app.add_typer(app_group.app, name="app")
+app.add_typer(feedback.app, name="feedback")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,5 @@
+"""``python -m textclf.cli``."""
+
+from textclf.cli import main
+
+main()

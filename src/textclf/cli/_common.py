@@ -1,0 +1,200 @@
+"""What the command modules share: running a command body, shared options, printing results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from textclf.errors import RunFinishedError, TextclfError, os_error_message
+
+STATE = {"debug": False}
+T = TypeVar("T")
+logger = logging.getLogger("textclf.cli")
+
+
+def run(fn: Callable[[], T]) -> T:
+    """Run a command body; turn user errors into one line and exit code 2."""
+    try:
+        return fn()
+    except (typer.Exit, typer.Abort):
+        raise
+    except RunFinishedError as e:
+        print(f"note: {e}")
+        raise typer.Exit(code=0) from None
+    except TextclfError as e:
+        if STATE["debug"]:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise typer.Exit(code=130) from None
+    except Exception as e:
+        if STATE["debug"]:
+            raise
+        message = os_error_message(e)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            raise typer.Exit(code=2) from None
+        print(
+            f"error: unexpected {type(e).__name__}: {e}. This is a bug in textclf: run the same "
+            "command with --debug for the traceback and include it in a bug report.",
+            file=sys.stderr,
+        )
+        raise typer.Exit(code=1) from None
+
+
+def split_csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+# Options shared by every command that reads labelled data.
+TextColumn = Annotated[str | None, typer.Option("--text-column")]
+LabelColumn = Annotated[str | None, typer.Option("--label-column")]
+LabelColumns = Annotated[
+    str | None, typer.Option("--label-columns", help="Comma-separated 0/1 columns.")
+]
+LabelSeparator = Annotated[str | None, typer.Option("--label-separator")]
+LabelNames = Annotated[
+    str | None, typer.Option("--label-names", help="File naming integer label ids.")
+]
+ColumnNames = Annotated[
+    str | None, typer.Option("--column-names", help="Names for a headerless file.")
+]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+    ),
+]
+NoTrack = Annotated[
+    bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
+]
+
+
+def build_config(
+    *,
+    config: Path | None,
+    overrides: list[str],
+    flags: dict[str, Any],
+) -> Any:
+    from textclf.config import ExperimentConfig, apply_overrides, load_config
+
+    cfg = load_config(config) if config else ExperimentConfig()
+    dotted = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+    # Flags first, then --set: the more specific --set wins.
+    return apply_overrides(cfg, dotted + list(overrides))
+
+
+def print_evaluation(doc: dict[str, Any]) -> None:
+    """The headline metrics with intervals (and baselines) as a terminal table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from textclf.evaluation.report import comparison_sentence, headline_table
+
+    if not doc:
+        print("No validation or test split: nothing was evaluated.")
+        return
+    header, rows = headline_table(doc)
+    level = round(100 * doc["confidence"])
+    table = Table(
+        title=f"{doc['split']} split: {doc['n_examples']} examples, {doc['task']}; "
+        f"value [{level}% CI], {doc['n_resamples']} bootstrap resamples"
+    )
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    sentence = comparison_sentence(doc)
+    if sentence:
+        console.print(sentence)
+    if doc.get("note"):
+        console.print(f"[yellow]{doc['note']}[/yellow]")
+
+
+def print_result(result: Any) -> None:
+    print_evaluation(result.evaluation)
+    print(
+        f"Training took {result.train_runtime_s:.0f} s, the whole run {result.total_runtime_s:.0f} s."
+    )
+
+
+def tracking_lines(tracking: dict[str, Any]) -> list[str]:
+    """Where the run was tracked, how to look at it, and how to push what the server missed."""
+    if not tracking or tracking.get("backend") in (None, "none"):
+        return ["Tracking:     off"]
+    where = f"{tracking['backend']} run {tracking.get('run_id') or '(local only)'}"
+    lines = [
+        f"Tracking:     {where} in experiment '{tracking.get('experiment')}' at {tracking.get('uri')}"
+    ]
+    if tracking.get("fallback"):
+        lines.append(
+            f"              not all records reached the server; they are in {tracking['fallback']}"
+        )
+        lines.append(f"              push them when it is back: {tracking.get('sync_command')}")
+    if tracking.get("ui_hint"):
+        lines.append(f"              view it:  {tracking['ui_hint']}")
+    return lines
+
+
+def column_spec(
+    text_column: str | None,
+    label_column: str | None,
+    label_columns: str | None,
+    label_separator: str | None,
+    label_names: str | None,
+    column_names: str | None,
+) -> Any:
+    from textclf.config import DataConfig
+    from textclf.data.io import ColumnSpec
+
+    return ColumnSpec.from_config(
+        DataConfig(
+            text_column=text_column,
+            label_column=label_column,
+            label_columns=split_csv(label_columns),
+            label_separator=label_separator,
+            label_names=label_names,
+            column_names=split_csv(column_names),
+        )
+    )
+
+
+def read_labelled(path: str, spec: Any, space: Any, name: str) -> Any:
+    """Read a labelled file and check its labels against the model's."""
+    from textclf.data.io import read_split
+    from textclf.errors import DataError
+
+    split = read_split(path, spec, name=name)
+    unknown = space.unknown(split.dataset["labels"])
+    if unknown:
+        names = sorted(unknown)[:5]
+        raise DataError(
+            f"{path}: label(s) {names} are not among the model's {space.num_labels} labels; "
+            "check --label-column / --label-names, or use a model trained on these labels."
+        )
+    return split
+
+
+def eval_config(n_resamples: int, ci_method: str, confidence: float, baselines: bool) -> Any:
+    from textclf.config import EvalConfig
+
+    try:
+        return EvalConfig(
+            n_resamples=n_resamples,
+            ci_method=ci_method,  # type: ignore[arg-type]
+            confidence=confidence,
+            baselines=["tfidf_lr", "tfidf_cnb", "majority"] if baselines else [],
+        )
+    except ValueError as e:
+        raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]

@@ -1,0 +1,200 @@
+"""``textclf app``: start the Streamlit app; ``app hash-password``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from textclf.cli._common import (
+    run,
+)
+from textclf.cli.feedback import FeedbackDb
+
+# ---------------------------------------------------------------------------------------
+# app / feedback
+# ---------------------------------------------------------------------------------------
+
+# The app is a separate top-level package (textclf.app): the CLI starts it as a Streamlit
+# subprocess and passes its options in these environment variables, which
+# textclf.app.settings reads (tests/integration/test_cli_app.py checks the names match).
+_APP_ENV = {
+    "models": "TEXTCLF_APP_MODELS",
+    "max_upload_mb": "TEXTCLF_APP_MAX_UPLOAD_MB",
+    "max_rows": "TEXTCLF_APP_MAX_ROWS",
+}
+_APP_COLOR = "#6366f1"
+
+app = typer.Typer(
+    help="The Streamlit app: predictions, explanations, batch files, history and feedback.",
+    invoke_without_command=True,
+)
+
+
+def _app_command(
+    script: str,
+    *,
+    port: int,
+    address: str,
+    headless: bool,
+    max_upload_mb: float,
+    theme: str,
+) -> list[str]:
+    import math
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true" if headless else "false",
+        # Streamlit refuses bigger uploads in the browser; the app checks the exact limit.
+        "--server.maxUploadSize",
+        str(max(1, math.ceil(max_upload_mb))),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        # The app shows its own one-line errors; never a traceback in the browser.
+        "--client.showErrorDetails",
+        "none",
+        "--theme.primaryColor",
+        _APP_COLOR,
+    ]
+    if theme != "auto":
+        cmd += ["--theme.base", theme]
+    return cmd
+
+
+@app.callback()
+def app_main(
+    ctx: typer.Context,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model folder, or a folder of model folders; repeat for a model picker.",
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    address: Annotated[
+        str, typer.Option("--address", help="Address to bind; 0.0.0.0 serves the network.")
+    ] = "localhost",
+    feedback_db: FeedbackDb = None,
+    auth: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth",
+            help="Users file (TOML/YAML/JSON) to require a login; see 'textclf app hash-password'.",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest batch file accepted.")
+    ] = 50.0,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="Most rows predicted from one batch file.")
+    ] = 100_000,
+    theme: Annotated[str, typer.Option("--theme", help="auto|light|dark")] = "auto",
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Do not open a browser (for servers).")
+    ] = False,
+) -> None:
+    """Start the app on a model folder: textclf app --model runs/x [--port 8501]."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def body() -> int:
+        import importlib.util
+        import signal
+        import subprocess
+
+        from textclf.auth import AUTH_FILE_ENV, load_users
+        from textclf.errors import ConfigError, missing_extra
+        from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
+
+        if not model:
+            raise ConfigError("no model given; pass --model DIR (a folder from 'textclf train').")
+        for m in model:
+            if not m.is_dir():
+                raise ConfigError(
+                    f"{m}: model folder not found; pass a 'textclf train' --output folder."
+                )
+        if theme not in ("auto", "light", "dark"):
+            raise ConfigError(f"--theme {theme}: use auto, light or dark.")
+        if max_upload_mb <= 0 or max_rows <= 0:
+            raise ConfigError("--max-upload-mb and --max-rows must be positive.")
+        if importlib.util.find_spec("streamlit") is None:
+            raise missing_extra("streamlit", "app")
+        if auth is not None:
+            load_users(auth, environ={})  # a bad users file fails here, not in the browser
+        db = (feedback_db or default_db_path()).expanduser().resolve()
+        FeedbackStore(db)  # created (or checked) before the server starts
+        spec = importlib.util.find_spec("textclf.app.main")
+        if spec is None or spec.origin is None:
+            raise missing_extra("textclf.app", "app")
+        env = dict(os.environ)
+        env[_APP_ENV["models"]] = os.pathsep.join(str(m.resolve()) for m in model)
+        env[_APP_ENV["max_upload_mb"]] = str(max_upload_mb)
+        env[_APP_ENV["max_rows"]] = str(max_rows)
+        env[DB_ENV] = str(db)
+        if auth is not None:
+            env[AUTH_FILE_ENV] = str(auth.expanduser().resolve())
+        cmd = _app_command(
+            spec.origin,
+            port=port,
+            address=address,
+            headless=headless,
+            max_upload_mb=max_upload_mb,
+            theme=theme,
+        )
+        print(f"textclf app on http://{address}:{port} (Ctrl+C stops it); feedback in {db}.")
+        proc = subprocess.Popen(cmd, env=env)
+        # A service manager stops us with SIGTERM: pass it on, so no server is left behind.
+        previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # Streamlit got the Ctrl+C too and shuts down
+            return proc.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    code = run(body)
+    if code:
+        raise typer.Exit(code=code)
+
+
+@app.command("hash-password")
+def app_hash_password(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Also print a users-file line for this user.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Hash a password (scrypt) for the app's users file or $TEXTCLF_APP_USERS."""
+
+    def body() -> None:
+        from textclf.auth import hash_password
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        encoded = hash_password(password)
+        if user:
+            print(f'[users]\n{user} = "{encoded}"')
+        else:
+            print(encoded)
+
+    run(body)

@@ -1,0 +1,202 @@
+"""``textclf report`` and ``explain``: diagnostics for a saved model."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from textclf._version import __version__
+from textclf.cli._common import (
+    ColumnNames,
+    LabelColumn,
+    LabelColumns,
+    LabelNames,
+    LabelSeparator,
+    TextColumn,
+    column_spec,
+    eval_config,
+    print_evaluation,
+    run,
+    split_csv,
+)
+from textclf.cli.evaluate import _evaluate_file
+from textclf.errors import TextclfError
+
+
+def report(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to diagnose.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for the report (default: MODEL/eval/<file>)."),
+    ] = None,
+    train_file: Annotated[
+        str | None,
+        typer.Option("--train", help="Training file: baselines, label distribution, lengths."),
+    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
+    explain_text: Annotated[
+        list[str] | None,
+        typer.Option("--explain", help="A text to explain in the report (repeatable)."),
+    ] = None,
+    projections: Annotated[
+        str, typer.Option("--projections", help="Embedding maps: any of pca,tsne,umap.")
+    ] = "pca,tsne,umap",
+    max_points: Annotated[
+        int, typer.Option("--max-points", help="t-SNE/UMAP sample size at most.")
+    ] = 2000,
+    n_resamples: Annotated[int, typer.Option("--n-resamples")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+) -> None:
+    """Diagnose a saved model on a labelled file: report.html, errors.csv and the figures."""
+
+    def body() -> None:
+        from textclf.config import DiagnosticsConfig
+        from textclf.diagnostics.report import ReportInputs, write_report
+
+        started = time.perf_counter()
+        try:
+            options = DiagnosticsConfig(
+                projections=split_csv(projections) or [],  # type: ignore[arg-type]
+                max_points=max_points,
+                explain_texts=list(explain_text or []),
+            )
+        except ValueError as e:
+            raise TextclfError(
+                f"invalid --projections or --max-points: {e.errors()[0]['msg']}; "  # type: ignore[attr-defined]
+                "use a comma list of pca, tsne, umap and a sample size of at least 50."
+            ) from e
+        spec = column_spec(
+            text_column, label_column, label_columns, label_separator, label_names, column_names
+        )
+        cfg = eval_config(n_resamples, "percentile", 0.95, baselines=train_file is not None)
+        ev = _evaluate_file(
+            model, data, train_file, spec, cfg, seed=seed, batch_size=batch_size, output=output
+        )
+        predictor, split, train, rule, doc, proba, out = (
+            ev.predictor,
+            ev.split,
+            ev.train,
+            ev.rule,
+            ev.doc,
+            ev.proba,
+            ev.out,
+        )
+        info, space = predictor.info, predictor.space
+        name = Path(data).name
+        history_path = model / "eval" / "log_history.json"
+        history = (
+            json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
+        )
+        splits = {name: (split.dataset["text"], space.encode(split.dataset["labels"]))}
+        if train is not None:
+            splits["train"] = (train.dataset["text"], space.encode(train.dataset["labels"]))
+        inputs = ReportInputs(
+            space=space,
+            split=name,
+            texts=split.dataset["text"],
+            y_true=splits[name][1],
+            proba=proba,
+            rule=rule,
+            metrics=doc,
+            rows=split.dataset["row"],
+            log_history=history,
+            splits=splits,
+            findings=(info.data.get("validation") or {}).get("findings", []),
+            max_length=info.max_length,
+            title=f"textclf report: {model.name} on {name}",
+            facts=[("model", str(model)), ("backbone", info.backbone or "unknown")],
+        )
+        result = write_report(out, inputs=inputs, predictor=predictor, options=options, seed=seed)
+        print_evaluation(doc)
+        for line in result.notes:
+            print(f"Note: {line}")
+        print(f"{result.n_errors} misclassified examples: {out / 'errors.csv'}")
+        print(f"Report: {out / 'report.html'} ({time.perf_counter() - started:.0f} s)")
+
+    run(body)
+
+
+def explain(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
+    texts: Annotated[list[str], typer.Argument(help="Text(s) to explain.")],
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="Explain this label (default: the predicted ones)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Tokens shown per direction.")] = 8,
+    method: Annotated[
+        str,
+        typer.Option("--method", help="integrated_gradients, attention_rollout or both."),
+    ] = "integrated_gradients",
+    steps: Annotated[int, typer.Option("--steps", help="Integrated Gradients steps.")] = 32,
+    html_out: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the highlighted texts to this HTML file."),
+    ] = None,
+) -> None:
+    """Show which tokens push a text towards its predicted (or a given) label."""
+
+    def body() -> None:
+        from textclf.atomic import write_text_atomic
+        from textclf.diagnostics import html as H
+        from textclf.diagnostics.attributions import explain as explain_text
+        from textclf.diagnostics.attributions import highlight_html
+        from textclf.inference.pipeline import Predictor
+
+        methods = {
+            "integrated_gradients": ("integrated_gradients",),
+            "attention_rollout": ("attention_rollout",),
+            "both": ("integrated_gradients", "attention_rollout"),
+        }
+        if method not in methods:
+            raise TextclfError(
+                f"unknown --method '{method}'; use integrated_gradients, attention_rollout or both."
+            )
+        predictor = Predictor.from_folder(model)
+        unknown = [lab for lab in label or [] if lab not in predictor.info.labels]
+        if unknown:
+            raise TextclfError(
+                f"label(s) {unknown} are not among the model's labels "
+                f"({', '.join(predictor.info.labels[:10])}…); pass one of them with --label."
+            )
+        fragments = []
+        for text in texts:
+            started = time.perf_counter()
+            attrs = explain_text(
+                predictor, text, labels=label or None, methods=methods[method], n_steps=steps
+            )
+            seconds = time.perf_counter() - started
+            print(f"\n{text}")
+            for a in attrs:
+                head = f"  {a.method}" + (
+                    f" → {a.label} (p = {a.probability:.3f})" if a.label else ""
+                )
+                print(head + (" [text truncated]" if a.truncated else ""))
+                pos = ", ".join(f"{t} {s:+.2f}" for t, s in a.top_tokens(top, sign="positive"))
+                print(f"    for:     {pos or '(none)'}")
+                if a.method == "integrated_gradients":
+                    neg = ", ".join(f"{t} {s:+.2f}" for t, s in a.top_tokens(top, sign="negative"))
+                    print(f"    against: {neg or '(none)'}")
+                fragments.append(highlight_html(a))
+            print(f"  ({seconds:.2f} s)")
+        if html_out is not None:
+            doc = H.render_document(
+                title=f"textclf explain: {model.name}",
+                sections=[H.Section("explanations", "Token attributions", "".join(fragments))],
+                footer=f"textclf {__version__}",
+            )
+            write_text_atomic(html_out, doc)
+            print(f"\nWrote {html_out}")
+
+    run(body)

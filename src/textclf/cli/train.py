@@ -1,0 +1,135 @@
+"""``textclf train``: fine-tune, evaluate against baselines, save the model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from textclf.cli._common import (
+    ColumnNames,
+    LabelColumn,
+    LabelColumns,
+    LabelNames,
+    LabelSeparator,
+    NoTrack,
+    TextColumn,
+    TrackingUri,
+    build_config,
+    print_result,
+    run,
+    split_csv,
+    tracking_lines,
+)
+
+
+def train(
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Folder for the model, checkpoints and evaluation."),
+    ],
+    train_file: Annotated[
+        str | None,
+        typer.Option(
+            "--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset."
+        ),
+    ] = None,
+    validation: Annotated[
+        str | None, typer.Option("--validation", help="Validation data (else split from --train).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", help="Test data (else split from --train).")
+    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    label_columns: LabelColumns = None,
+    label_separator: LabelSeparator = None,
+    label_names: LabelNames = None,
+    column_names: ColumnNames = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--learning-rate")] = None,
+    max_length: Annotated[int | None, typer.Option("--max-length")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Dotted override, e.g. train.learning_rate=3e-5."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
+    ] = False,
+    no_baselines: Annotated[
+        bool, typer.Option("--no-baselines", help="Skip the TF-IDF and majority baselines.")
+    ] = False,
+    no_report: Annotated[
+        bool,
+        typer.Option("--no-report", help="Skip eval/report.html, errors.csv and the figures."),
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    no_track: NoTrack = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
+    ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Register the model under this name in the registry."),
+    ] = None,
+) -> None:
+    """Fine-tune a classifier; evaluate it on the test split with intervals, against baselines."""
+
+    def body() -> None:
+        from textclf.experiment import run_experiment
+
+        flags = {
+            "output_dir": str(output),
+            "seed": seed,
+            "data.train": train_file,
+            "data.validation": validation,
+            "data.test": test,
+            "data.text_column": text_column,
+            "data.label_column": label_column,
+            "data.label_columns": split_csv(label_columns),
+            "data.label_separator": label_separator,
+            "data.label_names": label_names,
+            "data.column_names": split_csv(column_names),
+            "data.task": task,
+            "model.name": model,
+            "model.max_length": max_length,
+            "train.epochs": epochs,
+            "train.max_steps": max_steps,
+            "train.batch_size": batch_size,
+            "train.learning_rate": learning_rate,
+            "eval.baselines": [] if no_baselines else None,
+            "diagnostics.enabled": False if no_report else None,
+            "tracking.uri": tracking_uri,
+            "tracking.enabled": False if no_track else None,
+            "tracking.experiment": experiment,
+            "tracking.registered_model": register,
+        }
+        cfg = build_config(config=config, overrides=overrides or [], flags=flags)
+        result = run_experiment(cfg, resume=resume, overwrite=overwrite)
+        print_result(result)
+        for line in result.notes:
+            print(f"Note: {line}")
+        print(f"Model folder: {result.output_dir}")
+        print(f"Evaluation:   {result.output_dir / 'eval'}")
+        report = result.output_dir / "eval" / "report.html"
+        if report.is_file():
+            print(f"Report:       {report}")
+        for line in tracking_lines(result.tracking):
+            print(line)
+
+    run(body)
