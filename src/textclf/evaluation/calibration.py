@@ -4,6 +4,10 @@ One scalar ``T`` divides the logits; it is fitted on validation data by minimisi
 negative log-likelihood, so it changes confidence but never the argmax. For multi-label
 models the same ``T`` scales every label's logit (a shared sigmoid temperature).
 
+The expected calibration error that judges the fit lives in
+:mod:`textclf.evaluation.metrics` (one implementation, issue 12); it is re-exported here
+for the callers that read it beside the temperature.
+
 Example:
     >>> import numpy as np
     >>> logits = np.array([[4.0, 0.0], [3.0, 0.0], [0.0, 3.5], [2.5, 0.0]])
@@ -18,9 +22,26 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax
 
+from textclf.evaluation.metrics import expected_calibration_error
+
+__all__ = ["apply_temperature", "expected_calibration_error", "fit_temperature"]
+
 
 def apply_temperature(logits: np.ndarray, temperature: float, *, multilabel: bool) -> np.ndarray:
-    """Probabilities from logits divided by ``temperature`` (softmax or sigmoid)."""
+    """Probabilities from logits divided by ``temperature`` (softmax or sigmoid).
+
+    Args:
+        logits: ``(n, k)`` raw scores.
+        temperature: ``T > 0``; 1 leaves the model's probabilities unchanged.
+        multilabel: Sigmoid per label instead of a softmax over the classes.
+
+    Returns:
+        ``(n, k)`` probabilities.
+
+    Example:
+        >>> apply_temperature(np.array([[2.0, 0.0]]), 2.0, multilabel=True).round(4).tolist()
+        [[0.7311, 0.5]]
+    """
     z = np.asarray(logits, dtype=np.float64) / temperature
     return expit(z) if multilabel else np.exp(log_softmax(z, axis=1))
 
@@ -55,25 +76,3 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray, *, multilabel: bool)
         options={"xatol": 1e-4},
     )
     return float(np.exp(res.x))
-
-
-def expected_calibration_error(
-    y_true: np.ndarray, proba: np.ndarray, *, multilabel: bool, n_bins: int = 15
-) -> float:
-    """ECE with equal-width bins, weighted by bin size.
-
-    Single-label: confidence = top-class probability, correct = argmax is right.
-    Multi-label: every (example, label) probability against its 0/1 truth.
-    """
-    p = np.asarray(proba, dtype=np.float64)
-    y = np.asarray(y_true)
-    if multilabel:
-        conf, correct = p.ravel(), y.ravel().astype(np.float64)
-    else:
-        conf, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
-    if len(conf) == 0:
-        return float("nan")
-    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    gap = np.abs(np.bincount(bins, conf, n_bins) - np.bincount(bins, correct, n_bins))
-    return float(gap.sum() / count.sum())

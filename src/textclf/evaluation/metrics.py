@@ -66,6 +66,41 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The metrics where a lower value is better: the one list for the Trainer's
+#: ``greater_is_better``, best-checkpoint marking in the report and any ranking of runs
+#: (issue 12: the report once treated only ``"loss"`` this way). Every other metric of
+#: this module is higher-is-better.
+LOWER_IS_BETTER = frozenset(
+    {"loss", "eval_loss", "log_loss", "brier", "ece", "hamming_loss", "coverage_error"}
+)
+
+#: Prefixes the Trainer and trackers put before a metric's name.
+_SPLIT_PREFIXES = ("eval_", "val_")
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a higher value of ``metric`` is better.
+
+    ``eval_`` / ``val_`` prefixes are ignored, so ``"eval_log_loss"`` reads as
+    ``"log_loss"``. Lower is better for :data:`LOWER_IS_BETTER` and, as in the Hugging
+    Face Trainer's default rule, for any name ending in ``loss``.
+
+    Args:
+        metric: A metric name, with or without a split prefix.
+
+    Returns:
+        ``False`` for a loss-like metric, ``True`` otherwise.
+
+    Example:
+        >>> greater_is_better("eval_f1_macro"), greater_is_better("val_log_loss")
+        (True, False)
+    """
+    name = metric
+    for prefix in _SPLIT_PREFIXES:
+        name = name.removeprefix(prefix)
+    return not (metric in LOWER_IS_BETTER or name in LOWER_IS_BETTER or name.endswith("loss"))
+
+
 def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float:
     """Call a sklearn metric, returning NaN where it is undefined (e.g. one class present)."""
     with warnings.catch_warnings():
@@ -79,9 +114,9 @@ def _quiet(fn: Any, *args: Any, **kwargs: Any) -> float:
 def ece_bin_index(confidence: np.ndarray, n_bins: int = ECE_BINS) -> np.ndarray:
     """Bin of each confidence among ``n_bins`` equal-width bins of ``[0, 1]``.
 
-    Bins are closed on the left, ``[m/M, (m+1)/M)``, with 1.0 in the last bin — the
-    convention of :func:`textclf.evaluation.calibration.expected_calibration_error`, so
-    that both report the same number.
+    Bins are closed on the left, ``[m/M, (m+1)/M)``, with 1.0 in the last bin. The one
+    binning of :func:`expected_calibration_error`, the bootstrap's ECE and the
+    reliability diagram, so that all three report the same number.
 
     Args:
         confidence: ``(n,)`` probabilities in ``[0, 1]``.
@@ -97,35 +132,47 @@ def expected_calibration_error(
     y_true: np.ndarray,
     proba: np.ndarray,
     *,
+    multilabel: bool = False,
     n_bins: int = ECE_BINS,
     sample_weight: np.ndarray | None = None,
 ) -> float:
-    """Expected calibration error of the top-class probability (Guo et al., 2017).
+    """Expected calibration error (Guo et al., 2017), the one implementation in textclf.
 
-    ``ECE = Σ_m |B_m|/n · |acc(B_m) − conf(B_m)|`` over equal-width confidence bins, where
-    the confidence is the largest probability and "correct" means its class is the true
-    one. ECE judges the probabilities, so it uses the top class whatever the decision
-    threshold.
+    ``ECE = Σ_m |B_m|/n · |acc(B_m) − conf(B_m)|`` over equal-width confidence bins
+    (:func:`ece_bin_index`). Single-label: the confidence is the largest probability and
+    "correct" means its class is the true one, whatever the decision threshold (ECE
+    judges the probabilities). Multi-label: every (example, label) probability against
+    its 0/1 truth, the calibration a per-label sigmoid threshold relies on.
 
     Args:
-        y_true: ``(n,)`` true class ids.
-        proba: ``(n, k)`` class probabilities.
+        y_true: ``(n,)`` true class ids, or ``(n, k)`` 0/1 rows for multi-label.
+        proba: ``(n, k)`` class (or per-label) probabilities.
+        multilabel: Score every (example, label) pair instead of the top class.
         n_bins: Number of bins.
-        sample_weight: ``(n,)`` non-negative weights (default: all 1).
+        sample_weight: ``(n,)`` non-negative example weights (default: all 1).
 
     Returns:
-        The ECE in ``[0, 1]``; NaN for no examples.
+        The ECE in ``[0, 1]``; NaN for no examples (or zero total weight).
 
     Example:
         >>> round(expected_calibration_error(np.array([0, 1]), np.array([[0.9, 0.1], [0.7, 0.3]])), 6)
         0.4
+        >>> round(expected_calibration_error(np.array([[1, 0]]), np.array([[0.8, 0.4]]), multilabel=True), 6)
+        0.3
     """
     proba = np.asarray(proba, dtype=np.float64)
+    y = np.asarray(y_true)
     w = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if len(proba) == 0 or w.sum() == 0:
         return float("nan")
-    conf = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == np.asarray(y_true)).astype(np.float64)
+    if multilabel:
+        k = proba.shape[1] if proba.ndim == 2 else 1
+        conf = proba.ravel()
+        correct = y.reshape(conf.shape).astype(np.float64)
+        w = np.repeat(w, k)
+    else:
+        conf = proba.max(axis=1)
+        correct = (proba.argmax(axis=1) == y).astype(np.float64)
     gap = np.bincount(ece_bin_index(conf, n_bins), w * (correct - conf), minlength=n_bins)
     return float(np.abs(gap).sum() / w.sum())
 

@@ -9,9 +9,11 @@ from sklearn import metrics as skm
 from textclf.evaluation.decision import decide
 from textclf.evaluation.metrics import (
     HEADLINE_METRICS,
+    LOWER_IS_BETTER,
     classification_metrics,
     classification_report_table,
     expected_calibration_error,
+    greater_is_better,
     per_label_metrics,
     ranking_per_example,
 )
@@ -208,18 +210,61 @@ def test_undefined_metrics_are_nan_not_errors():
     assert np.isnan(m["roc_auc_macro"]) and np.isnan(m["pr_auc_micro"])
 
 
-def test_ece_known_answer_and_calibration_module_agree():
+def test_ece_known_answer_and_one_implementation():
     y = np.array([0, 0, 1, 1])
     p = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     # bins: 0.9 (two examples, both right) -> |1 - 0.9| * 2/4; 0.8 (right) -> 0.2 * 1/4;
     # 0.6 (wrong) -> 0.6 * 1/4.
     assert expected_calibration_error(y, p) == pytest.approx(0.05 + 0.05 + 0.15)
-    from textclf.evaluation.calibration import expected_calibration_error as calibration_ece
+    # Weights count examples: doubling the last one is repeating it.
+    assert expected_calibration_error(
+        y, p, sample_weight=np.array([1.0, 1.0, 1.0, 2.0])
+    ) == pytest.approx(expected_calibration_error(np.r_[y, 1], np.vstack([p, p[-1]])))
+    # Issue 12: one ECE. The calibration module hands out this very function.
+    from textclf.evaluation import calibration
 
-    yy, pp = _random_single(500, 4, seed=2)
-    assert expected_calibration_error(yy, pp) == pytest.approx(
-        calibration_ece(yy, pp, multilabel=False)
+    assert calibration.expected_calibration_error is expected_calibration_error
+
+
+def test_multilabel_ece_scores_every_example_label_pair():
+    y = np.array([[1, 0], [0, 0]])
+    p = np.array([[0.9, 0.2], [0.3, 0.2]])
+    # Four pairs in three bins: 0.9 (right) -> 0.1; 0.2 twice (both 0) -> |0 - 0.4|;
+    # 0.3 (0) -> 0.3.  (0.1 + 0.4 + 0.3) / 4.
+    assert expected_calibration_error(y, p, multilabel=True) == pytest.approx(0.8 / 4)
+    assert np.isnan(expected_calibration_error(np.zeros((0, 2)), np.zeros((0, 2)), multilabel=True))
+
+
+@pytest.mark.parametrize(
+    ("metric", "greater"),
+    [
+        ("f1_macro", True),
+        ("eval_roc_auc", True),
+        ("loss", False),
+        ("eval_loss", False),
+        ("log_loss", False),
+        ("eval_log_loss", False),
+        ("val_brier", False),
+        ("ece", False),
+        ("hamming_loss", False),
+        ("coverage_error", False),
+        ("eval_focal_loss", False),  # any loss, as the Hugging Face Trainer's default rule
+    ],
+)
+def test_greater_is_better_reads_prefixes_and_the_one_list(metric: str, greater: bool):
+    assert greater_is_better(metric) is greater
+
+
+def test_lower_is_better_list_matches_the_metric_set():
+    """Every lower-is-better metric the module computes is in the list, and only those."""
+    y, p = _random_single(60, 3, seed=1)
+    yl, pl = _random_multilabel(60, 3, seed=1)
+    names = set(classification_metrics("multiclass", y, p)) | set(
+        classification_metrics("multilabel", yl, pl)
     )
+    assert {"log_loss", "brier", "ece", "hamming_loss", "coverage_error"} <= LOWER_IS_BETTER
+    assert LOWER_IS_BETTER - {"loss", "eval_loss"} <= names
+    assert not {"accuracy", "f1_macro", "roc_auc", "pr_auc_macro", "lrap"} & LOWER_IS_BETTER
 
 
 def test_headline_metrics_exist_for_each_task():
