@@ -1,9 +1,14 @@
 """Cheap baselines behind the same contract as the transformer: fit / predict_proba / labels_.
 
 TF-IDF + logistic regression, TF-IDF + complement naive Bayes (Rennie et al. 2003, made
-for text and imbalanced classes) and the majority class, for all three tasks (one-vs-rest
-for multi-label). Evaluated on the same test split, they tell whether fine-tuning a
-transformer was worth it.
+for text and imbalanced classes), frozen sentence embeddings + logistic regression, and the
+majority class, for all three tasks (one-vs-rest for multi-label). Evaluated on the same
+split, they tell whether fine-tuning a transformer was worth it.
+
+The embedding baseline is the strong one on short texts with few examples: the frozen
+backbone's mean-pooled embeddings (how all-MiniLM-L6-v2 was trained to be used), L2-
+normalised, under a logistic regression. MTEB reports 0.80 Banking77 accuracy for it
+from 8 examples per class; a fine-tuned model that does not beat it wasted its training.
 
 Example:
     >>> import numpy as np
@@ -15,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,12 +32,44 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline, make_pipeline
 
-BASELINES = ("tfidf_lr", "tfidf_cnb", "majority")
+BASELINES = ("tfidf_lr", "tfidf_cnb", "embed_lr", "majority")
 BASELINE_NAMES = {
     "tfidf_lr": "TF-IDF + logistic regression",
     "tfidf_cnb": "TF-IDF + complement naive Bayes",
+    "embed_lr": "frozen sentence embeddings + logistic regression",
     "majority": "majority class",
 }
+
+
+@functools.lru_cache(maxsize=2)
+def _frozen_encoder(backbone: str, revision: str | None) -> tuple[Any, Any]:
+    """The pretrained encoder and tokenizer, loaded once per process."""
+    from transformers import AutoModel
+
+    from textclf.modeling import load_tokenizer, resolve_model_name
+
+    model = AutoModel.from_pretrained(
+        resolve_model_name(backbone), revision=revision, trust_remote_code=False
+    )
+    return model.eval(), load_tokenizer(backbone, revision=revision)
+
+
+def frozen_embeddings(
+    texts: Sequence[str],
+    *,
+    backbone: str = "default",
+    revision: str | None = None,
+    max_length: int = 256,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """L2-normalised mean-pooled embeddings of the pretrained backbone, ``(n, hidden)``."""
+    from textclf.inference.pipeline import mean_pooled_embeddings
+
+    model, tokenizer = _frozen_encoder(backbone, revision)
+    emb = mean_pooled_embeddings(
+        model, tokenizer, texts, max_length=max_length, batch_size=batch_size
+    )
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
 
 class BaselineClassifier:
@@ -44,13 +82,26 @@ class BaselineClassifier:
     """
 
     def __init__(
-        self, kind: str = "tfidf_lr", *, random_state: int = 0, max_features: int = 200_000
+        self,
+        kind: str = "tfidf_lr",
+        *,
+        random_state: int = 0,
+        max_features: int = 200_000,
+        backbone: str = "default",
+        max_length: int = 256,
     ) -> None:
         if kind not in BASELINES:
             raise ValueError(f"unknown baseline '{kind}'; use one of {BASELINES}")
         self.kind = kind
         self.random_state = random_state
         self.max_features = max_features
+        self.backbone = backbone
+        self.max_length = max_length
+
+    def _inputs(self, texts: Sequence[str]) -> Any:
+        if self.kind == "embed_lr":
+            return frozen_embeddings(texts, backbone=self.backbone, max_length=self.max_length)
+        return list(texts)
 
     def _estimator(self, multilabel: bool, n: int) -> Any:
         # One-vs-rest with a single kept label would be read as a binary problem with two
@@ -58,6 +109,11 @@ class BaselineClassifier:
         if self.kind == "majority":
             base: Any = DummyClassifier(strategy="prior")
             return OneVsRestClassifier(base) if multilabel else base
+        if self.kind == "embed_lr":
+            # C=10 on unit vectors: the best of 0.1-100 on Banking77 (10 per class) and
+            # SST-2 (500) in a probe; the features are already compact and well scaled.
+            lr = LogisticRegression(C=10.0, max_iter=3000, random_state=self.random_state)
+            return OneVsRestClassifier(lr) if multilabel else lr
         vectorizer = TfidfVectorizer(
             ngram_range=(1, 2),
             sublinear_tf=True,
@@ -97,11 +153,11 @@ class BaselineClassifier:
             self._single = len(keep) == 1
             if self._single:
                 est = self._estimator(False, len(texts))
-                est.fit(list(texts), y[:, keep[0]])
+                est.fit(self._inputs(texts), y[:, keep[0]])
             else:
-                est.fit(list(texts), y[:, keep])
+                est.fit(self._inputs(texts), y[:, keep])
         else:
-            est.fit(list(texts), y)
+            est.fit(self._inputs(texts), y)
             self._classes = est.classes_ if not isinstance(est, Pipeline) else est[-1].classes_
         self.estimator_ = est
         return self
@@ -112,12 +168,12 @@ class BaselineClassifier:
         if self._multilabel:
             out = np.tile(getattr(self, "_prior", np.zeros(k)), (n, 1)).astype(np.float64)
             if self.estimator_ is not None:
-                proba = self.estimator_.predict_proba(list(texts))
+                proba = self.estimator_.predict_proba(self._inputs(texts))
                 out[:, self._keep] = proba[:, 1:] if self._single else proba
                 for j, v in self._const.items():
                     out[:, j] = v
             return out
-        proba = self.estimator_.predict_proba(list(texts))
+        proba = self.estimator_.predict_proba(self._inputs(texts))
         out = np.zeros((n, k))
         out[:, self._classes] = proba  # classes absent from training keep probability 0
         return out

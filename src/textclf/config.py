@@ -126,6 +126,32 @@ class TrainConfig(_Section):
         description="Learning rate of the new head (pooler + classifier) relative to the "
         "encoder's; 'auto' = 10 for multi-label, 1 for single-label.",
     )
+    layer_decay: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Layer-wise learning-rate decay: each encoder layer below the top learns "
+        "at this factor of the one above (1 = the same rate everywhere).",
+    )
+    head_init: Literal["random", "probe"] = Field(
+        default="random",
+        description="'probe': warm-start the output layer from a logistic regression on "
+        "frozen features before fine-tuning (LP-FT); 'random': a fresh head.",
+    )
+    pooler_init: Literal["pretrained", "identity", "random"] = Field(
+        default="pretrained",
+        description="BERT-style pooler: keep the checkpoint's, pass the [CLS] state through "
+        "(identity), or re-initialise it.",
+    )
+    reinit_layers: int = Field(
+        default=0, ge=0, description="Re-initialise this many top encoder layers."
+    )
+    min_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description="Train for at least this many optimizer steps: more epochs when the data "
+        "is small (ignored when max_steps is set).",
+    )
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.06, ge=0, lt=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
@@ -164,8 +190,8 @@ class TrainConfig(_Section):
         return self
 
 
-Baseline = Literal["tfidf_lr", "tfidf_cnb", "majority"]
-_ALL_BASELINES: tuple[Baseline, ...] = ("tfidf_lr", "tfidf_cnb", "majority")
+Baseline = Literal["tfidf_lr", "tfidf_cnb", "embed_lr", "majority"]
+_ALL_BASELINES: tuple[Baseline, ...] = ("tfidf_lr", "tfidf_cnb", "embed_lr", "majority")
 
 
 class EvalConfig(_Section):

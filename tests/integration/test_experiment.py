@@ -86,8 +86,8 @@ def test_metrics_json_contract(
         entry = doc["per_label"][label]
         assert set(entry) == {"precision", "recall", "f1", "support"}
         assert isinstance(entry["support"], int)
-    assert set(doc["baselines"]) == {"tfidf_lr", "tfidf_cnb", "majority"}
-    assert doc["comparison"]["baseline"] in {"tfidf_lr", "tfidf_cnb"}
+    assert set(doc["baselines"]) == {"tfidf_lr", "tfidf_cnb", "embed_lr", "majority"}
+    assert doc["comparison"]["baseline"] in {"tfidf_lr", "tfidf_cnb", "embed_lr"}
     assert {"difference", "p_value"} <= set(doc["comparison"])
     md = (result.output_dir / "eval" / "metrics.md").read_text()
     assert "confidence intervals" in md and "TF-IDF + logistic regression" in md

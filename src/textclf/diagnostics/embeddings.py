@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from textclf.errors import ConfigError, missing_extra
+from textclf.inference.pipeline import mean_pooled_embeddings
 
 if TYPE_CHECKING:
     from textclf.inference.pipeline import Predictor
@@ -69,45 +68,15 @@ def sentence_embeddings(
         >>> sentence_embeddings(predictor, ["a", "b c"]).shape  # doctest: +SKIP
         (2, 384)
     """
-    model = predictor.model
-    hidden = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "dim", 0))
-    n = len(texts)
-    if n == 0:
-        return np.empty((0, hidden), dtype=np.float32)
-    if batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size} must be at least 1.")
-    tokenizer = predictor.tokenizer
-    enc = tokenizer(list(texts), truncation=True, max_length=predictor.info.max_length)
-    ids: list[list[int]] = enc["input_ids"]
-    # Longest first: a memory problem shows up in the first batch, not after minutes.
-    order = np.argsort([len(x) for x in ids], kind="stable")[::-1]
-    keys = [k for k in enc if k in ("input_ids", "attention_mask", "token_type_ids")]
-    encoder = model.base_model
-    out: np.ndarray | None = None
-    was_training = model.training
-    model.eval()
-    bar = tqdm(total=n, desc="Embedding", unit="text", disable=not progress)
-    try:
-        with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                padded = tokenizer.pad(
-                    [{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt"
-                )
-                inputs = {k: v.to(predictor.device) for k, v in padded.items()}
-                states = encoder(**inputs).last_hidden_state.float()
-                mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-                rows = pooled.cpu().numpy()
-                if out is None:
-                    out = np.empty((n, rows.shape[1]), dtype=np.float32)
-                out[idx] = rows
-                bar.update(len(idx))
-    finally:
-        bar.close()
-        model.train(was_training)
-    assert out is not None  # n > 0, so at least one batch ran
-    return out
+    return mean_pooled_embeddings(
+        predictor.model,
+        predictor.tokenizer,
+        texts,
+        max_length=predictor.info.max_length,
+        device=predictor.device,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
 @dataclass

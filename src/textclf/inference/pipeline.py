@@ -129,3 +129,70 @@ class Predictor:
         if self.space.multilabel:
             return [[labels[j] for j in np.flatnonzero(row)] for row in pred]
         return [labels[i] for i in pred]
+
+
+def mean_pooled_embeddings(
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    device: torch.device | str = "cpu",
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """Attention-masked mean of the encoder's last hidden state (sentence-transformers' pooling).
+
+    Texts are tokenised once, sorted by length and cut into batches padded to their own
+    longest text, so short texts cost little.
+
+    Args:
+        model: A classifier or a bare encoder; its encoder is ``model.base_model``.
+        tokenizer: Its tokenizer.
+        texts: ``n`` texts, truncated to ``max_length`` tokens.
+        max_length: Truncation length.
+        device: Where ``model`` is.
+        batch_size: Texts per forward pass.
+        progress: Show a progress bar ("Embedding").
+
+    Returns:
+        ``(n, hidden)`` float32, rows in input order.
+
+    Raises:
+        ConfigError: for a batch size below 1.
+    """
+    from textclf.errors import ConfigError
+
+    hidden = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "dim", 0))
+    n = len(texts)
+    if n == 0:
+        return np.empty((0, hidden), dtype=np.float32)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size} must be at least 1.")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    ids: list[list[int]] = enc["input_ids"]
+    # Longest first: a memory problem shows up in the first batch, not after minutes.
+    order = np.argsort([len(x) for x in ids], kind="stable")[::-1]
+    keys = [k for k in enc if k in ("input_ids", "attention_mask", "token_type_ids")]
+    encoder = model.base_model
+    out = np.empty((n, hidden), dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    bar = tqdm(total=n, desc="Embedding", unit="text", disable=not progress)
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                padded = tokenizer.pad(
+                    [{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt"
+                )
+                inputs = {k: v.to(device) for k, v in padded.items()}
+                states = encoder(**inputs).last_hidden_state.float()
+                mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+                out[idx] = pooled.cpu().numpy()
+                bar.update(len(idx))
+    finally:
+        bar.close()
+        model.train(was_training)
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from textclf.training.resources import (
     is_out_of_memory,
     select_resources,
 )
+from textclf.training.warm_start import warm_start
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +133,30 @@ def class_weights(space: LabelSpace, encoded: np.ndarray, mode: str) -> np.ndarr
 _HEAD_MODULES = {"classifier", "pre_classifier", "score", "pooler"}
 
 
+_LAYER = re.compile(r"\.layers?\.(\d+)\.")
+
+
+def _is_head(name: str) -> bool:
+    return name.split(".")[0] in _HEAD_MODULES or ".pooler." in name or name.startswith("pooler.")
+
+
+def _count_layers(model: torch.nn.Module) -> int:
+    found = [int(m.group(1)) for name, _ in model.named_parameters() if (m := _LAYER.search(name))]
+    return max(found) + 1 if found else 0
+
+
+def _lr_scale(name: str, n_layers: int, head: float, layer_decay: float) -> float:
+    """Learning-rate factor of one parameter: ``head`` for the head, decayed by depth otherwise."""
+    if _is_head(name):
+        return head
+    if layer_decay == 1.0 or n_layers == 0:
+        return 1.0
+    match = _LAYER.search(name)
+    # Layer i of n sits n-1-i layers below the top; embeddings (no layer index) below them all.
+    depth = n_layers - int(match.group(1)) if match else n_layers + 1
+    return float(layer_decay ** (depth - 1)) if match else float(layer_decay**n_layers)
+
+
 class _ClassifierTrainer(Trainer):
     """Trainer whose loss follows the label space and applies class weights."""
 
@@ -144,6 +170,7 @@ class _ClassifierTrainer(Trainer):
         multilabel: bool,
         lengths: list[int] | None,
         head_lr_multiplier: float = 1.0,
+        layer_decay: float = 1.0,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -151,35 +178,35 @@ class _ClassifierTrainer(Trainer):
         self._multilabel = multilabel
         self._lengths = lengths
         self._head_lr_multiplier = head_lr_multiplier
+        self._layer_decay = layer_decay
 
     def create_optimizer(self, model: Any = None) -> Any:
-        """AdamW with the new head (classifier and pooler) at ``head_lr_multiplier`` x the base rate.
+        """AdamW with per-group learning rates: a faster new head, and optional layer-wise decay.
 
-        The head starts from random weights while the encoder is pretrained; a larger step
-        for the head (discriminative fine-tuning, Howard & Ruder 2018) lets it catch up
-        without pushing the encoder away from its pretrained state.
+        The head (pooler and classifier) starts from new weights while the encoder is
+        pretrained; a larger step for the head (discriminative fine-tuning, Howard & Ruder
+        2018) lets it catch up without pushing the encoder away from its pretrained state.
+        With ``layer_decay`` < 1 each encoder layer learns at that factor of the layer above
+        it and the embeddings slowest (layer-wise decay, Clark et al. 2020; Zhang et al. 2021).
         """
-        if self.optimizer is None and self._head_lr_multiplier != 1.0:
+        if self.optimizer is None and (self._head_lr_multiplier != 1.0 or self._layer_decay != 1.0):
             opt_model: Any = self.model if model is None else model
             decay = set(self.get_decay_parameter_names(opt_model))
             base_lr = self.args.learning_rate
-            groups: dict[tuple[bool, bool], list[Any]] = {}
+            n_layers = _count_layers(opt_model)
+            groups: dict[tuple[float, bool], list[Any]] = {}
             for name, param in opt_model.named_parameters():
                 if not param.requires_grad:
                     continue
-                is_head = (
-                    name.split(".")[0] in _HEAD_MODULES
-                    or ".pooler." in name
-                    or name.startswith("pooler.")
-                )
-                groups.setdefault((is_head, name in decay), []).append(param)
+                scale = _lr_scale(name, n_layers, self._head_lr_multiplier, self._layer_decay)
+                groups.setdefault((scale, name in decay), []).append(param)
             param_groups = [
                 {
                     "params": params,
                     "weight_decay": self.args.weight_decay if decayed else 0.0,
-                    "lr": base_lr * (self._head_lr_multiplier if is_head else 1.0),
+                    "lr": base_lr * scale,
                 }
-                for (is_head, decayed), params in groups.items()
+                for (scale, decayed), params in groups.items()
             ]
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(
                 self.args, opt_model
@@ -270,14 +297,22 @@ def _training_args(
     resources: Resources,
     has_eval: bool,
     metric: str,
+    n_train: int,
 ) -> TrainingArguments:
     strategy = cfg.eval_strategy if has_eval else "no"
+    max_steps = cfg.max_steps if cfg.max_steps is not None else -1
+    if cfg.max_steps is None and cfg.min_steps:
+        # Small data: size the schedule in optimizer steps, not epochs (Mosbach et al. 2021:
+        # few-sample runs fail mostly for lack of updates).
+        per_epoch = math.ceil(n_train / (batch_size * accumulation))
+        if per_epoch * cfg.epochs < cfg.min_steps:
+            max_steps = cfg.min_steps
     save_strategy = cfg.eval_strategy
     steps = cfg.eval_steps or 500
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps if cfg.max_steps is not None else -1,
+        max_steps=max_steps,
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size or max(batch_size, 64),
         gradient_accumulation_steps=accumulation,
@@ -369,6 +404,20 @@ def train_model(
     accumulation = cfg.gradient_accumulation_steps
     notes: list[str] = []
     retries = 0
+    if not (resume and latest_complete_checkpoint(output_dir) is not None):
+        # (A resumed run restores its weights from the checkpoint: no warm start to redo.)
+        model.to(resources.device)  # type: ignore[arg-type]
+        notes += warm_start(
+            model,
+            tokenizer,
+            space,
+            train_dataset,
+            head_init=cfg.head_init,
+            pooler_init=cfg.pooler_init,
+            reinit_layers=cfg.reinit_layers,
+            seed=seed,
+            batch_size=cfg.eval_batch_size or max(batch_size, 64),
+        )
     pad_multiple = 8 if resources.device == "cuda" else None  # tensor cores like multiples of 8
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple)
     while True:
@@ -382,6 +431,7 @@ def train_model(
             has_eval=has_eval,
             metric=metric_name,
             learning_rate=cfg.learning_rate,
+            n_train=len(train_dataset),
         )
         cbs: list[TrainerCallback] = [
             CompleteCheckpointCallback(),
@@ -403,6 +453,7 @@ def train_model(
             multilabel=space.multilabel,
             lengths=lengths,
             head_lr_multiplier=cfg.head_lr_multiplier_for(space.task),
+            layer_decay=cfg.layer_decay,
         )
         last = latest_complete_checkpoint(output_dir) if (resume or retries > 0) else None
         resume_from = str(last) if last else None

@@ -180,5 +180,43 @@ def test_best_checkpoint_direction_follows_the_metric(tmp_path: Path, metric: st
         resources=select_resources("cpu", "auto"),
         has_eval=True,
         metric=metric,
+        n_train=100,
     )
     assert args.greater_is_better is greater
+
+
+@pytest.mark.parametrize(("n_train", "expected"), [(40, 100), (4000, -1)])
+def test_min_steps_sizes_the_schedule_in_steps_on_small_data(
+    tmp_path: Path, n_train: int, expected: int
+):
+    from textclf.config import TrainConfig
+    from textclf.training.resources import select_resources
+    from textclf.training.trainer import _training_args
+
+    # 40 texts x 5 epochs at batch 8 = 25 steps < 100: max_steps becomes 100;
+    # 4,000 texts give 2,500 steps: the epochs decide.
+    args = _training_args(
+        TrainConfig(min_steps=100),
+        learning_rate=1e-4,
+        output_dir=tmp_path,
+        seed=0,
+        batch_size=8,
+        accumulation=1,
+        resources=select_resources("cpu", "auto"),
+        has_eval=True,
+        metric="f1_macro",
+        n_train=n_train,
+    )
+    assert args.max_steps == expected
+
+
+def test_layer_decay_scales_learning_rates_by_depth():
+    from textclf.training.trainer import _lr_scale
+
+    # 6 layers: the top (5) at 1, layer 0 at 0.5**5, embeddings at 0.5**6, the head at 10.
+    assert _lr_scale("bert.encoder.layer.5.output.dense.weight", 6, 10.0, 0.5) == 1.0
+    assert _lr_scale("bert.encoder.layer.0.output.dense.weight", 6, 10.0, 0.5) == 0.5**5
+    assert _lr_scale("bert.embeddings.word_embeddings.weight", 6, 10.0, 0.5) == 0.5**6
+    assert _lr_scale("classifier.weight", 6, 10.0, 0.5) == 10.0
+    assert _lr_scale("bert.pooler.dense.weight", 6, 10.0, 0.5) == 10.0
+    assert _lr_scale("bert.encoder.layer.0.output.dense.weight", 6, 1.0, 1.0) == 1.0

@@ -1,0 +1,283 @@
+"""The protocol that decides textclf's training defaults: many seeds, small and large data.
+
+One fine-tuning run on a few hundred examples is noise (Mosbach et al., ICLR 2021: few-
+sample runs often fail outright). This bench trains a recipe over several seeds on a grid
+of data sizes and prints, side by side, the mean ± sd of the headline metric, the failure
+rate (runs at or below the majority baseline), and the same for TF-IDF + logistic
+regression and for frozen sentence embeddings + logistic regression. For each seed the
+data sample and the training seed change together, and every recipe sees the same
+samples, so recipes are compared on paired data.
+
+Cells (training texts; validation; test):
+
+* ``synth-mc-{200,640,2000}``: synthetic pathology reports, molecular subtype (4 classes);
+  validation n/8 fresh reports, test 1,000 fresh reports (``textclf.data.synth``).
+* ``synth-ml-{200,640,2000}``: the same reports, multi-label findings (5 labels).
+* ``sst2-{500,2000}``: SST-2 training sentences; validation 200 more; test the dev set (872).
+* ``banking-10``: Banking77, 10 per class; validation 3 more per class; test 3,080.
+* ``banking-full``: Banking77, all 10,003 (10 % carved for validation); test 3,080.
+
+Results go to a JSON-lines file, one line per (cell, recipe, seed), so an interrupted
+bench resumes where it stopped and several recipes accumulate in one table.
+
+Usage:
+    python bench/robustness.py --cells synth-mc-640,sst2-500 --seeds 0-4 \\
+        [--recipe NAME --set head_init=probe --set learning_rate=5e-5] \\
+        [--results bench/results/robustness.jsonl] [--summary]
+
+Needs ../shared/data for the SST-2 and Banking77 cells (they are skipped with a message
+when it is absent). Never part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TEXTCLF_TRACKING", "off")
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results" / "robustness.jsonl"
+
+
+@dataclass
+class Cell:
+    name: str
+    task: str
+    train: tuple[list[str], list[Any]]
+    validation: tuple[list[str], list[Any]]
+    test: tuple[list[str], list[Any]]
+    max_length: int
+
+
+def _synth(task: str, n: int, seed: int) -> Cell:
+    from textclf.data.synth import make_reports
+
+    train = make_reports(task, n, seed=10_000 + seed)
+    val = make_reports(task, max(n // 8, 20), seed=20_000 + seed)
+    test = make_reports(task, 1000, seed=999)
+    name = f"synth-{'ml' if task == 'multilabel' else 'mc'}-{n}"
+
+    def xy(f: pd.DataFrame) -> tuple[list[str], list[Any]]:
+        return list(f["text"]), list(f["label"])
+
+    return Cell(name, task, xy(train), xy(val), xy(test), max_length=256)
+
+
+def _sst2(n: int, seed: int) -> Cell:
+    kw: dict[str, Any] = {"sep": "\t", "quoting": csv.QUOTE_NONE, "keep_default_na": False}
+    pool = pd.read_csv(DATA / "sst2" / "train.tsv", **kw).sample(n=n + 200, random_state=seed)
+    dev = pd.read_csv(DATA / "sst2" / "dev.tsv", **kw)
+    names = {0: "negative", 1: "positive"}
+
+    def xy(f: pd.DataFrame) -> tuple[list[str], list[Any]]:
+        return list(f["sentence"]), [names[v] for v in f["label"]]
+
+    return Cell(f"sst2-{n}", "binary", xy(pool[:n]), xy(pool[n:]), xy(dev), max_length=128)
+
+
+def _banking(per_class: int | None, seed: int) -> Cell:
+    train = pd.read_csv(DATA / "banking77" / "train.csv", keep_default_na=False)
+    test = pd.read_csv(DATA / "banking77" / "test.csv", keep_default_na=False)
+    rng = np.random.default_rng(seed)
+    if per_class is None:
+        val_idx = rng.permutation(len(train))[: len(train) // 10]
+        val = train.iloc[val_idx]
+        tr = train.drop(train.index[val_idx])
+        name = "banking-full"
+    else:
+        picked = train.groupby("category", group_keys=False).sample(
+            n=per_class + 3, random_state=seed
+        )
+        k = picked.groupby("category").cumcount()
+        tr, val = picked[k < per_class], picked[k >= per_class]
+        name = f"banking-{per_class}"
+
+    def xy(f: pd.DataFrame) -> tuple[list[str], list[Any]]:
+        return list(f["text"]), list(f["category"])
+
+    return Cell(name, "multiclass", xy(tr), xy(val), xy(test), max_length=64)
+
+
+def load_cell(name: str, seed: int) -> Cell:
+    kind, _, size = name.rpartition("-")
+    if kind == "synth-mc":
+        return _synth("multiclass", int(size), seed)
+    if kind == "synth-ml":
+        return _synth("multilabel", int(size), seed)
+    if kind == "sst2":
+        return _sst2(int(size), seed)
+    if name == "banking-full":
+        return _banking(None, seed)
+    if kind == "banking":
+        return _banking(int(size), seed)
+    raise SystemExit(f"unknown cell {name!r}")
+
+
+def _needs_shared(name: str) -> bool:
+    return name.startswith(("sst2", "banking"))
+
+
+def _scores(task: str, labels: list[str], y_true: np.ndarray, proba: np.ndarray, rule: Any = None):
+    from textclf.evaluation.metrics import classification_metrics
+
+    threshold = None if rule is None else rule.thresholds
+    m = classification_metrics(task, y_true, proba, threshold=threshold)
+    keep = ("accuracy", "f1_macro", "f1_micro")
+    return {k: float(m[k]) for k in keep if k in m}
+
+
+def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> dict[str, Any]:
+    """Train ``recipe`` on ``cell`` at ``seed``; score it and the baselines on the test split."""
+    import torch
+
+    from textclf.baselines import BaselineClassifier
+    from textclf.data.labels import LabelSpace
+    from textclf.estimator import TextClassifier
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    task = cell.task
+    space = LabelSpace.infer(cell.train[1], task=task)
+    y_test = space.encode(cell.test[1])
+    y_train = space.encode(cell.train[1])
+    out: dict[str, Any] = {"n_train": len(cell.train[0]), "task": task}
+    started = time.perf_counter()
+    clf = TextClassifier(
+        "default",
+        task=task,
+        max_length=cell.max_length,
+        random_state=seed,
+        **recipe,
+    )
+    clf.fit(cell.train[0], cell.train[1], X_val=cell.validation[0], y_val=cell.validation[1])
+    out["train_s"] = time.perf_counter() - started
+    out["steps"] = clf.history_.global_step
+    proba = clf.predict_proba(cell.test[0])
+    out["model"] = _scores(task, list(space.labels), y_test, proba)
+    rule = getattr(clf, "rule_", None)
+    if rule is not None:
+        # predict_proba applies the rule's temperature; the plain rule is argmax / 0.5.
+        out["model_rule"] = _scores(task, list(space.labels), y_test, proba, rule)
+    if baselines:
+        for kind in ("majority", "tfidf_lr", "embed_lr"):
+            b = BaselineClassifier(kind, random_state=seed, max_length=cell.max_length).fit(
+                cell.train[0], y_train, task=task, labels=space.labels
+            )
+            out[kind] = _scores(task, list(space.labels), y_test, b.predict_proba(cell.test[0]))
+    return out
+
+
+def _parse_seeds(spec: str) -> list[int]:
+    seeds: list[int] = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        seeds += list(range(int(a), int(b) + 1)) if b else [int(a)]
+    return seeds
+
+
+def _parse_value(raw: str) -> Any:
+    import yaml
+
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def headline(task: str) -> str:
+    return "f1_micro" if task == "multilabel" else "f1_macro"
+
+
+def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    table: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if (cells and r["cell"] not in cells) or (recipes and r["recipe"] not in recipes):
+            continue
+        table.setdefault((r["cell"], r["recipe"]), []).append(r)
+    print(
+        f"{'cell':<15} {'recipe':<22} {'n':>2} {'metric':<8} {'model':>13} {'fail':>4} "
+        f"{'rule':>13} {'tfidf_lr':>13} {'embed_lr':>13} {'majority':>8} {'train_s':>8}"
+    )
+    for (cell, recipe), rs in sorted(table.items()):
+        metric = headline(rs[0]["task"])
+
+        def ms(key: str, rs: list[dict[str, Any]] = rs, metric: str = metric) -> str:
+            v = np.array([r[key][metric] for r in rs if key in r])
+            if not len(v):
+                return "-"
+            return f"{v.mean():.3f}±{v.std(ddof=1) if len(v) > 1 else 0:.3f}"
+
+        fails = sum(r["model"][metric] <= r.get("majority", {}).get(metric, -1) + 0.01 for r in rs)
+        maj = np.mean([r["majority"][metric] for r in rs if "majority" in r] or [np.nan])
+        print(
+            f"{cell:<15} {recipe:<22} {len(rs):>2} {metric:<8} {ms('model'):>13} {fails:>4} "
+            f"{ms('model_rule'):>13} {ms('tfidf_lr'):>13} {ms('embed_lr'):>13} {maj:>8.3f} "
+            f"{np.mean([r['train_s'] for r in rs]):>8.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", default="synth-mc-640")
+    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--recipe", default="default", help="A name for the --set overrides.")
+    parser.add_argument("--set", action="append", default=[], help="TrainConfig key=value.")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--summary", action="store_true", help="Only print the table.")
+    args = parser.parse_args()
+    cells = [c for c in args.cells.split(",") if c]
+    if args.summary:
+        summarize(args.results, cells or None, None)
+        return
+    recipe = {k: _parse_value(v) for k, _, v in (s.partition("=") for s in args.set)}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if args.results.is_file():
+        for line in args.results.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done.add((r["cell"], r["recipe"], r["seed"]))
+    for cell_name in cells:
+        if _needs_shared(cell_name) and not DATA.is_dir():
+            print(f"skipping {cell_name}: {DATA} not found", file=sys.stderr)
+            continue
+        for seed in _parse_seeds(args.seeds):
+            if (cell_name, args.recipe, seed) in done:
+                continue
+            cell = load_cell(cell_name, seed)
+            result = run_one(cell, seed, recipe, baselines=not args.no_baselines)
+            record = {"cell": cell_name, "recipe": args.recipe, "seed": seed, "set": recipe}
+            record.update(result)
+            with open(args.results, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            m = headline(cell.task)
+            print(
+                f"{cell_name} {args.recipe} seed {seed}: model {result['model'][m]:.3f} "
+                + " ".join(
+                    f"{k} {result[k][m]:.3f}" for k in ("tfidf_lr", "embed_lr") if k in result
+                )
+                + f" ({result['train_s']:.0f} s, {result['steps']} steps)",
+                flush=True,
+            )
+    summarize(args.results, cells, None)
+
+
+if __name__ == "__main__":
+    main()
