@@ -4,9 +4,10 @@ One scalar ``T`` divides the logits; it is fitted on validation data by minimisi
 negative log-likelihood, so it changes confidence but never the argmax. For multi-label
 models the same ``T`` scales every label's logit (a shared sigmoid temperature).
 
-The expected calibration error that judges the fit lives in
-:mod:`textclf.evaluation.metrics` (one implementation, issue 12); it is re-exported here
-for the callers that read it beside the temperature.
+The expected calibration error that judges the fit is here too, the one implementation
+in textclf (issue 12): :mod:`textclf.evaluation.metrics` re-exports it as a metric, the
+bootstrap and the reliability diagram share its binning. A leaf module (numpy and scipy
+only), so every other evaluation module can import it.
 
 Example:
     >>> import numpy as np
@@ -22,9 +23,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax
 
-from textclf.evaluation.metrics import expected_calibration_error
-
-__all__ = ["apply_temperature", "expected_calibration_error", "fit_temperature"]
+#: Number of equal-width confidence bins of the expected calibration error (Guo et al. 2017).
+ECE_BINS = 15
 
 
 def apply_temperature(logits: np.ndarray, temperature: float, *, multilabel: bool) -> np.ndarray:
@@ -76,3 +76,69 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray, *, multilabel: bool)
         options={"xatol": 1e-4},
     )
     return float(np.exp(res.x))
+
+
+def ece_bin_index(confidence: np.ndarray, n_bins: int = ECE_BINS) -> np.ndarray:
+    """Bin of each confidence among ``n_bins`` equal-width bins of ``[0, 1]``.
+
+    Bins are closed on the left, ``[m/M, (m+1)/M)``, with 1.0 in the last bin. The one
+    binning of :func:`expected_calibration_error`, the bootstrap's ECE and the
+    reliability diagram, so that all three report the same number.
+
+    Args:
+        confidence: ``(n,)`` probabilities in ``[0, 1]``.
+        n_bins: Number of bins ``M``.
+
+    Returns:
+        ``(n,)`` int bin ids in ``[0, M)``.
+    """
+    return np.clip((np.asarray(confidence) * n_bins).astype(np.int64), 0, n_bins - 1)
+
+
+def expected_calibration_error(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    *,
+    multilabel: bool = False,
+    n_bins: int = ECE_BINS,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """Expected calibration error (Guo et al., 2017), the one implementation in textclf.
+
+    ``ECE = Σ_m |B_m|/n · |acc(B_m) − conf(B_m)|`` over equal-width confidence bins
+    (:func:`ece_bin_index`). Single-label: the confidence is the largest probability and
+    "correct" means its class is the true one, whatever the decision threshold (ECE
+    judges the probabilities). Multi-label: every (example, label) probability against
+    its 0/1 truth, the calibration a per-label sigmoid threshold relies on.
+
+    Args:
+        y_true: ``(n,)`` true class ids, or ``(n, k)`` 0/1 rows for multi-label.
+        proba: ``(n, k)`` class (or per-label) probabilities.
+        multilabel: Score every (example, label) pair instead of the top class.
+        n_bins: Number of bins.
+        sample_weight: ``(n,)`` non-negative example weights (default: all 1).
+
+    Returns:
+        The ECE in ``[0, 1]``; NaN for no examples (or zero total weight).
+
+    Example:
+        >>> round(expected_calibration_error(np.array([0, 1]), np.array([[0.9, 0.1], [0.7, 0.3]])), 6)
+        0.4
+        >>> round(expected_calibration_error(np.array([[1, 0]]), np.array([[0.8, 0.4]]), multilabel=True), 6)
+        0.3
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    y = np.asarray(y_true)
+    w = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if len(proba) == 0 or w.sum() == 0:
+        return float("nan")
+    if multilabel:
+        k = proba.shape[1] if proba.ndim == 2 else 1
+        conf = proba.ravel()
+        correct = y.reshape(conf.shape).astype(np.float64)
+        w = np.repeat(w, k)
+    else:
+        conf = proba.max(axis=1)
+        correct = (proba.argmax(axis=1) == y).astype(np.float64)
+    gap = np.bincount(ece_bin_index(conf, n_bins), w * (correct - conf), minlength=n_bins)
+    return float(np.abs(gap).sum() / w.sum())
