@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import random
 from pathlib import Path
 
 import datasets
@@ -466,8 +469,11 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     data.write_bytes("text,label\ncafé,x\n".encode("latin-1"))
     # byte 14: "text,label\n" is 11 bytes, "caf" 3 more, then é as the single byte 0xE9.
-    with pytest.raises(DataError, match=r"train\.csv: byte 14 is not UTF-8"):
+    with pytest.raises(DataError) as err:
         read_split(data, ColumnSpec())
+    message = str(err.value)
+    assert message.startswith(f"{data} line 2: byte 14 (0xE9) is not UTF-8")
+    assert f"iconv -f CP1252 -t UTF-8 {data} > {tmp_path / 'train-utf8.csv'}" in message
 
 
 def test_binary_and_empty_files(tmp_path: Path) -> None:
@@ -479,3 +485,218 @@ def test_binary_and_empty_files(tmp_path: Path) -> None:
         read_split(binary, ColumnSpec())
     with pytest.raises(DataError, match=r"b\.csv: the file is empty"):
         read_split(empty, ColumnSpec())
+
+
+# ---------------------------------------------------------------------------------------
+# Files as spreadsheets and other tools export them
+# ---------------------------------------------------------------------------------------
+
+# Texts that need quoting: a separator, a quote, a newline (as typed into a cell).
+SPREADSHEET_ROWS = [
+    ("fine, really", "pos"),
+    ('he said "meh"; left', "neg"),
+    ("two\nlines", "pos"),
+    ("plain", "neg"),
+]
+
+
+def _spreadsheet_csv(sep: str, newline: str, bom: bool) -> bytes:
+    """A file as Excel, LibreOffice or Google Sheets writes it (RFC 4180 quoting)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=sep, lineterminator=newline)
+    writer.writerow(["text", "label"])
+    writer.writerows(SPREADSHEET_ROWS)
+    # Excel writes a newline inside a cell as LF even in a CRLF file.
+    return (b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("sep", "newline", "bom"),
+    [
+        (",", "\r\n", True),  # Excel "CSV UTF-8"
+        (",", "\n", False),  # LibreOffice
+        (",", "\r\n", False),  # Google Sheets
+        (";", "\r\n", True),  # Excel with a decimal-comma locale
+        (";", "\n", False),  # LibreOffice, European
+    ],
+    ids=["excel-utf8", "libreoffice", "google-sheets", "excel-european", "libreoffice-european"],
+)
+def test_spreadsheet_csv_exports(tmp_path: Path, sep: str, newline: str, bom: bool) -> None:
+    data = tmp_path / "export.csv"
+    data.write_bytes(_spreadsheet_csv(sep, newline, bom))
+    split = read_split(data, ColumnSpec())
+    assert split.dataset["text"] == [t for t, _ in SPREADSHEET_ROWS]
+    assert split.dataset["labels"] == [[lab] for _, lab in SPREADSHEET_ROWS]
+    assert split.dataset["row"] == [1, 2, 3, 4]
+
+
+def test_bom_and_crlf_csv_with_quoted_commas(tmp_path: Path) -> None:
+    # The file of issue 10, once refused as "could not be parsed as CSV".
+    data = tmp_path / "excel.csv"
+    rows = "".join(f'"good, text number {i}",{"pos" if i % 2 else "neg"}\r\n' for i in range(6))
+    data.write_bytes(b"\xef\xbb\xbftext,label\r\n" + rows.encode("utf-8"))
+    split = read_split(data, ColumnSpec(text="text", label="label"))
+    assert split.dataset["text"][0] == "good, text number 0"
+    assert split.dataset["labels"][:2] == [["neg"], ["pos"]]
+
+
+def test_semicolon_csv_with_decimal_commas(tmp_path: Path) -> None:
+    data = _write(tmp_path / "eu.csv", "text;score;label\nbon produit;4,5;pos\nnul;1,0;neg\n")
+    split = read_split(data, ColumnSpec())
+    assert _rows(split) == [(1, "bon produit", ["pos"]), (2, "nul", ["neg"])]
+
+
+def test_headerless_semicolon_csv(tmp_path: Path) -> None:
+    data = _write(tmp_path / "eu.csv", "bon produit, vraiment;pos\nnul;neg\n")
+    split = read_split(data, ColumnSpec(column_names=("text", "label")))
+    assert split.dataset["text"] == ["bon produit, vraiment", "nul"]
+
+
+def test_tsv_with_spreadsheet_quoting(tmp_path: Path) -> None:
+    # LibreOffice and Excel quote a cell that holds a tab, a newline or a quote.
+    data = tmp_path / "export.tsv"
+    data.write_bytes(
+        b'text\tlabel\r\n"a\ttab"\tpos\r\n"two\nlines"\tneg\r\n"say ""hi"""\tpos\r\nplain\tneg\r\n'
+    )
+    split = read_split(data, ColumnSpec())
+    assert split.dataset["text"] == ["a\ttab", "two\nlines", 'say "hi"', "plain"]
+    assert split.dataset["labels"] == [["pos"], ["neg"], ["pos"], ["neg"]]
+
+
+def test_tsv_quoting_can_be_forced_off(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.tsv", 'text\tlabel\n"whole"\tpos\n')
+    assert read_split(data, ColumnSpec()).dataset["text"] == ["whole"]
+    assert read_split(data, ColumnSpec(quoting="none")).dataset["text"] == ['"whole"']
+
+
+def test_jsonl_with_bom_crlf_and_blank_lines(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    lines = [json.dumps({"text": t, "label": lab}) for t, lab in SPREADSHEET_ROWS]
+    data.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n\n  \n")
+    split = read_split(data, ColumnSpec())
+    assert split.dataset["text"] == [t for t, _ in SPREADSHEET_ROWS]
+    assert split.n_read == 4
+
+
+def test_broken_jsonl_after_a_bom_names_its_line(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"text": "a", "label": "x"}\n{"text": "b", "label": \n')
+    with pytest.raises(DataError, match=r"train\.jsonl line 2: broken JSON"):
+        read_split(data, ColumnSpec())
+
+
+def test_json_document_with_a_bom(tmp_path: Path) -> None:
+    data = tmp_path / "train.json"
+    data.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"text": "a", "label": "x"}]).encode())
+    assert read_split(data, ColumnSpec()).dataset["text"] == ["a"]
+
+
+def test_jsonl_with_mixed_value_types(tmp_path: Path) -> None:
+    # pyarrow wants one type per key; ids and names, texts and numbers are common mixes.
+    data = _write(
+        tmp_path / "train.jsonl",
+        '{"text": 5, "label": 1}\n{"text": "b", "label": "x"}\n{"text": "c", "label": ["x", 2]}\n',
+    )
+    split = read_split(data, ColumnSpec())
+    assert split.dataset["text"] == ["5", "b", "c"]
+    assert split.dataset["labels"] == [["1"], ["x"], ["x", "2"]]
+
+
+def test_jsonl_text_that_is_an_object_names_the_row(tmp_path: Path) -> None:
+    data = _write(
+        tmp_path / "t.jsonl", '{"text": "a", "label": "x"}\n{"text": {"a": 1}, "label": "y"}\n'
+    )
+    with pytest.raises(DataError, match=r"t\.jsonl row 2: the 'text' value is a JSON object"):
+        read_split(data, ColumnSpec())
+
+
+def test_blank_header_cell_is_named_like_pandas(tmp_path: Path) -> None:
+    # DataFrame.to_csv() writes its index under an empty header.
+    data = _write(tmp_path / "t.csv", ",text,label\n0,a,x\n1,b,y\n")
+    split = read_split(data, ColumnSpec())
+    assert split.dataset["text"] == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------------------
+# Encodings and files that are not text
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "named"),
+    [
+        ("“Smart quotes” — señor número", "cp1252", "CP1252"),
+        ("Zażółć gęślą jaźń, łódź", "cp1250", "CP1250"),
+        ("Привет, как дела у тебя сегодня", "cp1251", "CP1251"),
+    ],
+    ids=["cp1252", "cp1250", "cp1251"],
+)
+def test_legacy_encodings_are_refused_with_the_command(
+    tmp_path: Path, text: str, codec: str, named: str
+) -> None:
+    data = tmp_path / "legacy.csv"
+    data.write_bytes(("text,label\n" + f"{text},x\n" * 20).encode(codec))
+    with pytest.raises(DataError) as err:
+        read_split(data, ColumnSpec())
+    message = str(err.value)
+    assert message.startswith(f"{data} line 2: byte ")
+    assert f"looks like {named} text" in message
+    assert f"iconv -f {named} -t UTF-8 {data} > {tmp_path / 'legacy-utf8.csv'}" in message
+    assert "\n" not in message
+
+
+def test_non_utf8_byte_after_the_sniffed_head_names_its_line(tmp_path: Path) -> None:
+    lines = [f"text number {i},{'ab'[i % 2]}" for i in range(5000)]  # > 64 KiB
+    lines[4000] = "café,a"
+    data = tmp_path / "late.csv"
+    data.write_bytes(("text,label\n" + "\n".join(lines) + "\n").encode("latin-1"))
+    with pytest.raises(DataError, match=r"late\.csv line 4002: byte \d+ \(0xE9\) is not UTF-8"):
+        read_split(data, ColumnSpec())
+
+
+def test_utf16_is_refused_with_the_command(tmp_path: Path) -> None:
+    data = tmp_path / "unicode.tsv"
+    data.write_bytes("text\tlabel\nhello\tx\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"unicode\.tsv: the file is UTF-16 text .*iconv -f UTF-16"):
+        read_split(data, ColumnSpec())
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(1, 200)), "a PNG image"),
+        (b"PK\x03\x04\x14\x00\x06\x00" + b"[Content_Types].xml" * 3, "a ZIP archive"),
+        (random.Random(0).randbytes(3000).replace(b"\x00", b"\x01"), "binary file"),
+        (bytes(b & 0x7F or 1 for b in random.Random(1).randbytes(3000)), "binary file"),
+    ],
+    ids=["png", "xlsx", "random-bytes", "random-ascii"],
+)
+def test_files_that_are_not_text_say_so(tmp_path: Path, content: bytes, says: str) -> None:
+    data = tmp_path / "data.csv"
+    data.write_bytes(content)
+    with pytest.raises(DataError) as err:
+        read_split(data, ColumnSpec())
+    assert str(err.value).startswith(f"{data}: this is ")
+    assert says in str(err.value)
+    assert "no data rows" not in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------
+# Progress bars
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("good", [True, False], ids=["read", "refused"])
+def test_reading_prints_no_progress_bar_and_restores_the_setting(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], good: bool
+) -> None:
+    datasets.enable_progress_bars()
+    data = _write(tmp_path / "t.csv", "text,label\na,x\nb,y\n" if good else "text,label\na,x\nb,\n")
+    try:
+        read_split(data, ColumnSpec())
+    except DataError:
+        assert not good
+    captured = capfd.readouterr()
+    assert "Generating" not in captured.err + captured.out
+    assert "Reading train" not in captured.err + captured.out
+    assert not datasets.utils.are_progress_bars_disabled()
