@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +16,16 @@ from textclf.cli._common import (
     LabelNames,
     LabelSeparator,
     TextColumn,
-    column_spec,
+    build_config,
     run,
+    split_csv,
 )
-from textclf.errors import TextclfError
+from textclf.errors import ConfigError, TextclfError
 
 app = typer.Typer(help="Check data files and generate demo data.", no_args_is_help=True)
+
+# A tokenizer's "no limit" sentinel (int(1e30)) is not a position limit worth naming.
+_NO_LIMIT = 1_000_000
 
 
 def _guess_split_name(path: str, position: int) -> str:
@@ -33,57 +38,127 @@ def _guess_split_name(path: str, position: int) -> str:
     ):
         if key in stem:
             return name
-    return (
-        ("train", "validation", "test")[min(position, 2)] if position < 3 else f"file{position + 1}"
-    )
+    return ("train", "validation", "test")[position] if position < 3 else f"file{position + 1}"
+
+
+def _files_by_split(
+    files: Sequence[str], train: str | None, validation: str | None, test: str | None
+) -> dict[str, str | None]:
+    """Positional files named by their stems (``*train*``, ``*dev*``/``*val*``, ``*test*``)."""
+    given: dict[str, str | None] = {"train": train, "validation": validation, "test": test}
+    names = [_guess_split_name(f, i) for i, f in enumerate(files)]
+    if files and "train" not in names and train is None:
+        names[0] = "train"
+    for name, path in zip(names, files, strict=True):
+        if name not in given:
+            raise ConfigError(
+                f"{path}: a fourth file; give at most a training, a validation and a test file."
+            )
+        if given[name] is not None:
+            raise ConfigError(
+                f"{path}: a second {name} file (the first is {given[name]}); name the splits "
+                "with --train, --validation and --test."
+            )
+        given[name] = path
+    return given
+
+
+def _token_counter(
+    name: str, revision: str | None
+) -> tuple[Callable[[Sequence[str]], list[int]], int | None]:
+    """Count tokens as the model will see them (special tokens in, nothing truncated).
+
+    Returns:
+        The counter, and the tokenizer's length limit when it states one.
+    """
+    from textclf.modeling import load_tokenizer
+
+    tokenizer = load_tokenizer(name, revision=revision)
+
+    def count(texts: Sequence[str]) -> list[int]:
+        # verbose=False: no "sequence length is longer than the maximum" warning per text.
+        ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)[
+            "input_ids"
+        ]
+        return [len(row) for row in ids]
+
+    limit = getattr(tokenizer, "model_max_length", None)
+    return count, limit if isinstance(limit, int) and limit < _NO_LIMIT else None
 
 
 @app.command("validate")
 def data_validate(
     files: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            help="Data files; the first (or the one named *train*) is the training split."
+            help="Data files: the one named *train* (else the first) is the training split, "
+            "*dev*/*val* validation, *test* test."
         ),
-    ],
+    ] = None,
+    train_file: Annotated[
+        str | None, typer.Option("--train", help="Training data (instead of a positional file).")
+    ] = None,
+    validation: Annotated[
+        str | None, typer.Option("--validation", help="Validation data (else split from train).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", help="Test data (else split from train).")
+    ] = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     label_columns: LabelColumns = None,
     label_separator: LabelSeparator = None,
     label_names: LabelNames = None,
     column_names: ColumnNames = None,
-    task: Annotated[str, typer.Option("--task")] = "auto",
+    task: Annotated[
+        str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model whose tokenizer measures the text lengths."),
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option("--max-length", help="Token limit to measure truncation at.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the carved splits.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Dotted override, e.g. split.test_size=0.2."),
+    ] = None,
     json_output: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON.")
     ] = None,
 ) -> None:
-    """Run the data checks alone and print the report (exit 2 when a check is fatal)."""
+    """Run every check that train runs, with its split settings (exit 2 when train would refuse)."""
 
     def body() -> None:
-        from textclf.data.io import read_split
-        from textclf.data.labels import LabelSpace
-        from textclf.data.validate import validate_splits
+        from textclf.data.prepare import prepare_data
 
-        if task not in ("auto", "binary", "multiclass", "multilabel"):
-            raise TextclfError(f"--task {task}: use auto, binary, multiclass or multilabel.")
-        spec = column_spec(
-            text_column, label_column, label_columns, label_separator, label_names, column_names
+        paths = _files_by_split(files or [], train_file, validation, test)
+        flags = {
+            "seed": seed,
+            "data.train": paths["train"],
+            "data.validation": paths["validation"],
+            "data.test": paths["test"],
+            "data.text_column": text_column,
+            "data.label_column": label_column,
+            "data.label_columns": split_csv(label_columns),
+            "data.label_separator": label_separator,
+            "data.label_names": label_names,
+            "data.column_names": split_csv(column_names),
+            "data.task": task,
+            "model.name": model,
+            "model.max_length": max_length,
+        }
+        cfg = build_config(config=config, overrides=overrides or [], flags=flags)
+        # train checks the model name too; here its tokenizer also measures the lengths.
+        count_tokens, limit = _token_counter(cfg.model.name, cfg.model.revision)
+        data = prepare_data(
+            cfg, count_tokens=count_tokens, model_max_length=limit, raise_errors=False
         )
-        names = [_guess_split_name(f, i) for i, f in enumerate(files)]
-        if "train" not in names:
-            names[0] = "train"
-        splits = {}
-        for name, f in zip(names, files, strict=True):
-            splits[name if name not in splits else f"{name}:{f}"] = read_split(f, spec, name=name)
-        train_split = splits["train"]
-        space = LabelSpace.infer(
-            train_split.dataset["labels"],
-            task=task,
-            order=spec.label_names or spec.label_columns,
-            multilabel_source=bool(spec.label_columns or spec.label_separator),
-            source=train_split.source,
-        )
-        report = validate_splits(splits, space)
+        report = data.report
+        space = data.space
         print(
             f"Task: {space.task}; {space.num_labels} labels: {', '.join(space.labels[:20])}"
             + (" …" if space.num_labels > 20 else "")

@@ -25,29 +25,48 @@ from sklearn.model_selection import train_test_split
 from textclf.errors import DataError
 
 
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def check_splittable(
-    y: np.ndarray, labels: Sequence[str], *, min_per_class: int, source: str
+    y: np.ndarray,
+    labels: Sequence[str],
+    *,
+    min_per_class: int,
+    source: str,
+    carved: Sequence[str] = ("validation", "test"),
 ) -> None:
-    """Stop when a class is too small to appear in every split.
+    """Stop when a class is too small to appear in every split carved from ``y``.
 
     Args:
         y: ``(n,)`` class ids (single-label) or ``(n, k)`` multi-hot rows.
         labels: Label names by id.
         min_per_class: Smallest count allowed.
         source: Name of the data, for the message.
+        carved: The splits to be carved from this data (the others were given as files);
+            the message names only these.
 
     Raises:
         DataError: naming the smallest class and the fix.
+
+    Example:
+        >>> check_splittable(np.array([0, 0, 0, 1]), ["a", "b"], min_per_class=3,
+        ...                  source="t.csv", carved=("validation",))
+        Traceback (most recent call last):
+        textclf.errors.DataError: t.csv: class 'b' has only 1 example(s), too few to split into train and validation (need 3); add examples, merge or remove the class, or give a --validation file.
     """
     counts = y.sum(axis=0) if y.ndim == 2 else np.bincount(y, minlength=len(labels))
     small = [(labels[i], int(c)) for i, c in enumerate(counts) if 0 < c < min_per_class]
     if small:
         name, count = min(small, key=lambda t: t[1])
         others = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
+        files = [f"--{split}" for split in carved]
+        give = f"a {files[0]} file" if len(files) == 1 else f"{_and(files)} files"
         raise DataError(
             f"{source}: class '{name}' has only {count} example(s){others}, too few to split "
-            f"into train/validation/test (need {min_per_class}); add examples, merge or remove "
-            "the class, or give --validation and --test files."
+            f"into {_and(['train', *carved])} (need {min_per_class}); add examples, merge or "
+            f"remove the class, or give {give}."
         )
 
 

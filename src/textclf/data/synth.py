@@ -977,10 +977,13 @@ def make_reports(task: str, n: int, *, seed: int = 0) -> pd.DataFrame:
 def write_reports(path: str | os.PathLike[str], task: str, n: int, *, seed: int = 0) -> Path:
     """Generate reports with :func:`make_reports` and write them atomically to ``path``.
 
-    The format follows the extension: ``.csv`` and ``.tsv`` (multi-label labels joined
-    with ``"|"``), ``.jsonl`` (one object per line, multi-label labels as a JSON list)
-    or ``.parquet`` (multi-label labels as a list column). The file appears complete or
-    not at all: it is written beside ``path`` under a temporary name, then renamed.
+    The format follows the extension: ``.csv`` and ``.tsv`` (multi-label labels as a JSON
+    list in the cell, ``["ER+", "PR+"]``, and ``[]`` for a report with no finding),
+    ``.jsonl`` (one object per line, multi-label labels as a JSON list) or ``.parquet``
+    (multi-label labels as a list column). Every one of them reads back as multi-label
+    data with ``textclf train --train FILE`` alone (see :mod:`textclf.data.io`). The file
+    appears complete or not at all: it is written beside ``path`` under a temporary name,
+    then renamed.
 
     Args:
         path: Output file; its folder is created if missing.
@@ -1009,7 +1012,14 @@ def write_reports(path: str | os.PathLike[str], task: str, n: int, *, seed: int 
     with atomic_path(target) as tmp:
         if suffix in (".csv", ".tsv"):
             if task == "multilabel":
-                frame = frame.assign(label=["|".join(labels) for labels in frame["label"]])
+                # JSON lists, not "a|b": the reader takes a JSON-list cell as a label set
+                # without --label-separator, and "[]" says "no finding" where an empty
+                # cell would read as a missing label (issue 10).
+                frame = frame.assign(
+                    label=[
+                        json.dumps(list(labels), ensure_ascii=False) for labels in frame["label"]
+                    ]
+                )
             if suffix == ".csv":
                 frame.to_csv(tmp, index=False, encoding="utf-8")
             else:

@@ -5,6 +5,10 @@ row and the fix; warnings are counted and shown, never silently acted on. The ch
 as Arrow compute kernels over the memory-mapped columns, so they scale with the data
 without Python lists of it.
 
+Truncation is measured here too, from token counts that the caller computes (this
+package never imports a tokenizer): :func:`measure_truncation` reports the share of texts
+longer than ``max_length`` tokens, which the model reads only in part.
+
 Example:
     >>> report = validate_splits({"train": train_split}, space)  # doctest: +SKIP
     >>> report.raise_for_errors()  # doctest: +SKIP
@@ -12,9 +16,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,6 +30,13 @@ from textclf.errors import DataError
 
 _KEY_SEP = "\x1f"  # joins a row's labels into one comparable key; never appears in label names
 _MAX_ROWS_SHOWN = 10
+# Above this share of truncated texts the report warns (issue 10): a tenth of the data
+# read only in part is where raising max_length is worth its cost.
+TRUNCATION_WARNING_SHARE = 0.10
+_TOKEN_BATCH = 1000
+
+TokenCounter = Callable[[Sequence[str]], Sequence[int]]
+"""Texts in, the number of tokens the model would see for each (special tokens included)."""
 
 
 @dataclass
@@ -49,7 +62,12 @@ class Finding:
 
 @dataclass
 class SplitSummary:
-    """Sizes, label distribution and text lengths of one split."""
+    """Sizes, label distribution and text lengths of one split.
+
+    Attributes:
+        n_without_labels: Rows whose label set is empty (multi-label examples with no
+            label; see :mod:`textclf.data.io` for when a cell means that).
+    """
 
     source: str
     n_read: int
@@ -58,14 +76,62 @@ class SplitSummary:
     label_counts: dict[str, int]
     chars: dict[str, float]
     words: dict[str, float]
+    n_without_labels: int = 0
+
+
+@dataclass
+class SplitTruncation:
+    """How many texts of one split are longer than ``max_length`` tokens.
+
+    Attributes:
+        n_texts: Texts measured.
+        n_truncated: Texts with more than ``max_length`` tokens.
+        share: ``n_truncated / n_texts``.
+        tokens: ``min``, ``median``, ``p95`` and ``max`` token counts.
+    """
+
+    n_texts: int
+    n_truncated: int
+    share: float
+    tokens: dict[str, float]
+
+
+@dataclass
+class Truncation:
+    """The share of texts that the model reads only in part, overall and per split.
+
+    Attributes:
+        max_length: The token limit texts are cut to.
+        model_max_length: The backbone's own limit, when the caller knows it.
+        n_texts: Texts measured, all splits together.
+        n_truncated: Of those, texts longer than ``max_length`` tokens.
+        share: ``n_truncated / n_texts``; a warning is raised above ``warning_share``.
+        warning_share: :data:`TRUNCATION_WARNING_SHARE`.
+        splits: Per split.
+    """
+
+    max_length: int
+    model_max_length: int | None
+    n_texts: int
+    n_truncated: int
+    share: float
+    warning_share: float
+    splits: dict[str, SplitTruncation]
 
 
 @dataclass
 class ValidationReport:
-    """Everything the checks found, per split."""
+    """Everything the checks found, per split.
+
+    Attributes:
+        splits: Sizes, labels and lengths per split.
+        findings: Errors and warnings, in the order found.
+        truncation: Texts longer than the token limit; ``None`` when not measured.
+    """
 
     splits: dict[str, SplitSummary] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    truncation: Truncation | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -83,24 +149,43 @@ class ValidationReport:
             raise DataError(first.message + (more if len(self.errors) > 1 else ""))
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data.
+
+        ``truncation`` is ``None`` when token lengths were not measured, else
+        ``{"max_length", "model_max_length", "n_texts", "n_truncated", "share",
+        "warning_share", "splits": {name: {"n_texts", "n_truncated", "share", "tokens"}}}``
+        with ``share`` a fraction in [0, 1]. Each split has ``n_without_labels``.
+        """
         return {
             "splits": {k: asdict(v) for k, v in self.splits.items()},
             "findings": [asdict(f) for f in self.findings],
             "n_errors": len(self.errors),
             "n_warnings": len(self.warnings),
+            "truncation": asdict(self.truncation) if self.truncation is not None else None,
         }
 
     def to_markdown(self) -> str:
         """A short Markdown summary for model cards and reports."""
+        unlabelled = any(s.n_without_labels for s in self.splits.values())
         lines = [
-            "| split | source | rows read | rows used | labels | median words |",
-            "|---|---|---|---|---|---|",
+            "| split | source | rows read | rows used | labels | median words |"
+            + (" rows without labels |" if unlabelled else ""),
+            "|---|---|---|---|---|---|" + ("---|" if unlabelled else ""),
         ]
         for name, s in self.splits.items():
             lines.append(
                 f"| {name} | `{s.source}` | {s.n_read} | {s.n_used} | {len(s.label_counts)} "
                 f"| {s.words.get('median', 0):.0f} |"
+                + (f" {s.n_without_labels} |" if unlabelled else "")
             )
+        t = self.truncation
+        if t is not None:
+            per_split = ", ".join(f"{k} {v.share:.1%}" for k, v in t.splits.items())
+            lines += [
+                "",
+                f"Texts longer than max_length {t.max_length} tokens (read only in part): "
+                f"{t.share:.1%} ({t.n_truncated} of {t.n_texts}; {per_split}).",
+            ]
         if self.findings:
             lines += ["", "| level | split | finding | rows |", "|---|---|---|---|"]
             for f in self.findings:
@@ -147,6 +232,10 @@ def summarize(split: Split) -> SplitSummary:
         for item in pc.value_counts(flat).to_pylist():
             label_counts[item["values"]] = int(item["counts"])
     words = pc.list_value_length(pc.utf8_split_whitespace(texts))
+    n_without_labels = 0
+    if split.labelled:
+        sizes = pc.list_value_length(split.dataset.data.column("labels"))
+        n_without_labels = int(pc.sum(pc.equal(sizes, 0)).as_py() or 0)
     return SplitSummary(
         source=split.source,
         n_read=split.n_read,
@@ -155,6 +244,7 @@ def summarize(split: Split) -> SplitSummary:
         label_counts=dict(sorted(label_counts.items(), key=lambda kv: -kv[1])),
         chars=_length_stats(pc.utf8_length(texts)),
         words=_length_stats(words),
+        n_without_labels=n_without_labels,
     )
 
 
@@ -313,3 +403,111 @@ def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> Valid
             if name != "train":
                 _check_leakage(train, split, report.findings)
     return report
+
+
+def _token_counts(split: Split, count_tokens: TokenCounter) -> np.ndarray:
+    """Token counts of every text, in batches (never a Python list of the whole column)."""
+    texts = split.dataset.data.column("text")
+    counts = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), _TOKEN_BATCH):
+        batch = texts.slice(start, _TOKEN_BATCH).to_pylist()
+        got = count_tokens(batch)
+        if len(got) != len(batch):
+            raise ValueError(f"count_tokens returned {len(got)} counts for {len(batch)} texts.")
+        counts[start : start + len(batch)] = np.asarray(got, dtype=np.int64)
+    return counts
+
+
+def measure_truncation(
+    splits: dict[str, Split],
+    count_tokens: TokenCounter,
+    *,
+    max_length: int,
+    model_max_length: int | None = None,
+) -> tuple[Truncation, Finding | None]:
+    """The share of texts longer than ``max_length`` tokens, and a warning when it is large.
+
+    Args:
+        splits: By name, as used for training and evaluation.
+        count_tokens: Texts → token counts, special tokens included (e.g. the lengths of a
+            tokenizer's ``input_ids`` with ``truncation=False``).
+        max_length: The limit texts are cut to.
+        model_max_length: The backbone's own limit, named in the hint when known.
+
+    Returns:
+        The measurement, and one warning when more than :data:`TRUNCATION_WARNING_SHARE`
+        of all texts are cut (``None`` otherwise).
+
+    Example:
+        >>> from textclf.data.io import split_from_lists
+        >>> splits = {"train": split_from_lists(["a b c", "a", "b"], ["x", "y", "x"])}
+        >>> t, warning = measure_truncation(
+        ...     splits, lambda texts: [len(t.split()) for t in texts], max_length=2
+        ... )
+        >>> round(t.share, 3), warning.code
+        (0.333, 'truncation')
+    """
+    per_split: dict[str, SplitTruncation] = {}
+    for name, split in splits.items():
+        counts = _token_counts(split, count_tokens)
+        n_cut = int((counts > max_length).sum())
+        stats = (
+            {
+                "min": float(counts.min()),
+                "median": float(np.median(counts)),
+                "p95": float(np.quantile(counts, 0.95)),
+                "max": float(counts.max()),
+            }
+            if len(counts)
+            else {"min": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
+        )
+        per_split[name] = SplitTruncation(
+            n_texts=len(counts),
+            n_truncated=n_cut,
+            share=n_cut / len(counts) if len(counts) else 0.0,
+            tokens=stats,
+        )
+    n_texts = sum(t.n_texts for t in per_split.values())
+    n_cut = sum(t.n_truncated for t in per_split.values())
+    share = n_cut / n_texts if n_texts else 0.0
+    truncation = Truncation(
+        max_length=max_length,
+        model_max_length=model_max_length,
+        n_texts=n_texts,
+        n_truncated=n_cut,
+        share=share,
+        warning_share=TRUNCATION_WARNING_SHARE,
+        splits=per_split,
+    )
+    if share <= TRUNCATION_WARNING_SHARE:
+        return truncation, None
+    if model_max_length is not None and max_length < model_max_length:
+        fix = (
+            f"raise --max-length (this model reads up to {model_max_length} tokens) or expect "
+            "the end of long texts to be ignored"
+        )
+    elif model_max_length is not None:
+        fix = (
+            f"{max_length} is already this model's limit, so expect the end of long texts to "
+            "be ignored, or split them into shorter examples"
+        )
+    else:
+        fix = (
+            "raise --max-length up to the model's limit or expect the end of long texts to be "
+            "ignored"
+        )
+    # Named after the training file: carved splits come from it, and it is what the user
+    # passed first; the per-split shares are in the report.
+    first = next(iter(splits))
+    source = splits["train"].source if "train" in splits else splits[first].source
+    p95 = max(t.tokens["p95"] for t in per_split.values())
+    finding = Finding(
+        "warning",
+        "truncation",
+        ", ".join(k for k, v in per_split.items() if v.share > TRUNCATION_WARNING_SHARE),
+        f"{source}: {share:.1%} of the texts ({n_cut} of {n_texts} in all splits) are longer "
+        f"than max_length {max_length} tokens (95th percentile up to {p95:.0f}), so the model "
+        f"reads only their beginning; {fix}.",
+        n_cut,
+    )
+    return truncation, finding

@@ -261,7 +261,7 @@ def _read_back(path: Path, task: str) -> pd.DataFrame:
             quoting=csv.QUOTE_MINIMAL if suffix == ".csv" else csv.QUOTE_NONE,
         )
         if task == "multilabel":
-            frame["label"] = [value.split("|") if value else [] for value in frame["label"]]
+            frame["label"] = [json.loads(value) for value in frame["label"]]
         return frame
     if suffix == ".jsonl":
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -286,12 +286,16 @@ def test_write_reports_round_trip(tmp_path: Path, extension: str, task: str) -> 
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp file left
 
 
-def test_csv_joins_multilabel_with_pipe(tmp_path: Path) -> None:
-    target = write_reports(tmp_path / "ml.csv", "multilabel", 40, seed=0)
-    raw = pd.read_csv(target, dtype=str, keep_default_na=False)["label"]
+@pytest.mark.parametrize("extension", [".csv", ".tsv"])
+def test_delimited_files_write_multilabel_as_json_lists(tmp_path: Path, extension: str) -> None:
+    target = write_reports(tmp_path / f"ml{extension}", "multilabel", 40, seed=0)
+    sep = "," if extension == ".csv" else "\t"
+    raw = pd.read_csv(target, sep=sep, dtype=str, keep_default_na=False)["label"]
     expected = make_reports("multilabel", 40, seed=0)["label"]
-    assert raw.tolist() == ["|".join(labels) for labels in expected]
-    assert any("|" in value for value in raw)
+    assert raw.tolist() == [json.dumps(labels) for labels in expected]
+    # No empty cell: a report without findings is written as the empty list.
+    assert "" not in raw.tolist()
+    assert "[]" in raw.tolist()
 
 
 def test_jsonl_label_is_a_list(tmp_path: Path) -> None:
