@@ -30,8 +30,28 @@ cost a fraction of the resampling instead of ``n`` full re-evaluations.
 
 Intervals are percentile or BCa (Efron & Tibshirani 1993, ch. 13 and 14.3), matching
 :func:`scipy.stats.bootstrap` (same quantile rule, same ``z0`` and jackknife
-acceleration). A resample where a metric is undefined (e.g. a class absent from it)
-gives NaN; quantiles ignore those and :attr:`BootstrapResult.n_undefined` counts them.
+acceleration). A resample where a metric is undefined (e.g. the only positive of a
+binary task left out) gives NaN; quantiles ignore those and
+:attr:`BootstrapResult.n_undefined` counts them.
+
+Each resample computes the *same* statistic as the point estimate (issue 12). A macro
+average runs over the point estimate's label set — for ``pr_auc_macro`` the labels with
+a positive in the data — not over the labels that happen to be defined in the resample;
+a label of that set left undefined by one resample (its only positives not drawn) takes
+its value from another resample of the same block, which is what redrawing until it is
+defined would give (:func:`_borrow_undefined`). Likewise a precision or recall that is
+0 by ``zero_division`` only because a resample lacks the label is undefined there, not 0.
+Before, rare labels with a low average precision dropped out of a third of the
+resamples, the bootstrap distribution sat above the estimate, and on GoEmotions
+``pr_auc_macro`` came out as 0.0864 [0.0867, 0.1269].
+
+Every interval contains its point estimate. Where BCa is degenerate or excludes the
+estimate it falls back to the percentile interval, and a percentile interval with fewer
+than ``α/2`` of the resamples on one side of the estimate is widened to reach it; each
+such interval says so in :attr:`Interval.fallback` (``"fallback"`` in ``metrics.json``)
+and :attr:`BootstrapResult.fallbacks`. Small samples still need it at times: average
+precision and ECE are biased upward under resampling (a positive drawn twice ties with
+itself), and no choice of label set changes that.
 
 Random stream: ``numpy.random.default_rng(seed)`` draws the indices of blocks of
 :data:`BLOCK` resamples, ``rng.integers(0, n, size=(BLOCK, n))``, so resample ``b`` is
@@ -87,6 +107,8 @@ METHODS = ("percentile", "bca")
 
 Metrics = dict[str, np.ndarray]  # metric name -> (B,) values
 PerLabel = dict[str, np.ndarray]  # "precision" | "recall" | "f1" -> (k, B) values
+#: ``aggregate(P, N, AUC, AP, resamples=…)`` of ranking problems: ``(problems, B)`` in.
+Aggregate = Callable[..., Metrics]
 
 
 # --------------------------------------------------------------------------------------
@@ -100,19 +122,33 @@ def _none_if_nan(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class Interval:
-    """A point value and its confidence interval (NaN where undefined)."""
+    """A point value and its confidence interval (NaN where undefined).
+
+    Attributes:
+        value: The point estimate.
+        ci_low: Lower bound; never above ``value``.
+        ci_high: Upper bound; never below ``value``.
+        fallback: Why the interval is not the requested method's plain interval (BCa
+            that fell back to percentile, a percentile interval widened to reach the
+            estimate), or ``None``.
+    """
 
     value: float
     ci_low: float
     ci_high: float
+    fallback: str | None = None
 
-    def to_dict(self) -> dict[str, float | None]:
-        """``{"value", "ci_low", "ci_high"}`` with NaN as ``None`` (valid JSON)."""
-        return {
+    def to_dict(self) -> dict[str, float | str | None]:
+        """``{"value", "ci_low", "ci_high"}`` with NaN as ``None`` (valid JSON), and
+        ``"fallback"`` when there was one."""
+        out: dict[str, float | str | None] = {
             "value": _none_if_nan(self.value),
             "ci_low": _none_if_nan(self.ci_low),
             "ci_high": _none_if_nan(self.ci_high),
         }
+        if self.fallback:
+            out["fallback"] = self.fallback
+        return out
 
 
 @dataclass
@@ -128,8 +164,8 @@ class BootstrapResult:
         seed: Seed of the resampling.
         n_undefined: Metric name → resamples in which it was undefined (ignored by the
             quantiles); metrics always defined are left out.
-        bca_fallback: Metrics whose BCa interval could not be computed (every resample on
-            one side of the estimate) and that got the percentile interval instead.
+        fallbacks: Metric name (``label/key`` per label) → why its interval is not the
+            requested method's (see :attr:`Interval.fallback`); empty when none.
     """
 
     metrics: dict[str, Interval]
@@ -139,7 +175,7 @@ class BootstrapResult:
     method: str
     seed: int
     n_undefined: dict[str, int] = field(default_factory=dict)
-    bca_fallback: tuple[str, ...] = ()
+    fallbacks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -234,21 +270,116 @@ def _rows(
     return sparse.csr_matrix((v, (r, c)), shape=(n_rows, n))
 
 
-def _prf(tp: np.ndarray, t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Precision, recall, F1 (``2tp / (t + p)``, as sklearn) with ``zero_division=0``."""
-    return _div0(tp, p), _div0(tp, t), _div0(2 * tp, t + p)
+def _borrow_undefined(values: np.ndarray) -> np.ndarray:
+    """Each undefined (NaN) entry takes its row's value in the next resample that has one.
+
+    ``values`` is ``(L, B)``: one row per label, one column per bootstrap resample of a
+    block. Columns are independent draws, so the next column in which label ``l`` is
+    defined (cyclically, within the block) holds a draw from the bootstrap distribution
+    of label ``l`` *given that it is defined* — what redrawing the resample until the
+    label has a positive would give (rejection sampling, one label at a time). A row
+    defined in no column stays NaN.
+
+    Args:
+        values: ``(L, B)`` per-label values, NaN where undefined.
+
+    Returns:
+        ``(L, B)`` values with the NaNs filled where possible.
+    """
+    b = values.shape[1]
+    defined = np.isfinite(values)
+    if defined.all() or b == 0:
+        return values
+    col = np.where(defined, np.arange(b), b)  # b marks "undefined"
+    # Next defined column at or after each one, then wrap around to the row's first.
+    nxt = np.minimum.accumulate(col[:, ::-1], axis=1)[:, ::-1]
+    nxt = np.where(nxt == b, col.min(axis=1, keepdims=True), nxt)
+    taken = np.take_along_axis(values, np.minimum(nxt, b - 1), axis=1)
+    return np.where(nxt < b, taken, np.nan)
 
 
-def _averages(
-    out: Metrics, tp: np.ndarray, t: np.ndarray, p: np.ndarray, per: tuple[np.ndarray, ...]
-) -> None:
-    """Micro, macro and weighted precision / recall / F1 from ``(k, B)`` counts."""
-    micro = _prf(tp.sum(0), t.sum(0), p.sum(0))
-    tsum = t.sum(0)
-    for name, per_k, mic in zip(("precision", "recall", "f1"), per, micro, strict=True):
-        out[f"{name}_micro"] = mic
-        out[f"{name}_macro"] = per_k.mean(0)
-        out[f"{name}_weighted"] = _div0((t * per_k).sum(0), tsum)
+def _macro(values: np.ndarray, member: np.ndarray, *, resamples: bool) -> np.ndarray:
+    """Mean over a fixed label set of per-label values (NaN where a label is undefined).
+
+    The set is the point estimate's (``member``, e.g. the labels with a positive in the
+    evaluated data), never the labels that happen to be defined in a resample. Averaging
+    over the latter made ``pr_auc_macro`` on GoEmotions drop its rare, low-AP labels in a
+    third of the resamples, so the bootstrap distribution sat above the estimate and the
+    interval excluded it (issue 12). In a block of resamples, a member undefined in one
+    resample takes its value from another (:func:`_borrow_undefined`); for the point
+    value and the jackknife, whose columns are not independent draws, it makes the mean
+    undefined.
+
+    Args:
+        values: ``(L, B)`` per-label values.
+        member: ``(L,)`` bool, the labels averaged.
+        resamples: The columns are independent bootstrap resamples.
+
+    Returns:
+        ``(B,)`` means; NaN where a member stays undefined or the set is empty.
+    """
+    v = values[member]
+    if len(v) == 0:
+        return np.full(values.shape[1:], np.nan)
+    if resamples:
+        v = _borrow_undefined(v)
+    return v.mean(axis=0)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, defined_in_data: np.ndarray) -> np.ndarray:
+    """``num / den``: 0 where the data itself has no denominator, NaN where only the resample.
+
+    sklearn's ``zero_division=0`` scores a label never predicted (precision) or never true
+    (recall) as 0, and the point estimate keeps that. A label *with* a denominator in the
+    data but none in a resample is another case: its value is undefined there, not 0
+    (counting it 0 pulled the resampled averages below the estimate; issue 12).
+
+    Args:
+        num: Numerators, ``(k, B)`` or ``(B,)``.
+        den: Denominators of the same shape.
+        defined_in_data: Whether the data has a denominator, broadcastable to ``num``.
+    """
+    raw = _divnan(num, den)
+    return np.where(np.isnan(raw) & ~defined_in_data, 0.0, raw)
+
+
+def _prf_metrics(
+    tp: np.ndarray,
+    t: np.ndarray,
+    p: np.ndarray,
+    t0: np.ndarray,
+    p0: np.ndarray,
+    *,
+    resamples: bool,
+) -> tuple[Metrics, PerLabel]:
+    """Micro, macro and support-weighted precision / recall / F1, and each label's.
+
+    Args:
+        tp: ``(k, B)`` true-positive counts; ``t`` true and ``p`` predicted counts alike.
+        t0: ``(k,)`` true counts in the data (every weight 1); ``p0`` predicted counts.
+        p0: See ``t0``.
+        resamples: The columns are independent resamples (see :func:`_macro`).
+
+    Returns:
+        The nine averages, and ``{"precision", "recall", "f1"}`` → ``(k, B)`` per-label
+        values (NaN where undefined in a column but defined in the data).
+    """
+    out: Metrics = {}
+    per: PerLabel = {}
+    every = np.ones(len(t0), bool)
+    for name, num, den, den0 in (
+        ("precision", tp, p, p0),
+        ("recall", tp, t, t0),
+        ("f1", 2 * tp, t + p, t0 + p0),
+    ):
+        per[name] = value = _ratio(num, den, (den0 > 0)[:, None])
+        out[f"{name}_micro"] = _ratio(num.sum(0), den.sum(0), np.asarray(den0.sum() > 0))
+        out[f"{name}_macro"] = _macro(value, every, resamples=resamples)
+        filled = _borrow_undefined(value) if resamples else value
+        # Weighted by the resample's support: a label absent from it weighs nothing, and
+        # one undefined despite its support (left NaN) leaves the average undefined.
+        out[f"{name}_weighted"] = _div0(np.where(t > 0, t * filled, 0.0).sum(0), t.sum(0))
+    return out, per
 
 
 # --------------------------------------------------------------------------------------
@@ -262,8 +393,13 @@ class _Component:
     names: tuple[str, ...] = ()
     design: sparse.csr_matrix
 
-    def evaluate(self, s: np.ndarray) -> tuple[Metrics, PerLabel]:
-        """Metrics from ``s = design @ W``, ``(R, B)``."""
+    def evaluate(self, s: np.ndarray, *, resamples: bool = False) -> tuple[Metrics, PerLabel]:
+        """Metrics from ``s = design @ W``, ``(R, B)``.
+
+        Args:
+            s: The component's rows of ``D @ W``.
+            resamples: The columns are independent bootstrap resamples (see :func:`_macro`).
+        """
         raise NotImplementedError
 
     def jackknife(self) -> tuple[Metrics, PerLabel] | None:
@@ -291,6 +427,8 @@ class _SingleCounts(_Component):
         ex = np.arange(n)
         hit = y == pred
         self.k = k
+        self.t0 = np.bincount(y, minlength=k)[:k]
+        self.p0 = np.bincount(pred, minlength=k)[:k]
         self.design = _rows(
             n,
             [
@@ -301,17 +439,15 @@ class _SingleCounts(_Component):
             3 * k,
         )
 
-    def evaluate(self, s: np.ndarray) -> tuple[Metrics, PerLabel]:
+    def evaluate(self, s: np.ndarray, *, resamples: bool = False) -> tuple[Metrics, PerLabel]:
         k = self.k
         t, p, tp = s[:k], s[k : 2 * k], s[2 * k :]
         n = t.sum(0)
         correct = tp.sum(0)
-        per = _prf(tp, t, p)
-        out: Metrics = {"accuracy": _divnan(correct, n)}
-        present = t > 0
-        out["balanced_accuracy"] = _divnan(
-            np.where(present, _div0(tp, t), 0).sum(0), present.sum(0)
-        )
+        out, per = _prf_metrics(tp, t, p, self.t0, self.p0, resamples=resamples)
+        out["accuracy"] = _divnan(correct, n)
+        # Recall averaged over the classes present in y_true (sklearn), a fixed set.
+        out["balanced_accuracy"] = _macro(_divnan(tp, t), self.t0 > 0, resamples=resamples)
         # MCC and kappa from the confusion marginals, as sklearn (0 / NaN when degenerate).
         tt, pp, tdotp = (t * t).sum(0), (p * p).sum(0), (t * p).sum(0)
         cov_yy = n * n - tt
@@ -319,8 +455,7 @@ class _SingleCounts(_Component):
         prod = cov_yy * cov_pp
         out["mcc"] = np.where(prod == 0, 0.0, _div0(correct * n - tdotp, np.sqrt(prod)))
         out["cohen_kappa"] = 1 - _divnan((n - correct) * n, n * n - tdotp)
-        _averages(out, tp, t, p, per)
-        return out, dict(zip(("precision", "recall", "f1"), per, strict=True))
+        return out, per
 
 
 class _MultilabelCounts(_Component):
@@ -333,19 +468,17 @@ class _MultilabelCounts(_Component):
     def __init__(self, y: np.ndarray, pred: np.ndarray) -> None:
         n, k = y.shape
         self.k = k
+        self.t0, self.p0 = (y == 1).sum(0), (pred == 1).sum(0)
         entries = []
         for offset, mask in ((0, y == 1), (k, pred == 1), (2 * k, (y == 1) & (pred == 1))):
             ex, lab = np.nonzero(mask)
             entries.append((offset + lab, ex, np.ones(len(ex))))
         self.design = _rows(n, entries, 3 * k)
 
-    def evaluate(self, s: np.ndarray) -> tuple[Metrics, PerLabel]:
+    def evaluate(self, s: np.ndarray, *, resamples: bool = False) -> tuple[Metrics, PerLabel]:
         k = self.k
         t, p, tp = s[:k], s[k : 2 * k], s[2 * k :]
-        per = _prf(tp, t, p)
-        out: Metrics = {}
-        _averages(out, tp, t, p, per)
-        return out, dict(zip(("precision", "recall", "f1"), per, strict=True))
+        return _prf_metrics(tp, t, p, self.t0, self.p0, resamples=resamples)
 
 
 class _Means(_Component):
@@ -357,7 +490,7 @@ class _Means(_Component):
         dense = np.vstack([np.ones(n), *values.values()])
         self.design = sparse.csr_matrix(dense)
 
-    def evaluate(self, s: np.ndarray) -> tuple[Metrics, PerLabel]:
+    def evaluate(self, s: np.ndarray, *, resamples: bool = False) -> tuple[Metrics, PerLabel]:
         return {m: _divnan(s[i + 1], s[0]) for i, m in enumerate(self.names)}, {}
 
 
@@ -377,7 +510,7 @@ class _ECE(_Component):
             1 + n_bins,
         )
 
-    def evaluate(self, s: np.ndarray) -> tuple[Metrics, PerLabel]:
+    def evaluate(self, s: np.ndarray, *, resamples: bool = False) -> tuple[Metrics, PerLabel]:
         return {"ece": _divnan(np.abs(s[1:]).sum(0), s[0])}, {}
 
 
@@ -527,7 +660,7 @@ class _Rank(_Component):
     def __init__(
         self,
         problems: list[_RankProblem],
-        aggregate: Callable[..., Metrics],
+        aggregate: Aggregate,
         names: tuple[str, ...],
     ) -> None:
         self.problems = problems
@@ -536,54 +669,65 @@ class _Rank(_Component):
         self.design = sparse.vstack([pr.design for pr in problems]).tocsr()
         self.offsets = np.cumsum([0] + [pr.n_rows for pr in problems])
 
-    def evaluate(self, s: np.ndarray) -> tuple[Metrics, PerLabel]:
+    def evaluate(self, s: np.ndarray, *, resamples: bool = False) -> tuple[Metrics, PerLabel]:
         parts = [
             pr.evaluate(s[self.offsets[i] : self.offsets[i + 1]])
             for i, pr in enumerate(self.problems)
         ]
         p, n, auc, ap = (np.stack(x) for x in zip(*parts, strict=True))
-        return self.aggregate(p, n, auc, ap), {}
+        return self.aggregate(p, n, auc, ap, resamples=resamples), {}
 
     def jackknife(self) -> tuple[Metrics, PerLabel] | None:
         parts = [pr.jackknife() for pr in self.problems]
         if any(x is None for x in parts):
             return None
         p, n, auc, ap = (np.stack(x) for x in zip(*parts, strict=True))
-        return self.aggregate(p, n, auc, ap), {}
+        return self.aggregate(p, n, auc, ap, resamples=False), {}
 
 
-def _agg_binary(p: np.ndarray, n: np.ndarray, auc: np.ndarray, ap: np.ndarray) -> Metrics:
+def _agg_binary(
+    p: np.ndarray, n: np.ndarray, auc: np.ndarray, ap: np.ndarray, *, resamples: bool
+) -> Metrics:
+    # One ranking problem, no average: a resample without a positive leaves it undefined.
     return {"roc_auc": auc[0], "roc_auc_weighted": auc[0], "pr_auc": ap[0]}
 
 
-def _agg_multiclass(probabilities: bool) -> Callable[..., Metrics]:
-    def agg(p: np.ndarray, n: np.ndarray, auc: np.ndarray, ap: np.ndarray) -> Metrics:
-        # sklearn: NaN as soon as one class's AUC is undefined (absent class), and an
-        # error (-> NaN) when rows are not probabilities.
-        present = p > 0
+def _agg_multiclass(probabilities: bool, present: np.ndarray) -> Aggregate:
+    """One-vs-rest averages; ``present`` = the classes with an example in ``y_true``."""
+    every = np.ones(len(present), bool)
+
+    def agg(
+        p: np.ndarray, n: np.ndarray, auc: np.ndarray, ap: np.ndarray, *, resamples: bool
+    ) -> Metrics:
         out = {
-            "roc_auc": auc.mean(0),
-            # sklearn forces the score of a zero-weight (absent) class to 0 here.
-            "roc_auc_weighted": _divnan(np.where(present, p * auc, 0).sum(0), p.sum(0)),
-            "pr_auc": _divnan(np.where(present, ap, 0).sum(0), present.sum(0)),
+            # sklearn averages over every class: NaN as soon as one is absent from y_true.
+            "roc_auc": _macro(auc, every, resamples=resamples),
+            # sklearn forces the score of a zero-weight (absent) class to 0 here; the
+            # weights follow the resample, so a class that vanishes weighs nothing.
+            "roc_auc_weighted": _divnan(np.where(p > 0, p * auc, 0).sum(0), p.sum(0)),
+            "pr_auc": _macro(ap, present, resamples=resamples),
         }
-        if not probabilities:
+        if not probabilities:  # sklearn refuses rows that are not probabilities
             out["roc_auc"] = out["roc_auc_weighted"] = np.full(auc.shape[1:], np.nan)
         return out
 
     return agg
 
 
-def _agg_multilabel(p: np.ndarray, n: np.ndarray, auc: np.ndarray, ap: np.ndarray) -> Metrics:
-    # Macro over the labels present (positives in the resample); the last problem is micro.
-    present = p[:-1] > 0
-    count = present.sum(0)
-    return {
-        "roc_auc_macro": _divnan(np.where(present, auc[:-1], 0).sum(0), count),
-        "pr_auc_macro": _divnan(np.where(present, ap[:-1], 0).sum(0), count),
-        "roc_auc_micro": auc[-1],
-        "pr_auc_micro": ap[-1],
-    }
+def _agg_multilabel(present: np.ndarray) -> Aggregate:
+    """Macro over the labels with a positive in ``y_true``; the last problem is micro."""
+
+    def agg(
+        p: np.ndarray, n: np.ndarray, auc: np.ndarray, ap: np.ndarray, *, resamples: bool
+    ) -> Metrics:
+        return {
+            "roc_auc_macro": _macro(auc[:-1], present, resamples=resamples),
+            "pr_auc_macro": _macro(ap[:-1], present, resamples=resamples),
+            "roc_auc_micro": auc[-1],
+            "pr_auc_micro": ap[-1],
+        }
+
+    return agg
 
 
 # --------------------------------------------------------------------------------------
@@ -655,7 +799,7 @@ class _Engine:
                 comps.append(
                     _Rank(
                         problems,
-                        _agg_multilabel,
+                        _agg_multilabel(y.sum(axis=0) > 0),
                         ("roc_auc_macro", "pr_auc_macro", "roc_auc_micro", "pr_auc_micro"),
                     )
                 )
@@ -672,27 +816,35 @@ class _Engine:
                 else:
                     probs = bool(np.allclose(1, proba.sum(axis=1)))
                     problems = [_RankProblem(proba[:, c], y == c) for c in range(k)]
-                    comps.append(_Rank(problems, _agg_multiclass(probs), rank_names))
+                    present = np.bincount(y, minlength=k)[:k] > 0
+                    comps.append(_Rank(problems, _agg_multiclass(probs, present), rank_names))
         if wanted is not None:
             comps = [c for c in comps if wanted & set(c.names) or c is comps[0]]
         self.components = comps
         self.offsets = np.cumsum([0] + [c.design.shape[0] for c in comps])
         self.design = sparse.vstack([c.design for c in comps]).tocsr()
 
-    def evaluate(self, w_t: np.ndarray) -> tuple[Metrics, PerLabel]:
-        """Metrics for the weights ``w_t`` ``(n, B)`` (column ``b`` = resample ``b``)."""
+    def evaluate(self, w_t: np.ndarray, *, resamples: bool = True) -> tuple[Metrics, PerLabel]:
+        """Metrics for the weights ``w_t`` ``(n, B)`` (column ``b`` = resample ``b``).
+
+        Args:
+            w_t: Non-negative example weights, one column per resample.
+            resamples: The columns are independent bootstrap resamples, so a label of a
+                macro average undefined in one may take its value from another
+                (:func:`_macro`); ``False`` evaluates each column on its own.
+        """
         s = np.asarray(self.design @ w_t)
         metrics: Metrics = {}
         per_label: PerLabel = {}
         for i, comp in enumerate(self.components):
-            m, pl = comp.evaluate(s[self.offsets[i] : self.offsets[i + 1]])
+            m, pl = comp.evaluate(s[self.offsets[i] : self.offsets[i + 1]], resamples=resamples)
             metrics.update(m)
             per_label.update(pl)
         return metrics, per_label
 
     def point(self) -> tuple[Metrics, PerLabel]:
         """Metrics with every weight 1 (equal to sklearn's up to rounding)."""
-        return self.evaluate(np.ones((self.n, 1)))
+        return self.evaluate(np.ones((self.n, 1)), resamples=False)
 
     def jackknife(self, *, generic: bool = False) -> tuple[Metrics, PerLabel]:
         """Leave-one-out values ``(n,)`` of every metric (and ``(k, n)`` per label).
@@ -725,6 +877,7 @@ class _Engine:
                 m: Metrics = {}
                 pl: PerLabel = {}
                 for j, i in enumerate(rest):
+                    # Leave-one-out columns are not independent draws: resamples=False.
                     mm, ll = self.components[i].evaluate(s[local[j] : local[j + 1]])
                     m.update(mm)
                     pl.update(ll)
@@ -767,35 +920,97 @@ def _acceleration(jack: np.ndarray) -> float:
     return 0.0 if den == 0 else float((d**3).sum() / (6 * den**1.5))
 
 
+def _tolerance(value: float) -> float:
+    """Rounding slack between the point value (sklearn) and the engine's sums."""
+    return 1e-9 * max(1.0, abs(value))
+
+
+def _bca_levels(
+    v: np.ndarray, levels: np.ndarray, theta_hat: float, jack: np.ndarray | None
+) -> tuple[np.ndarray | None, str | None]:
+    """BCa quantile levels (Efron & Tibshirani 1993, eq. 14.9), or ``None`` and why not.
+
+    Same estimator as :func:`scipy.stats.bootstrap`: ``z0`` from the mid-rank share of
+    resamples below the estimate, the acceleration from the jackknife. Resampled values
+    within rounding of the estimate count as equal to it, so a metric constant under
+    resampling gets ``z0 = 0`` rather than an infinite bias from float noise.
+    """
+    if jack is None or not math.isfinite(theta_hat):
+        return None, "no leave-one-out values for the acceleration"
+    tol = _tolerance(theta_hat)
+    share = ((v < theta_hat - tol).sum() + (v <= theta_hat + tol).sum()) / (2 * len(v))
+    z0 = float(ndtri(share))
+    if not math.isfinite(z0):
+        return None, "every resample lies on one side of the estimate (infinite bias correction)"
+    a = _acceleration(jack)
+    z = z0 + ndtri(levels)
+    den = 1 - a * z
+    # Past 1 − a·z = 0 the BCa map from levels to levels stops being increasing, so its
+    # "interval" no longer means anything.
+    if not math.isfinite(a) or np.any(den <= 0):
+        return None, f"acceleration {a:.3g} too large for the BCa formula"
+    return ndtr(z0 + z / den), None
+
+
 def _interval(
     values: np.ndarray,
     confidence: float,
     method: str,
     theta_hat: float,
     jack: np.ndarray | None,
-) -> tuple[float, float, bool]:
-    """``(low, high, bca_failed)`` from resampled values (NaNs ignored)."""
+    value: float,
+) -> tuple[float, float, str | None]:
+    """``(low, high, fallback)`` from resampled values (NaNs ignored).
+
+    The interval always contains ``value``, the reported point estimate (issue 12):
+
+    1. BCa, where asked for, unless it is degenerate (every resample on one side of the
+       estimate, an acceleration past the formula's range) or its interval excludes the
+       estimate; then the percentile interval. (With ``a = 0`` the BCa endpoints are the
+       quantiles at ``Φ(2·z0 ± z_{1−α/2})``, so a bias correction ``|z0|`` above
+       ``z_{1−α/2}`` puts both on one side of the estimate.)
+    2. The percentile interval, unless fewer than ``α/2`` of the resamples lie on one
+       side of the estimate; then it is widened to reach the estimate.
+
+    Each step away from the requested method is described in ``fallback`` (``None``
+    when there was none), which reaches ``metrics.json``. An undefined estimate gets no
+    interval; a defined one that no resample could compute gets NaN bounds and a note.
+    Bounds within rounding of the estimate are set to it without a note: they come from
+    the same formula summed in another order.
+    """
+    if not math.isfinite(value):
+        return float("nan"), float("nan"), None
     v = values[np.isfinite(values)]
     if len(v) == 0:
-        return float("nan"), float("nan"), False
+        return float("nan"), float("nan"), "undefined in every resample: no interval"
     alpha = (1 - confidence) / 2
     levels = np.array([alpha, 1 - alpha])
-    failed = False
-    if method == "bca" and jack is not None and math.isfinite(theta_hat):
-        # Same estimator as scipy.stats.bootstrap: z0 from the 'mean' percentile of score.
-        z0 = float(ndtri(((v < theta_hat).sum() + (v <= theta_hat).sum()) / (2 * len(v))))
-        a = _acceleration(jack)
-        if math.isfinite(z0):
-            z = z0 + ndtri(levels)
-            adjusted = ndtr(z0 + z / (1 - a * z))
-            if np.all(np.isfinite(adjusted)):
-                levels = adjusted
-            else:
-                failed = True
-        else:
-            failed = True
-    lo, hi = np.quantile(v, levels)
-    return float(lo), float(hi), failed
+    tol = _tolerance(value)
+    notes: list[str] = []
+
+    def snapped(lo: float, hi: float) -> tuple[float, float, bool]:
+        lo = value if value < lo <= value + tol else lo
+        hi = value if value - tol <= hi < value else hi
+        return lo, hi, lo <= value <= hi
+
+    if method == "bca":
+        adjusted, why = _bca_levels(v, levels, theta_hat, jack)
+        if adjusted is not None:
+            lo, hi, ok = snapped(*(float(q) for q in np.quantile(v, adjusted)))
+            if ok:
+                return lo, hi, None
+            why = f"the BCa interval [{lo:.4g}, {hi:.4g}] excludes the estimate"
+        notes.append(f"BCa fell back to percentile: {why}")
+    lo, hi, ok = snapped(*(float(q) for q in np.quantile(v, levels)))
+    if not ok:
+        below = float((v < value).mean())
+        notes.append(
+            f"the percentile interval [{lo:.4g}, {hi:.4g}] excludes the estimate ({below:.1%} "
+            "of the resamples below it): widened to reach it; the metric is strongly biased "
+            "under resampling at this sample size"
+        )
+        lo, hi = min(lo, value), max(hi, value)
+    return lo, hi, "; ".join(notes) or None
 
 
 def _check(
@@ -899,15 +1114,16 @@ def bootstrap_metrics(
     y_pred = decide(proba, task, threshold=threshold)
     point_l = per_label_metrics(task, y_true.astype(np.int64), y_pred, names)
 
-    failed: list[str] = []
+    fallbacks: dict[str, str] = {}
     metrics: dict[str, Interval] = {}
     undefined: dict[str, int] = {}
     for name, value in point.items():
         vals = boot[name]
-        lo, hi, bad = _interval(vals, confidence, method, float(theta_m[name][0]), jack_m.get(name))
-        metrics[name] = Interval(float(value), lo, hi)
-        if bad:
-            failed.append(name)
+        theta = float(theta_m[name][0])
+        lo, hi, why = _interval(vals, confidence, method, theta, jack_m.get(name), value)
+        metrics[name] = Interval(float(value), lo, hi, why)
+        if why:
+            fallbacks[name] = why
         if (nan := int(np.isnan(vals).sum())) > 0:
             undefined[name] = nan
     per_label: dict[str, dict[str, Interval | int]] = {}
@@ -915,12 +1131,12 @@ def bootstrap_metrics(
         entry: dict[str, Interval | int] = {}
         for key in ("precision", "recall", "f1"):
             jack = jack_l[key][i] if jack_l else None
-            lo, hi, bad = _interval(
-                boot_l[key][i], confidence, method, float(theta_l[key][i, 0]), jack
-            )
-            entry[key] = Interval(float(point_l[label][key]), lo, hi)
-            if bad:
-                failed.append(f"{label}/{key}")
+            value = float(point_l[label][key])
+            theta = float(theta_l[key][i, 0])
+            lo, hi, why = _interval(boot_l[key][i], confidence, method, theta, jack, value)
+            entry[key] = Interval(value, lo, hi, why)
+            if why:
+                fallbacks[f"{label}/{key}"] = why
         entry["support"] = int(point_l[label]["support"])
         per_label[label] = entry
     if undefined:
@@ -929,11 +1145,13 @@ def bootstrap_metrics(
             "their intervals: %s.",
             ", ".join(f"{k} ({v}/{n_resamples})" for k, v in undefined.items()),
         )
-    if failed:
+    if fallbacks:
         logger.warning(
-            "BCa interval not computable (every resample on one side of the estimate) for "
-            "%s; reported the percentile interval instead.",
-            ", ".join(failed),
+            "Bootstrap: %d interval(s) are not plain %s intervals (noted in metrics.json "
+            "under 'fallback'): %s.",
+            len(fallbacks),
+            method,
+            "; ".join(f"{k}: {v}" for k, v in fallbacks.items()),
         )
     return BootstrapResult(
         metrics=metrics,
@@ -943,7 +1161,7 @@ def bootstrap_metrics(
         method=method,
         seed=seed,
         n_undefined=undefined,
-        bca_fallback=tuple(failed),
+        fallbacks=fallbacks,
     )
 
 
@@ -1067,8 +1285,10 @@ def paired_bootstrap(
         p_value = float((1 + extreme.sum()) / (1 + ok.sum()))
 
     def iv(value: float, vals: np.ndarray, theta: float, jack: np.ndarray | None) -> Interval:
-        lo, hi, _ = _interval(vals, confidence, method, theta, jack)
-        return Interval(float(value), lo, hi)
+        lo, hi, why = _interval(vals, confidence, method, theta, jack, float(value))
+        if why:
+            logger.warning("Paired bootstrap on %s: %s.", metric, why)
+        return Interval(float(value), lo, hi, why)
 
     stat = p_mc = None
     if task != "multilabel":

@@ -11,6 +11,11 @@
      "baselines": {name: {"name": "TF-IDF + logistic regression", "metrics": {…}}},
      "comparison": {"baseline": name, "metric": …, "difference": {…}, "p_value": …, …} | null}
 
+Every interval contains its value. One that is not the plain ``ci_method`` interval
+(BCa that fell back to percentile, a percentile interval widened to reach the value)
+carries ``"fallback": "<why>"`` beside ``ci_low`` / ``ci_high``; ``metrics.md`` lists
+them under "Interval notes".
+
 Example:
     >>> doc = metrics_document(task="binary", split="test", labels=["neg", "pos"],
     ...                        result=boot, cfg=EvalConfig())  # doctest: +SKIP
@@ -171,11 +176,34 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
             f"| {label} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
             f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
         )
+    notes = interval_notes(doc)
+    if notes:
+        lines += ["", "## Interval notes", ""]
+        lines += [f"- {line}" for line in notes]
     rule_lines = decision_rule_lines(doc)
     if rule_lines:
         lines += ["", "## Decision rule (fitted on the validation split)", ""]
         lines += [f"- {line}" for line in rule_lines]
     return "\n".join(lines) + "\n"
+
+
+def interval_notes(doc: dict[str, Any]) -> list[str]:
+    """``"name: why"`` for each interval of the document that carries a ``fallback``.
+
+    Covers the model's metrics, its per-label values (``label/precision``, …) and the
+    comparison's difference; ``[]`` when every interval is the plain one.
+
+    Example:
+        >>> interval_notes({"metrics": {"ece": {"value": 0.1, "fallback": "widened"}}})
+        ['ece: widened']
+    """
+    found = [(name, iv) for name, iv in (doc.get("metrics") or {}).items()]
+    for label, entry in (doc.get("per_label") or {}).items():
+        found += [(f"{label}/{key}", iv) for key, iv in entry.items() if isinstance(iv, dict)]
+    comp = doc.get("comparison") or {}
+    if isinstance(comp.get("difference"), dict):
+        found.append((f"difference in {comp.get('metric')}", comp["difference"]))
+    return [f"{name}: {iv['fallback']}" for name, iv in found if iv and iv.get("fallback")]
 
 
 def decision_rule_lines(doc: dict[str, Any]) -> list[str]:

@@ -14,12 +14,16 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from sklearn import metrics as skm
 
 from textclf.evaluation.bootstrap import (
     Interval,
+    _borrow_undefined,
     _Engine,
+    _interval,
     _weight_blocks,
     bootstrap_metrics,
     mcnemar,
@@ -317,14 +321,172 @@ def test_known_answer_accuracy_interval_is_the_binomial_quantile():
 
 
 def test_undefined_resamples_are_counted_and_ignored():
-    y, p = _data("multiclass", 40, seed=7)
-    y[0], y[1:] = 3, np.where(y[1:] == 3, 0, y[1:])  # class 3 occurs once
-    res = bootstrap_metrics("multiclass", y, p, labels=list("abcd"), n_resamples=300, progress=True)
-    # Absent from a resample with probability (1 - 1/40)^40 ≈ 0.36: macro AUC undefined there.
+    y, p = _data("binary", 40, seed=7)
+    y[:] = 0
+    y[0] = 1  # one positive
+    res = bootstrap_metrics("binary", y, p, labels=["a", "b"], n_resamples=300, progress=True)
+    # Absent from a resample with probability (1 - 1/40)^40 ≈ 0.36: AUC and AP undefined.
     assert 60 < res.n_undefined["roc_auc"] < 160
+    assert res.n_undefined["pr_auc"] == res.n_undefined["roc_auc"]
     assert "accuracy" not in res.n_undefined
     iv = res.metrics["roc_auc"]
-    assert np.isfinite([iv.ci_low, iv.ci_high]).all() and iv.ci_low <= iv.ci_high
+    assert np.isfinite([iv.ci_low, iv.ci_high]).all() and iv.ci_low <= iv.value <= iv.ci_high
+
+
+# --- every interval contains its estimate (issue 12) -----------------------------------
+
+
+def _rare_labels(seed: int, n: int = 200, rare: int = 12, common: int = 4):
+    """Multi-label data shaped like a GoEmotions slice: many labels with a single positive
+    that the model ranks at random (low AP), a few common labels it ranks well."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros((n, rare + common), np.int64)
+    y[rng.choice(n, rare, replace=False), np.arange(rare)] = 1
+    y[:, rare:] = rng.random((n, common)) < 0.3
+    p = np.clip(0.35 * y + 0.5 * rng.random(y.shape), 0, 1)
+    p[:, :rare] = rng.random((n, rare))
+    return y, p
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+def test_macro_average_over_rare_labels_contains_its_estimate(method: str):
+    """The reported failure: a rare label with no positive in a resample left the macro
+    average there, so ``pr_auc_macro`` resampled above its estimate and its interval
+    excluded it (before the fix: 0.251 [0.275, 0.472] on this data, both methods)."""
+    y, p = _rare_labels(seed=0)
+    labels = [str(i) for i in range(y.shape[1])]
+    res = bootstrap_metrics("multilabel", y, p, labels=labels, n_resamples=500, method=method)
+    for name in ("pr_auc_macro", "roc_auc_macro", "recall_macro", "f1_macro"):
+        iv = res.metrics[name]
+        assert iv.ci_low <= iv.value <= iv.ci_high, (name, iv)
+        assert iv.fallback is None, (name, iv)  # fixed in the statistic, not by widening
+    assert "pr_auc_macro" not in res.n_undefined  # no resample is thrown away either
+
+
+def test_a_label_missing_from_a_resample_borrows_its_value_from_the_next():
+    """Resample 0 leaves out label 0's only positive: label 0 then counts with its value
+    in resample 1, and the average still runs over both labels."""
+    y = np.array([[1, 1], [0, 1], [0, 0], [0, 1], [0, 0]])
+    p = np.array([[0.3, 0.9], [0.8, 0.7], [0.1, 0.2], [0.2, 0.4], [0.5, 0.6]])
+    w = np.array([[0, 2], [2, 1], [1, 1], [1, 0], [1, 1]], dtype=float)
+    values, _ = _Engine("multilabel", y, p).evaluate(w)
+
+    def ap(j: int, b: int) -> float:
+        return skm.average_precision_score(y[:, j], p[:, j], sample_weight=w[:, b])
+
+    assert values["pr_auc_macro"][0] == pytest.approx((ap(0, 1) + ap(1, 0)) / 2)
+    assert values["pr_auc_macro"][1] == pytest.approx((ap(0, 1) + ap(1, 1)) / 2)
+    # Recall of label 0 in resample 0 (no positive there, one in the data) is undefined,
+    # not sklearn's zero_division 0, and its per-label interval leaves that resample out.
+    _, per_label = _Engine("multilabel", y, p, threshold=0.25).evaluate(w)
+    assert np.isnan(per_label["recall"][0, 0]) and per_label["recall"][0, 1] == 1.0
+    # With every weight 1 each column stands alone: no borrowing, sklearn's value.
+    alone, _ = _Engine("multilabel", y, p).evaluate(w[:, :1], resamples=False)
+    assert np.isnan(alone["pr_auc_macro"][0])
+
+
+def test_borrowing_is_cyclic_within_the_block_and_leaves_hopeless_rows_nan():
+    nan = np.nan
+    values = np.array([[1.0, nan, 3.0, nan], [nan, nan, nan, nan], [nan, 2.0, nan, nan]])
+    np.testing.assert_array_equal(
+        _borrow_undefined(values),
+        [[1.0, 3.0, 3.0, 1.0], [nan, nan, nan, nan], [2.0, 2.0, 2.0, 2.0]],
+    )
+
+
+def test_interval_rule_falls_back_and_says_so():
+    above = np.linspace(0.6, 0.9, 200)  # every resample above the estimate 0.5
+    jack = np.linspace(0.4, 0.6, 30)
+    lo, hi, why = _interval(above, 0.95, "percentile", 0.5, None, 0.5)
+    assert lo == 0.5 and hi == pytest.approx(np.quantile(above, 0.975))
+    assert why is not None and "widened" in why and "0.0% of the resamples" in why
+    lo, hi, why = _interval(above, 0.95, "bca", 0.5, jack, 0.5)
+    assert why is not None and why.startswith("BCa fell back to percentile")
+    assert "one side of the estimate" in why and "widened" in why
+    assert lo == 0.5
+    # A BCa interval that is fine stays BCa, with no note.
+    sym = np.random.default_rng(0).normal(0.5, 0.05, 2000)
+    lo, hi, why = _interval(sym, 0.95, "bca", 0.5, jack, 0.5)
+    assert why is None and lo < 0.5 < hi
+    # Rounding between sklearn's value and the engine's sums is not a fallback.
+    lo, hi, why = _interval(np.full(50, 0.3 + 1e-16), 0.95, "bca", 0.3 + 1e-16, jack, 0.3)
+    assert lo == 0.3 and hi == pytest.approx(0.3, abs=1e-15) and why is None
+    # No interval around an undefined estimate; a note when no resample was defined.
+    assert np.isnan(_interval(above, 0.95, "percentile", np.nan, None, np.nan)[:2]).all()
+    lo, hi, why = _interval(np.full(10, np.nan), 0.95, "percentile", 0.5, None, 0.5)
+    assert np.isnan([lo, hi]).all() and why is not None and "every resample" in why
+
+
+def test_fallback_reaches_the_result_and_its_json():
+    """Seven examples, two classes seen once and ranked low: duplicating one in a resample
+    raises its average precision, so no resample falls below the estimate."""
+    y = np.array([2, 2, 1, 2, 2, 2, 0])
+    raw = np.array([[2, 2, 1], [2, 2, 3], [2, 1, 3], [3, 1, 2], [2, 3, 1], [2, 3, 2], [1, 3, 3]])
+    p = raw / raw.sum(1, keepdims=True)
+    res = bootstrap_metrics("multiclass", y, p, labels=list("abc"), n_resamples=200, seed=4)
+    iv = res.metrics["pr_auc"]
+    assert iv.ci_low == iv.value < iv.ci_high
+    assert iv.fallback is not None and "widened" in iv.fallback
+    assert res.fallbacks == {"pr_auc": iv.fallback}
+    assert iv.to_dict()["fallback"] == iv.fallback
+    assert "fallback" not in res.metrics["accuracy"].to_dict()
+
+
+@st.composite
+def _problems(draw: st.DrawFn) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """Small random problems: every task, rare labels or classes, tied or distinct scores,
+    no to strong signal."""
+    task = draw(st.sampled_from(TASKS))
+    n = draw(st.integers(1, 40))
+    k = (
+        2
+        if task == "binary"
+        else draw(st.integers(3, 5) if task == "multiclass" else st.integers(2, 8))
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    levels = draw(st.sampled_from([0, 2, 4]))  # 0: continuous scores; else a few (ties)
+    signal = draw(st.sampled_from([0.0, 0.5, 2.0]))
+    rare = draw(st.integers(0, k - 1))  # labels / classes with a single positive
+    if task == "multilabel":
+        y = (rng.random((n, k)) < rng.choice([0.1, 0.5, 0.9], size=k)).astype(np.int64)
+        y[:, :rare] = 0
+        y[rng.integers(0, n, rare), np.arange(rare)] = 1
+        raw = rng.random((n, k)) if not levels else rng.integers(0, levels + 1, (n, k)) / levels
+        p = np.clip((raw + signal * y) / (1 + signal), 0, 1)
+    else:
+        y = rng.choice(k, size=n, p=rng.dirichlet(np.ones(k)))
+        y = np.where(y < rare, k - 1, y)
+        y[rng.choice(n, min(rare, n), replace=False)] = np.arange(min(rare, n))
+        raw = rng.random((n, k)) if not levels else rng.integers(1, levels + 1, (n, k)) * 1.0
+        raw = raw + signal * np.eye(k)[y]
+        p = raw / raw.sum(1, keepdims=True)
+    return task, y, p, draw(st.sampled_from(["percentile", "bca"]))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(_problems())
+def test_every_interval_contains_its_estimate(problem: tuple[str, np.ndarray, np.ndarray, str]):
+    """For every metric and per-label value: low <= estimate <= high; an undefined
+    estimate has no interval; NaN bounds around a defined one come with their reason."""
+    task, y, p, method = problem
+    labels = [str(i) for i in range(p.shape[1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = bootstrap_metrics(task, y, p, labels=labels, n_resamples=100, method=method)
+    ivs = list(res.metrics.items()) + [
+        (f"{label}/{key}", iv)
+        for label, entry in res.per_label.items()
+        for key, iv in entry.items()
+        if isinstance(iv, Interval)
+    ]
+    for name, iv in ivs:
+        if np.isnan(iv.value):
+            assert np.isnan(iv.ci_low) and np.isnan(iv.ci_high), name
+        elif np.isnan(iv.ci_low) or np.isnan(iv.ci_high):
+            assert iv.fallback is not None and "every resample" in iv.fallback, name
+        else:
+            assert iv.ci_low <= iv.value <= iv.ci_high, (name, iv)
+        assert (iv.fallback is None) == (name not in res.fallbacks), name
 
 
 def test_same_seed_same_intervals_and_json_ready():
