@@ -700,3 +700,60 @@ def test_reading_prints_no_progress_bar_and_restores_the_setting(
     assert "Generating" not in captured.err + captured.out
     assert "Reading train" not in captured.err + captured.out
     assert not datasets.utils.are_progress_bars_disabled()
+
+
+# ---------------------------------------------------------------------------------------
+# Empty label cells: "no labels" versus "missing" (the rule in the module docstring)
+# ---------------------------------------------------------------------------------------
+
+
+def test_with_a_separator_a_blank_cell_is_the_empty_set(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.csv", "text,label\na,x|y\nb,\nc,  \nd,y\n")
+    split = read_split(data, ColumnSpec(label_separator="|"))
+    assert split.dataset["labels"] == [["x", "y"], [], [], ["y"]]
+    assert split.label_sets
+
+
+def test_with_a_separator_an_absent_field_is_still_missing(tmp_path: Path) -> None:
+    # "b," is an empty cell; "b" alone has no label field at all.
+    data = _write(
+        tmp_path / "t.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": null}\n'
+    )
+    with pytest.raises(DataError, match=r"t\.jsonl row 2: the 'label' value is missing"):
+        read_split(data, ColumnSpec(label_separator="|"))
+
+
+def test_empty_json_list_is_the_empty_set_in_every_format(tmp_path: Path) -> None:
+    csv_file = _write(tmp_path / "t.csv", 'text,label\na,"[""x""]"\nb,[]\n')
+    tsv_file = _write(tmp_path / "t.tsv", 'text\tlabel\na\t["x"]\nb\t[]\n')
+    jsonl_file = _write(
+        tmp_path / "t.jsonl", '{"text": "a", "label": ["x"]}\n{"text": "b", "label": []}\n'
+    )
+    parquet_file = tmp_path / "t.parquet"
+    pd.DataFrame({"text": ["a", "b"], "label": [["x"], []]}).to_parquet(parquet_file)
+    for path in (csv_file, tsv_file, jsonl_file, parquet_file):
+        split = read_split(path, ColumnSpec())
+        assert split.dataset["labels"] == [["x"], []], path
+        assert split.label_sets, path
+
+
+def test_without_a_separator_a_blank_cell_is_missing_and_the_fix_says_so(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.csv", 'text,label\na,"[""x""]"\nb,\n')
+    with pytest.raises(DataError) as err:
+        read_split(data, ColumnSpec())
+    message = str(err.value)
+    assert message.startswith(f"{data} row 2: the 'label' value is missing")
+    assert "write [] for a multi-label example with no labels" in message
+
+
+def test_plain_names_are_not_label_sets(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.csv", "text,label\na,x\nb,y\n")
+    assert not read_split(data, ColumnSpec()).label_sets
+
+
+def test_nested_label_lists_name_the_row(tmp_path: Path) -> None:
+    data = _write(
+        tmp_path / "t.jsonl", '{"text": "a", "label": ["x"]}\n{"text": "b", "label": [["x"]]}\n'
+    )
+    with pytest.raises(DataError, match=r"t\.jsonl row 2: label .* is a nested list or object"):
+        read_split(data, ColumnSpec())

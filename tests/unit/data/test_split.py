@@ -215,3 +215,23 @@ def test_check_splittable_passes_at_the_minimum() -> None:
 def test_check_splittable_ignores_labels_without_examples() -> None:
     # A label from the names file with no example is reported by validation, not here.
     check_splittable(np.array([0, 0, 0, 1, 1, 1]), ["a", "b", "c"], min_per_class=3, source="x")
+
+
+@pytest.mark.parametrize(
+    ("carved", "into", "give"),
+    [
+        (("validation", "test"), "train, validation and test", "--validation and --test files"),
+        (("validation",), "train and validation", "a --validation file"),
+        (("test",), "train and test", "a --test file"),
+    ],
+)
+def test_check_splittable_names_only_the_carved_splits(
+    carved: tuple[str, ...], into: str, give: str
+) -> None:
+    with pytest.raises(DataError) as info:
+        check_splittable(
+            np.array([0, 0, 0, 1]), ["a", "b"], min_per_class=3, source="t.csv", carved=carved
+        )
+    message = str(info.value)
+    assert f"too few to split into {into} (need 3)" in message
+    assert message.endswith(f"or give {give}.")

@@ -10,7 +10,13 @@ import pytest
 
 from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
-from textclf.data.validate import Finding, ValidationReport, validate_splits
+from textclf.data.validate import (
+    TRUNCATION_WARNING_SHARE,
+    Finding,
+    ValidationReport,
+    measure_truncation,
+    validate_splits,
+)
 from textclf.errors import DataError
 
 
@@ -218,3 +224,75 @@ def test_to_dict_and_markdown_contain_the_findings(tmp_path: Path) -> None:
         assert finding.message in markdown
     assert f"| train | `{train.source}` | 4 | 4 | 2 |" in markdown
     assert "| error | test |" in markdown
+    assert doc["truncation"] is None  # not measured without token counts
+
+
+def test_rows_without_labels_are_counted(tmp_path: Path) -> None:
+    # The _split helper reads with label_separator="|": a blank cell is the empty set.
+    train = _split(tmp_path, "train", [("a", "x|y"), ("b", ""), ("c", "y"), ("d", "")])
+    report = validate_splits({"train": train}, LabelSpace("multilabel", ("x", "y")))
+    assert report.splits["train"].n_without_labels == 2
+    assert report.to_dict()["splits"]["train"]["n_without_labels"] == 2
+    markdown = report.to_markdown()
+    assert "| rows without labels |" in markdown
+    assert f"| train | `{train.source}` | 4 | 4 | 2 | 1 | 2 |" in markdown
+
+
+def test_single_label_markdown_has_no_unlabelled_column(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y")])
+    assert "rows without labels" not in validate_splits({"train": train}, AB).to_markdown()
+
+
+def test_measure_truncation_known_answer(tmp_path: Path) -> None:
+    # Token counts = words + 2: train 3, 4, 12, 22 (two over 10); test 5, 13 (one over 10).
+    train = _split(
+        tmp_path, "train", [("a", "x"), ("a b", "y"), ("w " * 10, "x"), ("w " * 20, "y")]
+    )
+    test = _split(tmp_path, "test", [("a b c", "x"), ("w " * 11, "y")])
+    counts: list[int] = []
+
+    def count(texts: list[str]) -> list[int]:
+        counts.append(len(texts))
+        return [len(t.split()) + 2 for t in texts]
+
+    t, warning = measure_truncation(
+        {"train": train, "test": test}, count, max_length=10, model_max_length=None
+    )
+    assert counts == [4, 2]  # one call per split here (batches of 1000)
+    assert (t.n_texts, t.n_truncated, t.share) == (6, 3, 0.5)
+    assert (t.splits["train"].n_truncated, t.splits["train"].share) == (2, 0.5)
+    assert t.splits["train"].tokens == pytest.approx(
+        {"min": 3.0, "median": 8.0, "p95": 20.5, "max": 22.0}
+    )
+    assert (t.splits["test"].n_truncated, t.splits["test"].share) == (1, 0.5)
+    assert warning is not None
+    assert warning.level == "warning"
+    assert warning.split == "train, test"
+    assert warning.count == 3
+    assert warning.message.startswith(f"{train.source}: 50.0% of the texts (3 of 6 in all splits)")
+    assert "raise --max-length up to the model's limit" in warning.message
+
+
+def test_truncation_at_the_models_limit_says_to_expect_it(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("w " * 20, "x"), ("a", "y")])
+    _, warning = measure_truncation(
+        {"train": train}, lambda ts: [len(t.split()) for t in ts], max_length=8, model_max_length=8
+    )
+    assert warning is not None
+    assert "8 is already this model's limit" in warning.message
+
+
+def test_truncation_at_the_threshold_is_not_a_warning(tmp_path: Path) -> None:
+    rows = [("w " * 20 if i == 0 else "a", "xy"[i % 2]) for i in range(10)]  # 10% exactly
+    train = _split(tmp_path, "train", rows)
+    t, warning = measure_truncation(
+        {"train": train}, lambda ts: [len(t.split()) for t in ts], max_length=8
+    )
+    assert t.share == pytest.approx(TRUNCATION_WARNING_SHARE)
+    assert warning is None
+
+
+def test_a_counter_that_returns_the_wrong_number_of_counts_is_a_bug(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y")])
+    with pytest.raises(ValueError, match="returned 1 counts for 2 texts"):
+        measure_truncation({"train": train}, lambda ts: [1], max_length=8)
