@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from textclf.evaluation.metrics import headline_metric
+from textclf.evaluation.metrics import greater_is_better, headline_metric
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,12 @@ class LearningCurves:
         metric_name: The metric that chose the best checkpoint (``"loss"`` when only the
             validation loss was logged; ``None`` without evaluations and without a given
             metric).
-        best_step: Step of the best evaluation — the checkpoint the Trainer reloads with
+        best_step: Step of the checkpoint that was kept — the one the Trainer reloads with
             ``load_best_model_at_end`` — or ``None`` without evaluations.
         best_value: The metric at ``best_step``, or ``None``.
         train_runtime_s: Training time from the final summary entry, if present.
+        best_from_record: ``best_step`` is the training record's (the Trainer's own
+            choice) rather than re-derived from the log.
     """
 
     train_step: np.ndarray
@@ -99,6 +101,13 @@ class LearningCurves:
     best_step: int | None = None
     best_value: float | None = None
     train_runtime_s: float | None = None
+    best_from_record: bool = False
+
+    @property
+    def greater_is_better(self) -> bool:
+        """Whether a higher :attr:`metric` is better (the one rule of
+        :func:`textclf.evaluation.metrics.greater_is_better`; the loss is lower-is-better)."""
+        return greater_is_better(self.metric_name or "loss")
 
     @property
     def has_validation(self) -> bool:
@@ -153,7 +162,10 @@ def _choose_metric(names: Sequence[str], metric: str | None) -> str | None:
 
 
 def parse_log_history(
-    log_history: Sequence[Mapping[str, Any]], *, metric: str | None = None
+    log_history: Sequence[Mapping[str, Any]],
+    *,
+    metric: str | None = None,
+    best_step: int | None = None,
 ) -> LearningCurves:
     """Arrays of training loss, validation loss and metrics from a Trainer log history.
 
@@ -164,16 +176,21 @@ def parse_log_history(
     metrics (``subset_accuracy``, ``hamming_loss``) were logged, else ``f1_macro``; if that
     is missing, the first logged of ``accuracy``, ``subset_accuracy``, ``f1_samples``,
     ``f1_weighted``; then the alphabetically first logged metric; and with no metric at all
-    but a validation loss, ``"loss"`` (lowest is best).
+    but a validation loss, ``"loss"``.
 
-    The best step is the first evaluation with the highest metric value (NaN skipped), as
-    the Trainer compares with ``greater_is_better=True`` and keeps the earlier of two equal
-    values. Entries without a ``step`` are ignored; a step logged twice (a resumed run)
-    keeps its last entry.
+    The kept checkpoint is ``best_step`` — the training record's, which the report should
+    pass — when it is one of the logged evaluations. Without it (older run folders) it is
+    re-derived as the Trainer chooses: the first evaluation with the best metric value
+    (NaN skipped), best meaning highest unless
+    :func:`textclf.evaluation.metrics.greater_is_better` says lower (``loss``,
+    ``log_loss``, ``ece``, …); the Trainer keeps the earlier of two equal values. Entries
+    without a ``step`` are ignored; a step logged twice (a resumed run) keeps its last
+    entry.
 
     Args:
         log_history: ``trainer.state.log_history`` or the parsed ``log_history.json``.
         metric: The Trainer's ``metric_for_best_model``, or ``None`` to apply the rule above.
+        best_step: Step of the checkpoint the Trainer kept, from the training record.
 
     Returns:
         The curves (empty arrays where nothing was logged).
@@ -216,16 +233,27 @@ def parse_log_history(
     metric_name = _choose_metric(names, metric) if evals else metric
     if evals and metric_name is None and np.isfinite(eval_loss).any():
         metric_name = "loss"
-    best_step, best_value = None, None
+    kept, best_value, from_record = None, None, False
     if evals and metric_name is not None:
         values = eval_loss if metric_name == "loss" else eval_metrics[metric_name]
-        if np.isfinite(values).any():
-            # The loss is the one metric where lower is better (the Trainer's own rule).
-            filled = np.where(
-                np.isfinite(values), values, np.inf if metric_name == "loss" else -np.inf
-            )
-            i = int(np.argmin(filled) if metric_name == "loss" else np.argmax(filled))
-            best_step, best_value = int(eval_step[i]), float(values[i])
+        recorded = np.flatnonzero(eval_step == (-1 if best_step is None else best_step))
+        if len(recorded):
+            # The Trainer's own choice: never re-guess what the record states (issue 12).
+            i = int(recorded[0])
+            kept, from_record = int(eval_step[i]), True
+            best_value = float(values[i]) if np.isfinite(values[i]) else None
+        elif np.isfinite(values).any():
+            if best_step is not None:
+                logger.warning(
+                    "The kept checkpoint (step %d) is not among the logged evaluations; "
+                    "marking the best evaluation by %s instead.",
+                    best_step,
+                    metric_name,
+                )
+            # Sign so that the best is the largest; argmax keeps the first of equals.
+            sign = 1.0 if greater_is_better(metric_name) else -1.0
+            i = int(np.argmax(np.where(np.isfinite(values), sign * values, -np.inf)))
+            kept, best_value = int(eval_step[i]), float(values[i])
 
     return LearningCurves(
         train_step=np.array([int(e["step"]) for e in train], dtype=np.int64),
@@ -236,9 +264,10 @@ def parse_log_history(
         eval_loss=eval_loss,
         eval_metrics=eval_metrics,
         metric_name=metric_name,
-        best_step=best_step,
+        best_step=kept,
         best_value=best_value,
         train_runtime_s=None if runtime is None or math.isnan(runtime) else runtime,
+        best_from_record=from_record,
     )
 
 
@@ -307,7 +336,9 @@ def diagnose(curves: LearningCurves) -> list[str]:
     peaked before the end (more than ``METRIC_MIN_DROP`` below its best at the last
     evaluation); under-training (the metric best at the last evaluation and up at least
     ``IMPROVING_MIN_GAIN`` over the last epoch). Without any of the last three, the curves
-    are called healthy.
+    are called healthy. "Better" follows the metric's direction
+    (:attr:`LearningCurves.greater_is_better`), so a lower-is-better metric such as
+    ``log_loss`` improves as it falls.
 
     Args:
         curves: From :func:`parse_log_history`.
@@ -346,6 +377,13 @@ def diagnose(curves: LearningCurves) -> list[str]:
 
     name = curves.metric_name or "loss"
     values = curves.metric
+    # Signed so that a positive change is an improvement, whichever way the metric points.
+    sign = 1.0 if curves.greater_is_better else -1.0
+    rose, peaked, worse = (
+        ("rose by +", "peaked", "lower")
+        if curves.greater_is_better
+        else ("fell by ", "was lowest", "higher")
+    )
     steps = curves.eval_step
     last = len(steps) - 1
     if last == 0:
@@ -384,7 +422,7 @@ def diagnose(curves: LearningCurves) -> list[str]:
                 f"falling ({_fmt(at_min[-1])} → {_fmt(after[-1])}): the model is overfitting"
             )
             gain = (
-                float(values[best_i] - values[i_min])
+                float(sign * (values[best_i] - values[i_min]))
                 if best_i is not None and np.isfinite(values[i_min])
                 else 0.0
             )
@@ -401,7 +439,7 @@ def diagnose(curves: LearningCurves) -> list[str]:
                 )
             else:
                 trend_notes.append(
-                    f"{head}. Yet {name} still rose by +{_fmt(gain)} after the loss minimum, to "
+                    f"{head}. Yet {name} still {rose}{_fmt(gain)} after the loss minimum, to "
                     f"{best_txt}, which was kept: the rising loss mostly reflects over-confident "
                     "mistakes rather than worse decisions, which the temperature fitted on "
                     "validation (eval.calibrate) corrects."
@@ -409,8 +447,9 @@ def diagnose(curves: LearningCurves) -> list[str]:
 
     finite = np.isfinite(values)
     if name != "loss" and not trend_notes and best_i is not None and finite[last]:
-        drop = float(values[best_i] - values[last])
+        drop = float(sign * (values[best_i] - values[last]))
         ref, span = _reference_index(curves)
+        gain = float(sign * (values[last] - values[ref])) if finite[ref] else math.nan
         if best_i < last and drop >= METRIC_MIN_DROP:
             loss_note = ""
             if np.isfinite(loss[best_i]) and np.isfinite(loss[last]) and loss[last] < loss[best_i]:
@@ -420,12 +459,13 @@ def diagnose(curves: LearningCurves) -> list[str]:
                     "at the default threshold did not"
                 )
             trend_notes.append(
-                f"Validation {name} peaked at step {curves.best_step} ({_fmt(values[best_i])}) "
-                f"and ended {_fmt(drop)} lower ({_fmt(values[last])} at step {int(steps[last])})"
-                f"{loss_note}. {best_txt[0].upper()}{best_txt[1:]} was kept, so the later "
-                "training cost only time."
+                f"Validation {name} {peaked} at step {curves.best_step} "
+                f"({_fmt(values[best_i])}) and ended {_fmt(drop)} {worse} "
+                f"({_fmt(values[last])} at step {int(steps[last])}){loss_note}. "
+                f"{best_txt[0].upper()}{best_txt[1:]} was kept, so the later training cost "
+                "only time."
             )
-        elif best_i == last and finite[ref] and values[last] - values[ref] >= IMPROVING_MIN_GAIN:
+        elif best_i == last and gain >= IMPROVING_MIN_GAIN:
             loss_note = ""
             if np.isfinite(loss[ref]) and np.isfinite(loss[last]) and loss[last] < loss[ref]:
                 loss_note = (
@@ -434,7 +474,7 @@ def diagnose(curves: LearningCurves) -> list[str]:
                 )
             trend_notes.append(
                 f"Validation {name} was still improving at the last evaluation "
-                f"(+{_fmt(values[last] - values[ref])} {span}: {_fmt(values[ref])} → "
+                f"({values[last] - values[ref]:+.3f} {span}: {_fmt(values[ref])} → "
                 f"{_fmt(values[last])} at step {int(steps[last])}){loss_note}: more epochs "
                 "(train.epochs) would likely help."
             )

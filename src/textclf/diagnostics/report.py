@@ -73,6 +73,12 @@ class ReportInputs:
         metrics: The ``metrics.json`` document for this split.
         rows: Row numbers of ``texts`` in their source file.
         log_history: The Trainer's log history (for learning curves), if known.
+        best_metric: The metric that chose the kept checkpoint (the Trainer's
+            ``metric_for_best_model``, with or without ``eval_``), from the training record.
+        best_step: Step of the checkpoint the Trainer kept, from the training record. With
+            both, the curves mark that checkpoint; without them (older run folders) it is
+            re-derived from the log with the shared lower-is-better rule
+            (:func:`textclf.evaluation.metrics.greater_is_better`).
         splits: Texts and label ids of every split, for the data summary.
         findings: Data-check findings (``ValidationReport.to_dict()["findings"]``).
         max_length: The model's truncation length, drawn on the length histogram.
@@ -89,6 +95,8 @@ class ReportInputs:
     metrics: dict[str, Any]
     rows: Sequence[int] | None = None
     log_history: list[dict[str, Any]] | None = None
+    best_metric: str | None = None
+    best_step: int | None = None
     splits: Mapping[str, tuple[Sequence[str], np.ndarray]] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     max_length: int | None = None
@@ -309,13 +317,25 @@ def _confusion_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> s
 def _curves_section(b: _Builder, inputs: ReportInputs) -> str:
     if not inputs.log_history:
         return H.note("No training log was found, so there are no learning curves.", kind="warn")
-    curves = parse_log_history(inputs.log_history)
+    # The training record says which checkpoint was kept; re-guessing it marked the wrong
+    # one whenever the Trainer's metric was lower-is-better (issue 12).
+    curves = parse_log_history(
+        inputs.log_history, metric=inputs.best_metric, best_step=inputs.best_step
+    )
+    caption = "Training and validation loss, and the validation metric"
+    if curves.best_from_record:
+        caption += "; the line marks the checkpoint that was kept"
+    elif curves.best_step is not None:
+        direction = "higher" if curves.greater_is_better else "lower"
+        caption += (
+            f"; the line marks the best evaluation by {curves.metric_name} ({direction} is "
+            "better), the checkpoint the Trainer keeps (the run did not record which it kept)"
+        )
     fig = b.figure(
         "learning_curves",
         plots.learning_curves_figure(curves),
         alt="Learning curves",
-        caption="Training and validation loss, and the validation metric; the line marks the "
-        "checkpoint that was kept.",
+        caption=caption + ".",
     )
     notes = "".join(H.note(n) for n in diagnose(curves))
     return fig + notes

@@ -236,3 +236,59 @@ def test_training_loss_that_barely_moves() -> None:
     notes = diagnose(c)
     assert notes[0].startswith("Training loss barely fell (0.690 → 0.686")
     assert len(notes) == 2  # plus the verdict on the validation curves
+
+
+# --- the kept checkpoint: the record's, or the shared lower-is-better rule (issue 12) ---
+
+
+def test_lower_is_better_metric_marks_its_lowest_evaluation() -> None:
+    # log_loss is best where it is lowest (step 200); highest-is-best would mark step 400.
+    c = parse_log_history(
+        history([0.6, 0.5, 0.55, 0.7], [0.62, 0.48, 0.55, 0.71], name="log_loss"),
+        metric="eval_log_loss",
+    )
+    assert (c.metric_name, c.best_step, c.best_value) == ("log_loss", 200, 0.48)
+    assert not c.greater_is_better and not c.best_from_record
+    (note,) = diagnose(c)
+    assert "best checkpoint (step 200, log_loss 0.480) was kept" in note
+
+
+def test_lower_is_better_metric_that_was_best_early_reads_the_right_way() -> None:
+    ml = {"f1_macro": 0.3, "subset_accuracy": 0.2}
+    c = parse_log_history(
+        history([0.231, 0.212], [0.40, 0.42], name="hamming_loss", extra=ml), metric="hamming_loss"
+    )
+    (note,) = diagnose(c)
+    assert c.best_step == 100
+    assert note.startswith("Validation hamming_loss was lowest at step 100 (0.400)")
+    assert "ended 0.020 higher (0.420 at step 200)" in note
+
+
+def test_falling_log_loss_is_still_improving() -> None:
+    c = parse_log_history(
+        history([0.9, 0.7, 0.6, 0.55], [0.90, 0.72, 0.61, 0.57], name="log_loss"),
+        metric="log_loss",
+    )
+    (note,) = diagnose(c)
+    assert note.startswith("Validation log_loss was still improving at the last evaluation")
+    assert "-0.040 over the last epoch: 0.610 → 0.570 at step 400" in note
+
+
+def test_recorded_best_step_is_marked_instead_of_guessed() -> None:
+    h = history([0.6, 0.5, 0.55], [0.70, 0.82, 0.85])
+    guessed = parse_log_history(h, metric="f1_macro")
+    assert guessed.best_step == 300 and not guessed.best_from_record
+    # The Trainer kept step 200 (say, an older rule or early stopping): the record wins.
+    kept = parse_log_history(h, metric="f1_macro", best_step=200)
+    assert (kept.best_step, kept.best_value, kept.best_from_record) == (200, 0.82, True)
+    assert "step 200, f1_macro 0.820" in joined(kept)
+
+
+def test_recorded_step_missing_from_the_log_falls_back_with_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = history([0.6, 0.5], [0.70, 0.82])
+    with caplog.at_level(logging.WARNING, logger="textclf.diagnostics.curves"):
+        c = parse_log_history(h, metric="f1_macro", best_step=150)
+    assert (c.best_step, c.best_from_record) == (200, False)
+    assert "step 150" in caplog.text

@@ -1,0 +1,70 @@
+"""The diagnostics report's parts that need no model: the learning-curves section.
+
+The whole report, with a trained model, is tested in ``tests/integration/test_report.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from textclf.data.labels import LabelSpace
+from textclf.diagnostics.report import ReportInputs, _Builder, _curves_section
+from textclf.evaluation.decision import DecisionRule
+
+
+def _inputs(log_history: list[dict[str, Any]], **kw: Any) -> ReportInputs:
+    return ReportInputs(
+        space=LabelSpace("multiclass", ("a", "b", "c")),
+        split="test",
+        texts=["x"],
+        y_true=np.array([0]),
+        proba=np.array([[0.6, 0.3, 0.1]]),
+        rule=DecisionRule(),
+        metrics={},
+        log_history=log_history,
+        **kw,
+    )
+
+
+#: Validation log_loss lowest at step 20; the Trainer, told log_loss is lower-is-better,
+#: kept step 20. Read as higher-is-better the curves would mark step 30.
+_LOG = [
+    {"loss": 1.0, "epoch": 0.5, "step": 5},
+    {"eval_loss": 0.8, "eval_log_loss": 0.80, "eval_f1_macro": 0.5, "epoch": 1.0, "step": 10},
+    {"loss": 0.6, "epoch": 1.5, "step": 15},
+    {"eval_loss": 0.6, "eval_log_loss": 0.60, "eval_f1_macro": 0.6, "epoch": 2.0, "step": 20},
+    {"loss": 0.3, "epoch": 2.5, "step": 25},
+    {"eval_loss": 0.9, "eval_log_loss": 0.90, "eval_f1_macro": 0.7, "epoch": 3.0, "step": 30},
+]
+
+
+@pytest.mark.parametrize("record", [True, False], ids=["recorded", "old-folder"])
+def test_curves_mark_the_kept_checkpoint_for_a_lower_is_better_metric(
+    tmp_path: Path, record: bool
+) -> None:
+    kw: dict[str, Any] = {"best_metric": "log_loss"}
+    if record:
+        kw["best_step"] = 20
+    html = _curves_section(_Builder(tmp_path), _inputs(_LOG, **kw))
+    assert "step 20, log_loss 0.600" in html
+    assert "step 30, log_loss" not in html
+    if record:
+        assert "marks the checkpoint that was kept" in html
+    else:
+        assert "best evaluation by log_loss (lower is better)" in html
+    assert (tmp_path / "figures" / "learning_curves.png").is_file()
+
+
+def test_recorded_step_wins_over_the_metric_rule(tmp_path: Path) -> None:
+    html = _curves_section(_Builder(tmp_path), _inputs(_LOG, best_metric="f1_macro", best_step=20))
+    # f1_macro is highest at step 30, but the record says step 20 was kept.
+    assert "step 20, f1_macro 0.600" in html and "step 30, f1_macro" not in html
+
+
+def test_no_log_says_so(tmp_path: Path) -> None:
+    html = _curves_section(_Builder(tmp_path), _inputs([]))
+    assert "No training log" in html
