@@ -1,4 +1,8 @@
-"""Sentence embeddings (order, pooling) and 2-D projections (sampling, PCA, tiny inputs, UMAP extra)."""
+"""2-D projections of embeddings: PCA, t-SNE sampling, tiny inputs, the UMAP extra.
+
+Sentence embeddings from a trained model are tested in
+tests/integration/test_diagnostics_model.py.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +10,9 @@ import builtins
 
 import numpy as np
 import pytest
-import torch
 
-from textclf.diagnostics.embeddings import Projection, project, sentence_embeddings
+from textclf.diagnostics.embeddings import Projection, project
 from textclf.errors import ConfigError, MissingExtraError
-from textclf.inference.pipeline import Predictor
-
-
-@pytest.fixture(scope="module")
-def predictor(trained_run) -> Predictor:
-    return Predictor.from_folder(trained_run("multiclass"), device="cpu")
-
-
-TEXTS = [
-    "apple",
-    "banana and blueberry with basil number 4 and more banana words here",
-    "grape with garlic",
-    "apple and apricot with avocado number 1",
-    "guava",
-]
-
-
-def test_embeddings_shape_and_input_order(predictor: Predictor):
-    emb = sentence_embeddings(predictor, TEXTS, batch_size=2)
-    hidden = predictor.model.config.hidden_size
-    assert emb.shape == (len(TEXTS), hidden) and emb.dtype == np.float32
-    # Length-sorted batches must come back in input order: compare with one text at a time.
-    single = np.vstack([sentence_embeddings(predictor, [t]) for t in TEXTS])
-    np.testing.assert_allclose(emb, single, atol=1e-5)
-    assert len({tuple(row.round(4)) for row in emb}) == len(TEXTS)
-    assert sentence_embeddings(predictor, []).shape == (0, hidden)
-
-
-def test_embeddings_are_the_masked_mean_of_the_last_hidden_state(predictor: Predictor):
-    text = TEXTS[1]
-    enc = predictor.tokenizer([text], return_tensors="pt")
-    with torch.inference_mode():
-        states = predictor.model.base_model(**enc).last_hidden_state[0].numpy()
-    expected = states.mean(axis=0)  # one unpadded text: every token counts
-    # Batched with a shorter text, padding must not leak into the mean.
-    emb = sentence_embeddings(predictor, [text, "apple"], batch_size=2)
-    np.testing.assert_allclose(emb[0], expected, atol=1e-5)
-    assert not predictor.model.training
 
 
 def test_pca_matches_sklearn_and_uses_every_row():
