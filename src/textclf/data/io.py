@@ -123,6 +123,27 @@ _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"PAR1", "a Parquet file", "give it the .parquet extension"),
 )
 
+# Legacy encodings a non-UTF-8 text file is matched against: Windows' code pages (what
+# Excel's plain "CSV" writes, by locale), the East-Asian ones and KOI8-R.
+_LEGACY_CODEPAGES = (
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "cp874",
+    "cp932",
+    "cp949",
+    "gb18030",
+    "big5",
+    "koi8_r",
+)
+_MULTIBYTE_CODEPAGES = ("cp932", "cp949", "gb18030", "big5")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 # UTF-32 first: its little-endian mark starts with UTF-16's.
 _UNICODE_BOMS = (
     (codecs.BOM_UTF32_LE, "utf_32"),
@@ -295,9 +316,15 @@ def _legacy_encoding(data: bytes) -> str:
     except ImportError:  # a dependency of requests, so nearly always there
         pass
     else:
-        # None for short text dense with accents: fall back to the Latin code pages below.
-        best = from_bytes(data).best()
+        # Only the code pages that spreadsheets and Windows tools write: among all of them,
+        # charset-normalizer calls a CSV with one "café" hp_roman8 or cp775. None comes
+        # back for short text dense with accents: the Latin code pages below then.
+        best = from_bytes(data, cp_isolation=list(_LEGACY_CODEPAGES)).best()
         best_name = str(best.encoding) if best is not None else "cp1252"
+        # A stray accented byte before an ASCII letter is also a valid two-byte East-Asian
+        # character; real East-Asian text has many such bytes, a Western file only a few.
+        if best_name in _MULTIBYTE_CODEPAGES and len(_NON_ASCII.findall(data)) < 8:
+            best_name = "cp1252"
     if best_name in ("cp1250", "cp1252", "latin_1") or best_name.startswith("iso8859"):
         # charset-normalizer calls most Western-European text cp1250 (Central European):
         # the two share most letters. They differ where one has a letter and the other a
@@ -498,7 +525,7 @@ def _diagnose_csv(path: Path, dialect: _Dialect, spec: ColumnSpec, n_columns: in
     """Find the first malformed record by reading the file with the csv module."""
     skip_header = spec.column_names is None
     n_records = 0
-    line = 1
+    line = 0  # where the last whole record ended; the failing one starts on the next line
     try:
         with _open_text(path) as f:
             reader = dialect.reader(f, strict=True)
@@ -516,6 +543,11 @@ def _diagnose_csv(path: Path, dialect: _Dialect, spec: ColumnSpec, n_columns: in
                         f"{dialect.separator_name}s on that line."
                     )
     except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            return DataError(
+                f"{path} line {line + 1}: a quoted field that starts in this record is never "
+                'closed; add the closing " or remove the stray one.'
+            )
         return DataError(f"{path} line {line + 1}: {e}; fix the quoting on that line.")
     except UnicodeDecodeError:
         return _not_utf8_error(path)
@@ -661,7 +693,9 @@ def _load_jsonl(path: Path) -> datasets.Dataset:
         # pyarrow's reader is strict about types across rows; our own parser names the
         # broken line, and a file it reads whole is loaded from its records.
         try:
-            with open(path, encoding="utf-8") as f:
+            # newline="\n": JSON Lines ends lines with \n (or \r\n) only, as pyarrow does;
+            # a lone \r is JSON whitespace, and line numbers must match the reader's.
+            with open(path, encoding="utf-8", newline="\n") as f:
                 records = json_lines_records(f, str(path))
         except UnicodeDecodeError as e:
             raise _not_utf8_error(path) from e
@@ -673,7 +707,9 @@ def _load_jsonl(path: Path) -> datasets.Dataset:
 def _load_json(path: Path) -> datasets.Dataset:
     # A JSON document must be parsed whole anyway; rows become an Arrow table.
     try:
-        text = path.read_text(encoding="utf-8")
+        # newline="": json counts lines by \n, so a \r must not become one.
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
     except UnicodeDecodeError as e:
         raise _not_utf8_error(path) from e
     records = json_document_records(text, str(path))
