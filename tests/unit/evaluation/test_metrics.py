@@ -210,29 +210,13 @@ def test_undefined_metrics_are_nan_not_errors():
     assert np.isnan(m["roc_auc_macro"]) and np.isnan(m["pr_auc_micro"])
 
 
-def test_ece_known_answer_and_one_implementation():
-    y = np.array([0, 0, 1, 1])
-    p = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-    # bins: 0.9 (two examples, both right) -> |1 - 0.9| * 2/4; 0.8 (right) -> 0.2 * 1/4;
-    # 0.6 (wrong) -> 0.6 * 1/4.
-    assert expected_calibration_error(y, p) == pytest.approx(0.05 + 0.05 + 0.15)
-    # Weights count examples: doubling the last one is repeating it.
-    assert expected_calibration_error(
-        y, p, sample_weight=np.array([1.0, 1.0, 1.0, 2.0])
-    ) == pytest.approx(expected_calibration_error(np.r_[y, 1], np.vstack([p, p[-1]])))
-    # Issue 12: one ECE. The calibration module hands out this very function.
+def test_ece_is_the_calibration_modules_one_implementation():
+    # Issue 12: one ECE. The metric set reports the function of evaluation.calibration.
     from textclf.evaluation import calibration
 
-    assert calibration.expected_calibration_error is expected_calibration_error
-
-
-def test_multilabel_ece_scores_every_example_label_pair():
-    y = np.array([[1, 0], [0, 0]])
-    p = np.array([[0.9, 0.2], [0.3, 0.2]])
-    # Four pairs in three bins: 0.9 (right) -> 0.1; 0.2 twice (both 0) -> |0 - 0.4|;
-    # 0.3 (0) -> 0.3.  (0.1 + 0.4 + 0.3) / 4.
-    assert expected_calibration_error(y, p, multilabel=True) == pytest.approx(0.8 / 4)
-    assert np.isnan(expected_calibration_error(np.zeros((0, 2)), np.zeros((0, 2)), multilabel=True))
+    assert expected_calibration_error is calibration.expected_calibration_error
+    y, p = _random_single(200, 3, seed=4)
+    assert classification_metrics("multiclass", y, p)["ece"] == expected_calibration_error(y, p)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Threshold tuning and temperature scaling: known answers and the validation-only contract."""
+"""Threshold tuning: known answers, and the validation-only contract of the decision rule.
+
+Temperature scaling and the calibration error are tested in test_calibration.py.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from textclf.evaluation.calibration import (
-    apply_temperature,
-    expected_calibration_error,
-    fit_temperature,
-)
+from textclf.evaluation.bootstrap import bootstrap_metrics
+from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.decision import decide, fit_decision_rule
 from textclf.evaluation.thresholds import tune_binary_threshold, tune_multilabel_thresholds
 
@@ -61,60 +61,40 @@ def test_multilabel_thresholds_per_label_and_rare_fallback():
     assert res.after >= res.before
 
 
-def test_temperature_recovers_a_known_scale():
-    rng = np.random.default_rng(0)
-    true_logits = rng.normal(size=(4000, 4)) * 1.5
-    p = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
-    y = np.array([rng.choice(4, p=row) for row in p])
-    t = fit_temperature(true_logits * 3.0, y, multilabel=False)  # 3x over-confident
-    assert t == pytest.approx(3.0, rel=0.1)
-    over = expected_calibration_error(
-        y, apply_temperature(true_logits * 3.0, 1.0, multilabel=False), multilabel=False
-    )
-    fixed = expected_calibration_error(
-        y, apply_temperature(true_logits * 3.0, t, multilabel=False), multilabel=False
-    )
-    assert fixed < over / 2
-
-
-def test_temperature_keeps_argmax():
-    logits = np.random.default_rng(2).normal(size=(50, 5))
-    for t in (0.3, 1.0, 4.0):
-        assert (apply_temperature(logits, t, multilabel=False).argmax(1) == logits.argmax(1)).all()
-
-
-def test_ece_known_answer():
-    # two bins: conf 0.9 (2 examples, both right) and 0.6 (2 examples, one right)
-    proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6]])
-    y = np.array([0, 0, 0, 0])
-    # bin 0.9: |0.9-1.0|*2 ; bin 0.6: |0.6-0.5|*2 -> (0.2 + 0.2) / 4
-    assert expected_calibration_error(y, proba, multilabel=False) == pytest.approx(0.1)
-
-
 def test_decision_rule_is_a_function_of_validation_only():
+    """Fitted on validation, evaluated on test: no change to the test labels reaches the
+    rule, while a change to the validation labels does (so the check can fail)."""
     rng = np.random.default_rng(3)
-    logits = rng.normal(size=(200, 3))
-    y = (rng.random((200, 3)) < 0.4).astype(int)
-    rule = fit_decision_rule("multilabel", ["a", "b", "c"], logits, y, min_positives_per_label=5)
-    again = fit_decision_rule(
-        "multilabel", ["a", "b", "c"], logits.copy(), y.copy(), min_positives_per_label=5
-    )
-    assert rule.thresholds == again.thresholds and rule.temperature == again.temperature
-    pred = decide(
-        apply_temperature(logits, rule.temperature, multilabel=True),
-        "multilabel",
-        threshold=rule.thresholds,
-    )
-    assert pred.shape == y.shape
+    labels = ["a", "b", "c"]
 
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = (rng.random((n, 3)) < [0.4, 0.15, 0.6]).astype(int)
+        return 2.5 * (y - 0.5) + rng.normal(size=(n, 3)), y  # over-confident logits
 
-def test_apply_temperature_is_softmax_or_sigmoid():
-    logits = np.array([[0.0, 0.0], [2.0, -2.0]])
-    np.testing.assert_allclose(apply_temperature(logits, 1.0, multilabel=False).sum(1), 1.0)
-    np.testing.assert_allclose(
-        apply_temperature(logits, 1.0, multilabel=False)[1, 0], 1 / (1 + np.exp(-4.0))
+    val_logits, y_val = split(300)
+    test_logits, y_test = split(200)
+    val_copy = (val_logits.copy(), y_val.copy())
+    rule = fit_decision_rule("multilabel", labels, val_logits, y_val, min_positives_per_label=5)
+    fitted = rule.to_dict()
+    np.testing.assert_array_equal(val_logits, val_copy[0])  # fitting mutates nothing
+    np.testing.assert_array_equal(y_val, val_copy[1])
+
+    proba = apply_temperature(test_logits, rule.temperature, multilabel=True)
+    pred = decide(proba, "multilabel", threshold=rule.thresholds)
+    scores = []
+    for y_other in (y_test, 1 - y_test, rng.permutation(y_test), np.zeros_like(y_test)):
+        # The evaluation path: metrics with intervals of the rule's decisions on test.
+        res = bootstrap_metrics(
+            "multilabel", y_other, proba, labels=labels, threshold=rule.thresholds, n_resamples=20
+        )
+        scores.append(res.metrics["f1_micro"].value)
+        assert rule.to_dict() == fitted  # evaluating on test never touches the rule
+    assert len(set(scores)) > 1  # the test labels did change what was measured
+    # Fitting again after all that gives the same rule and the same test decisions.
+    refit = fit_decision_rule("multilabel", labels, *val_copy, min_positives_per_label=5)
+    assert refit.to_dict() == fitted
+    np.testing.assert_array_equal(decide(proba, "multilabel", threshold=refit.thresholds), pred)
+    flipped = fit_decision_rule(
+        "multilabel", labels, val_logits, 1 - y_val, min_positives_per_label=5
     )
-    np.testing.assert_allclose(apply_temperature(np.zeros((1, 3)), 1.0, multilabel=True), 0.5)
-    np.testing.assert_allclose(
-        apply_temperature(np.array([[2.0]]), 2.0, multilabel=True), 1 / (1 + np.exp(-1.0))
-    )
+    assert flipped.to_dict() != fitted  # the rule does follow its validation labels

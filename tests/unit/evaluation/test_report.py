@@ -1,0 +1,208 @@
+"""The evaluation record: metrics.json assembly and the metrics.md / table helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from textclf.config import EvalConfig
+from textclf.evaluation.bootstrap import BootstrapResult, Interval
+from textclf.evaluation.report import (
+    comparison_sentence,
+    decision_rule_lines,
+    fmt_interval,
+    headline_table,
+    interval_notes,
+    metrics_document,
+    metrics_markdown,
+    result_dict,
+)
+
+WIDENED = "the percentile interval [0.2863, 0.5238] excludes the estimate: widened to reach it"
+
+
+def _doc() -> dict[str, Any]:
+    """A small hand-made binary metrics document, as metrics.json holds it."""
+
+    def iv(value: float | None, lo: float | None, hi: float | None) -> dict[str, Any]:
+        return {"value": value, "ci_low": lo, "ci_high": hi}
+
+    return {
+        "task": "binary",
+        "split": "test",
+        "n_examples": 40,
+        "labels": ["neg", "pos"],
+        "confidence": 0.9,
+        "n_resamples": 200,
+        "ci_method": "bca",
+        "metrics": {
+            "accuracy": iv(0.875, 0.775, 0.95),
+            "f1_macro": iv(0.8, 0.7, 0.9),
+            "roc_auc": iv(None, None, None),
+            "ece": {**iv(0.05, 0.05, 0.12), "fallback": WIDENED},
+            "brier": iv(0.1, 0.05, 0.15),  # not a headline metric
+        },
+        "per_label": {
+            "neg": {
+                "precision": iv(0.9, 0.8, 1.0),
+                "recall": iv(0.85, 0.7, 0.95),
+                "f1": iv(0.87, 0.78, 0.94),
+                "support": 20,
+            },
+            "pos": {
+                "precision": iv(0.86, 0.7, 0.95),
+                "recall": iv(0.9, 0.8, 1.0),
+                "f1": {**iv(0.88, 0.8, 0.96), "fallback": "BCa fell back to percentile"},
+                "support": 20,
+            },
+        },
+        "thresholds": {
+            "values": 0.4,
+            "decision_rule": {
+                "temperature": 1.5,
+                "thresholds": 0.4,
+                "validation_ece_before": 0.08,
+                "validation_ece_after": 0.03,
+                "threshold_tuning": {
+                    "metric": "f1",
+                    "validation_before": 0.7,
+                    "validation_after": 0.75,
+                },
+            },
+        },
+        "at_default_threshold": {"metrics": {"accuracy": iv(0.85, 0.75, 0.93)}},
+        "baselines": {
+            "tfidf_lr": {"name": "TF-IDF + LR", "metrics": {"accuracy": iv(0.7, 0.6, 0.8)}}
+        },
+        "comparison": {
+            "baseline": "tfidf_lr",
+            "metric": "f1_macro",
+            "difference": iv(0.1, 0.02, 0.18),
+            "p_value": 0.012,
+            "mcnemar_p_value": 0.03,
+        },
+    }
+
+
+def test_fmt_interval():
+    assert fmt_interval({"value": 0.90654, "ci_low": 0.896, "ci_high": 0.9165}) == (
+        "0.9065 [0.8960, 0.9165]"
+    )
+    assert fmt_interval({"value": 0.5, "ci_low": None, "ci_high": 0.6}, digits=2) == "0.50"
+    assert fmt_interval({"value": None}) == "n/a"
+    assert fmt_interval({"value": math.nan, "ci_low": 0.1, "ci_high": 0.2}) == "n/a"
+    assert fmt_interval(None) == "n/a"
+
+
+def test_headline_table_has_the_model_the_fixed_threshold_and_each_baseline():
+    header, rows = headline_table(_doc())
+    assert header == ["metric", "model", "model, threshold 0.5", "TF-IDF + LR"]
+    # Headline metrics of the task, in their order, only those in the document.
+    assert [r[0] for r in rows] == ["accuracy", "f1_macro", "roc_auc", "ece"]
+    assert rows[0] == [
+        "accuracy",
+        "0.8750 [0.7750, 0.9500]",
+        "0.8500 [0.7500, 0.9300]",
+        "0.7000 [0.6000, 0.8000]",
+    ]
+    assert rows[2][1] == "n/a" and rows[1][2:] == ["n/a", "n/a"]
+
+
+def test_comparison_sentence_names_the_baseline_and_both_p_values():
+    sentence = comparison_sentence(_doc())
+    assert sentence == (
+        "Transformer vs TF-IDF + LR on f1_macro: difference +0.1000 (90% CI [+0.0200, "
+        "+0.1800]), paired bootstrap p = 0.012; McNemar's test on accuracy p = 0.03."
+    )
+    assert comparison_sentence({**_doc(), "comparison": None}) is None
+
+
+def test_decision_rule_lines():
+    assert decision_rule_lines(_doc()) == [
+        "temperature: 1.500",
+        "validation ECE: 0.0800 before, 0.0300 after temperature scaling",
+        "threshold on 'pos': 0.400",
+        "validation f1: 0.7000 at 0.5, 0.7500 tuned",
+    ]
+    doc = _doc()
+    doc["thresholds"]["decision_rule"].update(thresholds=[0.3, 0.6], threshold_tuning=None)
+    assert decision_rule_lines(doc)[2] == "per-label thresholds: neg 0.30, pos 0.60"
+    assert decision_rule_lines({**doc, "thresholds": {"decision_rule": None}}) == []
+
+
+def test_interval_notes_list_every_fallback_once():
+    assert interval_notes(_doc()) == [f"ece: {WIDENED}", "pos/f1: BCa fell back to percentile"]
+    doc = _doc()
+    doc["comparison"]["difference"]["fallback"] = "widened"
+    assert interval_notes(doc)[-1] == "difference in f1_macro: widened"
+    assert interval_notes({"metrics": {"accuracy": {"value": 1.0}}}) == []
+
+
+def test_metrics_markdown_sections():
+    md = metrics_markdown(_doc())
+    assert md.startswith("# Evaluation: test split (40 examples, binary)\n")
+    assert "90% bootstrap confidence intervals (200 resamples, bca)" in md
+    assert "| metric | model | model, threshold 0.5 | TF-IDF + LR |" in md
+    assert "| pos | 0.860 [0.700, 0.950] | 0.900 [0.800, 1.000] | 0.880 [0.800, 0.960] | 20 |" in md
+    notes = md.index("## Interval notes")
+    assert md.index("## Per label") < notes < md.index("## Decision rule")
+    assert f"- ece: {WIDENED}" in md
+    assert "Transformer vs TF-IDF + LR" in md and md.endswith("\n")
+    plain = _doc()
+    del plain["metrics"]["ece"]["fallback"], plain["per_label"]["pos"]["f1"]["fallback"]
+    assert "Interval notes" not in metrics_markdown(plain)
+
+
+def test_metrics_document_from_a_bootstrap_result_is_json_with_its_fallbacks():
+    result = BootstrapResult(
+        metrics={
+            "accuracy": Interval(0.8, 0.7, 0.9),
+            "pr_auc": Interval(0.28, 0.28, 0.52, fallback=WIDENED),
+            "roc_auc": Interval(math.nan, math.nan, math.nan),
+        },
+        per_label={"neg": {"precision": Interval(0.9, 0.8, 1.0), "support": 3}},
+        n_resamples=200,
+        confidence=0.95,
+        method="percentile",
+        seed=0,
+        fallbacks={"pr_auc": WIDENED},
+    )
+    assert result_dict(result)["per_label"]["neg"] == {
+        "precision": {"value": 0.9, "ci_low": 0.8, "ci_high": 1.0},
+        "support": 3,
+    }
+    cfg = EvalConfig()
+    doc = metrics_document(
+        task="binary",
+        split="test",
+        labels=["neg", "pos"],
+        result=result,
+        cfg=cfg,
+        n_examples=7,
+        extra={"note": "hand-made"},
+    )
+    back = json.loads(json.dumps(doc, allow_nan=False))  # NaN became null: valid JSON
+    assert back["metrics"]["pr_auc"] == {
+        "value": 0.28,
+        "ci_low": 0.28,
+        "ci_high": 0.52,
+        "fallback": WIDENED,
+    }
+    assert back["metrics"]["roc_auc"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert "fallback" not in back["metrics"]["accuracy"]
+    assert back["ci_method"] == cfg.ci_method and back["confidence"] == cfg.confidence
+    assert back["thresholds"] == {"values": None, "decision_rule": None}
+    assert back["comparison"] is None and back["baselines"] == {}
+    assert back["note"] == "hand-made"
+    assert interval_notes(back) == [f"pr_auc: {WIDENED}"]
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_headline_table_follows_the_task(task: str):
+    doc = {"task": task, "metrics": {"f1_micro": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}}}
+    header, rows = headline_table(doc)
+    assert header == ["metric", "model"]
+    assert rows == ([["f1_micro", "0.5000 [0.4000, 0.6000]"]] if task == "multilabel" else [])
