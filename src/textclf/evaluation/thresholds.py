@@ -9,7 +9,7 @@ far less than a per-label choice on a handful of positives.
 Example:
     >>> import numpy as np
     >>> y = np.array([0, 0, 1, 1]); p = np.array([[.9, .1], [.6, .4], [.7, .3], [.2, .8]])
-    >>> tune_binary_threshold(y, p).threshold
+    >>> tune_binary_threshold(y, p).thresholds
     0.3
 """
 
