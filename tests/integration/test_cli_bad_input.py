@@ -6,12 +6,15 @@ loaded or trained, so these tests are fast even though they go through ``textclf
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,7 +80,23 @@ BAD_FILES: dict[str, tuple[bytes, str | None]] = {
     "garbage.csv": (bytes(range(256)) * 4 + b"\x00\x00\xff\xfe", None),
     "empty.csv": (b"", None),
     "too_many_fields.csv": (b"text,label\na,x\nb,y\nc,x,surplus\nd,y\n", "line 4"),
-    "latin1.csv": ("text,label\nok,x\ncafé crème,y\n".encode("latin-1"), None),
+    "latin1.csv": ("text,label\nok,x\ncafé crème,y\n".encode("latin-1"), "line 3"),
+    "cp1252.csv": ("text,label\n“smart” quotes,x\nplain,y\n".encode("cp1252"), "line 2"),
+    "utf16.tsv": ("text\tlabel\nhello\tx\nbye\ty\n".encode("utf-16"), None),
+    "image.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(1, 200)), None),
+    "workbook.csv": (b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml" * 4, None),
+    "unclosed_quote.csv": (b'text,label\na,x\n"b,y\nc,x\n', "line 3"),
+    "header_only.jsonl": (b"\xef\xbb\xbf\n\n", None),
+}
+# What each of those must say beyond the file name and the place.
+BAD_FILE_SAYS = {
+    "latin1.csv": "iconv -f CP1252 -t UTF-8",
+    "cp1252.csv": "iconv -f CP1252 -t UTF-8",
+    "utf16.tsv": "iconv -f UTF-16 -t UTF-8",
+    "image.csv": "this is a PNG image, not a text file",
+    "workbook.csv": "save the sheet as 'CSV UTF-8'",
+    "garbage.csv": "binary file",
+    "unclosed_quote.csv": "never closed",
 }
 
 
@@ -91,7 +110,9 @@ def test_train_on_a_bad_file(
     out = tmp_path / "out"
     args = ["train", "--train", str(data), "--output", str(out)]
     result = runner.invoke(app, [*args, "--model", str(tiny_model_dir), "--max-steps", "1"])
-    _assert_one_clean_error(result, names=name, where=where)
+    line = _assert_one_clean_error(result, names=name, where=where)
+    assert BAD_FILE_SAYS.get(name, "") in line
+    assert "no data rows" not in line or name == "header_only.jsonl"
     assert not out.exists()
 
 
@@ -131,7 +152,9 @@ def test_real_entry_point_prints_only_the_error_line(tmp_path: Path) -> None:
         pytest.skip(f"console script not installed at {exe}")
     data = tmp_path / "too_many_fields.csv"
     data.write_bytes(BAD_FILES["too_many_fields.csv"][0])
-    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    # Progress bars left on: the readers silence datasets' "Generating train split" bars.
+    env = dict(os.environ)
+    env.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
     env.pop("DATASETS_VERBOSITY", None)
     out = tmp_path / "out"
     proc = subprocess.run(
@@ -212,3 +235,206 @@ def test_help(runner: CliRunner, command: list[str], option: str) -> None:
     assert result.exit_code == 0, result.stderr
     assert "Usage" in result.stdout
     assert option in result.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Files as spreadsheets write them: train reads them (issue 10)
+# ---------------------------------------------------------------------------------------
+
+
+def _spreadsheet_rows(n: int = 24) -> list[tuple[str, str]]:
+    """Texts with separators, quotes and newlines, as typed into spreadsheet cells."""
+    words = {"pos": "apple and banana", "neg": "grape, guava; ginger"}
+    return [
+        (f'{words[lab]} "number" {i}' + ("\nsecond line" if i % 3 == 0 else ""), lab)
+        for i, lab in enumerate(["pos", "neg"] * (n // 2))
+    ]
+
+
+def _delimited(rows: list[tuple[str, str]], sep: str, newline: str, bom: bool) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=sep, lineterminator=newline)
+    writer.writerow(["text", "label"])
+    writer.writerows(rows)
+    return (b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode("utf-8")
+
+
+SPREADSHEET_FILES: dict[str, Callable[[list[tuple[str, str]]], bytes]] = {
+    "excel-utf8.csv": lambda rows: _delimited(rows, ",", "\r\n", True),
+    "excel-european.csv": lambda rows: _delimited(rows, ";", "\r\n", True),
+    "libreoffice.tsv": lambda rows: _delimited(rows, "\t", "\n", False),
+    "bom-blank-lines.jsonl": lambda rows: (
+        b"\xef\xbb\xbf"
+        + "".join(json.dumps({"text": t, "label": lab}) + "\r\n" for t, lab in rows).encode()
+        + b"\r\n\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPREADSHEET_FILES))
+def test_train_reads_spreadsheet_exports(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path, name: str
+) -> None:
+    rows = _spreadsheet_rows()
+    data = tmp_path / name
+    data.write_bytes(SPREADSHEET_FILES[name](rows))
+    out = tmp_path / "out"
+    args = ["train", "--train", str(data), "--output", str(out), "--model", str(tiny_model_dir)]
+    args += ["--max-steps", "1", "--no-baselines", "--no-report", "--no-track"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert (out / "model.safetensors").is_file()
+    report = json.loads((out / "textclf.json").read_text(encoding="utf-8"))
+    assert sorted(report["labels"]) == ["neg", "pos"]
+    assert "Generating" not in result.stderr  # no datasets progress bars
+
+
+def test_readme_synth_example_trains(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # `textclf data synth --task multilabel --output reports.csv`, then train on it, no flags.
+    data = tmp_path / "reports.csv"
+    result = runner.invoke(
+        app, ["data", "synth", "--task", "multilabel", "--n", "60", "-o", str(data)]
+    )
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "out"
+    args = ["train", "--train", str(data), "--output", str(out), "--model", str(tiny_model_dir)]
+    args += ["--max-steps", "1", "--no-baselines", "--no-report", "--no-track"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    sidecar = json.loads((out / "textclf.json").read_text(encoding="utf-8"))
+    assert sidecar["task"] == "multilabel"
+
+
+# ---------------------------------------------------------------------------------------
+# data validate reports what train refuses, with the same message
+# ---------------------------------------------------------------------------------------
+
+
+def _rare_class_csv(path: Path) -> Path:
+    rows = "".join(f"common text {i},{'ab'[i % 2]}\n" for i in range(20)) + "rare one,c\n"
+    path.write_text("text,label\n" + rows, encoding="utf-8")
+    return path
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("with_test", [False, True], ids=["one-file", "train-test-pair"])
+def test_validate_reports_what_train_refuses(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path, with_test: bool
+) -> None:
+    train = _rare_class_csv(tmp_path / "train.csv")
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\nfresh a,a\nfresh b,b\nfresh c,c\n", encoding="utf-8")
+    before = _files(tmp_path)
+    validate = ["data", "validate", str(train), *([str(test)] if with_test else [])]
+    validate += ["--model", str(tiny_model_dir)]
+    v = runner.invoke(app, validate)
+    v_line = _assert_one_clean_error(v, names="train.csv")
+    assert "1 error(s)" in v.stdout
+    assert _files(tmp_path) == before  # validate writes nothing
+    out = tmp_path / "out"
+    fit = ["train", "--train", str(train), *(["--test", str(test)] if with_test else [])]
+    fit += ["--output", str(out), "--model", str(tiny_model_dir), "--max-steps", "1"]
+    t_line = _assert_one_clean_error(runner.invoke(app, fit), names="train.csv")
+    assert not out.exists()
+    assert v_line == t_line
+    if with_test:
+        assert "too few to split into train and validation (need 3)" in v_line
+        assert "test" not in v_line.split("need 3")[0].replace(str(tmp_path), "")
+        assert v_line.endswith("or give a --validation file.")
+    else:
+        assert "too few to split into train, validation and test" in v_line
+
+
+def test_validate_takes_trains_split_settings(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    train = _rare_class_csv(tmp_path / "train.csv")
+    config = tmp_path / "run.yaml"
+    config.write_text("split:\n  min_examples_per_class: 1\n", encoding="utf-8")
+    ok = runner.invoke(
+        app,
+        ["data", "validate", "--config", str(config), str(train), "--model", str(tiny_model_dir)],
+    )
+    assert ok.exit_code == 0, ok.stderr
+    assert "0 error(s)" in ok.stdout
+    # --set overrides the config file, as in train.
+    args = ["data", "validate", "--config", str(config), "--train", str(train)]
+    args += ["--set", "split.min_examples_per_class=3", "--model", str(tiny_model_dir)]
+    _assert_one_clean_error(runner.invoke(app, args), names="train.csv")
+
+
+def test_validate_with_validation_and_test_options(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # Both splits given: nothing is carved, so the rare class is fine, as it is for train.
+    train = _rare_class_csv(tmp_path / "data.csv")
+    other = tmp_path / "holdout.csv"
+    other.write_text("text,label\nfresh a,a\nfresh b,b\nfresh c,c\n", encoding="utf-8")
+    args = ["data", "validate", str(train), "--validation", str(other), "--test", str(other)]
+    result = runner.invoke(app, [*args, "--model", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert "| validation | " in result.stdout and "| test | " in result.stdout
+
+
+def test_validate_refuses_two_files_for_one_split(runner: CliRunner, tmp_path: Path) -> None:
+    train = _good_csv(tmp_path / "train.csv")
+    result = runner.invoke(app, ["data", "validate", str(train), "--train", str(train)])
+    _assert_one_clean_error(result, names="train.csv")
+    assert "a second train file" in result.stderr
+
+
+@pytest.mark.parametrize("extension", [".csv", ".tsv", ".jsonl", ".parquet"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_validate_reads_every_synthetic_file(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path, extension: str, task: str
+) -> None:
+    data = tmp_path / f"reports{extension}"
+    made = runner.invoke(app, ["data", "synth", "--task", task, "--n", "60", "-o", str(data)])
+    assert made.exit_code == 0, made.stderr
+    json_report = tmp_path / "report.json"
+    args = [
+        "data",
+        "validate",
+        str(data),
+        "--model",
+        str(tiny_model_dir),
+        "--json",
+        str(json_report),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert result.stdout.startswith(f"Task: {task};")
+    doc = json.loads(json_report.read_text(encoding="utf-8"))
+    assert doc["n_errors"] == 0
+    assert sum(s["n_used"] for s in doc["splits"].values()) == 60
+    if task == "multilabel":
+        assert sum(s["n_without_labels"] for s in doc["splits"].values()) > 0
+        assert "rows without labels" in result.stdout
+
+
+def test_validate_reports_truncation(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    data = tmp_path / "long.csv"
+    rows = "".join(
+        f"{'apple banana grape ' * (8 if i < 15 else 1)}{i},{'ab'[i % 2]}\n" for i in range(30)
+    )
+    data.write_text("text,label\n" + rows, encoding="utf-8")
+    json_report = tmp_path / "report.json"
+    args = ["data", "validate", str(data), "--model", str(tiny_model_dir), "--max-length", "12"]
+    result = runner.invoke(app, [*args, "--json", str(json_report)])
+    assert result.exit_code == 0, result.stderr
+    truncation = json.loads(json_report.read_text(encoding="utf-8"))["truncation"]
+    assert truncation["max_length"] == 12
+    assert truncation["n_texts"] == 30
+    assert truncation["n_truncated"] == 15
+    assert truncation["share"] == 0.5
+    assert "50.0% of the texts (15 of 30 in all splits) are longer than max_length 12" in (
+        result.stdout
+    )
+    assert "raise --max-length (this model reads up to 64 tokens)" in result.stdout

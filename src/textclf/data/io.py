@@ -12,9 +12,10 @@ Files as people have them:
   and the ``iconv`` command that converts it (see :func:`_not_utf8_error` for why we do not
   guess and read it). UTF-16 (Excel's "Unicode Text") is refused the same way. A file that
   is not text at all (an image, a ZIP or ``.xlsx`` renamed ``.csv``) says so.
-* **Dialect.** ``.csv`` files are read with the separator found by the standard library's
-  :class:`csv.Sniffer` among comma, semicolon ("European" CSV, where the comma is the
-  decimal mark), tab and pipe, and RFC 4180 quoting (fields may hold separators, quotes
+* **Dialect.** ``.csv`` files are read with the separator that the standard library's
+  :class:`csv.Sniffer` finds in the header line (as pandas' ``sep=None`` does; in all
+  sampled lines for a file without a header) among comma, semicolon ("European" CSV, where the comma is the decimal mark), tab
+  and pipe, and RFC 4180 quoting (fields may hold separators, quotes
   and newlines). ``.tsv`` files are tab-separated; their quoting is RFC 4180 when the csv
   module's strict parser accepts the whole file as such (spreadsheet exports quote cells
   holding tabs or newlines), and none otherwise (IANA TSV, SST-2, GoEmotions: a quote
@@ -488,8 +489,13 @@ def _sniff_dialect(path: Path, fmt: str, spec: ColumnSpec, sample: str) -> _Dial
     if fmt == "tsv":
         delimiter = "\t"
     else:
+        # The header line only, as pandas' sep=None does. Across data rows, quoted cells
+        # holding separators and newlines (Excel's European CSV) defeat the sniffer's
+        # per-line counts, while a header is one plain line of column names. A file without
+        # a header has only data rows: there the counts over many lines are the evidence.
+        lines = sample if spec.column_names else sample.split("\n", 1)[0].rstrip("\r")
         try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=_CSV_DELIMITERS).delimiter
+            delimiter = csv.Sniffer().sniff(lines, delimiters=_CSV_DELIMITERS).delimiter
         except csv.Error:  # one column, or nothing consistent: the format's own separator
             delimiter = ","
         if delimiter != ",":
