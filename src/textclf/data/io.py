@@ -12,14 +12,15 @@ Files as people have them:
   and the ``iconv`` command that converts it (see :func:`_not_utf8_error` for why we do not
   guess and read it). UTF-16 (Excel's "Unicode Text") is refused the same way. A file that
   is not text at all (an image, a ZIP or ``.xlsx`` renamed ``.csv``) says so.
-* **Dialect.** ``.csv`` files are read with the separator that the standard library's
-  :class:`csv.Sniffer` finds in the header line (as pandas' ``sep=None`` does; in all
-  sampled lines for a file without a header) among comma, semicolon ("European" CSV, where the comma is the decimal mark), tab
-  and pipe, and RFC 4180 quoting (fields may hold separators, quotes
-  and newlines). ``.tsv`` files are tab-separated; their quoting is RFC 4180 when the csv
-  module's strict parser accepts the whole file as such (spreadsheet exports quote cells
-  holding tabs or newlines), and none otherwise (IANA TSV, SST-2, GoEmotions: a quote
-  character is part of the text). ``data.quoting`` forces either.
+* **Dialect.** ``.csv`` files are read with RFC 4180 quoting (fields may hold
+  separators, quotes and newlines) and the separator that the standard library's
+  :class:`csv.Sniffer` finds among comma, semicolon ("European" CSV, where the comma is
+  the decimal mark), tab and pipe: in the header line, as pandas' ``sep=None`` does, or
+  in the sampled lines of a file without a header. ``.tsv`` files are tab-separated;
+  their quoting is RFC 4180 when the csv module's strict parser accepts the whole file
+  as such (spreadsheet exports quote cells holding tabs or newlines), and none otherwise
+  (IANA TSV, SST-2, GoEmotions: a quote character is part of the text).
+  ``data.quoting`` forces either.
 * **JSON Lines** may start with a byte-order mark and hold blank lines (skipped).
 
 Label cells. Every label is kept as a list of names, one element for single-label data;
@@ -382,8 +383,8 @@ def _not_utf8_error(path: Path) -> DataError:
     """The error for a text file that is not UTF-8: where, what it looks like, the fix.
 
     We refuse rather than guess and read. Detection of single-byte code pages is a guess
-    (charset-normalizer calls most Western-European cp1252 text cp1250, and cp1252 and
-    cp1250 decode ñ as ñ and ń), and a wrong guess silently trains on altered text. A
+    (charset-normalizer calls most Western-European cp1252 text cp1250, and byte 0xF1 is
+    ñ in cp1252 but ń in cp1250), and a wrong guess silently trains on altered text. A
     one-time conversion makes the file unambiguous for every tool, and the data
     fingerprint recorded with the model then names the bytes that were really read.
     """
@@ -404,12 +405,11 @@ def _not_utf8_error(path: Path) -> DataError:
     )
 
 
-def _read_text_sample(path: Path) -> tuple[str, bool]:
+def _read_text_sample(path: Path) -> str:
     """Check that ``path`` is UTF-8 text and return its first lines, without a BOM.
 
     Returns:
-        The decoded sample (whole lines when the file is larger) and whether the sample
-        is the whole file.
+        The decoded sample: the file, or whole lines of its first 64 KiB when larger.
 
     Raises:
         DataError: empty, binary, UTF-16 or non-UTF-8 files, or only blank space.
@@ -447,7 +447,7 @@ def _read_text_sample(path: Path) -> tuple[str, bool]:
         raise DataError(
             f"{path}: this is a binary file, not text (mostly control characters); {_GIVE_TEXT}."
         )
-    return text, whole
+    return text
 
 
 # ---------------------------------------------------------------------------------------
@@ -753,7 +753,7 @@ def _looks_like_hub_name(source: str) -> bool:
 
 def _load_file(path: Path, fmt: str, spec: ColumnSpec) -> datasets.Dataset:
     if fmt in ("csv", "tsv", "jsonl", "json"):
-        sample, _ = _read_text_sample(path)
+        sample = _read_text_sample(path)
         if fmt in ("csv", "tsv"):
             return _load_csv(path, fmt, spec, sample)
         if fmt == "jsonl":

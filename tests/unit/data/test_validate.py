@@ -251,7 +251,7 @@ def test_measure_truncation_known_answer(tmp_path: Path) -> None:
     test = _split(tmp_path, "test", [("a b c", "x"), ("w " * 11, "y")])
     counts: list[int] = []
 
-    def count(texts: list[str]) -> list[int]:
+    def count(texts: Sequence[str]) -> list[int]:
         counts.append(len(texts))
         return [len(t.split()) + 2 for t in texts]
 
