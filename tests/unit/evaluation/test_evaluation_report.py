@@ -1,4 +1,7 @@
-"""The evaluation record: metrics.json assembly and the metrics.md / table helpers."""
+"""evaluation/report.py: metrics.json assembly and the metrics.md / table helpers.
+
+(Named apart from tests/integration/test_report.py: test basenames must be unique here.)
+"""
 
 from __future__ import annotations
 
