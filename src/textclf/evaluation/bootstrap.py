@@ -942,6 +942,11 @@ def _bca_levels(
     z0 = float(ndtri(share))
     if not math.isfinite(z0):
         return None, "every resample lies on one side of the estimate (infinite bias correction)"
+    # With |z0| past the interval's own normal quantile, one BCa endpoint lands on the
+    # wrong side of the estimate (or, through ties, a sliver next to it): BCa breaks down.
+    z_edge = float(ndtri(levels[1]))
+    if abs(z0) >= z_edge:
+        return None, f"bias correction z0 = {z0:.2f} is beyond ±{z_edge:.2f}"
     a = _acceleration(jack)
     z = z0 + ndtri(levels)
     den = 1 - a * z
@@ -964,11 +969,11 @@ def _interval(
 
     The interval always contains ``value``, the reported point estimate (issue 12):
 
-    1. BCa, where asked for, unless it is degenerate (every resample on one side of the
-       estimate, an acceleration past the formula's range) or its interval excludes the
-       estimate; then the percentile interval. (With ``a = 0`` the BCa endpoints are the
-       quantiles at ``Φ(2·z0 ± z_{1−α/2})``, so a bias correction ``|z0|`` above
-       ``z_{1−α/2}`` puts both on one side of the estimate.)
+    1. BCa, where asked for, unless it breaks down — every resample on one side of the
+       estimate, a bias correction ``|z0| ≥ z_{1−α/2}`` (with ``a = 0`` the endpoints are
+       the quantiles at ``Φ(2·z0 ± z_{1−α/2})``, so one of them crosses the estimate), an
+       acceleration past the formula's range — or its interval excludes the estimate;
+       then the percentile interval.
     2. The percentile interval, unless fewer than ``α/2`` of the resamples lie on one
        side of the estimate; then it is widened to reach the estimate.
 
