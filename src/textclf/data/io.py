@@ -57,6 +57,7 @@ import math
 import os
 import re
 import shlex
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -580,9 +581,15 @@ def _load_csv(path: Path, fmt: str, spec: ColumnSpec, sample: str) -> datasets.D
         "column_names": header,
         "header": None if spec.column_names else 0,
         "encoding": "utf-8",  # pandas drops a leading byte-order mark itself
+        # Rows with one field more than the header would otherwise make the first column
+        # pandas' index and shift every value one column left, silently.
+        "index_col": False,
     }
     try:
-        return datasets.load_dataset("csv", data_files=str(path), split="train", **kwargs)
+        with warnings.catch_warnings():
+            # ...and with index_col=False pandas drops the extra field with only a warning.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return datasets.load_dataset("csv", data_files=str(path), split="train", **kwargs)
     except Exception as e:
         if isinstance(e, DataError):
             raise
@@ -616,6 +623,45 @@ def json_document_records(text: str, where: str) -> list[dict[str, Any]]:
     return obj
 
 
+_JSON_NAMES = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _json_line(line: str, lineno: int, where: str) -> dict[str, Any] | None:
+    """The object on one JSON Lines line, ``None`` for a blank line.
+
+    Raises:
+        DataError: broken JSON or not an object, naming the line.
+    """
+    if lineno == 1:
+        line = line.removeprefix("\ufeff")
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(
+            f"{where} line {lineno}: broken JSON ({e.msg} at column {e.colno}); "
+            "fix or remove that line."
+        ) from e
+    except RecursionError as e:
+        raise DataError(
+            f"{where} line {lineno}: the JSON is nested too deeply to read; flatten it."
+        ) from e
+    if not isinstance(obj, dict):
+        raise DataError(
+            f"{where} line {lineno}: expected a JSON object per line, found "
+            f"{_JSON_NAMES.get(type(obj), 'a value')}; write one {{...}} object per line."
+        )
+    return obj
+
+
 def json_lines_records(lines: Iterable[str], where: str) -> list[dict[str, Any]]:
     """The objects of JSON Lines text; blank lines and a leading byte-order mark are skipped.
 
@@ -624,38 +670,78 @@ def json_lines_records(lines: Iterable[str], where: str) -> list[dict[str, Any]]
     """
     records: list[dict[str, Any]] = []
     for lineno, line in enumerate(lines, start=1):
-        if lineno == 1:
-            line = line.removeprefix("\ufeff")
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(
-                f"{where} line {lineno}: broken JSON ({e.msg} at column {e.colno}); "
-                "fix or remove that line."
-            ) from e
-        except RecursionError as e:
-            raise DataError(
-                f"{where} line {lineno}: the JSON is nested too deeply to read; flatten it."
-            ) from e
-        if not isinstance(obj, dict):
-            raise DataError(
-                f"{where} line {lineno}: expected a JSON object per line, found "
-                f"{type(obj).__name__}; write one {{...}} object per line."
-            )
-        records.append(obj)
+        obj = _json_line(line, lineno, where)
+        if obj is not None:
+            records.append(obj)
     return records
 
 
-def _uniform_column(values: list[Any]) -> list[Any]:
-    """One Arrow-compatible column from JSON values of possibly mixed types.
+def _json_kind(value: Any) -> str:
+    """``str``, ``number``, ``bool``, ``null``, ``list`` (of non-null scalars of one kind)
+    or ``other`` (nested objects or lists, nulls inside lists, mixed lists)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        kinds = {_json_kind(v) for v in value}
+        return "list" if len(kinds) <= 1 and kinds <= {"str", "number", "bool"} else "other"
+    return "other"
 
-    Lists of scalars stay lists; where a column mixes types (``1`` and ``"x"``, a name and a
-    list), scalars become strings and lists JSON strings, which the label parser reads back.
+
+def _plain_json_lines(path: Path) -> bool:
+    """Check every line of a JSON Lines file; say whether pyarrow's reader can take it.
+
+    pyarrow 25's JSON reader crashes the process on a line that is a bare ``null``
+    (apache/arrow#47409) and builds invalid arrays from lists that start with nulls
+    (apache/arrow#51305). So every line is parsed here first, streaming, and the file
+    goes to pyarrow only when it holds objects whose keys keep one simple kind of value.
+
+    Raises:
+        DataError: the first broken line, or no object at all.
+    """
+    kinds: dict[str, str] = {}
+    plain = True
+    n_records = 0
+    try:
+        # newline="\n": JSON Lines ends lines with \n (or \r\n) only, as pyarrow does; a
+        # lone \r is JSON whitespace, and line numbers must be the reader's.
+        with open(path, encoding="utf-8", newline="\n") as f:
+            for lineno, line in enumerate(f, start=1):
+                obj = _json_line(line, lineno, str(path))
+                if obj is None:
+                    continue
+                n_records += 1
+                for key, value in obj.items():
+                    kind = _json_kind(value)
+                    if kind == "null":
+                        continue
+                    if kind == "other" or kinds.setdefault(key, kind) != kind:
+                        plain = False
+    except UnicodeDecodeError as e:
+        raise _not_utf8_error(path) from e
+    if n_records == 0:
+        raise DataError(f"{path}: no data rows; give a file with at least one example.")
+    return plain
+
+
+def _uniform_column(values: list[Any], key: str, where: str) -> list[Any]:
+    """One Arrow-compatible column from the JSON values of one key, possibly of mixed types.
+
+    Columns of one kind stay as they are (objects become an Arrow struct, which the reader
+    refuses where it wants a text or a label). Where a column mixes kinds (``1`` and
+    ``"x"``, a name and a list), scalars become strings and lists JSON strings, which the
+    label parser reads back; an object among other kinds is refused.
+
+    Raises:
+        DataError: an object in a column of other values, naming its row.
     """
     present = [v for v in values if v is not None]
-    if all(isinstance(v, str) for v in present):
+    if all(isinstance(v, str) for v in present) or all(isinstance(v, dict) for v in present):
         return values
     if all(isinstance(v, list) for v in present) and all(
         not isinstance(x, list | dict) for v in present for x in v
@@ -665,12 +751,14 @@ def _uniform_column(values: list[Any]) -> list[Any]:
         isinstance(v, int | float) and not isinstance(v, bool) for v in present
     ):
         return values
+    for row, value in enumerate(values, start=1):
+        if isinstance(value, dict):
+            raise DataError(
+                f"{where} row {row}: the '{key}' value is a JSON object where other rows hold "
+                "text, numbers or lists; give this key the same kind of value in every row."
+            )
     return [
-        None
-        if v is None
-        else json.dumps(v, ensure_ascii=False)
-        if isinstance(v, list | dict)
-        else str(v)
+        None if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, list) else str(v)
         for v in values
     ]
 
@@ -682,7 +770,7 @@ def _records_dataset(records: list[dict[str, Any]], where: str) -> datasets.Data
     keys: dict[str, None] = {}
     for record in records:
         keys.update(dict.fromkeys(record))
-    columns = {str(k): _uniform_column([r.get(k) for r in records]) for k in keys}
+    columns = {str(k): _uniform_column([r.get(k) for r in records], str(k), where) for k in keys}
     try:
         return datasets.Dataset.from_dict(columns)
     except (TypeError, ValueError, OverflowError) as e:  # pyarrow's errors derive from these
@@ -693,21 +781,13 @@ def _records_dataset(records: list[dict[str, Any]], where: str) -> datasets.Data
 
 
 def _load_jsonl(path: Path) -> datasets.Dataset:
-    try:
-        return datasets.load_dataset("json", data_files=str(path), split="train")
-    except Exception as first:
-        # pyarrow's reader is strict about types across rows; our own parser names the
-        # broken line, and a file it reads whole is loaded from its records.
+    if _plain_json_lines(path):
         try:
-            # newline="\n": JSON Lines ends lines with \n (or \r\n) only, as pyarrow does;
-            # a lone \r is JSON whitespace, and line numbers must match the reader's.
-            with open(path, encoding="utf-8", newline="\n") as f:
-                records = json_lines_records(f, str(path))
-        except UnicodeDecodeError as e:
-            raise _not_utf8_error(path) from e
-        except DataError as e:
-            raise e from first
-        return _records_dataset(records, str(path))
+            return datasets.load_dataset("json", data_files=str(path), split="train")
+        except Exception as e:  # types pyarrow still refuses: read the records ourselves
+            logger.debug("%s: pyarrow's JSON reader failed (%s); parsing in Python.", path, e)
+    with open(path, encoding="utf-8", newline="\n") as f:
+        return _records_dataset(json_lines_records(f, str(path)), str(path))
 
 
 def _load_json(path: Path) -> datasets.Dataset:

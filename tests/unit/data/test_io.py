@@ -455,7 +455,7 @@ def test_broken_jsonl_line_is_named(tmp_path: Path) -> None:
 
 def test_jsonl_line_that_is_not_an_object(tmp_path: Path) -> None:
     data = _write(tmp_path / "train.jsonl", '{"text": "a", "label": "x"}\n["b", "y"]\n')
-    with pytest.raises(DataError, match=r"line 2: expected a JSON object per line, found list"):
+    with pytest.raises(DataError, match=r"line 2: expected a JSON object per line, found an array"):
         read_split(data, ColumnSpec())
 
 
@@ -757,3 +757,28 @@ def test_nested_label_lists_name_the_row(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match=r"t\.jsonl row 2: label .* is a nested list or object"):
         read_split(data, ColumnSpec())
+
+
+def test_rows_with_one_field_more_than_the_header_are_refused(tmp_path: Path) -> None:
+    # pandas would make the first column its index and shift every value one column left.
+    data = _write(tmp_path / "t.csv", "text,label\nhello,x,1\nbye,y,2\n")
+    with pytest.raises(DataError, match=r"t\.csv line 2: expected 2 fields, found 3"):
+        read_split(data, ColumnSpec())
+
+
+def test_jsonl_null_line_is_refused_not_a_crash(tmp_path: Path) -> None:
+    # pyarrow 25's JSON reader dies with SIGSEGV on this file (apache/arrow#47409).
+    data = _write(tmp_path / "t.jsonl", 'null\n{"text": "a", "label": "x"}\n')
+    with pytest.raises(
+        DataError, match=r"t\.jsonl line 1: expected a JSON object per line, found null"
+    ):
+        read_split(data, ColumnSpec())
+
+
+def test_jsonl_label_lists_with_nulls(tmp_path: Path) -> None:
+    # pyarrow builds invalid list arrays from leading nulls (apache/arrow#51305).
+    data = _write(
+        tmp_path / "t.jsonl",
+        '{"text": "a", "label": [null, "x"]}\n{"text": "b", "label": ["y", null, "x"]}\n',
+    )
+    assert read_split(data, ColumnSpec()).dataset["labels"] == [["x"], ["y", "x"]]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from textclf.data.io import ColumnSpec, read_split
@@ -154,6 +154,10 @@ _OPS = st.lists(
     spec=st.sampled_from(SPECS),
     labelled=st.booleans(),
 )
+# Found by this test: pyarrow's JSON reader killed the process on a line starting "null"
+# (apache/arrow#47409); an unclosed quote was reported on a line after the file's last.
+@example(fmt="jsonl", ops=[(0, 0, 0, b"null")], spec=SPECS[0], labelled=True)
+@example(fmt="csv", ops=[(0, 0, 0, b","), (0, 0, 0, b'"')], spec=SPECS[0], labelled=False)
 def test_mutated_files_give_rows_or_one_clear_error(
     folder: Path, fmt: str, ops: list[tuple[int, int, int, bytes]], spec: ColumnSpec, labelled: bool
 ) -> None:
