@@ -690,16 +690,23 @@ def test_files_that_are_not_text_say_so(tmp_path: Path, content: bytes, says: st
 def test_reading_prints_no_progress_bar_and_restores_the_setting(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], good: bool
 ) -> None:
+    if datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS is not None:
+        pytest.skip("HF_DATASETS_DISABLE_PROGRESS_BARS is set: the bars cannot be switched")
+    was_disabled = datasets.utils.are_progress_bars_disabled()
     datasets.enable_progress_bars()
     data = _write(tmp_path / "t.csv", "text,label\na,x\nb,y\n" if good else "text,label\na,x\nb,\n")
     try:
         read_split(data, ColumnSpec())
     except DataError:
         assert not good
+    finally:
+        still_enabled = not datasets.utils.are_progress_bars_disabled()
+        if was_disabled:
+            datasets.disable_progress_bars()
     captured = capfd.readouterr()
     assert "Generating" not in captured.err + captured.out
     assert "Reading train" not in captured.err + captured.out
-    assert not datasets.utils.are_progress_bars_disabled()
+    assert still_enabled
 
 
 # ---------------------------------------------------------------------------------------
