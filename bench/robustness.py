@@ -48,7 +48,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TEXTCLF_TRACKING", "off")
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(
+    os.environ.get("TEXTCLF_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 RESULTS = Path(__file__).resolve().parent / "results" / "robustness.jsonl"
 
 
@@ -149,9 +151,13 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     task = cell.task
-    space = LabelSpace.infer(cell.train[1], task=task)
-    y_test = space.encode(cell.test[1])
-    y_train = space.encode(cell.train[1])
+
+    def canon(labels: list[Any]) -> list[list[str]]:
+        return [list(y) if isinstance(y, list | tuple) else [y] for y in labels]
+
+    space = LabelSpace.infer(canon(cell.train[1]), task=task)
+    y_test = space.encode(canon(cell.test[1]))
+    y_train = space.encode(canon(cell.train[1]))
     out: dict[str, Any] = {"n_train": len(cell.train[0]), "task": task}
     started = time.perf_counter()
     clf = TextClassifier(
@@ -204,6 +210,9 @@ def headline(task: str) -> str:
 
 
 def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) -> None:
+    if not path.is_file():
+        print(f"no results yet in {path}")
+        return
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     table: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:

@@ -1,12 +1,17 @@
-"""``TextClassifier``: fine-tune a transformer with a scikit-learn-style contract.
+"""``TextClassifier``: fine-tune a transformer with a scikit-learn contract; the one owner of its state.
 
-``fit`` returns ``self``; learned state ends in ``_`` (``labels_``, ``task_``,
-``thresholds_``); ``predict_proba`` columns follow ``labels_``; randomness comes from
-``random_state``.
+``fit`` returns ``self`` and, given validation data, also learns the decision rule
+(temperature and thresholds) on it, as scikit-learn's ``TunedThresholdClassifierCV``
+learns its threshold inside ``fit``; learned state ends in ``_`` (``labels_``,
+``classes_``, ``rule_``); ``predict_proba`` columns follow ``classes_``; randomness comes
+from ``random_state``. Constructor arguments are stored unchanged (validated in ``fit``),
+so ``get_params``, ``set_params`` and ``sklearn.base.clone`` work. ``textclf train`` is this
+``fit`` plus evaluation and the model folder, so the Python API and the command line give
+the same model and the same rule.
 
 Example:
     >>> clf = TextClassifier(epochs=3, random_state=0)  # doctest: +SKIP
-    >>> clf.fit(["ER positive ...", "triple negative ..."], ["Luminal A", "Triple-negative"])  # doctest: +SKIP
+    >>> clf.fit(texts, labels, X_val=val_texts, y_val=val_labels)  # doctest: +SKIP
     >>> clf.predict(["HER2 3+, ER negative"])  # doctest: +SKIP
     >>> clf.save_pretrained("model/")  # doctest: +SKIP
     >>> TextClassifier.from_pretrained("model/").predict_proba(["..."]).shape  # doctest: +SKIP
@@ -15,24 +20,30 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from textclf.config import ExperimentConfig, ModelConfig, TrainConfig
+from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfig
 from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError
+from textclf.evaluation.decision import DecisionRule, fit_decision_rule
 from textclf.inference.pipeline import Predictor
 from textclf.persistence import ModelInfo, load_model_folder, save_model_folder
 
 logger = logging.getLogger(__name__)
+
+# Training options with their own constructor argument (the common ones); any other
+# TrainConfig field goes through ``train_options``. ``None`` means "the config default".
+_TRAIN_KEYS = ("epochs", "max_steps", "batch_size", "learning_rate", "class_weighting")
 
 
 class TextClassifier:
@@ -43,11 +54,12 @@ class TextClassifier:
         task: ``auto`` (detected from the labels), ``binary``, ``multiclass`` or ``multilabel``.
         max_length: Texts are truncated to this many tokens.
         random_state: Seed for initialisation, sampling and dropout.
-        **train_options: Any field of :class:`textclf.config.TrainConfig`, e.g.
-            ``epochs=3``, ``learning_rate=5e-5``, ``class_weighting="balanced"``.
-
-    Raises:
-        ConfigError: for an unknown or invalid training option.
+        epochs, max_steps, batch_size, learning_rate, class_weighting: Training options;
+            ``None`` takes the default of :class:`textclf.config.TrainConfig`.
+        train_options: Any other :class:`~textclf.config.TrainConfig` field, e.g.
+            ``{"head_init": "probe", "warmup_ratio": 0.1}``.
+        eval_options: :class:`~textclf.config.EvalConfig` fields for the decision rule
+            fitted on validation data, e.g. ``{"calibrate": False}``.
     """
 
     def __init__(
@@ -57,29 +69,78 @@ class TextClassifier:
         task: str = "auto",
         max_length: int = 128,
         random_state: int = 42,
-        **train_options: Any,
+        epochs: float | None = None,
+        max_steps: int | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        class_weighting: str | None = None,
+        train_options: Mapping[str, Any] | None = None,
+        eval_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.task = task
         self.max_length = max_length
         self.random_state = random_state
-        self.train_options = dict(train_options)
-        self._loaded_info: ModelInfo | None = None
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.class_weighting = class_weighting
+        self.train_options = train_options
+        self.eval_options = eval_options
+
+    # -- scikit-learn parameters ------------------------------------------------------
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``BaseEstimator.get_params``."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> TextClassifier:
+        """Set constructor arguments; returns ``self``.
+
+        Raises:
+            ConfigError: for a name that is not a constructor argument.
+        """
+        valid = set(self._get_param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ConfigError(
+                    f"TextClassifier has no parameter '{key}'; valid: {', '.join(sorted(valid))}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        set_ = {k: v for k, v in self.get_params().items() if v is not None}
+        return f"TextClassifier({', '.join(f'{k}={v!r}' for k, v in set_.items())})"
+
+    def _configs(self) -> tuple[TrainConfig, EvalConfig, ModelConfig]:
+        options = dict(self.train_options or {})
+        options.update({k: getattr(self, k) for k in _TRAIN_KEYS if getattr(self, k) is not None})
         try:
-            self._train_config = TrainConfig(**train_options)
-            self._model_config = ModelConfig(name=model, max_length=max_length)
+            return (
+                TrainConfig(**options),
+                EvalConfig(**dict(self.eval_options or {})),
+                ModelConfig(name=self.model, max_length=self.max_length),
+            )
         except ValueError as e:
             raise ConfigError(f"TextClassifier: invalid option ({e}); see TrainConfig.") from e
 
     @classmethod
     def from_config(cls, config: ExperimentConfig) -> TextClassifier:
-        """Build from an experiment config (its ``model`` and ``train`` sections)."""
+        """Build from an experiment config (its ``model``, ``train`` and ``eval`` sections)."""
         return cls(
             config.model.name,
             task=config.data.task,
             max_length=config.model.max_length,
             random_state=config.seed,
-            **config.train.model_dump(exclude_unset=False),
+            train_options=config.train.model_dump(),
+            eval_options=config.eval.model_dump(exclude={"baselines"}),
         )
 
     # -- fitting ----------------------------------------------------------------------
@@ -96,39 +157,42 @@ class TextClassifier:
         label_space: LabelSpace | None = None,
         callbacks: Sequence[Any] = (),
     ) -> TextClassifier:
-        """Fine-tune on texts and labels.
+        """Fine-tune on texts and labels; with validation data, also fit the decision rule.
 
         Args:
             X: Texts, or a canonical :class:`~textclf.data.io.Split`.
             y: One label per text (a name or id; a list of names for multi-label).
                 Not used when ``X`` is a ``Split``.
-            X_val: Validation texts (or split) for early stopping and best-model selection.
+            X_val: Validation texts (or split): early stopping, the best checkpoint, and
+                the decision rule (temperature, thresholds) are chosen on them.
             y_val: Their labels.
             output_dir: Where checkpoints go (``DIR/checkpoints``); a temporary folder
                 if ``None``, deleted after training.
-            resume: Continue from the last checkpoint in ``output_dir``.
+            resume: Continue from the last complete checkpoint in ``output_dir``, or reuse
+                its finished training.
             label_space: A fixed task and label order (otherwise inferred from ``y``).
             callbacks: Extra ``transformers.TrainerCallback`` objects.
 
         Returns:
-            ``self``, with ``labels_``, ``task_``, ``thresholds_``, ``history_``.
+            ``self``, with ``labels_``, ``classes_``, ``task_``, ``rule_`` and ``history_``.
         """
+        from transformers import set_seed
+
         from textclf.modeling import build_model, load_classifier, load_tokenizer
         from textclf.training.checkpoints import read_train_record, save_trained, trained_snapshot
         from textclf.training.trainer import TrainResult, tokenize, train_model
 
+        train_cfg, eval_cfg, model_cfg = self._configs()
         train = X if isinstance(X, Split) else split_from_lists(X, y, name="train")
-        val: Split | None
-        if X_val is None:
-            val = None
-        else:
+        val: Split | None = None
+        if X_val is not None:
             val = (
                 X_val
                 if isinstance(X_val, Split)
                 else split_from_lists(X_val, y_val, name="validation")
             )
         space = label_space or LabelSpace.infer(train.dataset["labels"], task=self.task)
-        tokenizer = load_tokenizer(self.model, revision=self._model_config.revision)
+        tokenizer = load_tokenizer(self.model, revision=model_cfg.revision)
         train_ds = tokenize(
             train.dataset, tokenizer, space, max_length=self.max_length, desc="Tokenizing train"
         )
@@ -146,8 +210,6 @@ class TextClassifier:
         # The new head's initial weights come from torch's global generator: seed it here, or
         # the same config gives a different model in every process (and whatever imported
         # before — a tracker, a plotting library — changes the result).
-        from transformers import set_seed
-
         set_seed(self.random_state)
         tmp = None
         if output_dir is None:
@@ -163,14 +225,14 @@ class TextClassifier:
                 net = load_classifier(snapshot)
                 result = TrainResult.from_dict(read_train_record(snapshot))
             else:
-                net = build_model(self.model, space, revision=self._model_config.revision)
+                net = build_model(self.model, space, revision=model_cfg.revision)
                 result = train_model(
                     net,
                     tokenizer,
                     space,
                     train_ds,
                     val_ds,
-                    self._train_config,
+                    train_cfg,
                     output_dir=ckpt_dir,
                     seed=self.random_state,
                     resume=resume,
@@ -184,13 +246,68 @@ class TextClassifier:
         self.model_ = net.to("cpu").eval()  # type: ignore[arg-type]
         self.tokenizer_ = tokenizer
         self.labels_ = list(space.labels)
+        self.classes_ = np.asarray(self.labels_, dtype=object)
         self.task_: str = space.task
-        self.thresholds_: float | list[float] | None = None
-        self.temperature_ = 1.0
-        self.at_least_one_ = False
         self.history_ = result
+        self.info_ = ModelInfo(
+            task=space.task, labels=list(space.labels), max_length=self.max_length
+        )
+        self.rule_ = DecisionRule(task=space.task)
         self._predictor: Predictor | None = None
+        if val is not None and len(val) > 0:
+            self.fit_rule(val, eval_options=eval_cfg, fitted_on="validation split")
+        else:
+            self.rule_ = DecisionRule(
+                task=space.task, at_least_one=eval_cfg.at_least_one_label and space.multilabel
+            )
+            self.rule_.notes.append("no validation data: the plain rule (argmax / 0.5)")
         return self
+
+    def fit_rule(
+        self,
+        X: Sequence[str] | Split,
+        y: Sequence[Any] | None = None,
+        *,
+        eval_options: EvalConfig | Mapping[str, Any] | None = None,
+        fitted_on: str = "validation data",
+    ) -> DecisionRule:
+        """(Re)fit the decision rule on labelled validation data, never the test data.
+
+        Args:
+            X: Validation texts, or a canonical split.
+            y: Their labels (not used for a split).
+            eval_options: Calibration and threshold settings (default: this model's).
+            fitted_on: Recorded in the rule (a file name, "validation split").
+
+        Returns:
+            The new rule, also stored as ``rule_``.
+        """
+        self._check_fitted()
+        if eval_options is None:
+            cfg = self._configs()[1]
+        elif isinstance(eval_options, EvalConfig):
+            cfg = eval_options
+        else:
+            cfg = EvalConfig(**dict(eval_options))
+        split = X if isinstance(X, Split) else split_from_lists(X, y, name="validation")
+        space = LabelSpace(self.task_, tuple(self.labels_))  # type: ignore[arg-type]
+        logits = self.predictor().logits(split.dataset["text"], progress=True)
+        self.rule_ = fit_decision_rule(
+            space.task,
+            space.labels,
+            logits,
+            space.encode(split.dataset["labels"]),
+            calibrate=cfg.calibrate,
+            tune_thresholds=cfg.tune_thresholds,
+            threshold_metric=cfg.threshold_metric,
+            min_positives_per_label=cfg.min_positives_per_label,
+            at_least_one=cfg.at_least_one_label,
+            fitted_on=fitted_on,
+            seed=self.random_state,
+        )
+        for note in self.rule_.notes:
+            logger.info("Decision rule: %s.", note)
+        return self.rule_
 
     # -- predicting -------------------------------------------------------------------
 
@@ -200,27 +317,23 @@ class TextClassifier:
                 "this TextClassifier is not fitted yet; call fit() or from_pretrained()."
             )
 
+    @property
+    def thresholds_(self) -> float | list[float] | None:
+        """The rule's thresholds (read-only view of ``rule_``)."""
+        return self.rule_.thresholds
+
+    @property
+    def temperature_(self) -> float:
+        """The rule's temperature (read-only view of ``rule_``)."""
+        return self.rule_.temperature
+
     def info(self) -> ModelInfo:
-        """The model's ``textclf.json`` contents as they stand."""
+        """The model's ``textclf.json`` contents as they stand (with the current rule)."""
         self._check_fitted()
-        if self._loaded_info is not None:
-            # A loaded model keeps its metrics, data and training record.
-            info = dataclasses.replace(self._loaded_info)
-            info.thresholds, info.temperature = self.thresholds_, self.temperature_
-            info.at_least_one = self.at_least_one_
-            return info
-        return ModelInfo(
-            task=self.task_,
-            labels=list(self.labels_),
-            thresholds=self.thresholds_,
-            temperature=self.temperature_,
-            at_least_one=self.at_least_one_,
-            max_length=self.max_length,
-            backbone=self.model,
-        )
+        return dataclasses.replace(self.info_, rule=self.rule_)
 
     def predictor(self, *, batch_size: int = 64, device: str = "auto") -> Predictor:
-        """The inference pipeline for this model (thresholds and temperature applied)."""
+        """The batched inference engine for this model (its decision rule applied)."""
         self._check_fitted()
         p = self._predictor
         if p is None or p.batch_size != batch_size:
@@ -232,11 +345,11 @@ class TextClassifier:
         return p
 
     def predict_proba(self, X: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Probabilities ``(n, len(labels_))``; softmax rows or per-label sigmoids."""
+        """Probabilities ``(n, len(classes_))``; softmax rows or per-label sigmoids, calibrated."""
         return self.predictor(batch_size=batch_size).predict_proba(list(X))
 
-    def predict(self, X: Sequence[str], *, batch_size: int = 64) -> list[str] | list[list[str]]:
-        """Label names per text (a list of names per text for multi-label)."""
+    def predict(self, X: Sequence[str], *, batch_size: int = 64) -> list[Any]:
+        """Label names per text under the decision rule (a list of names for multi-label)."""
         return self.predictor(batch_size=batch_size).predict(list(X))
 
     # -- persistence ------------------------------------------------------------------
@@ -264,14 +377,14 @@ class TextClassifier:
     def from_pretrained(cls, directory: str | os.PathLike[str]) -> TextClassifier:
         """Load a folder written by :meth:`save_pretrained` or ``textclf train``."""
         model, tokenizer, info = load_model_folder(directory)
-        clf = cls(info.backbone or str(directory), task=info.task, max_length=info.max_length)
+        name = str(info.backbone.get("given") or info.backbone.get("name") or directory)
+        clf = cls(name, task=info.task, max_length=info.max_length)
         clf.model_ = model
         clf.tokenizer_ = tokenizer
         clf.labels_ = list(info.labels)
+        clf.classes_ = np.asarray(clf.labels_, dtype=object)
         clf.task_ = info.task
-        clf.thresholds_ = info.thresholds
-        clf.temperature_ = info.temperature
-        clf.at_least_one_ = info.at_least_one
+        clf.info_ = info
+        clf.rule_ = info.rule
         clf._predictor = None
-        clf._loaded_info = info
         return clf

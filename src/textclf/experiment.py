@@ -12,34 +12,28 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from textclf.assess import Assessment, assess, baseline_verdict, fit_baselines
 from textclf.atomic import write_text_atomic
-from textclf.baselines import BASELINE_NAMES, BaselineClassifier
-from textclf.config import EvalConfig, ExperimentConfig
-from textclf.data.io import Split
+from textclf.config import DiagnosticsConfig, EvalConfig, ExperimentConfig
+from textclf.data.io import ColumnSpec, Split
 from textclf.data.labels import LabelSpace
 from textclf.data.prepare import PreparedData, fingerprint, prepare_data
 from textclf.data.validate import ValidationReport
 from textclf.errors import ConfigError, RunFinishedError
 from textclf.estimator import TextClassifier
-from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
-from textclf.evaluation.calibration import apply_temperature
-from textclf.evaluation.decision import DecisionRule, decide, fit_decision_rule
-from textclf.evaluation.metrics import headline_metric
-from textclf.evaluation.report import metrics_document, metrics_markdown
-from textclf.faults import fail_point
 from textclf.inference.pipeline import Predictor
-from textclf.persistence import ModelInfo, library_versions
+from textclf.model_card import model_card
+from textclf.modeling import describe_backbone
+from textclf.persistence import library_versions
 from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
 from textclf.tracking.session import TrackingSession
@@ -63,6 +57,8 @@ class ExperimentResult:
     train_samples_per_second: float
     total_runtime_s: float
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Prominent one-line verdicts (the model does not beat the best baseline)."""
     tracking: dict[str, Any] = field(default_factory=dict)
     """Where the run was recorded: ``TrackingInfo`` fields (uri, experiment, run_id,
     fallback, sync_command, ui_hint); empty when tracking is off."""
@@ -81,53 +77,6 @@ def _check_output_dir(folder: RunFolder, *, resume: bool, overwrite: bool) -> No
         f"{folder.path}: the output folder already holds a run; choose a new --output, pass "
         "--resume to continue it, or --overwrite to replace it."
     )
-
-
-def model_card(result: ExperimentResult, config: ExperimentConfig, info: ModelInfo) -> str:
-    """The model folder's README.md: what it is, how it scores (with intervals), its data, its limits."""
-    evaluation = (
-        metrics_markdown(result.evaluation).replace("# Evaluation", "## Evaluation", 1)
-        if result.evaluation
-        else "Not evaluated (no validation or test split)."
-    )
-    pipeline_hint = (
-        " (pass `top_k=None, function_to_apply='sigmoid'` to see every label's score)"
-        if result.space.multilabel
-        else ""
-    )
-    return f"""---
-library_name: transformers
-pipeline_tag: text-classification
-tags: [textclf, {result.space.task}]
----
-# Text classifier ({result.space.task}, {len(result.space.labels)} labels)
-
-Fine-tuned from `{config.model.name}` with textclf {info.versions.get("textclf", "")}. Load it with
-`textclf predict --model <this folder> …`, `TextClassifier.from_pretrained(<this folder>)`, or
-plain `transformers.pipeline("text-classification", model=<this folder>)`{pipeline_hint}.
-textclf applies the calibrated temperature and tuned thresholds stored in `textclf.json`;
-plain `transformers.pipeline` does not know them.
-
-{evaluation}
-
-## Data
-
-{result.report.to_markdown()}
-
-{"; ".join(n for n in result.notes if n)}
-
-## Training
-
-Trained for {result.train_runtime_s:.0f} s ({result.train_samples_per_second:.1f} samples/s) on
-{info.training.get("device", "?")}. The full configuration is in `config.yaml`.
-
-## Intended use and limits
-
-Classifies texts like those in the training data into the labels above. It has seen only
-that data: texts from another source, language or period may be classified worse than the
-figures above say. Predictions are probabilities from one model; decisions with
-consequences (clinical, financial) need review by a person.
-"""
 
 
 def run_experiment(
@@ -273,31 +222,57 @@ def _train_and_save(
         ],
     )
     history = clf.history_
-    predictor = clf.predictor(batch_size=max(64, history.batch_size * 2))
-    rule = fit_rule_on_validation(predictor, data.splits.get("validation"), space, config.eval)
-    clf.temperature_, clf.thresholds_, clf.at_least_one_ = (
-        rule.temperature,
-        rule.thresholds,
-        rule.at_least_one,
+    rule = clf.rule_
+    baselines = fit_baselines(
+        data.splits["train"],
+        space,
+        config.eval.baselines,
+        seed=config.seed,
+        backbone=config.model.name,
+        max_length=config.model.max_length,
     )
+    batch_size = max(64, history.batch_size * 2)
+    validation_doc: dict[str, Any] | None = None
+    if "validation" in data.splits and len(data.splits["validation"]) and baselines:
+        # The guard: does the model beat the best baseline on validation, too?
+        validation_doc = assess(
+            clf,
+            data.splits["validation"],
+            baselines=baselines,
+            eval_config=config.eval,
+            seed=config.seed,
+            split_name="validation",
+            batch_size=batch_size,
+            progress=False,
+        ).document
     eval_name = "test" if "test" in data.splits else "validation"
     eval_split = data.splits.get(eval_name)
+    assessment: Assessment | None = None
     doc: dict[str, Any] = {}
-    eval_proba = np.empty((0, space.num_labels), dtype=np.float32)
     eval_dir = output / "eval"
     if eval_split is not None and len(eval_split):
-        doc = evaluate_split(
-            predictor,
+        assessment = assess(
+            clf,
             eval_split,
-            space,
-            config.eval,
-            rule=rule,
+            baselines=baselines,
+            eval_config=config.eval,
             seed=config.seed,
-            train=data.splits["train"],
             split_name=eval_name,
+            batch_size=batch_size,
         )
-        eval_proba = doc.pop("_proba")
-        write_evaluation(eval_dir, doc, eval_split, space, eval_proba, rule)
+        doc = assessment.document
+        if validation_doc is not None and eval_name != "validation":
+            doc["validation_comparison"] = validation_doc.get("comparison")
+        assessment.write(eval_dir)
+    notes = [n for n in (data.split_note, *history.notes, *rule.notes) if n]
+    verdicts = [
+        v
+        for v in (
+            baseline_verdict(validation_doc) if validation_doc else None,
+            baseline_verdict(doc) if doc and eval_name != "validation" else None,
+        )
+        if v
+    ]
     result = ExperimentResult(
         output_dir=output,
         space=space,
@@ -309,17 +284,18 @@ def _train_and_save(
         train_runtime_s=history.train_runtime_s,
         train_samples_per_second=history.train_samples_per_second,
         total_runtime_s=0.0,
-        notes=[data.split_note, *history.notes] if data.split_note else list(history.notes),
+        notes=notes,
+        warnings=verdicts,
     )
     info = clf.info()
-    info.backbone = config.model.name
+    info.backbone = describe_backbone(config.model.name, revision=config.model.revision)
     info.metrics = {
         "split": eval_name,
         "n_examples": result.n_eval,
         "confidence": config.eval.confidence,
         "metrics": doc.get("metrics", {}),
         "comparison": doc.get("comparison"),
-        "decision_rule": rule.to_dict(),
+        "validation_comparison": doc.get("validation_comparison"),
     }
     info.data = {
         "fingerprints": data.fingerprints,
@@ -334,19 +310,45 @@ def _train_and_save(
         "samples_per_second": history.train_samples_per_second,
         "global_step": history.global_step,
         "best_metric": {history.metric_name: history.best_metric},
+        "best_step": _best_step(history.best_checkpoint),
         "batch_size": history.batch_size,
         "gradient_accumulation_steps": history.gradient_accumulation_steps,
         "oom_retries": history.oom_retries,
+        "notes": list(history.notes),
     }
     info.versions = library_versions()
     write_text_atomic(eval_dir / "log_history.json", json.dumps(history.log_history, indent=1))
     clf.save_pretrained(
-        output, info=info, config_yaml=config.to_yaml(), model_card=model_card(result, config, info)
+        output,
+        info=info,
+        config_yaml=config.to_yaml(),
+        model_card=model_card(
+            info,
+            evaluation=doc,
+            data_markdown=data.report.to_markdown(),
+            notes=result.notes,
+            warnings=result.warnings,
+        ),
     )
-    if config.diagnostics.enabled and eval_split is not None and len(eval_split):
+    if config.diagnostics.enabled and assessment is not None:
         # After the save: a failing figure must never cost the trained model.
-        result.notes += _write_diagnostics(
-            eval_dir, config, data, eval_name, eval_split, doc, eval_proba, rule, predictor, history
+        result.notes += diagnose(
+            assessment,
+            clf.predictor(batch_size=batch_size),
+            eval_dir,
+            options=config.diagnostics,
+            seed=config.seed,
+            splits={n: s for n, s in data.splits.items()},
+            findings=data.report.to_dict()["findings"],
+            log_history=history.log_history,
+            best_metric=history.metric_name,
+            best_step=info.training["best_step"],
+            title=f"textclf report: {Path(config.output_dir or '').name or 'run'}",
+            facts=[
+                ("backbone", info.backbone_name),
+                ("training", f"{history.train_runtime_s:.0f} s on {history.resources.note}"),
+            ],
+            retry=f"textclf report --model {config.output_dir} --data <test file>",
         )
     # Last, so that everything written (report, figures, model) is in the tracked run.
     result.tracking = session.complete(output, doc, task=space.task)
@@ -359,59 +361,69 @@ def _train_and_save(
     return result
 
 
-def _write_diagnostics(
-    eval_dir: Path,
-    config: ExperimentConfig,
-    data: PreparedData,
-    eval_name: str,
-    eval_split: Split,
-    doc: dict[str, Any],
-    proba: np.ndarray,
-    rule: DecisionRule,
+def _best_step(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    tail = Path(checkpoint).name.rpartition("-")[2]
+    return int(tail) if tail.isdigit() else None
+
+
+def diagnose(
+    assessment: Assessment,
     predictor: Predictor,
-    history: Any,
+    out: Path,
+    *,
+    options: DiagnosticsConfig,
+    seed: int,
+    splits: Mapping[str, Split] | None = None,
+    findings: list[dict[str, Any]] | None = None,
+    log_history: list[dict[str, Any]] | None = None,
+    best_metric: str | None = None,
+    best_step: int | None = None,
+    max_length: int | None = None,
+    title: str = "textclf report",
+    facts: list[tuple[str, str]] | None = None,
+    retry: str = "textclf report",
 ) -> list[str]:
-    """``eval/report.html``, ``errors.csv`` and the figures; notes on what was left out."""
+    """Write ``report.html``, ``errors.csv`` and the figures for an assessment; notes on gaps.
+
+    A failure here never costs the model: it is logged and returned as a note naming the
+    command that retries it.
+    """
     from textclf.diagnostics.report import ReportInputs, write_report
 
-    space = data.space
-    splits = {
+    space = assessment.space
+    encoded = {
         name: (s.dataset["text"], space.encode(s.dataset["labels"]))
-        for name, s in data.splits.items()
+        for name, s in (splits or {}).items()
     }
+    encoded[assessment.document["split"]] = (assessment.texts, assessment.y_true)
     inputs = ReportInputs(
         space=space,
-        split=eval_name,
-        texts=eval_split.dataset["text"],
-        y_true=splits[eval_name][1],
-        proba=proba,
-        rule=rule,
-        metrics=doc,
-        rows=eval_split.dataset["row"],
-        log_history=history.log_history,
-        splits=splits,
-        findings=data.report.to_dict()["findings"],
-        max_length=config.model.max_length,
-        title=f"textclf report: {Path(config.output_dir or '').name or 'run'}",
-        facts=[
-            ("backbone", config.model.name),
-            ("training", f"{history.train_runtime_s:.0f} s on {history.resources.note}"),
-        ],
+        split=assessment.document["split"],
+        texts=assessment.texts,
+        y_true=assessment.y_true,
+        proba=assessment.proba,
+        rule=assessment.rule,
+        metrics=assessment.document,
+        rows=assessment.rows,
+        log_history=log_history,
+        splits=encoded,
+        findings=findings or [],
+        max_length=max_length or predictor.info.max_length,
+        title=title,
+        facts=facts or [],
+        best_metric=best_metric,
+        best_step=best_step,
     )
     started = time.perf_counter()
     try:
-        report = write_report(
-            eval_dir,
-            inputs=inputs,
-            predictor=predictor,
-            options=config.diagnostics,
-            seed=config.seed,
-        )
+        report = write_report(out, inputs=inputs, predictor=predictor, options=options, seed=seed)
     except Exception as e:
         logger.exception("The diagnostics report failed")
         return [
             f"The diagnostics report failed ({type(e).__name__}: {e}); the model and metrics are "
-            f"saved. Retry with: textclf report --model {config.output_dir} --data <test file>."
+            f"saved. Retry with: {retry}."
         ]
     logger.info(
         "Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started
@@ -419,159 +431,57 @@ def _write_diagnostics(
     return report.notes
 
 
-def fit_rule_on_validation(
-    predictor: Predictor, validation: Split | None, space: LabelSpace, cfg: EvalConfig
-) -> DecisionRule:
-    """Temperature and thresholds from the validation split (identity rule without one)."""
-    if validation is None or len(validation) == 0:
-        return DecisionRule(at_least_one=cfg.at_least_one_label and space.multilabel)
-    logits = predictor.logits(validation.dataset["text"], progress=True)
-    return fit_decision_rule(
-        space.task,
-        space.labels,
-        logits,
-        space.encode(validation.dataset["labels"]),
-        calibrate=cfg.calibrate,
-        tune_thresholds=cfg.tune_thresholds,
-        threshold_metric=cfg.threshold_metric,
-        min_positives_per_label=cfg.min_positives_per_label,
-        at_least_one=cfg.at_least_one_label,
-    )
-
-
-def evaluate_split(
-    predictor: Predictor,
-    split: Split,
-    space: LabelSpace,
-    cfg: EvalConfig,
+def report_files(
+    model: str | Path,
+    data: str,
+    out: Path,
     *,
-    rule: DecisionRule,
-    seed: int,
-    train: Split | None = None,
-    split_name: str = "test",
-) -> dict[str, Any]:
-    """Metrics with intervals, the same at 0.5, baselines and the paired comparison.
+    train: str | None = None,
+    spec: ColumnSpec | None = None,
+    options: DiagnosticsConfig | None = None,
+    eval_config: EvalConfig | None = None,
+    seed: int = 42,
+    batch_size: int = 64,
+) -> tuple[Assessment, list[str]]:
+    """What ``textclf report`` runs: assess a saved model on a file, write metrics and the report.
 
     Returns:
-        The ``metrics.json`` document, plus the model's probabilities under ``_proba``.
+        The assessment and notes on anything the report left out.
     """
-    texts = split.dataset["text"]
-    y_true = space.encode(split.dataset["labels"])
-    logits = predictor.logits(texts, progress=True)
-    proba = apply_temperature(logits, rule.temperature, multilabel=space.multilabel)
-    fail_point("assess")
-    # Every model is resampled with the same seed, hence on the same resamples.
-    boot = functools.partial(
-        bootstrap_metrics,
-        space.task,
-        y_true,
-        labels=list(space.labels),
-        n_resamples=cfg.n_resamples,
-        confidence=cfg.confidence,
-        method=cfg.ci_method,
+    from textclf.assess import as_predictor, evaluate_files, read_labelled
+
+    predictor = as_predictor(model, batch_size=batch_size)
+    spec = spec or ColumnSpec()
+    assessment = evaluate_files(
+        predictor,
+        data,
+        train=train,
+        spec=spec,
+        eval_config=eval_config,
         seed=seed,
+        batch_size=batch_size,
     )
-    result = boot(proba, threshold=rule.thresholds, progress=True)
-    fixed = None
-    if rule.thresholds is not None:
-        fixed = boot(proba, threshold=None)
-    baselines: dict[str, BootstrapResult] = {}
-    baseline_proba: dict[str, np.ndarray] = {}
-    if train is not None:
-        y_train = space.encode(train.dataset["labels"])
-        train_texts = train.dataset["text"]
-        for kind in cfg.baselines:
-            started = time.perf_counter()
-            model = BaselineClassifier(kind, random_state=seed).fit(
-                train_texts, y_train, task=space.task, labels=space.labels
-            )
-            baseline_proba[kind] = model.predict_proba(texts)
-            baselines[kind] = boot(baseline_proba[kind])
-            logger.info(
-                "Baseline %s evaluated in %.1f s.",
-                BASELINE_NAMES[kind],
-                time.perf_counter() - started,
-            )
-    comparison, best = None, None
-    head = headline_metric(space.task)
-    scored = {k: r.metrics[head].value for k, r in baselines.items() if k != "majority"}
-    if scored:
-        best = max(scored, key=lambda k: -np.inf if np.isnan(scored[k]) else scored[k])
-        comparison = paired_bootstrap(
-            space.task,
-            y_true,
-            baseline_proba[best],
-            proba,
-            metric=head,
-            threshold_a=None,
-            threshold_b=rule.thresholds,
-            n_resamples=cfg.n_resamples,
-            confidence=cfg.confidence,
-            seed=seed,
-        )
-    extra: dict[str, Any] = {"_proba": proba}
-    if split_name == "validation":
-        extra["note"] = (
-            "No test split: these figures are on the validation split, which also chose the "
-            "best checkpoint and the thresholds, so they are optimistic."
-        )
-    return metrics_document(
-        task=space.task,
-        split=split_name,
-        labels=list(space.labels),
-        result=result,
-        cfg=cfg,
-        n_examples=len(texts),
-        decision=rule,
-        at_default_threshold=fixed,
-        baselines=baselines,
-        baseline_names=BASELINE_NAMES,
-        comparison=comparison,
-        comparison_baseline=best,
-        extra=extra,
+    assessment.write(out)
+    info = predictor.info
+    history_path = Path(model) / "eval" / "log_history.json"
+    history = (
+        json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
     )
-
-
-def write_evaluation(
-    eval_dir: Path,
-    doc: dict[str, Any],
-    split: Split,
-    space: LabelSpace,
-    proba: np.ndarray,
-    rule: DecisionRule,
-) -> None:
-    """Write ``metrics.json``, ``metrics.md`` and ``predictions.jsonl`` atomically."""
-    write_text_atomic(
-        eval_dir / "metrics.json", json.dumps(doc, indent=2, allow_nan=False, default=_json_default)
+    splits = {"train": read_labelled(train, spec, predictor.space, "train")} if train else {}
+    best = info.training.get("best_metric") or {}
+    notes = diagnose(
+        assessment,
+        predictor,
+        out,
+        options=options or DiagnosticsConfig(),
+        seed=seed,
+        splits=splits,
+        findings=(info.data.get("validation") or {}).get("findings", []),
+        log_history=history,
+        best_metric=next(iter(best), None),
+        best_step=info.training.get("best_step"),
+        title=f"textclf report: {Path(model).name} on {Path(data).name}",
+        facts=[("model", str(model)), ("backbone", info.backbone_name or "unknown")],
+        retry=f"textclf report --model {model} --data {data}",
     )
-    write_text_atomic(eval_dir / "metrics.md", metrics_markdown(doc))
-    y_true = space.encode(split.dataset["labels"])
-    y_pred = decide(proba, space.task, threshold=rule.thresholds, at_least_one=rule.at_least_one)
-    trues, preds = space.decode(y_true), space.decode(y_pred)
-    row_ids, texts = split.dataset["row"], split.dataset["text"]
-    rows = []
-    for i in range(len(y_true)):
-        rows.append(
-            json.dumps(
-                {
-                    "row": row_ids[i],
-                    "text": texts[i],
-                    "true": trues[i],
-                    ("labels" if space.multilabel else "label"): preds[i],
-                    "scores": {
-                        lab: round(float(p), 6)
-                        for lab, p in zip(space.labels, proba[i], strict=True)
-                    },
-                },
-                ensure_ascii=False,
-            )
-        )
-    write_text_atomic(eval_dir / "predictions.jsonl", "\n".join(rows) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.floating | np.integer):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    return assessment, notes

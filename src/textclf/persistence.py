@@ -27,14 +27,17 @@ import logging
 import os
 import platform
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from textclf.atomic import make_temp_dir, write_text_atomic
 from textclf.data.labels import LabelSpace
 from textclf.errors import ModelLoadError
+from textclf.evaluation.decision import DecisionRule
 from textclf.faults import fail_point
 
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIDECAR = "textclf.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -53,12 +56,11 @@ class ModelInfo:
     Attributes:
         task: ``binary``, ``multiclass`` or ``multilabel``.
         labels: Label order (= ``id2label`` order = probability columns).
-        thresholds: Binary: one threshold for the positive label; multi-label: one per
-            label; ``None``: argmax / 0.5.
-        temperature: Calibration temperature applied to logits (1.0 = none).
+        rule: The decision rule (temperature, thresholds, abstention): the one stored copy.
         max_length: Tokeniser truncation length used in training.
-        backbone: The pretrained checkpoint that was fine-tuned.
-        metrics: Headline metrics of the final evaluation.
+        backbone: The pretrained checkpoint that was fine-tuned: ``name``, ``source``,
+            ``revision`` or ``sha256`` of its weights (see ``modeling.describe_backbone``).
+        metrics: Summary of the final evaluation; ``stale`` says why it no longer applies.
         data: Data fingerprints and split sizes.
         training: Run facts (runtime, steps, device, best checkpoint metric).
         versions: Library versions at save time.
@@ -66,11 +68,9 @@ class ModelInfo:
 
     task: str
     labels: list[str]
-    thresholds: float | list[float] | None = None
-    temperature: float = 1.0
-    at_least_one: bool = False
+    rule: DecisionRule = field(default_factory=DecisionRule)
     max_length: int = 128
-    backbone: str = ""
+    backbone: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
@@ -78,12 +78,58 @@ class ModelInfo:
     created: str = ""
     format_version: int = FORMAT_VERSION
 
+    def __post_init__(self) -> None:
+        self.rule.task = self.task
+
     @property
     def space(self) -> LabelSpace:
         return LabelSpace(self.task, tuple(self.labels))  # type: ignore[arg-type]
 
+    @property
+    def backbone_name(self) -> str:
+        """A short name of the backbone for display ("" when unknown)."""
+        return str(self.backbone.get("name") or self.backbone.get("path") or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rule"}
+        data["decision_rule"] = self.rule.to_dict()
+        return data
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=_json_default) + "\n"
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        """Read any ``textclf.json`` version (format 1 kept the rule in flat keys)."""
+        task = data["task"]
+        if "decision_rule" in data:
+            rule = DecisionRule.from_dict(data["decision_rule"], task=task)
+        else:
+            rule = DecisionRule(
+                task=task,
+                temperature=float(data.get("temperature", 1.0)),
+                thresholds=data.get("thresholds"),
+                at_least_one=bool(data.get("at_least_one", False)),
+            )
+        backbone = data.get("backbone") or {}
+        if isinstance(backbone, str):  # format 1: the name as given to --model
+            backbone = {"name": backbone}
+        known = {
+            k: v
+            for k, v in data.items()
+            if k in cls.__dataclass_fields__ and k not in ("rule", "backbone", "format_version")
+        }
+        return cls(rule=rule, backbone=backbone, **known)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.floating | np.integer):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def library_versions() -> dict[str, str]:
@@ -167,8 +213,13 @@ def read_info(directory: str | os.PathLike[str]) -> ModelInfo:
             data = json.loads(sidecar.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise ModelLoadError(f"{sidecar} line {e.lineno}: not valid JSON ({e.msg}).") from e
-        known = {k: v for k, v in data.items() if k in ModelInfo.__dataclass_fields__}
-        return ModelInfo(**known)
+        try:
+            return ModelInfo.from_dict(data)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(
+                f"{sidecar}: not a textclf.json this version can read ({e}); re-save the model "
+                "with this version of textclf."
+            ) from e
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise ModelLoadError(
@@ -187,7 +238,7 @@ def read_info(directory: str | os.PathLike[str]) -> ModelInfo:
     labels = [id2label[k] for k in sorted(id2label, key=int)]
     multilabel = config.get("problem_type") == "multi_label_classification"
     task = "multilabel" if multilabel else ("binary" if len(labels) == 2 else "multiclass")
-    return ModelInfo(task=task, labels=labels, backbone=str(folder))
+    return ModelInfo(task=task, labels=labels, backbone={"path": str(folder)})
 
 
 def load_model_folder(

@@ -158,8 +158,8 @@ def test_kill_anywhere_then_resume_finishes_with_the_same_model(
             assert rec["label"] == ref[row]["label"], (point, row)
             for label, p in rec["scores"].items():
                 assert abs(p - ref[row]["scores"][label]) < 1e-4, (point, row, label)
-        assert info["metrics"]["decision_rule"]["temperature"] == pytest.approx(
-            ref_info["metrics"]["decision_rule"]["temperature"], abs=1e-4
+        assert info["decision_rule"]["temperature"] == pytest.approx(
+            ref_info["decision_rule"]["temperature"], abs=1e-4
         )
 
 

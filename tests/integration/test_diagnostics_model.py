@@ -41,7 +41,7 @@ def multilabel(trained_run) -> Predictor:
 def _proba(predictor: Predictor, ids: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     with torch.inference_mode():
         logits = predictor.model(input_ids=ids, attention_mask=mask).logits
-    z = logits.double() / predictor.info.temperature
+    z = logits.double() / predictor.info.rule.temperature
     p = torch.sigmoid(z) if predictor.space.multilabel else torch.softmax(z, dim=-1)
     return p[0].numpy()
 
@@ -158,12 +158,12 @@ def test_multilabel_explains_each_predicted_label(multilabel: Predictor):
 def test_multilabel_with_nothing_above_threshold_explains_the_top_label(multilabel: Predictor):
     text = "the quick brown fox"
     info = multilabel.info
-    saved = info.thresholds
-    info.thresholds = [1.1] * len(info.labels)  # nothing can pass
+    saved = info.rule.thresholds
+    info.rule.thresholds = [1.1] * len(info.labels)  # nothing can pass
     try:
         [attr] = explain(multilabel, text, n_steps=4)
     finally:
-        info.thresholds = saved
+        info.rule.thresholds = saved
     top = info.labels[int(np.argmax(multilabel.predict_proba([text])[0]))]
     assert attr.label == top
 

@@ -36,10 +36,12 @@ def test_overfit_save_load(
         epochs=150,
         batch_size=8,
         learning_rate=3e-3,
-        warmup_ratio=0.0,
-        weight_decay=0.0,
-        early_stopping_patience=None,
-        logging_steps=5,
+        train_options={
+            "warmup_ratio": 0.0,
+            "weight_decay": 0.0,
+            "early_stopping_patience": None,
+            "logging_steps": 5,
+        },
     )
     assert clf.fit(texts, labels) is clf
     assert clf.task_ == task

@@ -70,7 +70,7 @@ def _sidebar(cfg: AppSettings, handle: session.ModelHandle) -> None:
                 name=handle.name,
                 facts=[
                     f"{info.task}, {len(info.labels)} labels",
-                    f"backbone {Path(info.backbone).name or '?'}",
+                    f"backbone {Path(info.backbone_name).name or '?'}",
                     f"fingerprint {handle.fingerprint.removeprefix('sha256:')[:12]}",
                 ],
             )

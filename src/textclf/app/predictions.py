@@ -45,19 +45,7 @@ def saved_thresholds(info: ModelInfo) -> list[float] | None:
         One value per label (multi-label), one value for the positive label (binary),
         ``None`` for multi-class (argmax: nothing to adjust). Missing thresholds are 0.5.
     """
-    k = len(info.labels)
-    t = info.thresholds
-    if info.task == "multilabel":
-        if t is None:
-            return [0.5] * k
-        if isinstance(t, int | float):
-            return [float(t)] * k
-        return [float(x) for x in t]
-    if info.task == "binary":
-        if t is None:
-            return [0.5]
-        return [float(t if isinstance(t, int | float) else t[0])]
-    return None
+    return info.rule.per_label_thresholds(len(info.labels))
 
 
 def _threshold_arg(task: str, thresholds: Sequence[float] | None) -> Any:
@@ -183,7 +171,7 @@ def classify(
     latency_ms = (time.perf_counter() - started) * 1000
     used = list(thresholds) if thresholds is not None else saved_thresholds(info)
     predicted = decided_labels(
-        proba, info.labels, info.task, thresholds=used, at_least_one=info.at_least_one
+        proba, info.labels, info.task, thresholds=used, at_least_one=info.rule.at_least_one
     )[0]
     return Prediction(
         text=text,
@@ -192,7 +180,7 @@ def classify(
         scores=[float(x) for x in proba[0]],
         predicted=predicted,
         thresholds=used,
-        at_least_one=info.at_least_one,
+        at_least_one=info.rule.at_least_one,
         latency_ms=latency_ms,
         model_name=model_name,
         model_fingerprint=model_fingerprint,

@@ -54,18 +54,41 @@ def split_csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-# Options shared by every command that reads labelled data.
-TextColumn = Annotated[str | None, typer.Option("--text-column")]
-LabelColumn = Annotated[str | None, typer.Option("--label-column")]
-LabelColumns = Annotated[
-    str | None, typer.Option("--label-columns", help="Comma-separated 0/1 columns.")
+# Options shared by every command that reads data; the help says what "auto" means.
+TextColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--text-column", help="Column holding the text [default: auto: text, sentence, …]."
+    ),
 ]
-LabelSeparator = Annotated[str | None, typer.Option("--label-separator")]
+IdColumn = Annotated[
+    str | None, typer.Option("--id-column", help="Column copied into each record as its id.")
+]
+LabelColumn = Annotated[
+    str | None,
+    typer.Option("--label-column", help="Column holding the label(s) [default: auto: label, …]."),
+]
+LabelColumns = Annotated[
+    str | None,
+    typer.Option(
+        "--label-columns", help="Comma-separated 0/1 columns, one per label (multi-label)."
+    ),
+]
+LabelSeparator = Annotated[
+    str | None,
+    typer.Option(
+        "--label-separator", help="Separator of several labels in one cell, e.g. '|' (multi-label)."
+    ),
+]
 LabelNames = Annotated[
-    str | None, typer.Option("--label-names", help="File naming integer label ids.")
+    str | None,
+    typer.Option(
+        "--label-names", help="File naming integer label ids: one name per line, or JSON."
+    ),
 ]
 ColumnNames = Annotated[
-    str | None, typer.Option("--column-names", help="Names for a headerless file.")
+    str | None,
+    typer.Option("--column-names", help="Comma-separated names for a file without a header row."),
 ]
 TrackingUri = Annotated[
     str | None,
@@ -76,6 +99,17 @@ TrackingUri = Annotated[
 ]
 NoTrack = Annotated[
     bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
+]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the baselines.")]
+NResamples = Annotated[
+    int, typer.Option("--n-resamples", help="Bootstrap resamples behind each interval.")
+]
+CiMethod = Annotated[
+    str, typer.Option("--ci-method", help="Bootstrap interval: percentile or bca.")
+]
+Confidence = Annotated[
+    float, typer.Option("--confidence", help="Confidence level of the intervals.")
 ]
 
 
@@ -170,23 +204,8 @@ def column_spec(
     )
 
 
-def read_labelled(path: str, spec: Any, space: Any, name: str) -> Any:
-    """Read a labelled file and check its labels against the model's."""
-    from textclf.data.io import read_split
-    from textclf.errors import DataError
-
-    split = read_split(path, spec, name=name)
-    unknown = space.unknown(split.dataset["labels"])
-    if unknown:
-        names = sorted(unknown)[:5]
-        raise DataError(
-            f"{path}: label(s) {names} are not among the model's {space.num_labels} labels; "
-            "check --label-column / --label-names, or use a model trained on these labels."
-        )
-    return split
-
-
-def eval_config(n_resamples: int, ci_method: str, confidence: float, baselines: bool) -> Any:
+def eval_config(n_resamples: int, ci_method: str, confidence: float) -> Any:
+    """The interval settings of ``evaluate``, ``report`` and ``compare``, validated."""
     from textclf.config import EvalConfig
 
     try:
@@ -194,7 +213,6 @@ def eval_config(n_resamples: int, ci_method: str, confidence: float, baselines: 
             n_resamples=n_resamples,
             ci_method=ci_method,  # type: ignore[arg-type]
             confidence=confidence,
-            baselines=["tfidf_lr", "tfidf_cnb", "majority"] if baselines else [],
         )
     except ValueError as e:
         raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +10,16 @@ import typer
 
 from textclf._version import __version__
 from textclf.cli._common import (
+    BatchSize,
+    CiMethod,
     ColumnNames,
+    Confidence,
     LabelColumn,
     LabelColumns,
     LabelNames,
     LabelSeparator,
+    NResamples,
+    Seed,
     TextColumn,
     column_spec,
     eval_config,
@@ -23,7 +27,6 @@ from textclf.cli._common import (
     run,
     split_csv,
 )
-from textclf.cli.evaluate import _evaluate_file
 from textclf.errors import TextclfError
 
 
@@ -54,15 +57,17 @@ def report(
     max_points: Annotated[
         int, typer.Option("--max-points", help="t-SNE/UMAP sample size at most.")
     ] = 2000,
-    n_resamples: Annotated[int, typer.Option("--n-resamples")] = 1000,
-    seed: Annotated[int, typer.Option("--seed")] = 42,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    n_resamples: NResamples = 1000,
+    ci_method: CiMethod = "percentile",
+    confidence: Confidence = 0.95,
+    seed: Seed = 42,
+    batch_size: BatchSize = 64,
 ) -> None:
     """Diagnose a saved model on a labelled file: report.html, errors.csv and the figures."""
 
     def body() -> None:
         from textclf.config import DiagnosticsConfig
-        from textclf.diagnostics.report import ReportInputs, write_report
+        from textclf.experiment import report_files
 
         started = time.perf_counter()
         try:
@@ -79,49 +84,28 @@ def report(
         spec = column_spec(
             text_column, label_column, label_columns, label_separator, label_names, column_names
         )
-        cfg = eval_config(n_resamples, "percentile", 0.95, baselines=train_file is not None)
-        ev = _evaluate_file(
-            model, data, train_file, spec, cfg, seed=seed, batch_size=batch_size, output=output
+        out = output or (model / "eval" / Path(data).stem)
+        assessment, notes = report_files(
+            model,
+            data,
+            out,
+            train=train_file,
+            spec=spec,
+            options=options,
+            eval_config=eval_config(n_resamples, ci_method, confidence),
+            seed=seed,
+            batch_size=batch_size,
         )
-        predictor, split, train, rule, doc, proba, out = (
-            ev.predictor,
-            ev.split,
-            ev.train,
-            ev.rule,
-            ev.doc,
-            ev.proba,
-            ev.out,
-        )
-        info, space = predictor.info, predictor.space
-        name = Path(data).name
-        history_path = model / "eval" / "log_history.json"
-        history = (
-            json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
-        )
-        splits = {name: (split.dataset["text"], space.encode(split.dataset["labels"]))}
-        if train is not None:
-            splits["train"] = (train.dataset["text"], space.encode(train.dataset["labels"]))
-        inputs = ReportInputs(
-            space=space,
-            split=name,
-            texts=split.dataset["text"],
-            y_true=splits[name][1],
-            proba=proba,
-            rule=rule,
-            metrics=doc,
-            rows=split.dataset["row"],
-            log_history=history,
-            splits=splits,
-            findings=(info.data.get("validation") or {}).get("findings", []),
-            max_length=info.max_length,
-            title=f"textclf report: {model.name} on {name}",
-            facts=[("model", str(model)), ("backbone", info.backbone or "unknown")],
-        )
-        result = write_report(out, inputs=inputs, predictor=predictor, options=options, seed=seed)
-        print_evaluation(doc)
-        for line in result.notes:
+        print_evaluation(assessment.document)
+        for line in notes:
             print(f"Note: {line}")
-        print(f"{result.n_errors} misclassified examples: {out / 'errors.csv'}")
+        n_errors = int(
+            (assessment.y_pred != assessment.y_true)
+            .reshape(len(assessment.y_true), -1)
+            .any(axis=1)
+            .sum()
+        )
+        print(f"{n_errors} misclassified examples: {out / 'errors.csv'}")
         print(f"Report: {out / 'report.html'} ({time.perf_counter() - started:.0f} s)")
 
     run(body)

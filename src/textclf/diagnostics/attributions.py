@@ -292,7 +292,7 @@ def _integrated_gradients(
     from captum.attr import LayerIntegratedGradients
 
     model = predictor.model
-    temperature = float(predictor.info.temperature)
+    temperature = float(predictor.info.rule.temperature)
     multilabel = predictor.space.multilabel
     n = len(label_ids)
     ids = encoded.inputs["input_ids"]
@@ -482,7 +482,7 @@ def explain(
             proba = _probabilities(
                 model,
                 encoded.inputs,
-                float(predictor.info.temperature),
+                float(predictor.info.rule.temperature),
                 predictor.space.multilabel,
             )[0]
         p = proba.float().cpu().numpy().astype(np.float64)

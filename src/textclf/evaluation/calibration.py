@@ -54,13 +54,24 @@ def _nll(logits: np.ndarray, y_true: np.ndarray, temperature: float, multilabel:
     return float(-np.mean(log_softmax(z, axis=1)[np.arange(len(y_true)), y_true]))
 
 
-def fit_temperature(logits: np.ndarray, y_true: np.ndarray, *, multilabel: bool) -> float:
-    """The temperature minimising validation NLL, searched on log T in [1/20, 20].
+def fit_temperature(
+    logits: np.ndarray, y_true: np.ndarray, *, multilabel: bool, prior_sd: float | None = 1.0
+) -> float:
+    """The temperature minimising validation NLL, with a log-normal prior, on log T in [1/20, 20].
+
+    Without a prior, a validation split the model gets entirely right with a margin (common
+    when it is small) has no finite optimum: the NLL keeps falling as T -> 0, and the fit
+    ends at the search bound or wherever the NLL becomes numerically flat (three of six
+    small SST-2 runs ended at T = 0.05, and the sharpened rule then lost 17 accuracy
+    points on test). A prior log T ~ N(0, ``prior_sd``²) on the *summed* NLL makes it a MAP
+    estimate: with a few confident examples T stays near 1, with thousands the data
+    decides (the prior's pull is one nat against a sum over every example).
 
     Args:
         logits: ``(n, k)`` validation logits.
         y_true: ``(n,)`` ids, or ``(n, k)`` 0/1 rows for multi-label.
         multilabel: Sigmoid per label instead of softmax.
+        prior_sd: Standard deviation of the prior on log T; ``None``: plain maximum likelihood.
 
     Returns:
         ``T`` (1.0 when there are no validation examples).
@@ -69,11 +80,14 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray, *, multilabel: bool)
     y = np.asarray(y_true)
     if len(logits) == 0:
         return 1.0
+    n = len(logits)
+
+    def objective(log_t: float) -> float:
+        total = n * _nll(logits, y, float(np.exp(log_t)), multilabel)
+        return total if prior_sd is None else total + 0.5 * (log_t / prior_sd) ** 2
+
     res = minimize_scalar(
-        lambda log_t: _nll(logits, y, float(np.exp(log_t)), multilabel),
-        bounds=(np.log(0.05), np.log(20.0)),
-        method="bounded",
-        options={"xatol": 1e-4},
+        objective, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-4}
     )
     return float(np.exp(res.x))
 

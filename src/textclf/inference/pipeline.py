@@ -22,8 +22,6 @@ import torch
 from tqdm.auto import tqdm
 
 from textclf.data.labels import LabelSpace
-from textclf.evaluation.calibration import apply_temperature
-from textclf.evaluation.decision import decide
 from textclf.persistence import ModelInfo, load_model_folder
 
 if TYPE_CHECKING:
@@ -108,27 +106,30 @@ class Predictor:
         return out
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Probabilities ``(n, k)``: columns follow ``info.labels``; temperature applied.
+        """Probabilities ``(n, k)``: columns follow ``info.labels``; the rule's temperature applied.
 
         Softmax for single-label tasks, independent sigmoids for multi-label.
         """
-        logits = self.logits(texts, progress=progress)
-        return apply_temperature(logits, self.info.temperature, multilabel=self.space.multilabel)
+        return self.info.rule.probabilities(self.logits(texts, progress=progress))
 
     def decide(self, proba: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
-        """Ids (single-label) or 0/1 rows (multi-label) using saved or given thresholds."""
-        t: Any = threshold if threshold is not None else self.info.thresholds
-        return decide(proba, self.space.task, threshold=t, at_least_one=self.info.at_least_one)
+        """Ids (``-1``: abstained) or 0/1 rows under the saved rule, or a given threshold.
+
+        ``threshold`` is the positive label's (binary), every label's (multi-label), or the
+        top probability below which a multi-class model abstains (see
+        :meth:`DecisionRule.with_threshold`).
+        """
+        return self.info.rule.with_threshold(threshold).decide(proba)
 
     def predict(
         self, texts: Sequence[str], *, threshold: float | None = None, progress: bool = False
-    ) -> list[str] | list[list[str]]:
-        """Label names: one per text, or a list per text for multi-label."""
+    ) -> list[Any]:
+        """Label names: one per text (``None`` when abstaining), or a list per text (multi-label)."""
         pred = self.decide(self.predict_proba(texts, progress=progress), threshold=threshold)
         labels = self.info.labels
         if self.space.multilabel:
             return [[labels[j] for j in np.flatnonzero(row)] for row in pred]
-        return [labels[i] for i in pred]
+        return [labels[i] if i >= 0 else None for i in pred]
 
 
 def mean_pooled_embeddings(

@@ -37,7 +37,11 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from textclf.config import TrainConfig
 from textclf.data.labels import LabelSpace
 from textclf.evaluation.calibration import apply_temperature
-from textclf.evaluation.metrics import classification_metrics, headline_metric
+from textclf.evaluation.metrics import (
+    classification_metrics,
+    greater_is_better,
+    headline_metric,
+)
 from textclf.faults import fail_point
 from textclf.training.checkpoints import CompleteCheckpointCallback, latest_complete_checkpoint
 from textclf.training.resources import (
@@ -49,9 +53,6 @@ from textclf.training.resources import (
 from textclf.training.warm_start import warm_start
 
 logger = logging.getLogger(__name__)
-
-#: Metrics for which a smaller value means a better checkpoint.
-LOWER_IS_BETTER = frozenset({"loss", "log_loss", "brier", "ece", "hamming_loss"})
 
 
 def tokenize(
@@ -329,7 +330,7 @@ def _training_args(
         load_best_model_at_end=has_eval,
         metric_for_best_model=metric if has_eval else None,
         # Losses and calibration errors are better when lower; every other metric higher.
-        greater_is_better=(metric not in LOWER_IS_BETTER) if has_eval else None,
+        greater_is_better=greater_is_better(metric) if has_eval else None,
         logging_strategy="steps",
         logging_steps=cfg.logging_steps,
         logging_first_step=True,

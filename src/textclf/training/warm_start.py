@@ -137,7 +137,10 @@ def _probe(
     from sklearn.linear_model import LogisticRegression
 
     mu = features.mean(axis=0)
-    sd = features.std(axis=0) + 1e-6
+    # One scale for all dimensions, not one per dimension: some dimensions barely vary on
+    # the frozen model, and weights divided by their tiny spread turn dropout's noise in
+    # training mode into logits in the thousands (measured: a first-step loss of 13,000).
+    sd = float(np.sqrt(((features - mu) ** 2).mean())) + 1e-6
     z = (features - mu) / sd
     k = space.num_labels
     coef = np.zeros((k, z.shape[1]))

@@ -24,7 +24,7 @@ from textclf.app.predictions import (
     top_k,
 )
 from textclf.app.render import chips_html, score_bars_html
-from textclf.evaluation.decision import decide
+from textclf.evaluation.decision import DecisionRule, decide
 from textclf.persistence import ModelInfo
 
 LABELS = ["a", "b", "c"]
@@ -59,13 +59,18 @@ def test_at_least_one_picks_the_top_label():
 
 
 def test_saved_thresholds_shapes():
-    ml = ModelInfo(task="multilabel", labels=LABELS, thresholds=[0.3, 0.4, 0.5])
+    ml = ModelInfo(task="multilabel", labels=LABELS, rule=DecisionRule(thresholds=[0.3, 0.4, 0.5]))
     assert saved_thresholds(ml) == [0.3, 0.4, 0.5]
     assert saved_thresholds(ModelInfo(task="multilabel", labels=LABELS)) == [0.5] * 3
     assert (
-        saved_thresholds(ModelInfo(task="multilabel", labels=LABELS, thresholds=0.4)) == [0.4] * 3
+        saved_thresholds(
+            ModelInfo(task="multilabel", labels=LABELS, rule=DecisionRule(thresholds=0.4))
+        )
+        == [0.4] * 3
     )
-    assert saved_thresholds(ModelInfo(task="binary", labels=["n", "p"], thresholds=0.7)) == [0.7]
+    assert saved_thresholds(
+        ModelInfo(task="binary", labels=["n", "p"], rule=DecisionRule(thresholds=0.7))
+    ) == [0.7]
     assert saved_thresholds(ModelInfo(task="binary", labels=["n", "p"])) == [0.5]
     assert saved_thresholds(ModelInfo(task="multiclass", labels=LABELS)) is None
 

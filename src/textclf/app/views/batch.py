@@ -82,7 +82,7 @@ def _predict(table: UploadTable, column: str) -> None:
         seconds=seconds,
         model_name=handle.name,
         model_fingerprint=handle.fingerprint,
-        at_least_one=info.at_least_one,
+        at_least_one=info.rule.at_least_one,
     )
     session.batch_runs().append(run)
     st.session_state["batch-current"] = run.id

@@ -39,7 +39,11 @@ def _metrics_doc() -> dict[str, Any] | None:
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Task", info.task)
 c2.metric("Labels", len(info.labels))
-c3.metric("Backbone", Path(info.backbone).name or "?", help=info.backbone or None)
+c3.metric(
+    "Backbone",
+    Path(info.backbone_name).name or "?",
+    help=" · ".join(str(v) for v in info.backbone.values() if v) or None,
+)
 c4.metric("Saved", (info.created or "?")[:10], help=info.created or None)
 st.html(f'<div class="tc-chips">{chips_html(info.labels)}</div>')
 
@@ -102,8 +106,8 @@ with tab_eval:
 
     st.markdown("**Decision rule** (fitted on the validation split)")
     thresholds = saved_thresholds(info)
-    rule = (info.metrics or {}).get("decision_rule") or {}
-    lines = [f"- temperature: {info.temperature:.3f}"]
+    rule = info.rule.to_dict()
+    lines = [f"- temperature: {info.rule.temperature:.3f}"]
     if rule.get("validation_ece_before") is not None:
         lines.append(
             f"- validation ECE: {rule['validation_ece_before']:.4f} before, "

@@ -1,0 +1,562 @@
+"""``assess(model, data)``: the one evaluation path — metrics with intervals, baselines, paired test.
+
+``train``, ``evaluate``, ``report``, ``compare``, the tuner and the server all evaluate a
+model through this module, so a fresh model and a saved one are measured the same way.
+It returns the ``metrics.json`` document *and* the arrays behind it (probabilities, true
+and predicted labels, the baselines' probabilities) as separate fields of an
+:class:`Assessment`; :meth:`Assessment.write` saves ``metrics.json``, ``metrics.md`` and
+``predictions.jsonl`` atomically.
+
+Every model is bootstrapped with the same seed, hence on the same resamples, so the
+paired comparison against the best baseline is a like-for-like difference.
+
+Example:
+    >>> clf = TextClassifier.from_pretrained("runs/x")  # doctest: +SKIP
+    >>> baselines = fit_baselines(train_split, clf.info().space, seed=0)  # doctest: +SKIP
+    >>> result = assess(clf, test_split, baselines=baselines)  # doctest: +SKIP
+    >>> result.metrics["f1_macro"], result.document["comparison"]["p_value"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textclf.atomic import write_text_atomic
+from textclf.baselines import BASELINE_NAMES, BaselineClassifier
+from textclf.config import EvalConfig
+from textclf.data.io import ColumnSpec, Split, read_split
+from textclf.data.labels import LabelSpace
+from textclf.errors import ConfigError, DataError
+from textclf.estimator import TextClassifier
+from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
+from textclf.evaluation.decision import DecisionRule
+from textclf.evaluation.metrics import headline_metric
+from textclf.evaluation.report import fmt_interval, metrics_document, metrics_markdown
+from textclf.faults import fail_point
+from textclf.inference.pipeline import Predictor
+from textclf.inference.records import prediction_records, write_predictions
+
+logger = logging.getLogger(__name__)
+
+Model = TextClassifier | Predictor | str | os.PathLike[str]
+
+
+@dataclass
+class Assessment:
+    """A model measured on one labelled split.
+
+    Attributes:
+        document: The ``metrics.json`` document (intervals, baselines, comparison, rule).
+        space: Task and labels.
+        rule: The decision rule the model was measured under.
+        texts: The split's texts; ``rows`` their row numbers in the source.
+        y_true: ``(n,)`` ids or ``(n, k)`` 0/1 rows.
+        proba: ``(n, k)`` model probabilities (the rule's temperature applied).
+        y_pred: The model's decisions under the rule.
+        baseline_proba: Each baseline's ``(n, k)`` probabilities.
+    """
+
+    document: dict[str, Any]
+    space: LabelSpace
+    rule: DecisionRule
+    texts: list[str]
+    rows: list[int]
+    y_true: np.ndarray
+    proba: np.ndarray
+    y_pred: np.ndarray
+    baseline_proba: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        """Metric name → point estimate."""
+        return {k: v["value"] for k, v in self.document.get("metrics", {}).items()}
+
+    def write(self, folder: str | os.PathLike[str]) -> Path:
+        """Write ``metrics.json``, ``metrics.md`` and ``predictions.jsonl`` into ``folder``."""
+        out = Path(folder)
+        write_text_atomic(
+            out / "metrics.json",
+            json.dumps(self.document, indent=2, allow_nan=False, default=_json_default),
+        )
+        write_text_atomic(out / "metrics.md", metrics_markdown(self.document))
+        records = prediction_records(
+            self.proba,
+            self.y_pred,
+            self.space,
+            texts=self.texts,
+            rows=self.rows,
+            true=[t if self.space.multilabel else t[0] for t in self.space.decode(self.y_true)],
+        )
+        write_predictions(out / "predictions.jsonl", records, list(self.space.labels))
+        return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.floating | np.integer):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def as_predictor(model: Model, *, batch_size: int = 64) -> Predictor:
+    """The inference engine behind ``model`` (a fitted classifier, a predictor or a folder)."""
+    if isinstance(model, Predictor):
+        return model
+    if isinstance(model, TextClassifier):
+        return model.predictor(batch_size=batch_size)
+    return Predictor.from_folder(model, batch_size=batch_size)
+
+
+def fit_baselines(
+    train: Split,
+    space: LabelSpace,
+    kinds: Sequence[str] = ("tfidf_lr", "tfidf_cnb", "embed_lr", "majority"),
+    *,
+    seed: int = 42,
+    backbone: str = "default",
+    max_length: int = 256,
+) -> dict[str, BaselineClassifier]:
+    """Fit each baseline once on ``train``, to be assessed on any number of splits.
+
+    Args:
+        train: The training split (canonical rows).
+        space: Task and labels.
+        kinds: Baselines to fit (see :data:`textclf.baselines.BASELINES`).
+        seed: Seeds the solvers.
+        backbone: Encoder of the frozen-embedding baseline (the run's backbone).
+        max_length: Its truncation length.
+    """
+    y = space.encode(train.dataset["labels"])
+    texts = train.dataset["text"]
+    fitted: dict[str, BaselineClassifier] = {}
+    for kind in kinds:
+        started = time.perf_counter()
+        fitted[kind] = BaselineClassifier(
+            kind, random_state=seed, backbone=backbone, max_length=max_length
+        ).fit(texts, y, task=space.task, labels=space.labels)
+        logger.info(
+            "Baseline %s fitted in %.1f s.", BASELINE_NAMES[kind], time.perf_counter() - started
+        )
+    return fitted
+
+
+def assess(
+    model: Model,
+    data: Split,
+    *,
+    baselines: Mapping[str, BaselineClassifier] | None = None,
+    eval_config: EvalConfig | None = None,
+    rule: DecisionRule | None = None,
+    seed: int = 42,
+    split_name: str = "test",
+    batch_size: int = 64,
+    progress: bool = True,
+) -> Assessment:
+    """Measure ``model`` on a labelled split: every metric with a bootstrap interval.
+
+    Args:
+        model: A fitted ``TextClassifier``, a ``Predictor`` or a model folder.
+        data: The labelled split (canonical rows; labels must be the model's).
+        baselines: Fitted baselines (:func:`fit_baselines`) to measure on the same
+            resamples; the best one (by the headline metric, majority aside) is compared
+            with the model in a paired bootstrap.
+        eval_config: Interval settings (confidence, resamples, method).
+        rule: Measure under this rule instead of the model's own.
+        seed: Seeds the bootstrap (the same for every model).
+        split_name: Recorded in the document (``test``, ``validation``, a file name).
+        batch_size: Texts per forward pass.
+        progress: Show progress bars.
+
+    Returns:
+        The :class:`Assessment`.
+
+    Raises:
+        DataError: for labels the model does not know.
+    """
+    cfg = eval_config or EvalConfig()
+    predictor = as_predictor(model, batch_size=batch_size)
+    space = predictor.space
+    unknown = space.unknown(data.dataset["labels"])
+    if unknown:
+        raise DataError(
+            f"{data.source}: label(s) {sorted(unknown)[:5]} are not among the model's "
+            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
+            "trained on these labels."
+        )
+    rule = rule or predictor.info.rule
+    texts = list(data.dataset["text"])
+    y_true = space.encode(data.dataset["labels"])
+    proba = rule.probabilities(predictor.logits(texts, progress=progress))
+    fail_point("assess")
+    boot = functools.partial(
+        bootstrap_metrics,
+        space.task,
+        y_true,
+        labels=list(space.labels),
+        n_resamples=cfg.n_resamples,
+        confidence=cfg.confidence,
+        method=cfg.ci_method,
+        seed=seed,
+    )
+    result = boot(proba, threshold=rule.thresholds, progress=progress)
+    fixed = boot(proba, threshold=None) if rule.thresholds is not None else None
+    baseline_results: dict[str, BootstrapResult] = {}
+    baseline_proba: dict[str, np.ndarray] = {}
+    for kind, baseline in (baselines or {}).items():
+        baseline_proba[kind] = baseline.predict_proba(texts)
+        baseline_results[kind] = boot(baseline_proba[kind])
+    head = headline_metric(space.task)
+    comparison, best = None, None
+    scored = {k: r.metrics[head].value for k, r in baseline_results.items() if k != "majority"}
+    if scored:
+        best = max(scored, key=lambda k: -np.inf if np.isnan(scored[k]) else scored[k])
+        comparison = paired_bootstrap(
+            space.task,
+            y_true,
+            baseline_proba[best],
+            proba,
+            metric=head,
+            threshold_a=None,
+            threshold_b=rule.thresholds,
+            n_resamples=cfg.n_resamples,
+            confidence=cfg.confidence,
+            seed=seed,
+        )
+    extra: dict[str, Any] = {}
+    if split_name == "validation":
+        extra["note"] = (
+            "These figures are on the validation split, which also chose the best checkpoint "
+            "and the decision rule, so they are optimistic."
+        )
+    document = metrics_document(
+        task=space.task,
+        split=split_name,
+        labels=list(space.labels),
+        result=result,
+        cfg=cfg,
+        n_examples=len(texts),
+        decision=rule,
+        at_default_threshold=fixed,
+        baselines=baseline_results,
+        baseline_names=BASELINE_NAMES,
+        comparison=comparison,
+        comparison_baseline=best,
+        extra=extra,
+    )
+    return Assessment(
+        document=document,
+        space=space,
+        rule=rule,
+        texts=texts,
+        rows=list(data.dataset["row"]),
+        y_true=y_true,
+        proba=proba,
+        y_pred=rule.decide(proba),
+        baseline_proba=baseline_proba,
+    )
+
+
+def baseline_verdict(document: Mapping[str, Any]) -> str | None:
+    """One line when the model does not beat the best baseline on this split, else ``None``.
+
+    The remedy is the one ``bench/robustness.py`` supports: on small data the frozen
+    embedding baseline is strong, and the probed-head recipe with more optimizer steps is
+    what closes the gap.
+    """
+    comparison = document.get("comparison")
+    if not comparison:
+        return None
+    diff = comparison["difference"]
+    if diff["ci_low"] is not None and diff["ci_low"] > 0:
+        return None
+    name = BASELINE_NAMES.get(comparison["baseline"], comparison["baseline"])
+    metric = comparison["metric"]
+    verb = "does not beat" if diff["value"] <= 0 else "is not clearly better than"
+    return (
+        f"The fine-tuned model {verb} {name} on the {document['split']} split "
+        f"({metric} difference {fmt_interval(diff)}, p = {comparison['p_value']:.3g}). "
+        "Remedies: more labelled examples; train longer (--set train.min_steps=600); "
+        "or use the baseline, which is cheaper to run."
+    )
+
+
+@dataclass
+class Comparison:
+    """Several models (and baselines) on one labelled file, paired against the first."""
+
+    document: dict[str, Any]
+    markdown: str
+
+    def write(self, folder: str | os.PathLike[str]) -> Path:
+        """Write ``comparison.json`` and ``comparison.md`` into ``folder``."""
+        out = Path(folder)
+        write_text_atomic(out / "comparison.json", json.dumps(self.document, indent=2))
+        write_text_atomic(out / "comparison.md", self.markdown)
+        return out
+
+
+def compare_models(
+    models: Sequence[Model],
+    data: Split,
+    *,
+    names: Sequence[str] | None = None,
+    baselines: Mapping[str, BaselineClassifier] | None = None,
+    metric: str | None = None,
+    eval_config: EvalConfig | None = None,
+    seed: int = 42,
+    batch_size: int = 64,
+) -> Comparison:
+    """Evaluate ``models`` (then ``baselines``) on ``data``; paired differences against the first.
+
+    Raises:
+        ConfigError: for models with different labels or an unknown metric.
+    """
+    cfg = eval_config or EvalConfig()
+    predictors = [as_predictor(m, batch_size=batch_size) for m in models]
+    names = list(names or [str(m) for m in models])
+    space = predictors[0].space
+    for name, p in zip(names, predictors, strict=True):
+        if p.space != space:
+            raise ConfigError(
+                f"{name}: its labels differ from {names[0]}'s; compare models trained on the same labels."
+            )
+    head = metric or headline_metric(space.task)
+    runs = [
+        assess(p, data, eval_config=cfg, seed=seed, split_name=str(data.source), progress=True)
+        for p in predictors
+    ]
+    entries = [
+        (n, r.proba, r.rule.thresholds, r.document["metrics"])
+        for n, r in zip(names, runs, strict=True)
+    ]
+    texts = runs[0].texts
+    y_true = runs[0].y_true
+    for kind, baseline in (baselines or {}).items():
+        proba = baseline.predict_proba(texts)
+        res = bootstrap_metrics(
+            space.task,
+            y_true,
+            proba,
+            labels=list(space.labels),
+            n_resamples=cfg.n_resamples,
+            confidence=cfg.confidence,
+            seed=seed,
+        )
+        entries.append(
+            (BASELINE_NAMES[kind], proba, None, {k: v.to_dict() for k, v in res.metrics.items()})
+        )
+    if head not in entries[0][3]:
+        raise ConfigError(
+            f"--metric {head}: unknown for {space.task}; use one of {sorted(entries[0][3])}."
+        )
+    ref_name, ref_proba, ref_t, _ = entries[0]
+    rows: list[dict[str, Any]] = []
+    md = [f"| model | {head} | difference vs {ref_name} | p-value |", "|---|---|---|---|"]
+    for name, proba, t, metrics in entries:
+        row: dict[str, Any] = {"name": name, "metrics": metrics}
+        if name != ref_name:
+            row["vs_reference"] = paired_bootstrap(
+                space.task,
+                y_true,
+                ref_proba,
+                proba,
+                metric=head,
+                threshold_a=ref_t,
+                threshold_b=t,
+                n_resamples=cfg.n_resamples,
+                confidence=cfg.confidence,
+                seed=seed,
+            ).to_dict()
+        rows.append(row)
+        vs = row.get("vs_reference")
+        cells = [
+            name,
+            fmt_interval(metrics[head]),
+            fmt_interval(vs["difference"]) if vs else "reference",
+            f"{vs['p_value']:.3g}" if vs else "",
+        ]
+        md.append("| " + " | ".join(cells) + " |")
+    document = {
+        "data": str(data.source),
+        "n_examples": len(texts),
+        "metric": head,
+        "confidence": cfg.confidence,
+        "n_resamples": cfg.n_resamples,
+        "reference": ref_name,
+        "models": rows,
+    }
+    return Comparison(document=document, markdown="\n".join(md) + "\n")
+
+
+# -- files: what the evaluate / calibrate / compare / report commands run ----------------
+
+
+def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> Split:
+    """Read a labelled file and check its labels against the model's.
+
+    Raises:
+        DataError: for an unreadable file or labels the model does not know.
+    """
+    split = read_split(path, spec, name=name)
+    unknown = space.unknown(split.dataset["labels"])
+    if unknown:
+        raise DataError(
+            f"{path}: label(s) {sorted(unknown)[:5]} are not among the model's "
+            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
+            "trained on these labels."
+        )
+    return split
+
+
+def evaluate_files(
+    model: Model,
+    data: str,
+    *,
+    train: str | None = None,
+    spec: ColumnSpec | None = None,
+    eval_config: EvalConfig | None = None,
+    seed: int = 42,
+    batch_size: int = 64,
+) -> Assessment:
+    """:func:`assess` a saved model on a labelled file; with ``train``, against the baselines."""
+    predictor = as_predictor(model, batch_size=batch_size)
+    spec = spec or ColumnSpec()
+    split = read_labelled(data, spec, predictor.space, "test")
+    baselines = None
+    if train:
+        info = predictor.info
+        baselines = fit_baselines(
+            read_labelled(train, spec, predictor.space, "train"),
+            predictor.space,
+            seed=seed,
+            backbone=str(info.backbone.get("given") or "default"),
+            max_length=info.max_length,
+        )
+    return assess(
+        predictor,
+        split,
+        baselines=baselines,
+        eval_config=eval_config,
+        seed=seed,
+        split_name=Path(data).name,
+        batch_size=batch_size,
+    )
+
+
+def calibrate_folder(
+    model: str | os.PathLike[str],
+    data: str,
+    *,
+    spec: ColumnSpec | None = None,
+    calibrate: bool = True,
+    tune_thresholds: bool = True,
+    at_least_one: bool = False,
+    force: bool = False,
+    batch_size: int = 64,
+) -> DecisionRule:
+    """Refit a saved model's decision rule on a validation file and save it in the folder.
+
+    The stored metrics (``textclf.json``, ``eval/metrics.json``) and the model card were
+    measured under the old rule: they are marked stale, naming the command that re-measures.
+
+    Raises:
+        ConfigError: when ``data`` is the file recorded as the model's test split (unless
+            ``force``): a rule fitted on the test data makes the test figures optimistic.
+    """
+    from textclf.data.prepare import fingerprint
+    from textclf.model_card import mark_stale
+    from textclf.persistence import SIDECAR
+
+    folder = Path(model)
+    clf = TextClassifier.from_pretrained(folder)
+    clf.predictor(batch_size=batch_size)
+    info = clf.info()
+    split = read_labelled(data, spec or ColumnSpec(), info.space, "validation")
+    recorded = (info.data or {}).get("fingerprints") or {}
+    fp = fingerprint(data, split)
+    if fp == recorded.get("test") and not force:
+        raise ConfigError(
+            f"{data}: this is the file the model was tested on (its fingerprint matches the test "
+            "split in textclf.json), so a rule fitted on it would make the test figures "
+            "optimistic; calibrate on the validation file, or pass --force."
+        )
+    if fp == recorded.get("train"):
+        logger.warning(
+            "%s is the model's training file: a rule fitted on training data is over-confident; "
+            "prefer held-out validation data.",
+            data,
+        )
+    rule = clf.fit_rule(
+        split,
+        eval_options=EvalConfig(
+            calibrate=calibrate, tune_thresholds=tune_thresholds, at_least_one_label=at_least_one
+        ),
+        fitted_on=str(data),
+    )
+    when = time.strftime("%Y-%m-%d %H:%M")
+    reason = (
+        f"the decision rule was refitted by textclf calibrate on {data} ({when}); the metrics "
+        f"here were measured under the previous rule; re-measure with textclf evaluate --model "
+        f"{folder} --data <test file>"
+    )
+    info = clf.info()
+    info.metrics = {**(info.metrics or {}), "stale": reason}
+    write_text_atomic(folder / SIDECAR, info.to_json())
+    card = folder / "README.md"
+    if card.is_file():
+        write_text_atomic(card, mark_stale(card.read_text(encoding="utf-8"), reason))
+    stored = folder / "eval" / "metrics.json"
+    if stored.is_file():
+        doc = json.loads(stored.read_text(encoding="utf-8"))
+        doc["stale"] = reason
+        write_text_atomic(stored, json.dumps(doc, indent=2))
+    return rule
+
+
+def compare_files(
+    models: Sequence[str | os.PathLike[str]],
+    data: str,
+    *,
+    train: str | None = None,
+    spec: ColumnSpec | None = None,
+    metric: str | None = None,
+    eval_config: EvalConfig | None = None,
+    seed: int = 42,
+    batch_size: int = 64,
+) -> Comparison:
+    """:func:`compare_models` on a labelled file (with baselines fitted on ``train``)."""
+    spec = spec or ColumnSpec()
+    predictors = [as_predictor(m, batch_size=batch_size) for m in models]
+    space = predictors[0].space
+    split = read_labelled(data, spec, space, "test")
+    baselines = None
+    if train:
+        info = predictors[0].info
+        baselines = fit_baselines(
+            read_labelled(train, spec, space, "train"),
+            space,
+            seed=seed,
+            backbone=str(info.backbone.get("given") or "default"),
+            max_length=info.max_length,
+        )
+    return compare_models(
+        predictors,
+        split,
+        names=[str(m) for m in models],
+        baselines=baselines,
+        metric=metric,
+        eval_config=eval_config,
+        seed=seed,
+        batch_size=batch_size,
+    )

@@ -1,0 +1,88 @@
+"""The decision rule: applying it, overriding it, storing it, and fitting it robustly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textclf.evaluation.decision import ABSTAIN, DecisionRule, decide, fit_decision_rule
+
+
+def test_multiclass_reject_option_abstains_below_the_confidence():
+    proba = np.array([[0.5, 0.3, 0.2], [0.1, 0.8, 0.1]])
+    assert DecisionRule("multiclass").decide(proba).tolist() == [0, 1]
+    assert DecisionRule("multiclass").with_threshold(0.6).decide(proba).tolist() == [ABSTAIN, 1]
+
+
+def test_with_threshold_means_the_documented_thing_per_task():
+    assert DecisionRule("binary", thresholds=0.3).with_threshold(0.9).thresholds == 0.9
+    ml = DecisionRule("multilabel", thresholds=[0.2, 0.7]).with_threshold(0.4)
+    assert ml.thresholds == 0.4
+    assert DecisionRule("multiclass").with_threshold(0.6).reject_below == 0.6
+    assert DecisionRule("binary").with_threshold(None).thresholds is None
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        DecisionRule("binary").with_threshold(1.5)
+
+
+def test_round_trip_through_the_stored_form():
+    rule = DecisionRule(
+        "multilabel", temperature=1.7, thresholds=[0.3, 0.6], at_least_one=True, notes=["x"]
+    )
+    again = DecisionRule.from_dict(rule.to_dict())
+    assert again == rule
+
+
+def test_probabilities_apply_the_temperature():
+    logits = np.array([[2.0, 0.0]])
+    hot = DecisionRule("binary", temperature=2.0).probabilities(logits)
+    np.testing.assert_allclose(hot, [[np.exp(1) / (np.exp(1) + 1), 1 / (np.exp(1) + 1)]])
+
+
+def test_per_label_thresholds_for_the_app():
+    assert DecisionRule("multilabel").per_label_thresholds(3) == [0.5] * 3
+    assert DecisionRule("multilabel", thresholds=0.4).per_label_thresholds(2) == [0.4, 0.4]
+    assert DecisionRule("binary", thresholds=0.7).per_label_thresholds(2) == [0.7]
+    assert DecisionRule("multiclass").per_label_thresholds(3) is None
+
+
+def test_perfectly_separated_validation_does_not_drive_the_temperature_to_a_bound():
+    # Log-loss falls forever as T -> 0 here; plain maximum likelihood ran to the bound.
+    logits = np.array([[5.0, -5.0], [-5.0, 5.0]] * 10)
+    y = np.array([0, 1] * 10)
+    rule = fit_decision_rule("binary", ["a", "b"], logits, y, tune_thresholds=False)
+    assert abs(np.log(rule.temperature)) < 0.05
+
+
+def test_a_real_temperature_is_kept():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    logits = rng.normal(size=(600, 3))
+    logits[np.arange(600), y] += 1.5
+    rule = fit_decision_rule("multiclass", ["a", "b", "c"], logits * 3.0, y)
+    assert 2.0 < rule.temperature < 4.5  # the logits were blown up 3x: T undoes it
+    assert any(n.startswith("temperature") and "fitted" in n for n in rule.notes)
+
+
+def test_tuned_threshold_kept_only_when_it_beats_the_plain_rule_beyond_noise():
+    rng = np.random.default_rng(1)
+    # Scores shifted down: the best threshold is far below 0.5 and the gain is large.
+    y = rng.integers(0, 2, 800)
+    p1 = np.clip(0.15 + 0.3 * y + rng.normal(0, 0.08, 800), 0.001, 0.999)
+    logits = np.log(np.stack([1 - p1, p1], axis=1))
+    kept = fit_decision_rule("binary", ["n", "p"], logits, y, calibrate=False)
+    assert kept.thresholds is not None and kept.thresholds < 0.45
+    # Well-centred scores on a tiny validation split: tuning is noise and is not kept.
+    y2 = rng.integers(0, 2, 24)
+    p2 = np.clip(0.5 + 0.2 * (y2 - 0.5) + rng.normal(0, 0.2, 24), 0.001, 0.999)
+    plain = fit_decision_rule(
+        "binary", ["n", "p"], np.log(np.stack([1 - p2, p2], axis=1)), y2, calibrate=False
+    )
+    assert plain.thresholds is None
+    assert any("not kept" in n for n in plain.notes)
+    assert plain.tuning is not None and "cross_fitted_gain" in plain.tuning
+
+
+def test_the_plain_decide_primitive():
+    assert decide(np.array([[0.3, 0.7], [0.8, 0.2]]), "binary", threshold=0.75).tolist() == [0, 0]
+    ml = decide(np.array([[0.1, 0.2]]), "multilabel", at_least_one=True)
+    assert ml.tolist() == [[0, 1]]

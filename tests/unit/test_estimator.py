@@ -1,0 +1,46 @@
+"""TextClassifier follows scikit-learn's estimator conventions (no training here)."""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.base import clone
+
+from textclf.errors import ConfigError
+from textclf.estimator import TextClassifier
+
+
+def test_get_params_returns_the_constructor_arguments_unchanged():
+    clf = TextClassifier("default", epochs=3, train_options={"head_init": "probe"})
+    params = clf.get_params()
+    assert params["model"] == "default"
+    assert params["epochs"] == 3
+    assert params["train_options"] == {"head_init": "probe"}
+    assert params["learning_rate"] is None  # "use the config default"
+
+
+def test_set_params_sets_and_refuses_unknown_names():
+    clf = TextClassifier().set_params(learning_rate=5e-5, max_length=64)
+    assert clf.learning_rate == 5e-5 and clf.max_length == 64
+    with pytest.raises(ConfigError, match="no parameter 'learnig_rate'"):
+        clf.set_params(learnig_rate=1e-3)
+
+
+def test_sklearn_clone_gives_an_unfitted_copy_with_equal_params():
+    clf = TextClassifier(
+        "default", task="binary", random_state=7, eval_options={"calibrate": False}
+    )
+    twin = clone(clf)
+    assert twin is not clf
+    assert twin.get_params() == clf.get_params()
+    assert not hasattr(twin, "model_")
+
+
+def test_invalid_options_fail_at_fit_with_the_field_named():
+    clf = TextClassifier(train_options={"warmup_ratio": 2.0})
+    with pytest.raises(ConfigError, match="warmup_ratio"):
+        clf.fit(["a", "b"], ["x", "y"])
+
+
+def test_unfitted_model_says_how_to_fit():
+    with pytest.raises(ConfigError, match="not fitted yet"):
+        TextClassifier().predict(["x"])
