@@ -21,7 +21,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -289,6 +291,109 @@ class TrackingConfig(_Section):
     tags: dict[str, str] = Field(default_factory=dict, description="Extra run tags.")
 
 
+ParamType = Literal["float", "int", "categorical"]
+Choice = bool | int | float | str | None
+
+
+class ParamSpec(_Section):
+    """One dimension of the search space: a dotted config key and the values it may take.
+
+    Example (YAML)::
+
+        - {name: train.learning_rate, type: float, low: 1.0e-5, high: 3.0e-4, log: true}
+        - {name: train.head_init, type: categorical, choices: [random, probe]}
+    """
+
+    name: str = Field(description="Dotted config key, e.g. train.learning_rate.")
+    type: ParamType
+    low: float | None = Field(default=None, description="Lower bound (float, int).")
+    high: float | None = Field(default=None, description="Upper bound, inclusive (float, int).")
+    log: bool = Field(default=False, description="Sample on a log scale (float, int).")
+    step: float | None = Field(default=None, gt=0, description="Grid step (float, int).")
+    choices: list[Choice] | None = Field(default=None, description="Values (categorical).")
+
+    @model_validator(mode="after")
+    def _bounds_or_choices(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError(f"{self.name}: a categorical parameter needs choices")
+            return self
+        if self.low is None or self.high is None or self.low > self.high:
+            raise ValueError(f"{self.name}: a {self.type} parameter needs low <= high")
+        if self.log and self.low <= 0:
+            raise ValueError(f"{self.name}: a log-scale parameter needs low > 0")
+        if self.log and self.step is not None:
+            raise ValueError(f"{self.name}: give either log or step, not both")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # One short line per parameter in config.yaml: unset fields are left out (they
+        # read back as their defaults), integer bounds stay integers.
+        data: dict[str, Any] = handler(self)
+        if self.type == "int":
+            data.update(low=int(self.low or 0), high=int(self.high or 0))
+        return {k: v for k, v in data.items() if v is not None and not (k == "log" and not v)}
+
+
+def _default_space() -> list[ParamSpec]:
+    """The default search space around the measured defaults of :class:`TrainConfig`."""
+    specs: list[dict[str, Any]] = [
+        {"name": "train.learning_rate", "type": "float", "low": 2e-5, "high": 3e-4, "log": True},
+        {"name": "train.epochs", "type": "int", "low": 2, "high": 6},
+        {"name": "train.batch_size", "type": "categorical", "choices": [16, 32, 64]},
+        {"name": "train.warmup_ratio", "type": "float", "low": 0.0, "high": 0.2},
+        {"name": "train.weight_decay", "type": "float", "low": 0.0, "high": 0.1},
+        {
+            "name": "train.head_lr_multiplier",
+            "type": "float",
+            "low": 1.0,
+            "high": 20.0,
+            "log": True,
+        },
+        {"name": "train.head_init", "type": "categorical", "choices": ["random", "probe"]},
+        {"name": "train.layer_decay", "type": "float", "low": 0.7, "high": 1.0},
+        {"name": "train.reinit_layers", "type": "int", "low": 0, "high": 2},
+    ]
+    return [ParamSpec.model_validate(s) for s in specs]
+
+
+class TuneConfig(_Section):
+    """Hyperparameter search (``textclf tune``): Optuna's TPE sampler and a pruner.
+
+    Each trial is one training run on the config with the sampled values set; its value
+    is the validation metric of its best checkpoint (``train.metric_for_best_model``).
+    Workers that share ``storage`` and ``study`` share one study: ``trials`` is the size
+    of the whole study, across workers and restarts.
+    """
+
+    trials: int = Field(default=20, ge=0, description="Trials in the whole study.")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Start no new trial after this many seconds."
+    )
+    storage: str | None = Field(
+        default=None,
+        description="sqlite:///FILE, journal:FILE, postgresql://… or mysql://…; default "
+        "journal:<output>/tuning/study.journal.",
+    )
+    study: str | None = Field(default=None, description="Study name; default the output's name.")
+    sampler_startup_trials: int = Field(
+        default=5, ge=0, description="Random trials before TPE models the results."
+    )
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    pruner_startup_trials: int = Field(
+        default=3, ge=0, description="Finished trials before any trial is pruned (median)."
+    )
+    pruner_warmup_evals: int = Field(
+        default=1, ge=0, description="Evaluations of a trial that are never pruned."
+    )
+    keep_trial_models: bool = Field(
+        default=False,
+        description="Keep every trial's weights; by default only the exported best model's.",
+    )
+    space: list[ParamSpec] = Field(default_factory=_default_space)
+
+
 class ExperimentConfig(_Section):
     """Everything one run needs; saved as ``config.yaml`` in the model folder."""
 
@@ -301,35 +406,120 @@ class ExperimentConfig(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
 
-    def to_yaml(self) -> str:
-        """Return the config as YAML text (every field, defaults included)."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+    def to_yaml(self, *, comments: bool = False) -> str:
+        """Return the config as YAML text (every field, defaults included).
+
+        Args:
+            comments: Put each field's description above it as a comment.
+        """
+        if not comments:
+            return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return _commented_yaml(self, 0)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the config as YAML, atomically."""
         return write_text_atomic(path, self.to_yaml())
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def _commented_yaml(model: BaseModel, indent: int) -> str:
+    """YAML of ``model`` with every field's description as a comment line above it."""
+    pad = "  " * indent
+    dumped = model.model_dump(mode="json")
+    out: list[str] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if info.description:
+            out.append(f"{pad}# {info.description}")
+        if isinstance(value, BaseModel):
+            doc = (type(value).__doc__ or "").strip().splitlines()[0]
+            out.append(f"{pad}{name}:  # {doc}")
+            out.append(_commented_yaml(value, indent + 1).rstrip("\n"))
+        else:
+            text = yaml.safe_dump({name: dumped[name]}, sort_keys=False, width=100).rstrip("\n")
+            out += [pad + line for line in text.splitlines()]
+    return "\n".join(out) + "\n"
+
+
+def default_config_yaml() -> str:
+    """``configs/default.yaml``: every setting with its default and its description."""
+    header = (
+        "# Every textclf setting with its default, generated from textclf.config\n"
+        "# (regenerate with: python -m textclf.config > configs/default.yaml).\n"
+        "# Use with: textclf train --config my.yaml; any key also works as --set key=value.\n"
+    )
+    return header + ExperimentConfig().to_yaml(comments=True)
+
+
+if __name__ == "__main__":
+    print(default_config_yaml(), end="")  # noqa: T201
+
+
+def _section_keys(data: Any, prefix: str = "") -> list[str]:
+    """Every dotted key of a config dict (sections and their fields)."""
+    keys: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            key = f"{prefix}{k}"
+            keys.append(key)
+            if isinstance(v, dict) and k not in ("tags",):
+                keys += _section_keys(v, key + ".")
+    return keys
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _allowed_values(ctx: dict[str, Any] | None) -> list[str]:
+    expected = str((ctx or {}).get("expected", ""))
+    return [v.strip().strip("'") for v in expected.replace(" or ", ",").split(",") if v.strip()]
+
+
+def _format_validation_error(
+    err: ValidationError, source: str, flags: dict[str, str] | None = None
+) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        return f"{source}: unknown setting '{where}'; check its spelling against 'textclf train --help'."
-    return f"{source}: setting '{where}' is invalid ({msg}); fix the value and run again."
+        known = _section_keys(ExperimentConfig().model_dump(mode="json"))
+        return (
+            f"{source}: unknown setting '{where}'{_did_you_mean(where, known)} "
+            "(every setting is listed in configs/default.yaml)."
+        ).replace("'? (", "'? (")
+    flag = (flags or {}).get(where)
+    shown = f"{flag} {first.get('input')!r}" if flag else f"{source}: setting '{where}'"
+    if first["type"] == "literal_error":
+        allowed = _allowed_values(first.get("ctx"))
+        hint = _did_you_mean(str(first.get("input")), allowed)
+        return f"{shown} is not one of {', '.join(allowed)}{hint}"
+    return f"{shown} is invalid ({msg}); fix the value and run again."
 
 
-def config_from_dict(data: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
+def config_from_dict(
+    data: dict[str, Any], *, source: str = "config", flags: dict[str, str] | None = None
+) -> ExperimentConfig:
     """Validate a plain dict into an :class:`ExperimentConfig`.
 
+    Args:
+        data: Sections and their settings.
+        source: Named in error messages (a file name, ``--set``).
+        flags: Dotted key → the command-line option the user typed for it, so an error
+            names ``--task`` rather than ``data.task``.
+
     Raises:
-        ConfigError: naming the first bad key and what is wrong with it.
+        ConfigError: naming the first bad key (or flag), what is wrong, and the nearest
+            valid key or value.
     """
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e, source)) from e
+        raise ConfigError(_format_validation_error(e, source, flags)) from e
 
 
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
@@ -352,7 +542,9 @@ def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     return config_from_dict(data, source=str(p))
 
 
-def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+def apply_overrides(
+    config: ExperimentConfig, overrides: list[str], *, flags: dict[str, str] | None = None
+) -> ExperimentConfig:
     """Apply dotted ``key=value`` overrides, e.g. ``train.learning_rate=3e-5``.
 
     Values are parsed as YAML scalars, so ``3e-5``, ``true`` and ``[a, b]`` have their
@@ -361,6 +553,7 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
     Args:
         config: The config to start from (not modified).
         overrides: Strings of the form ``section.key=value``.
+        flags: Dotted key → the command-line option it came from (named in errors).
 
     Returns:
         A new, validated config.
@@ -375,9 +568,14 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.learning_rate=3e-5.")
         node = data
         parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
-                raise ConfigError(f"--set {item!r}: unknown section '{part}'; see config.yaml.")
+                known = [k for k in _section_keys(data) if k.count(".") == i]
+                raise ConfigError(
+                    f"--set {item!r}: unknown section '{'.'.join(parts[: i + 1])}'"
+                    f"{_did_you_mean('.'.join(parts[: i + 1]), known)} "
+                    "(every setting is listed in configs/default.yaml)."
+                )
             node = node[part]
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
@@ -388,4 +586,4 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
             value = raw.strip()
         # YAML reads "1e-4" as a string (YAML 1.1 needs a dot); pydantic coerces numeric strings.
         node[parts[-1]] = value
-    return config_from_dict(data, source="--set")
+    return config_from_dict(data, source="--set", flags=flags)

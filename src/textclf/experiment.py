@@ -32,7 +32,7 @@ from textclf.errors import ConfigError, RunFinishedError
 from textclf.estimator import TextClassifier
 from textclf.inference.pipeline import Predictor
 from textclf.model_card import model_card
-from textclf.modeling import describe_backbone
+from textclf.modeling import check_max_length, describe_backbone, token_counter
 from textclf.persistence import library_versions
 from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
@@ -163,13 +163,21 @@ def _run_experiment(
     output = Path(config.output_dir)
     folder = RunFolder(output)
     _check_output_dir(folder, resume=resume, overwrite=overwrite)
-    data = prepare_data(config, train=train, validation=validation, test=test)
+    # The model first (as data validate does): a bad --model or a --max-length beyond the
+    # backbone's positions fails before the data is read, and before any folder appears.
+    limit = check_max_length(
+        config.model.name, config.model.max_length, revision=config.model.revision
+    )
+    data = prepare_data(
+        config,
+        train=train,
+        validation=validation,
+        test=test,
+        count_tokens=token_counter(config.model.name, revision=config.model.revision),
+        model_max_length=limit,
+    )
     for finding in data.report.warnings:
         logger.warning(finding.message)
-    # Check the model name now, so a bad --model fails before the output folder appears.
-    from textclf.modeling import load_tokenizer
-
-    load_tokenizer(config.model.name, revision=config.model.revision)
     session.check()  # the tracker's health check, before anything is written
     with folder.claim():
         if overwrite and not resume:
@@ -263,6 +271,7 @@ def _train_and_save(
         doc = assessment.document
         if validation_doc is not None and eval_name != "validation":
             doc["validation_comparison"] = validation_doc.get("comparison")
+        doc["truncation"] = data.report.to_dict().get("truncation")
         assessment.write(eval_dir)
     notes = [n for n in (data.split_note, *history.notes, *rule.notes) if n]
     verdicts = [

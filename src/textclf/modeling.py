@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,3 +230,63 @@ def load_classifier(folder: str | os.PathLike[str]) -> PreTrainedModel:
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{folder}: cannot load the model ({e}).") from e
     return model.eval()
+
+
+def position_limit(name: str, *, revision: str | None = None) -> int | None:
+    """The most tokens the backbone can read: its position embeddings.
+
+    (A tokenizer's ``model_max_length`` is a preference, often lower; the position
+    embeddings are the hard limit beyond which the model crashes.)
+
+    Returns:
+        The limit, or ``None`` when the config states none (e.g. relative positions).
+    """
+    from transformers import AutoConfig
+
+    path = resolve_model_name(name)
+    try:
+        config = AutoConfig.from_pretrained(path, revision=revision, trust_remote_code=False)
+    except (OSError, ValueError):
+        return None
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or positions <= 0:
+        return None
+    # RoBERTa-style models reserve the first positions for padding (offset pad_id + 1).
+    roberta_like = config.model_type in ("roberta", "xlm-roberta", "camembert")
+    return positions - ((config.pad_token_id or 0) + 1 if roberta_like else 0)
+
+
+def check_max_length(name: str, max_length: int, *, revision: str | None = None) -> int | None:
+    """Refuse a ``max_length`` the backbone cannot read, before any work is done.
+
+    Returns:
+        The backbone's limit (``None`` when unknown).
+
+    Raises:
+        ConfigError: when ``max_length`` exceeds the limit.
+    """
+    from textclf.errors import ConfigError
+
+    limit = position_limit(name, revision=revision)
+    if limit is not None and max_length > limit:
+        raise ConfigError(
+            f"--max-length {max_length}: the backbone '{name}' reads at most {limit} tokens "
+            f"(its position limit); use --max-length {limit} or less."
+        )
+    return limit
+
+
+def token_counter(
+    name: str, *, revision: str | None = None
+) -> Callable[[Sequence[str]], list[int]]:
+    """Count tokens as the model will see them (special tokens in, nothing truncated)."""
+    tokenizer = load_tokenizer(name, revision=revision)
+
+    def count(texts: Sequence[str]) -> list[int]:
+        # verbose=False: no "sequence length is longer than the maximum" warning per text.
+        ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)[
+            "input_ids"
+        ]
+        return [len(row) for row in ids]
+
+    return count

@@ -202,3 +202,19 @@ def test_feedback_stats(runner, tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "3 verdicts: 1 confirmed, 2 corrected" in result.stdout
     assert "beta" in result.stdout and "Labels most often corrected" in result.stdout
+
+
+def test_app_without_a_terminal_is_headless_and_never_prompts(runner, tmp_path: Path, monkeypatch):
+    # A service manager or a container starts the app with no terminal: Streamlit's
+    # first-run e-mail prompt would wait on stdin forever, and no browser can open.
+    model = _model(tmp_path / "run")
+    _FakeProcess.calls = []
+    monkeypatch.setattr(subprocess, "Popen", _FakeProcess)
+    result = runner.invoke(
+        app, ["app", "--model", str(model), "--feedback-db", str(tmp_path / "f.sqlite3")]
+    )
+    assert result.exit_code == 0, result.output
+    [call] = _FakeProcess.calls
+    opts = dict(zip(call["cmd"][5::2], call["cmd"][6::2], strict=True))
+    assert opts["--server.headless"] == "true"
+    assert opts["--server.showEmailPrompt"] == "false"

@@ -437,4 +437,21 @@ def test_validate_reports_truncation(
     assert "50.0% of the texts (15 of 30 in all splits) are longer than max_length 12" in (
         result.stdout
     )
-    assert "raise --max-length (this model reads up to 64 tokens)" in result.stdout
+    assert (
+        "raise --max-length (this model reads up to 128 tokens)" in result.stdout
+    )  # position limit
+
+
+def test_max_length_beyond_the_backbone_is_refused_up_front(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path, multiclass_csv: Path
+) -> None:
+    # The tiny model has 128 position embeddings: 1024 would crash at the first long text.
+    out = tmp_path / "run"
+    args = ["train", "--train", str(multiclass_csv), "--model", str(tiny_model_dir)]
+    result = runner.invoke(app, [*args, "--output", str(out), "--max-length", "1024"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --max-length 1024: the backbone '{tiny_model_dir}' reads at most 128 tokens "
+        "(its position limit); use --max-length 128 or less."
+    ]
+    assert not out.exists()

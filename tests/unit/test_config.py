@@ -55,3 +55,37 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path):
 def test_steps_strategy_needs_eval_steps():
     with pytest.raises(ConfigError, match="eval_steps"):
         apply_overrides(ExperimentConfig(), ["train.eval_strategy=steps"])
+
+
+def test_configs_default_yaml_is_generated_from_the_config_model():
+    from pathlib import Path
+
+    from textclf.config import default_config_yaml
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+    assert path.read_text(encoding="utf-8") == default_config_yaml(), (
+        "configs/default.yaml is out of date: python -m textclf.config > configs/default.yaml"
+    )
+
+
+def test_configs_default_yaml_loads_as_the_defaults():
+    from pathlib import Path
+
+    from textclf.config import ExperimentConfig, load_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+    assert load_config(path) == ExperimentConfig()
+
+
+def test_errors_name_the_flag_and_suggest_the_nearest_value():
+    import pytest
+
+    from textclf.config import ExperimentConfig, apply_overrides
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--task 'binry' is not one of .*did you mean 'binary'"):
+        apply_overrides(ExperimentConfig(), ['data.task="binry"'], flags={"data.task": "--task"})
+    with pytest.raises(ConfigError, match=r"did you mean 'train\.learning_rate'"):
+        apply_overrides(ExperimentConfig(), ["train.learnig_rate=1e-4"])
+    with pytest.raises(ConfigError, match="unknown section 'trian'; did you mean 'train'"):
+        apply_overrides(ExperimentConfig(), ["trian.epochs=1"])

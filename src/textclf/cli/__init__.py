@@ -16,9 +16,11 @@ import typer
 
 from textclf._version import __version__
 from textclf.cli import app as app_group
-from textclf.cli import data, demo, evaluate, feedback, predict, report, tracking, train
+from textclf.cli import data, demo, evaluate, export, feedback, predict, report, serve, tracking, train
+from textclf.cli import tune as tune_cli
 from textclf.cli._common import STATE
 from textclf.cli.app import _APP_ENV
+from textclf.progress import QUIET_ENV
 
 __all__ = ["_APP_ENV", "app", "main"]
 
@@ -39,13 +41,20 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress bars or progress logs; results and errors only."
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """textclf: data in, fine-tuned classifier out, predictions back."""
     STATE["debug"] = debug
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
     level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("datasets", "transformers", "urllib3", "filelock", "fsspec", "httpx"):
@@ -61,6 +70,10 @@ def _main(
         # MLflow configures its own loggers from this variable when it is imported.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         logging.getLogger("datasets").setLevel(logging.CRITICAL)
+        # Library-internal bars ("Loading weights", "Writing model shards", "Map") say
+        # nothing a user acts on; textclf's own bars (training, predicting) stay.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         import warnings
 
         warnings.filterwarnings("ignore", category=FutureWarning)
@@ -75,6 +88,9 @@ app.command()(report.explain)
 app.command()(evaluate.calibrate)
 app.command()(evaluate.compare)
 app.command()(demo.demo)
+app.command()(export.export)
+app.command()(tune_cli.tune)
+app.command()(serve.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(tracking.app, name="tracking")
 app.add_typer(app_group.app, name="app")

@@ -123,13 +123,40 @@ def build_config(
 
     cfg = load_config(config) if config else ExperimentConfig()
     dotted = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-    # Flags first, then --set: the more specific --set wins.
-    return apply_overrides(cfg, dotted + list(overrides))
+    # Flags first, then --set: the more specific --set wins. Errors name the flag typed.
+    return apply_overrides(cfg, dotted + list(overrides), flags={k: flag_name(k) for k in flags})
+
+
+_FLAG_NAMES = {
+    "output_dir": "--output",
+    "model.name": "--model",
+    "eval.baselines": "--no-baselines",
+    "diagnostics.enabled": "--no-report",
+    "tracking.enabled": "--no-track",
+    "tracking.uri": "--tracking-uri",
+    "tracking.registered_model": "--register",
+}
+
+
+def flag_name(dotted: str) -> str:
+    """The command-line option that sets a dotted config key (``data.task`` → ``--task``)."""
+    return _FLAG_NAMES.get(dotted, "--" + dotted.rpartition(".")[2].replace("_", "-"))
+
+
+def console() -> Any:
+    """A rich console whose tables fit: the terminal's width, or wide enough when piped.
+
+    Piped output has no width, and rich then assumes 80 columns and cuts metric names
+    ("balanced_…"); a log file wants whole names.
+    """
+    from rich.console import Console
+
+    c = Console()
+    return c if c.is_terminal else Console(width=200)
 
 
 def print_evaluation(doc: dict[str, Any]) -> None:
     """The headline metrics with intervals (and baselines) as a terminal table."""
-    from rich.console import Console
     from rich.table import Table
 
     from textclf.evaluation.report import comparison_sentence, headline_table
@@ -144,20 +171,35 @@ def print_evaluation(doc: dict[str, Any]) -> None:
         f"value [{level}% CI], {doc['n_resamples']} bootstrap resamples"
     )
     for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 else "right")
+        # Metric names never shrink to an ellipsis; narrow terminals fold the intervals.
+        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=i == 0, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     sentence = comparison_sentence(doc)
     if sentence:
-        console.print(sentence)
+        out.print(sentence)
+    validation = doc.get("validation_comparison")
+    if validation:
+        v_sentence = comparison_sentence({**doc, "comparison": validation})
+        if v_sentence:
+            out.print(f"On the validation split: {v_sentence}")
     if doc.get("note"):
-        console.print(f"[yellow]{doc['note']}[/yellow]")
+        out.print(f"[yellow]{doc['note']}[/yellow]")
 
 
 def print_result(result: Any) -> None:
+    """The evaluation, truncation, prominent warnings and timing of a finished run."""
+    from textclf.evaluation.report import truncation_line
+
     print_evaluation(result.evaluation)
+    out = console()
+    cut = truncation_line(result.evaluation) if result.evaluation else None
+    if cut:
+        out.print(f"Truncation: {cut}", highlight=False)
+    for warning in getattr(result, "warnings", []):
+        out.print(f"[bold yellow]! {warning}[/bold yellow]", highlight=False)
     print(
         f"Training took {result.train_runtime_s:.0f} s, the whole run {result.total_runtime_s:.0f} s."
     )

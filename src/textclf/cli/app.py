@@ -34,6 +34,15 @@ app = typer.Typer(
 )
 
 
+def _can_open_browser() -> bool:
+    """A terminal to start from and a display to open a window on."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _app_command(
     script: str,
     *,
@@ -57,6 +66,10 @@ def _app_command(
         address,
         "--server.headless",
         "true" if headless else "false",
+        # Streamlit's first run asks for an e-mail address on stdin, so an app started by a
+        # service manager or a container (no terminal) would wait forever.
+        "--server.showEmailPrompt",
+        "false",
         # Streamlit refuses bigger uploads in the browser; the app checks the exact limit.
         "--server.maxUploadSize",
         str(max(1, math.ceil(max_upload_mb))),
@@ -106,8 +119,13 @@ def app_main(
     ] = 100_000,
     theme: Annotated[str, typer.Option("--theme", help="auto|light|dark")] = "auto",
     headless: Annotated[
-        bool, typer.Option("--headless", help="Do not open a browser (for servers).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--headless/--browser",
+            help="Never open a browser / open one. [default: open one only when started from "
+            "a terminal on a machine with a display]",
+        ),
+    ] = None,
 ) -> None:
     """Start the app on a model folder: textclf app --model runs/x [--port 8501]."""
     if ctx.invoked_subcommand is not None:
@@ -153,7 +171,7 @@ def app_main(
             spec.origin,
             port=port,
             address=address,
-            headless=headless,
+            headless=not _can_open_browser() if headless is None else headless,
             max_upload_mb=max_upload_mb,
             theme=theme,
         )

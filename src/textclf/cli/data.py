@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -61,29 +61,6 @@ def _files_by_split(
             )
         given[name] = path
     return given
-
-
-def _token_counter(
-    name: str, revision: str | None
-) -> tuple[Callable[[Sequence[str]], list[int]], int | None]:
-    """Count tokens as the model will see them (special tokens in, nothing truncated).
-
-    Returns:
-        The counter, and the tokenizer's length limit when it states one.
-    """
-    from textclf.modeling import load_tokenizer
-
-    tokenizer = load_tokenizer(name, revision=revision)
-
-    def count(texts: Sequence[str]) -> list[int]:
-        # verbose=False: no "sequence length is longer than the maximum" warning per text.
-        ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)[
-            "input_ids"
-        ]
-        return [len(row) for row in ids]
-
-    limit = getattr(tokenizer, "model_max_length", None)
-    return count, limit if isinstance(limit, int) and limit < _NO_LIMIT else None
 
 
 @app.command("validate")
@@ -153,7 +130,10 @@ def data_validate(
         }
         cfg = build_config(config=config, overrides=overrides or [], flags=flags)
         # train checks the model name too; here its tokenizer also measures the lengths.
-        count_tokens, limit = _token_counter(cfg.model.name, cfg.model.revision)
+        from textclf.modeling import check_max_length, token_counter
+
+        limit = check_max_length(cfg.model.name, cfg.model.max_length, revision=cfg.model.revision)
+        count_tokens = token_counter(cfg.model.name, revision=cfg.model.revision)
         data = prepare_data(
             cfg, count_tokens=count_tokens, model_max_length=limit, raise_errors=False
         )
@@ -183,7 +163,9 @@ def data_synth(
         str, typer.Option("--task", help="binary|multiclass|multilabel")
     ] = "multiclass",
     n: Annotated[int, typer.Option("--n", help="Number of reports.")] = 2000,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seeds the generator: the same seed, the same reports.")
+    ] = 0,
 ) -> None:
     """Generate synthetic breast-cancer pathology reports whose labels follow from their text."""
 

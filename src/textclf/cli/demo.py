@@ -22,8 +22,12 @@ def demo(
         Path, typer.Option("--output", "-o", help="Folder for the demo's data and model.")
     ] = Path("demo-output"),
     n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 800,
-    epochs: Annotated[float, typer.Option("--epochs")] = 3,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    epochs: Annotated[
+        float, typer.Option("--epochs", help="Passes over the training reports.")
+    ] = 3,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seeds the reports, the splits and training.")
+    ] = 0,
     tracking_uri: TrackingUri = None,
     no_track: NoTrack = False,
 ) -> None:

@@ -48,17 +48,44 @@ def train(
     label_names: LabelNames = None,
     column_names: ColumnNames = None,
     task: Annotated[
-        str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
+        str | None,
+        typer.Option(
+            "--task",
+            help="auto, binary, multiclass or multilabel [default: auto: from the labels].",
+        ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
+        str | None,
+        typer.Option(
+            "--model",
+            help="'default' (the bundled all-MiniLM-L6-v2), a local folder or a hub name "
+            "[default: default].",
+        ),
     ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs")] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
-    learning_rate: Annotated[float | None, typer.Option("--learning-rate")] = None,
-    max_length: Annotated[int | None, typer.Option("--max-length")] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    epochs: Annotated[
+        float | None, typer.Option("--epochs", help="Passes over the training data [default: 5].")
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option("--max-steps", help="Stop after this many optimizer steps [default: none]."),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Texts per optimizer step [default: 32].")
+    ] = None,
+    learning_rate: Annotated[
+        float | None,
+        typer.Option("--learning-rate", help="Peak learning rate of AdamW [default: 0.0001]."),
+    ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-length", help="Tokens read per text; longer texts are cut [default: 128]."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seeds splits, initialisation and sampling [default: 42]."),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
     overrides: Annotated[
         list[str] | None,
@@ -71,7 +98,10 @@ def train(
         bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
     ] = False,
     no_baselines: Annotated[
-        bool, typer.Option("--no-baselines", help="Skip the TF-IDF and majority baselines.")
+        bool,
+        typer.Option(
+            "--no-baselines", help="Skip the baselines (TF-IDF, frozen embeddings, majority)."
+        ),
     ] = False,
     no_report: Annotated[
         bool,

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from textclf.errors import ConfigError, ModelLoadError, TextclfError
+from textclf.progress import progress_bar
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -575,7 +575,7 @@ def explain_many(
             "(None for the predicted label)."
         )
     out = []
-    for i, text in enumerate(tqdm(texts, desc="Explaining", unit="text", disable=not progress)):
+    for i, text in enumerate(progress_bar(texts, desc="Explaining", unit="text", enabled=progress)):
         out.append(
             explain(
                 predictor,

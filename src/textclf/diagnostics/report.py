@@ -45,6 +45,7 @@ from textclf.evaluation.report import (
     headline_table,
 )
 from textclf.faults import fail_point
+from textclf.progress import progress_bar
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -500,7 +501,6 @@ def _attributions_section(
     errors: pd.DataFrame,
     options: DiagnosticsConfig,
 ) -> tuple[str, list[dict[str, Any]]]:
-    from tqdm.auto import tqdm
 
     from textclf.diagnostics.attributions import explain, highlight_html
 
@@ -518,7 +518,7 @@ def _attributions_section(
         jobs.append((kind, inputs.texts[i], wanted or None))
     jobs += [("your text", t, None) for t in options.explain_texts]
     blocks, records = [], []
-    for kind, text, wanted in tqdm(jobs, desc="Attributions", unit="text"):
+    for kind, text, wanted in progress_bar(jobs, desc="Attributions", unit="text"):
         attrs = explain(
             predictor,
             text,

@@ -80,7 +80,6 @@ from typing import Any
 import numpy as np
 from scipy import sparse, stats
 from scipy.special import ndtr, ndtri
-from tqdm.auto import tqdm
 
 from textclf.evaluation.decision import decide
 from textclf.evaluation.metrics import (
@@ -89,6 +88,7 @@ from textclf.evaluation.metrics import (
     per_label_metrics,
     ranking_per_example,
 )
+from textclf.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -1098,8 +1098,8 @@ def bootstrap_metrics(
     engine = _Engine(task, y_true, proba, threshold=threshold)
     samples_m: list[Metrics] = []
     samples_l: list[PerLabel] = []
-    with tqdm(
-        total=n_resamples, desc="bootstrap", unit="resample", disable=not progress, leave=False
+    with progress_bar(
+        total=n_resamples, desc="bootstrap", unit="resample", enabled=progress, leave=False
     ) as bar:
         for w in _weight_blocks(engine.n, n_resamples, seed):
             m, pl = engine.evaluate(w)

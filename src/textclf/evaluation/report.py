@@ -164,6 +164,14 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
     sentence = comparison_sentence(doc)
     if sentence:
         lines += ["", sentence]
+    validation = doc.get("validation_comparison")
+    if validation:
+        v_sentence = comparison_sentence({**doc, "comparison": validation})
+        if v_sentence:
+            lines += ["", f"On the validation split: {v_sentence}"]
+    cut = truncation_line(doc)
+    if cut:
+        lines += ["", f"Truncation: {cut}"]
     lines += [
         "",
         "## Per label",
@@ -226,10 +234,32 @@ def decision_rule_lines(doc: dict[str, Any]) -> list[str]:
         )
     elif t is not None:
         lines.append(f"threshold on '{doc['labels'][1]}': {t:.3f}")
+    if rule.get("reject_below") is not None:
+        lines.append(f"abstains (no label) below a top probability of {rule['reject_below']:.2f}")
     tuning = rule.get("threshold_tuning")
     if tuning:
         lines.append(
             f"validation {tuning['metric']}: {tuning['validation_before']:.4f} at 0.5, "
-            f"{tuning['validation_after']:.4f} tuned"
+            f"{tuning['validation_after']:.4f} tuned (in-sample)"
         )
+    lines += [str(note) for note in rule.get("notes") or []]
     return lines
+
+
+def truncation_line(doc: dict[str, Any]) -> str | None:
+    """How many texts were longer than the model reads, or ``None`` when not measured."""
+    t = doc.get("truncation")
+    if not t:
+        return None
+    hint = ""
+    if t["share"] > t.get("warning_share", 0.1):
+        limit = t.get("model_max_length")
+        hint = (
+            f"; raise --max-length (the backbone reads up to {limit})"
+            if limit and limit > t["max_length"]
+            else "; the model reads only their beginning"
+        )
+    return (
+        f"{t['share']:.1%} of the texts ({t['n_truncated']} of {t['n_texts']}, all splits) are "
+        f"longer than max_length {t['max_length']} tokens and were cut{hint}."
+    )

@@ -19,6 +19,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from textclf.progress import progress_bar
 from textclf.tracking.base import Tracker, finite_metrics
 
 logger = logging.getLogger(__name__)
@@ -77,3 +78,106 @@ class TrackingCallback(TrainerCallback):
             if not self._warned:
                 self._warned = True
                 logger.warning("Experiment tracking failed (%s); training goes on.", e)
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("eval_")
+
+
+class ProgressCallback(TrainerCallback):
+    """One progress bar for training and one short line per evaluation; raw logs at DEBUG.
+
+    Replaces the Trainer's own progress and printer callbacks, which print every log as a
+    20-key dictionary. Says when early stopping ends the run and which checkpoint is kept.
+    Silent when the ``textclf`` logger is above INFO (``-q``), and on ranks other than 0.
+
+    Args:
+        metric: The metric that chooses the best checkpoint (``f1_macro``, ``log_loss``…).
+        show: Headline metrics shown per evaluation besides ``metric`` and the loss.
+    """
+
+    def __init__(self, metric: str, show: tuple[str, ...] = ("accuracy",)) -> None:
+        self.metric = metric
+        self.show = tuple(m for m in show if m != metric)
+        self._bar: Any = None
+
+    def _enabled(self, state: TrainerState) -> bool:
+        return state.is_world_process_zero and logging.getLogger("textclf").isEnabledFor(
+            logging.INFO
+        )
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if not self._enabled(state):
+            return
+        self._bar = progress_bar(
+            total=state.max_steps, initial=state.global_step, desc="Training", unit="step"
+        )
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self._bar is not None:
+            self._bar.update(state.global_step - self._bar.n)
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        logger.debug("step %d: %s", state.global_step, logs)
+        if self._bar is not None and logs and "loss" in logs:
+            self._bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not self._enabled(state) or not metrics:
+            return
+        key = f"eval_{self.metric}"
+        parts = [f"epoch {state.epoch or 0:.1f}", f"step {state.global_step}/{state.max_steps}"]
+        if key in metrics:
+            parts.append(f"val {self.metric} {metrics[key]:.4f}")
+        parts += [f"{m} {metrics[f'eval_{m}']:.4f}" for m in self.show if f"eval_{m}" in metrics]
+        if "eval_loss" in metrics:
+            parts.append(f"loss {metrics['eval_loss']:.4f}")
+        best = (
+            state.best_metric is not None and key in metrics and metrics[key] == state.best_metric
+        )
+        line = " · ".join(parts) + ("  (best so far)" if best else "")
+        if self._bar is not None:
+            self._bar.write(line)
+        else:
+            logger.info(line)
+
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if not self._enabled(state):
+            return
+        kept = ""
+        if state.best_model_checkpoint and state.best_metric is not None:
+            step = state.best_model_checkpoint.rstrip("/").rpartition("-")[2]
+            kept = f"; keeping the best checkpoint, step {step} ({self.metric} {state.best_metric:.4f})"
+        if state.global_step < state.max_steps:
+            logger.info(
+                "Early stopping at step %d of %d: validation %s stopped improving%s.",
+                state.global_step,
+                state.max_steps,
+                self.metric,
+                kept,
+            )
+        elif kept:
+            logger.info("Training finished%s.", kept)

@@ -28,6 +28,7 @@ from transformers import (
     EarlyStoppingCallback,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    PrinterCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -43,6 +44,7 @@ from textclf.evaluation.metrics import (
     headline_metric,
 )
 from textclf.faults import fail_point
+from textclf.training.callbacks import ProgressCallback
 from textclf.training.checkpoints import CompleteCheckpointCallback, latest_complete_checkpoint
 from textclf.training.resources import (
     Resources,
@@ -251,6 +253,12 @@ class _ClassifierTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def _shown_metrics(task: str, metric: str) -> tuple[str, ...]:
+    """Headline metrics worth a glance per evaluation, besides the one choosing checkpoints."""
+    shown = ("f1_micro", "f1_macro") if task == "multilabel" else ("accuracy", "f1_macro")
+    return tuple(m for m in shown if m != metric)
+
+
 class _FailPointCallback(TrainerCallback):
     """Lets the chaos test kill the run after an optimizer step (see :mod:`textclf.faults`)."""
 
@@ -344,7 +352,8 @@ def _training_args(
         report_to="none",
         dataloader_num_workers=0,
         save_only_model=False,  # optimizer and scheduler state are needed to resume
-        disable_tqdm=False,
+        # Our ProgressCallback draws one bar and a line per evaluation instead.
+        disable_tqdm=True,
     )
 
 
@@ -437,6 +446,7 @@ def train_model(
         cbs: list[TrainerCallback] = [
             CompleteCheckpointCallback(),
             _FailPointCallback(),
+            ProgressCallback(metric_name, show=_shown_metrics(space.task, metric_name)),
             *callbacks,
         ]
         if has_eval and cfg.early_stopping_patience:
@@ -456,6 +466,7 @@ def train_model(
             head_lr_multiplier=cfg.head_lr_multiplier_for(space.task),
             layer_decay=cfg.layer_decay,
         )
+        trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
         last = latest_complete_checkpoint(output_dir) if (resume or retries > 0) else None
         resume_from = str(last) if last else None
         if resume and retries == 0:

@@ -1,0 +1,57 @@
+"""Every option has help text, and the defaults it states are the config's."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import typer.main
+
+from textclf.cli import app
+from textclf.config import ExperimentConfig
+
+COMMAND = typer.main.get_command(app)
+
+
+def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    if hasattr(group, "commands"):  # typer vendors its own click: duck-type the group
+        for name, cmd in group.commands.items():
+            out += _commands(cmd, f"{prefix} {name}".strip())
+    else:
+        out.append((prefix, group))
+    return out
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(COMMAND), ids=lambda x: str(x))
+def test_every_option_has_help(name: str, command: Any):
+    missing = [
+        p.opts[0]
+        for p in command.params
+        if p.opts[0].startswith("-") and not (getattr(p, "help", "") or "").strip()
+    ]
+    assert not missing, f"textclf {name}: options without help: {missing}"
+
+
+def test_train_help_states_the_config_defaults():
+    cfg = ExperimentConfig()
+    expected = {
+        "--epochs": cfg.train.epochs,
+        "--batch-size": cfg.train.batch_size,
+        "--learning-rate": cfg.train.learning_rate,
+        "--max-length": cfg.model.max_length,
+        "--seed": cfg.seed,
+        "--model": cfg.model.name,
+        "--task": cfg.data.task,
+    }
+    train = COMMAND.commands["train"]  # type: ignore[attr-defined]
+    helps = {p.opts[0]: getattr(p, "help", "") for p in train.params}
+    for flag, value in expected.items():
+        stated = re.search(r"\[default: ([^\]:]+)", helps[flag] or "")
+        assert stated, f"{flag} does not state its default"
+        assert (
+            float(stated.group(1)) == float(value)
+            if isinstance(value, int | float)
+            else (stated.group(1) == str(value))
+        ), f"{flag}: help says {stated.group(1)}, the config says {value}"
