@@ -1,0 +1,73 @@
+"""The predict step shared by the REST server and Ray: limits, truncation, the rule, records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textclf.evaluation.decision import DecisionRule
+from textclf.persistence import ModelInfo
+from textclf.serving.predict import TooManyTextsError, prepare_texts, respond
+from textclf.serving.schemas import PredictRequest, validation_message
+
+
+def test_prepare_counts_and_cuts():
+    request = PredictRequest(texts=["abc", "abcdefgh", "ab"])
+    prepared = prepare_texts(request, max_texts=3, max_chars=4)
+    assert prepared.texts == ["abc", "abcd", "ab"]
+    assert prepared.truncated == [1]
+    with pytest.raises(TooManyTextsError, match="3 texts; this server takes at most 2"):
+        prepare_texts(request, max_texts=2, max_chars=4)
+
+
+def test_respond_applies_temperature_then_per_label_sigmoid_thresholds():
+    rule = DecisionRule(task="multilabel", temperature=2.0, thresholds=[0.6, 0.2])
+    info = ModelInfo(task="multilabel", labels=["a", "b"], rule=rule)
+    body = respond(np.array([[1.0, -1.0]]), PredictRequest(text="t"), info, model="m")
+    (record,) = body["predictions"]
+    # sigmoid(0.5) = 0.6225 >= 0.6; sigmoid(-0.5) = 0.3775 >= 0.2.
+    assert record["scores"] == pytest.approx({"a": 0.622459, "b": 0.377541})
+    assert record["labels"] == ["a", "b"]
+    assert "truncated" not in body
+
+
+def test_respond_binary_threshold_override_and_echo():
+    info = ModelInfo(task="binary", labels=["neg", "pos"])
+    request = PredictRequest(texts=["x", "y"], threshold=0.9, return_text=True, ids=[1, 2])
+    body = respond(np.array([[0.0, 1.0], [0.0, 5.0]]), request, info, model="m", truncated=[0])
+    assert [r["label"] for r in body["predictions"]] == ["neg", "pos"]
+    assert [r["text"] for r in body["predictions"]] == ["x", "y"]
+    assert [r["id"] for r in body["predictions"]] == [1, 2]
+    assert body["truncated"] == [0]
+
+
+def test_validation_message_known_answers():
+    assert validation_message([]) == "The request is not valid."
+    assert (
+        validation_message(
+            [
+                {
+                    "loc": ("body", "texts", 0),
+                    "msg": "Input should be a valid string",
+                    "type": "string_type",
+                },
+                {
+                    "loc": ("body", "texts", 1),
+                    "msg": "Input should be a valid string",
+                    "type": "string_type",
+                },
+                {
+                    "loc": ("body", "texts", 2),
+                    "msg": "Input should be a valid string",
+                    "type": "string_type",
+                },
+            ]
+        )
+        == "Field 'texts[0]': input should be a valid string (2 more problems)."
+    )
+    assert (
+        validation_message(
+            [{"loc": ("body", 9), "msg": "JSON decode error", "type": "json_invalid"}]
+        )
+        == "The request body is not valid JSON."
+    )
