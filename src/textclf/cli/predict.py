@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from textclf.cli._common import BatchSize, ColumnNames, IdColumn, TextColumn, run, split_csv
+from textclf.cli._common import ColumnNames, IdColumn, TextColumn, run, split_csv
 
 
 def predict(
@@ -35,28 +35,48 @@ def predict(
     top_k: Annotated[
         int | None, typer.Option("--top-k", help="Also list the K best labels with scores.")
     ] = None,
-    batch_size: BatchSize = 64,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
+        ),
+    ] = "auto",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size", help="Cap on texts per forward pass [default: a token budget]."
+        ),
+    ] = None,
 ) -> None:
-    """Predict labels for every text in a file; results keep the input order."""
+    """Predict labels for every text in a file; results keep the input order.
+
+    The file is streamed in chunks, so any size fits in memory; the output appears only
+    when every row is written.
+    """
 
     def body() -> None:
-        from textclf.config import DataConfig
-        from textclf.data.io import ColumnSpec
+        # Imports stay light here: on an exported model the whole command runs without
+        # torch, transformers, datasets or pandas (see textclf.inference.onnx).
         from textclf.inference.files import predict_file
+        from textclf.inference.reader import InputColumns
 
-        spec = ColumnSpec.from_config(
-            DataConfig(
-                text_column=text_column, id_column=id_column, column_names=split_csv(column_names)
-            )
-        )
+        names = split_csv(column_names)
         summary = predict_file(
             model,
             input_file,
             output,
-            spec=spec,
+            spec=InputColumns(
+                text=text_column,
+                id_column=id_column,
+                column_names=tuple(names) if names else None,
+            ),
             threshold=threshold,
             top_k=top_k,
             batch_size=batch_size,
+            backend=backend,
+            device=device,
         )
         skipped = summary.skipped.get("empty_text", 0)
         note = (
@@ -66,7 +86,7 @@ def predict(
         )
         print(
             f"Wrote {summary.n_written} predictions to {summary.output} in "
-            f"{summary.seconds:.1f} s{note}."
+            f"{summary.seconds:.1f} s ({summary.backend}){note}."
         )
 
     run(body)

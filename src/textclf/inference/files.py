@@ -1,8 +1,11 @@
 """``predict_file``: every text of a file through a model, records out in input order.
 
-What ``textclf predict`` runs. The input is read with the same readers (and column
-options) as training data; the output is written atomically, one prediction record per
-input row (:mod:`textclf.inference.records`); rows skipped as empty are counted.
+What ``textclf predict`` runs. The input is streamed in chunks (:mod:`textclf.inference.reader`:
+the rows ``read_split`` gives, with the same column options); each chunk is predicted and
+its records (:mod:`textclf.inference.records`) appended to a temporary file beside the
+output, which is renamed into place at the end. So memory stays that of a few chunks
+whatever the file's size, and a crash or a bad row half-way leaves no half-written output
+(and an older output file as it was). Rows skipped as empty are counted.
 
 Example:
     >>> summary = predict_file("runs/x", "tickets.csv", "predictions.jsonl")  # doctest: +SKIP
@@ -11,17 +14,32 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textclf.data.io import ColumnSpec, read_split
-from textclf.inference.records import check_output_path, prediction_records, write_predictions
+from textclf.faults import fail_point
+from textclf.inference.reader import (
+    CHUNK_ROWS,
+    Chunk,
+    InputColumns,
+    InputStats,
+    NeedsFullReader,
+    split_rows,
+    stream_rows,
+)
+from textclf.inference.records import PredictionWriter, check_output_path, prediction_records
 
 if TYPE_CHECKING:
+    from textclf.data.io import ColumnSpec
+    from textclf.evaluation.decision import DecisionRule
     from textclf.inference.pipeline import Predictor
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,6 +51,7 @@ class PredictSummary:
     seconds: float
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_rows: dict[str, list[int]] = field(default_factory=dict)
+    backend: str = ""
 
 
 def predict_file(
@@ -40,10 +59,13 @@ def predict_file(
     input_file: str,
     output: str | os.PathLike[str],
     *,
-    spec: ColumnSpec | None = None,
+    spec: ColumnSpec | InputColumns | None = None,
     threshold: float | None = None,
     top_k: int | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
+    backend: str = "auto",
+    device: str = "auto",
+    chunk_rows: int = CHUNK_ROWS,
     progress: bool = True,
 ) -> PredictSummary:
     """Predict every text in ``input_file`` and write the records to ``output``.
@@ -55,13 +77,18 @@ def predict_file(
         spec: Column options (text, id, names for a headerless file, …).
         threshold: Override the rule's threshold (see ``DecisionRule.with_threshold``).
         top_k: Also list the ``k`` best labels per text.
-        batch_size: Texts per forward pass.
+        batch_size: Cap on texts per forward pass (default: the token budget decides).
+        backend: ``auto``, ``torch`` or ``onnx`` for a model folder.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps`` for a model folder.
+        chunk_rows: Rows read, predicted and written at a time.
         progress: Show a progress bar.
 
     Raises:
-        ConfigError: for an unknown output type or a threshold outside [0, 1].
+        ConfigError: for an unknown output type, backend, or a threshold outside [0, 1].
         DataError: for an unreadable input.
+        ModelLoadError: for a model folder that cannot be loaded on ``backend``.
     """
+    from textclf.atomic import atomic_path
     from textclf.errors import ConfigError
     from textclf.inference.pipeline import Predictor
 
@@ -69,30 +96,70 @@ def predict_file(
     predictor = (
         model
         if isinstance(model, Predictor)
-        else Predictor.from_folder(model, batch_size=batch_size)
+        else Predictor.from_folder(model, batch_size=batch_size, backend=backend, device=device)
     )
     try:
         rule = predictor.info.rule.with_threshold(threshold)
     except ValueError as e:
         raise ConfigError(f"--threshold {threshold}: must be between 0 and 1.") from e
-    split = read_split(input_file, spec or ColumnSpec(), name="input", require_labels=False)
+    spec = spec or InputColumns()
     started = time.perf_counter()
-    texts = split.dataset["text"]
-    proba = rule.probabilities(predictor.logits(texts, progress=progress))
-    records = prediction_records(
-        proba,
-        rule.decide(proba),
-        predictor.space,
-        texts=texts,
-        rows=split.dataset["row"],
-        ids=split.dataset["id"] if "id" in split.dataset.column_names else None,
-        top_k=top_k,
-    )
-    write_predictions(out, records, list(predictor.info.labels))
+    stats = InputStats()
+    with atomic_path(out) as tmp:
+        try:
+            chunks = stream_rows(input_file, spec, chunk_rows=chunk_rows, stats=stats)
+            n = _write(predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress)
+        except NeedsFullReader as why:
+            # Start again from the top with the reference reader (see reader.py); the
+            # temporary file is rewritten from its first byte.
+            logger.debug("%s: read with read_split (%s).", input_file, why)
+            stats = InputStats()
+            chunks = split_rows(input_file, spec, chunk_rows=chunk_rows, stats=stats)
+            n = _write(predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress)
     return PredictSummary(
         output=out,
-        n_written=len(records),
+        n_written=n,
         seconds=time.perf_counter() - started,
-        skipped=dict(split.skipped),
-        skipped_rows={k: list(v) for k, v in split.skipped_rows.items()},
+        skipped=stats.skipped,
+        skipped_rows={"empty_text": stats.skipped_rows} if stats.skipped_rows else {},
+        backend=predictor.backend,
     )
+
+
+def _write(
+    predictor: Predictor,
+    rule: DecisionRule,
+    chunks: Iterator[Chunk],
+    path: Path,
+    suffix: str,
+    *,
+    top_k: int | None,
+    progress: bool,
+) -> int:
+    """Predict chunk by chunk and append the records to ``path``; the rows written."""
+    n = 0
+    labels = list(predictor.info.labels)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = PredictionWriter(f, suffix, labels)
+        chunk: Any
+        for chunk, logits in predictor.stream(chunks, _texts, progress=progress):
+            proba = rule.probabilities(logits)
+            records = prediction_records(
+                proba,
+                rule.decide(proba),
+                predictor.space,
+                texts=chunk.texts,
+                rows=chunk.rows,
+                ids=chunk.ids,
+                top_k=top_k,
+            )
+            writer.write(records)
+            n += len(records)
+            fail_point("predict_chunk")
+        f.flush()
+        os.fsync(f.fileno())
+    return n
+
+
+def _texts(chunk: Chunk) -> list[str]:
+    return chunk.texts

@@ -1,9 +1,17 @@
-"""Fast batched inference: preprocess → forward → postprocess, as in transformers' pipeline.
+"""Batched prediction from a saved model: preprocess → forward → postprocess, as in transformers.
 
-Texts are tokenised once, sorted by length, cut into batches padded only to their own
-longest text, run under ``torch.inference_mode``, and returned in input order. Sorting
-is what makes it fast: a batch of short texts costs little, where fixed-length padding
-would make every batch cost as much as the longest text allows.
+:class:`Predictor` runs the engine of :mod:`textclf.inference.engine` (one tokenizer call
+per chunk, length buckets cut by a token budget, padding without per-example Python,
+tokenisation overlapped with the forward pass) on one of two backends:
+
+* **torch** (:mod:`textclf.inference.torch_backend`): any model, CPU or GPU, fp32 or bf16
+  by measurement;
+* **ONNX Runtime** (:mod:`textclf.inference.onnx`): a model exported with
+  ``textclf export``, fp32 or int8, without importing torch at all.
+
+``from_folder(..., backend="auto")`` runs ONNX when the folder holds a checked export.
+Either way logits go through the model's :class:`~textclf.evaluation.decision.DecisionRule`
+and results come back in input order.
 
 Example:
     >>> predictor = Predictor.from_folder("runs/demo")  # doctest: +SKIP
@@ -12,44 +20,55 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from textclf.data.labels import LabelSpace
-from textclf.persistence import ModelInfo, load_model_folder
+from textclf.inference.engine import (
+    Engine,
+    HFEncoder,
+    TextEncoder,
+    capped_max_length,
+    model_inputs,
+    pad_batch,
+    plan_batches,
+)
+from textclf.persistence import ModelInfo, read_info
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from textclf.inference.onnx import BackendChoice
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
-
-def _pick_device(device: str) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+#: Padded tokens per forward pass, by device. On CPU the throughput is flat from about
+#: 4k tokens up (bench/inference_speed.py); a GPU wants far more work per launch.
+DEFAULT_MAX_TOKENS = {"cpu": 8192, "cuda": 65536, "mps": 16384}
 
 
 class Predictor:
     """Probabilities and labels for texts from a fine-tuned classifier.
 
     Args:
-        model: A sequence-classification model.
+        model: A sequence-classification model (the torch backend).
         tokenizer: Its tokenizer.
-        info: Task, labels, thresholds, temperature and max length.
+        info: Task, labels, decision rule and max length.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        batch_size: Texts per forward pass.
+        batch_size: At most this many texts per forward pass (``None``: the token budget
+            alone decides).
+        max_batch_tokens: Padded tokens per forward pass (default by device,
+            :data:`DEFAULT_MAX_TOKENS`).
+        precision: ``auto`` (fp32 on CPU, bf16 on a GPU where measured faster), ``fp32``
+            or ``bf16``.
     """
 
     def __init__(
@@ -59,51 +78,252 @@ class Predictor:
         info: ModelInfo,
         *,
         device: str = "auto",
-        batch_size: int = 64,
+        batch_size: int | None = None,
+        max_batch_tokens: int | None = None,
+        precision: str = "auto",
     ) -> None:
-        self.device = _pick_device(device)
-        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
-        self.tokenizer = tokenizer
+        from textclf.inference.torch_backend import TorchBackend
+
+        self._torch: TorchBackend | None = TorchBackend(model, device=device, precision=precision)
+        self._model: Any = self._torch.model
+        self._tokenizer: Any = tokenizer
+        self._config: dict[str, Any] = model.config.to_dict()
         self.info = info
         self.batch_size = batch_size
+        self.backend = "torch"
+        self.folder: Path | None = None
+        self._device_name = device
+        self._onnx: Any = None
+        self._forward: Callable[..., Any] = self._torch.forward
+        self._inputs = model_inputs(getattr(tokenizer, "model_input_names", ()))
+        self._max_tokens = max_batch_tokens or DEFAULT_MAX_TOKENS.get(self._torch.device.type, 8192)
+        self._engine: Engine | None = None
+        self._engine_length = -1
 
     @classmethod
     def from_folder(
-        cls, directory: str | os.PathLike[str], *, device: str = "auto", batch_size: int = 64
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        device: str = "auto",
+        batch_size: int | None = None,
+        backend: str = "auto",
+        max_batch_tokens: int | None = None,
+        precision: str = "auto",
     ) -> Predictor:
-        """Load a saved model folder (see :mod:`textclf.persistence`)."""
-        model, tokenizer, info = load_model_folder(directory)
-        return cls(model, tokenizer, info, device=device, batch_size=batch_size)
+        """Load a saved model folder (see :mod:`textclf.persistence`) on the best backend.
+
+        Args:
+            directory: The model folder.
+            device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+            batch_size: Cap on texts per forward pass.
+            backend: ``auto`` (ONNX when exported and checked, else torch), ``torch`` or
+                ``onnx`` (see :func:`textclf.inference.onnx.choose_backend`).
+            max_batch_tokens: Padded tokens per forward pass.
+            precision: torch only: ``auto``, ``fp32`` or ``bf16``.
+
+        Raises:
+            ModelLoadError: a missing or incomplete folder; ``onnx`` without an export.
+            ConfigError: an unknown backend.
+        """
+        from textclf.inference.onnx import choose_backend
+
+        folder = Path(directory)
+        info = read_info(folder)  # a missing folder fails here, before any backend talk
+        choice = choose_backend(folder, backend, device=device)
+        logger.info("Predicting with the %s backend (%s).", choice.name, choice.reason)
+        if choice.file is not None:
+            return cls.from_onnx(
+                folder,
+                choice,
+                info=info,
+                device=device,
+                batch_size=batch_size,
+                max_batch_tokens=max_batch_tokens,
+            )
+        from textclf.persistence import load_model_folder
+
+        model, tokenizer, info = load_model_folder(folder)
+        predictor = cls(
+            model,
+            tokenizer,
+            info,
+            device=device,
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            precision=precision,
+        )
+        predictor.folder = folder
+        return predictor
+
+    @classmethod
+    def from_onnx(
+        cls,
+        directory: str | os.PathLike[str],
+        onnx_file: BackendChoice | str | os.PathLike[str],
+        *,
+        info: ModelInfo | None = None,
+        device: str = "auto",
+        batch_size: int | None = None,
+        max_batch_tokens: int | None = None,
+    ) -> Predictor:
+        """A predictor over an ONNX file of a model folder; torch is not imported.
+
+        ``model`` and ``tokenizer`` (for attributions and embeddings) are loaded from the
+        folder only when first used.
+
+        Raises:
+            ModelLoadError: no ``tokenizer.json`` in the folder, or an unloadable file.
+        """
+        from textclf.errors import ModelLoadError
+        from textclf.inference.onnx import BackendChoice, OnnxBackend
+
+        folder = Path(directory)
+        choice = (
+            onnx_file
+            if isinstance(onnx_file, BackendChoice)
+            else BackendChoice("onnx", Path(onnx_file), "asked for")
+        )
+        assert choice.file is not None  # an ONNX choice always names its file
+        if not (folder / "tokenizer.json").is_file():
+            raise ModelLoadError(
+                f"{folder}: no tokenizer.json beside the ONNX model; export the model again "
+                "with 'textclf export'."
+            )
+        self = cls.__new__(cls)
+        self._torch = None
+        self._model = None
+        self._tokenizer = None
+        try:
+            self._config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            self._config = {}
+        self.info = info or read_info(folder)
+        self.batch_size = batch_size
+        self.backend = choice.name
+        self.folder = folder
+        self._device_name = device
+        self._onnx = OnnxBackend(choice.file, device=device)
+        self._forward = self._onnx.forward
+        self._inputs = model_inputs(self._onnx.input_names)
+        self._max_tokens = max_batch_tokens or DEFAULT_MAX_TOKENS.get(self._onnx.device, 8192)
+        self._engine = None
+        self._engine_length = -1
+        return self
+
+    # -- what other code reads ------------------------------------------------------------
 
     @property
     def space(self) -> LabelSpace:
         return self.info.space
 
+    @property
+    def model(self) -> PreTrainedModel:
+        """The torch model (loaded from the folder on first use under the ONNX backend)."""
+        if self._model is None:
+            self._load_torch()
+        return self._model
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The transformers tokenizer (loaded on first use under the ONNX backend)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.folder, trust_remote_code=False)
+        return self._tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        """Where :attr:`model` runs (CPU for a model loaded beside an ONNX session)."""
+        if self._torch is not None:
+            return self._torch.device
+        self.model  # noqa: B018 - loads it
+        assert self._torch is not None
+        return self._torch.device
+
+    @property
+    def precision(self) -> str:
+        """``fp32``/``bf16`` (torch) or the ONNX file's kind (``onnx``, ``onnx-int8``)."""
+        if self._onnx is None and self._torch is not None:
+            return self._torch.precision
+        return self.backend
+
+    def _load_torch(self) -> None:
+        from textclf.inference.torch_backend import TorchBackend
+        from textclf.persistence import load_model_folder
+
+        logger.info("Loading the torch model of %s (for gradients or hidden states).", self.folder)
+        model, tokenizer, _ = load_model_folder(self.folder)  # type: ignore[arg-type]
+        device = (
+            "cpu" if self._onnx is not None and self._onnx.device == "cpu" else self._device_name
+        )
+        self._torch = TorchBackend(model, device=device, precision="fp32")
+        self._model = self._torch.model
+        self._tokenizer = self._tokenizer or tokenizer
+
+    # -- the engine -----------------------------------------------------------------------
+
+    def _max_length(self) -> int:
+        where = str(self.folder) if self.folder else ""
+        return capped_max_length(int(self.info.max_length), self._config, where=where)
+
+    def engine(self) -> Engine:
+        """The engine for the current ``info`` (rebuilt when its max length changes)."""
+        length = self._max_length()
+        if self._engine is None or length != self._engine_length:
+            type_ids = "token_type_ids" in self._inputs
+            encoder: Any
+            if self._onnx is not None:
+                assert self.folder is not None
+                encoder = TextEncoder.from_folder(self.folder, max_length=length, type_ids=type_ids)
+            else:
+                encoder = TextEncoder.from_hf(
+                    self._tokenizer, max_length=length, type_ids=type_ids
+                ) or HFEncoder(self._tokenizer, max_length=length, type_ids=type_ids)
+            self._engine = Engine(
+                encoder,
+                self._forward,
+                input_names=self._inputs,
+                num_labels=len(self.info.labels),
+                max_tokens=self._max_tokens,
+                max_texts=self.batch_size,
+            )
+            self._engine_length = length
+            if self._torch is not None and self._onnx is None:
+                self._settle_precision(length)
+        return self._engine
+
+    def _settle_precision(self, length: int) -> None:
+        assert self._torch is not None
+        width = min(length, 128)
+        rows = max(1, self._max_tokens // width)
+        if self.batch_size:
+            rows = min(rows, self.batch_size)
+        vocab = int(self._config.get("vocab_size") or 1000)
+        ids = np.random.default_rng(0).integers(0, vocab, size=(rows, width), dtype=np.int64)
+        sample = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in self._inputs:
+            sample["token_type_ids"] = np.zeros_like(ids)
+        self._torch.choose_precision(sample)
+
     def logits(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Raw logits, ``(n, k)`` float32, in input order."""
-        n = len(texts)
-        k = len(self.info.labels)
-        out = np.empty((n, k), dtype=np.float32)
-        if n == 0:
-            return out
-        enc = self.tokenizer(
-            list(texts), truncation=True, max_length=self.info.max_length, padding=False
-        )
-        ids: list[list[int]] = enc["input_ids"]
-        order = np.argsort([len(x) for x in ids], kind="stable")[::-1]
-        keys = [key for key in enc if key in ("input_ids", "attention_mask", "token_type_ids")]
-        bar = tqdm(total=n, desc="Predicting", unit="text", disable=not progress)
-        with torch.inference_mode():
-            for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                features = [{key: enc[key][i] for key in keys} for i in idx]
-                padded = self.tokenizer.pad(features, return_tensors="pt")
-                inputs = {key: value.to(self.device) for key, value in padded.items()}
-                logits = self.model(**inputs).logits.float().cpu().numpy()
-                out[idx] = logits
-                bar.update(len(idx))
-        bar.close()
-        return out
+        return self.engine().logits(texts, progress=progress)
+
+    def stream(
+        self,
+        chunks: Iterable[T],
+        texts_of: Callable[[T], Sequence[str]],
+        *,
+        progress: bool = False,
+        total: int | None = None,
+    ) -> Iterator[tuple[T, np.ndarray]]:
+        """``(chunk, logits)`` per chunk, in order; the next chunk is read meanwhile.
+
+        For input too large to hold: memory stays that of a few chunks.
+        """
+        return self.engine().stream(chunks, texts_of, progress=progress, total=total)
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Probabilities ``(n, k)``: columns follow ``info.labels``; the rule's temperature applied.
@@ -144,8 +364,8 @@ def mean_pooled_embeddings(
 ) -> np.ndarray:
     """Attention-masked mean of the encoder's last hidden state (sentence-transformers' pooling).
 
-    Texts are tokenised once, sorted by length and cut into batches padded to their own
-    longest text, so short texts cost little.
+    Texts are tokenised in one call, sorted by length and cut into batches padded to
+    their own longest text (the engine's arrays), so short texts cost little.
 
     Args:
         model: A classifier or a bare encoder; its encoder is ``model.base_model``.
@@ -162,6 +382,9 @@ def mean_pooled_embeddings(
     Raises:
         ConfigError: for a batch size below 1.
     """
+    import torch
+    from tqdm.auto import tqdm
+
     from textclf.errors import ConfigError
 
     hidden = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "dim", 0))
@@ -170,25 +393,26 @@ def mean_pooled_embeddings(
         return np.empty((0, hidden), dtype=np.float32)
     if batch_size < 1:
         raise ConfigError(f"batch_size={batch_size} must be at least 1.")
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    ids: list[list[int]] = enc["input_ids"]
-    # Longest first: a memory problem shows up in the first batch, not after minutes.
-    order = np.argsort([len(x) for x in ids], kind="stable")[::-1]
-    keys = [k for k in enc if k in ("input_ids", "attention_mask", "token_type_ids")]
-    encoder = model.base_model
+    names = model_inputs(getattr(tokenizer, "model_input_names", ()))
+    type_ids = "token_type_ids" in names
+    length = capped_max_length(max_length, model.config.to_dict())
+    encoder = TextEncoder.from_hf(tokenizer, max_length=length, type_ids=type_ids) or HFEncoder(
+        tokenizer, max_length=length, type_ids=type_ids
+    )
+    enc = encoder.encode(texts)
+    # Longest first (plan_batches): a memory problem shows up in the first batch.
+    batches = plan_batches(enc.lengths, max_tokens=batch_size * length, max_texts=batch_size)
+    encoder_model = model.base_model
     out = np.empty((n, hidden), dtype=np.float32)
     was_training = model.training
     model.eval()
     bar = tqdm(total=n, desc="Embedding", unit="text", disable=not progress)
     try:
         with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                padded = tokenizer.pad(
-                    [{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt"
-                )
-                inputs = {k: v.to(device) for k, v in padded.items()}
-                states = encoder(**inputs).last_hidden_state.float()
+            for idx in batches:
+                arrays = pad_batch(enc, idx, pad_id=encoder.pad_id, names=names)
+                inputs = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+                states = encoder_model(**inputs).last_hidden_state.float()
                 mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
                 pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
                 out[idx] = pooled.cpu().numpy()

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -115,7 +116,8 @@ class PredictionWriter:
     """Append records to an open predictions file (JSON lines or CSV/TSV), chunk by chunk.
 
     The caller owns the file object (usually from :func:`textclf.atomic.atomic_path`, so a
-    crash leaves no half-written file).
+    crash leaves no half-written file). Tables are written with the standard library's
+    ``csv`` module (what pandas' ``to_csv`` uses too), so writing needs no pandas.
     """
 
     def __init__(self, f: IO[str], suffix: str, labels: Sequence[str]) -> None:
@@ -123,19 +125,24 @@ class PredictionWriter:
         self._csv = suffix.lower() in (".csv", ".tsv")
         self._sep = "\t" if suffix.lower() == ".tsv" else ","
         self._labels = list(labels)
-        self._header_written = False
+        self._table: csv.DictWriter[str] | None = None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         """Append ``records``."""
         if not self._csv:
-            for rec in records:
-                self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            dumps = json.dumps
+            self._f.writelines(dumps(rec, ensure_ascii=False) + "\n" for rec in records)
             return
-        import pandas as pd
-
-        frame = pd.DataFrame([_flat(r, self._labels) for r in records])
-        frame.to_csv(self._f, index=False, sep=self._sep, header=not self._header_written)
-        self._header_written = True
+        rows = [_flat(r, self._labels) for r in records]
+        if not rows:
+            return
+        if self._table is None:
+            # The columns of the first record: every record of one file has the same keys.
+            self._table = csv.DictWriter(
+                self._f, fieldnames=list(rows[0]), delimiter=self._sep, lineterminator="\n"
+            )
+            self._table.writeheader()
+        self._table.writerows(rows)
 
 
 def write_predictions(

@@ -1,0 +1,544 @@
+"""The ONNX Runtime backend: export a model folder to ONNX, check it, and run it.
+
+``textclf export --model DIR [--quantize int8]`` writes::
+
+    DIR/onnx/
+      model.onnx         fp32, dynamic batch and sequence axes (torch.onnx, dynamo exporter)
+      model.int8.onnx    dynamically quantised int8 weights (onnxruntime.quantization)
+      parity.json        the export's check against the torch model, and its source weights
+
+The tokenizer stays in ``DIR`` (``tokenizer.json``). ``parity.json`` holds label agreement
+and the largest probability difference against the torch model, and the accuracy and
+headline metric before and after, on the model's saved test predictions
+(``eval/predictions.jsonl``) or a given data file. It is written last: a folder without it
+is an unfinished export and is not used. It also records the size and hash of the weights
+it was exported from, so an ONNX copy of an older model is never used by mistake.
+
+The runtime path imports onnxruntime, ``tokenizers`` and numpy — never torch — so
+``textclf predict`` on an exported model starts in a fraction of the time. Logits go
+through the same decision rule and record code as the torch backend's.
+
+Example:
+    >>> report = export_onnx("runs/demo", quantize="int8")  # doctest: +SKIP
+    >>> choose_backend("runs/demo").name  # doctest: +SKIP
+    'onnx-int8'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textclf.errors import ConfigError, MissingExtraError, ModelLoadError, missing_extra
+
+logger = logging.getLogger(__name__)
+
+ONNX_DIR = "onnx"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+PARITY_FILE = "parity.json"
+BACKENDS = ("auto", "torch", "onnx")
+#: int8 is preferred when it agrees with the torch model on at least this share of labels
+#: and its accuracy is within this many points (issue 13's acceptance bar).
+INT8_MIN_AGREEMENT = 0.995
+INT8_MAX_ACCURACY_DROP = 0.005
+#: Texts the parity check runs on at most (the first ones of the file).
+PARITY_MAX_TEXTS = 10_000
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as e:
+        raise missing_extra("onnxruntime", "onnx") from e
+    return onnxruntime
+
+
+# ---------------------------------------------------------------------------------------
+# Which backend runs
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend a model folder runs on, and why.
+
+    Attributes:
+        name: ``torch``, ``onnx`` (fp32) or ``onnx-int8``.
+        file: The ONNX file (``None`` for torch).
+        reason: Why, in a few words, for the one log line.
+    """
+
+    name: str
+    file: Path | None
+    reason: str
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.file is not None
+
+
+def weights_fingerprint(folder: Path, *, with_hash: bool = True) -> dict[str, Any]:
+    """Size, modification time and SHA-256 of the model's safetensors weights."""
+    files = sorted(folder.glob("model*.safetensors"))
+    size = sum(f.stat().st_size for f in files)
+    mtime = max((f.stat().st_mtime_ns for f in files), default=0)
+    out: dict[str, Any] = {"files": [f.name for f in files], "size": size, "mtime_ns": mtime}
+    if with_hash:
+        digest = hashlib.sha256()
+        for f in files:
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(block)
+        out["sha256"] = digest.hexdigest()
+    return out
+
+
+def read_parity(folder: Path) -> dict[str, Any] | None:
+    """``DIR/onnx/parity.json``, or ``None`` when the export is missing or unfinished."""
+    path = folder / ONNX_DIR / PARITY_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _stale(folder: Path, parity: dict[str, Any]) -> bool:
+    """Whether the weights changed since the export (same size and time, or same hash)."""
+    source = parity.get("source") or {}
+    now = weights_fingerprint(folder, with_hash=False)
+    if now["files"] != source.get("files") or now["size"] != source.get("size"):
+        return True
+    if now["mtime_ns"] == source.get("mtime_ns"):
+        return False
+    # Copied folders get new times: the hash decides (a second or two on a large model).
+    return weights_fingerprint(folder)["sha256"] != source.get("sha256")
+
+
+def int8_acceptable(parity: dict[str, Any]) -> bool:
+    """Whether the int8 model met the bar: label agreement and accuracy within limits.
+
+    Agreement of 99.5 % bounds the accuracy change by 0.5 points already; the accuracy
+    check applies where the parity data had labels.
+    """
+    check = (parity.get("int8") or {}) if isinstance(parity.get("int8"), dict) else {}
+    agreement = check.get("label_agreement")
+    if not isinstance(agreement, int | float) or agreement < INT8_MIN_AGREEMENT:
+        return False
+    drop = check.get("accuracy_drop")
+    return drop is None or drop <= INT8_MAX_ACCURACY_DROP
+
+
+def _gpu_present() -> bool:
+    # Without importing torch (seconds): a CUDA device node, unless CUDA is hidden.
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return False
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
+
+
+def choose_backend(
+    folder: str | os.PathLike[str], backend: str = "auto", *, device: str = "auto"
+) -> BackendChoice:
+    """Pick the backend for a model folder (see ``textclf predict --backend``).
+
+    ``auto`` runs ONNX when ``DIR/onnx`` holds a finished export of the current weights:
+    int8 when its parity met the bar (:func:`int8_acceptable`) on a CPU, else fp32;
+    otherwise torch. On a machine with a GPU that onnxruntime cannot use, ``auto`` keeps
+    torch (the GPU is faster than the CPU graph).
+
+    Raises:
+        ConfigError: for an unknown backend name.
+        ModelLoadError: ``onnx`` asked for where there is no usable export.
+        MissingExtraError: ``onnx`` asked for without onnxruntime installed.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend}: unknown backend; use auto, torch or onnx.")
+    path = Path(folder)
+    if backend == "torch":
+        return BackendChoice("torch", None, "asked for")
+    fp32 = path / ONNX_DIR / FP32_FILE
+    export_hint = f"run 'textclf export --model {path}'"
+    if not fp32.is_file():
+        if backend == "onnx":
+            raise ModelLoadError(
+                f"{path}: no ONNX export (onnx/{FP32_FILE}); {export_hint} first, or use "
+                "--backend torch."
+            )
+        return BackendChoice("torch", None, "no onnx/ export")
+    parity = read_parity(path)
+    problem = None
+    if parity is None:
+        problem = f"the export in {path / ONNX_DIR} is unfinished (no {PARITY_FILE})"
+    elif _stale(path, parity):
+        problem = f"the export in {path / ONNX_DIR} is of older weights"
+    if problem is not None:
+        if backend == "onnx":
+            raise ModelLoadError(f"{path}: {problem}; {export_hint} again.")
+        logger.warning("%s; using torch (%s to refresh it).", problem.capitalize(), export_hint)
+        return BackendChoice("torch", None, problem)
+    if backend == "auto":
+        try:
+            providers = _onnxruntime().get_available_providers()
+        except MissingExtraError:
+            return BackendChoice("torch", None, "onnxruntime is not installed")
+        on_gpu = device.startswith("cuda") or (device == "auto" and _gpu_present())
+        if on_gpu and "CUDAExecutionProvider" not in providers:
+            return BackendChoice("torch", None, "a GPU is present and onnxruntime cannot use it")
+    else:
+        _onnxruntime()
+    int8 = path / ONNX_DIR / INT8_FILE
+    if int8.is_file() and not device.startswith("cuda") and int8_acceptable(parity or {}):
+        return BackendChoice("onnx-int8", int8, "int8 export within the parity bar")
+    why = "fp32 export" + ("" if not int8.is_file() else "; int8 missed the parity bar")
+    return BackendChoice("onnx", fp32, why)
+
+
+# ---------------------------------------------------------------------------------------
+# Runtime
+# ---------------------------------------------------------------------------------------
+
+
+class OnnxBackend:
+    """An ONNX Runtime session as an engine ``forward`` (see :mod:`textclf.inference.engine`).
+
+    Args:
+        path: The ``.onnx`` file.
+        device: ``auto`` or ``cuda`` use the CUDA provider when onnxruntime has it; else CPU.
+        threads: Intra-op threads (default: onnxruntime's, one per physical core).
+
+    Raises:
+        MissingExtraError: without onnxruntime.
+        ModelLoadError: for a file onnxruntime cannot load.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, device: str = "auto", threads: int | None = None
+    ) -> None:
+        ort = _onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        available = ort.get_available_providers()
+        providers = ["CPUExecutionProvider"]
+        if device != "cpu" and "CUDAExecutionProvider" in available:
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelLoadError(
+                f"{path}: onnxruntime cannot load this file ({e}); run 'textclf export' again."
+            ) from e
+        self.path = Path(path)
+        self.device = "cuda" if self.session.get_providers()[0].startswith("CUDA") else "cpu"
+        self.input_names = tuple(i.name for i in self.session.get_inputs())
+        self.output_name = self.session.get_outputs()[0].name
+        shape = self.session.get_outputs()[0].shape
+        self.num_labels = shape[-1] if isinstance(shape[-1], int) else None
+
+    def forward(self, arrays: dict[str, np.ndarray]) -> Callable[[], np.ndarray]:
+        """Run one batch; the returned thunk gives ``(b, k)`` float32 logits."""
+        out = self.session.run([self.output_name], arrays)[0].astype(np.float32, copy=False)
+        return lambda: out
+
+
+# ---------------------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    """What ``export_onnx`` wrote and measured."""
+
+    folder: Path
+    files: list[Path]
+    parity: dict[str, Any]
+
+
+def _parity_data(
+    folder: Path, data: str | None, space: Any
+) -> tuple[list[str], np.ndarray | None, str]:
+    """Texts (and encoded true labels when known) for the parity check, and their source."""
+    if data is not None:
+        from textclf.data.io import ColumnSpec, read_split
+
+        split = read_split(data, ColumnSpec(), name="test", require_labels=False)
+        texts = list(split.dataset["text"][:PARITY_MAX_TEXTS])
+        y = None
+        if split.labelled:
+            labels = split.dataset["labels"][: len(texts)]
+            unknown = space.unknown(labels)
+            if unknown:
+                logger.warning(
+                    "%s: labels the model does not know (%s); parity shows agreement only.",
+                    data,
+                    ", ".join(sorted(unknown)[:5]),
+                )
+            else:
+                y = space.encode(labels)
+        return texts, y, str(data)
+    saved = folder / "eval" / "predictions.jsonl"
+    if not saved.is_file():
+        return [], None, ""
+    texts, true = [], []
+    with open(saved, encoding="utf-8") as f:
+        for line in f:
+            if len(texts) >= PARITY_MAX_TEXTS:
+                break
+            if line.strip():
+                rec = json.loads(line)
+                if isinstance(rec.get("text"), str):
+                    texts.append(rec["text"])
+                    true.append(rec.get("true"))
+    if not texts:
+        return [], None, ""
+    y = None
+    if all(t is not None for t in true):
+        lists = [t if isinstance(t, list) else [t] for t in true]
+        if not space.unknown(lists):
+            y = space.encode(lists)
+    return texts, y, str(saved.relative_to(folder))
+
+
+def _summary(
+    rule: Any, task: str, proba: np.ndarray, y: np.ndarray | None
+) -> dict[str, float | None]:
+    from textclf.evaluation.metrics import classification_metrics, headline_metric
+
+    if y is None:
+        return {"accuracy": None, "headline": None}
+    pred = rule.decide(proba)
+    if task == "multilabel":
+        accuracy = float(np.mean(np.all(pred == y, axis=1)))
+    else:
+        accuracy = float(np.mean(pred == y))
+    metrics = classification_metrics(task, y, proba, threshold=rule.thresholds)
+    value = metrics.get(headline_metric(task))
+    return {"accuracy": accuracy, "headline": None if value is None else float(value)}
+
+
+def _compare(
+    rule: Any, reference: np.ndarray, candidate: np.ndarray, y: np.ndarray | None, task: str
+) -> dict[str, Any]:
+    ref_pred, cand_pred = rule.decide(reference), rule.decide(candidate)
+    same = ref_pred == cand_pred
+    agreement = float(np.mean(same if same.ndim == 1 else np.all(same, axis=1)))
+    before, after = _summary(rule, task, reference, y), _summary(rule, task, candidate, y)
+    drop = (
+        None
+        if before["accuracy"] is None or after["accuracy"] is None
+        else round(before["accuracy"] - after["accuracy"], 6)
+    )
+    return {
+        "label_agreement": round(agreement, 6),
+        "max_abs_proba_diff": float(np.max(np.abs(reference - candidate)))
+        if len(reference)
+        else 0.0,
+        "accuracy": after["accuracy"],
+        "accuracy_drop": drop,
+        "headline": after["headline"],
+    }
+
+
+def _export_graph(model: Any, tokenizer: Any, path: Path, opset: int | None) -> None:
+    """``torch.onnx.export`` (dynamo exporter) with dynamic batch and sequence axes."""
+    import torch
+    from torch.export import Dim
+
+    names = [
+        n
+        for n in ("input_ids", "attention_mask", "token_type_ids")
+        if n in tokenizer.model_input_names
+    ]
+    # Two texts of different lengths: neither axis is 1, so neither is specialised away.
+    sample = tokenizer(
+        ["an example text", "a second, somewhat longer example text for the export"],
+        padding=True,
+        return_tensors="pt",
+    )
+    kwargs = {n: sample[n] for n in names}
+    batch, seq = Dim("batch"), Dim("sequence")
+    with torch.inference_mode(False), torch.no_grad():
+        program = torch.onnx.export(
+            model,
+            (),
+            kwargs=kwargs,
+            input_names=names,
+            output_names=["logits"],
+            dynamic_shapes={n: {0: batch, 1: seq} for n in names},
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    if program is None:  # the dynamo exporter always returns one; keep mypy honest
+        raise RuntimeError("torch.onnx.export returned no program")
+    program.save(str(path), external_data=False)
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the weights (onnxruntime.quantization)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def export_onnx(
+    model_dir: str | os.PathLike[str],
+    *,
+    quantize: str | None = None,
+    opset: int | None = None,
+    data: str | None = None,
+    progress: bool = False,
+) -> ExportResult:
+    """Export a model folder to ``DIR/onnx`` and check it against the torch model.
+
+    Args:
+        model_dir: A folder from ``textclf train`` (or ``save_pretrained``).
+        quantize: ``int8`` to also write ``model.int8.onnx``.
+        opset: ONNX opset (default: the exporter's).
+        data: A data file to check parity on (default: ``eval/predictions.jsonl``).
+        progress: Show progress bars while checking.
+
+    Returns:
+        The files written and the parity document (also in ``onnx/parity.json``).
+
+    Raises:
+        ConfigError: an unknown ``quantize``.
+        ModelLoadError: a folder that is not a model, or no ``tokenizer.json``.
+        MissingExtraError: without onnx, onnxruntime or onnxscript.
+        DataError: an unreadable ``data`` file.
+    """
+    if quantize not in (None, "int8"):
+        raise ConfigError(f"--quantize {quantize}: only int8 is supported.")
+    _onnxruntime()
+    for package in ("onnx", "onnxscript"):
+        try:
+            __import__(package)
+        except ImportError as e:
+            raise missing_extra(package, "onnx") from e
+    from textclf.atomic import make_temp_dir
+    from textclf.inference.pipeline import Predictor
+    from textclf.persistence import load_model_folder
+
+    folder = Path(model_dir)
+    model, tokenizer, info = load_model_folder(folder)
+    if not (folder / "tokenizer.json").is_file():
+        raise ModelLoadError(
+            f"{folder}: no tokenizer.json; the ONNX backend needs a fast tokenizer, so save "
+            "the model with a fast tokenizer (AutoTokenizer.from_pretrained(...).save_pretrained)."
+        )
+    texts, y, source = _parity_data(folder, data, info.space)
+    started = datetime.now(UTC)
+    tmp = make_temp_dir(folder, ".onnx-")
+    try:
+        fp32 = tmp / FP32_FILE
+        logger.info("Exporting %s to ONNX …", folder)
+        try:
+            _export_graph(model.eval(), tokenizer, fp32, opset)
+        except Exception as e:
+            raise ModelLoadError(
+                f"{folder}: torch.onnx could not export this model ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}); use --backend torch for it."
+            ) from e
+        files = [fp32]
+        if quantize == "int8":
+            logger.info("Quantising to int8 …")
+            _quantize(fp32, tmp / INT8_FILE)
+            files.append(tmp / INT8_FILE)
+        parity: dict[str, Any] = {
+            "created": started.isoformat(timespec="seconds"),
+            "source": weights_fingerprint(folder),
+            "opset": opset,
+            "data": source or None,
+            "n_texts": len(texts),
+            "task": info.task,
+        }
+        if texts:
+            logger.info("Checking parity on %d texts from %s …", len(texts), source)
+            torch_pred = Predictor(model, tokenizer, info, device="cpu")
+            rule = info.rule
+            reference = rule.probabilities(torch_pred.logits(texts, progress=progress))
+            parity["torch"] = _summary(rule, info.task, reference, y)
+            for name, file in (("fp32", fp32), ("int8", tmp / INT8_FILE)):
+                if not file.is_file():
+                    continue
+                onnx_pred = Predictor.from_onnx(folder, file, info=info, device="cpu")
+                candidate = rule.probabilities(onnx_pred.logits(texts, progress=progress))
+                parity[name] = _compare(rule, reference, candidate, y, info.task)
+        else:
+            parity["note"] = (
+                "no eval/predictions.jsonl and no --data: parity not measured, so int8 is not "
+                "used automatically"
+            )
+        (tmp / PARITY_FILE).write_text(json.dumps(parity, indent=2) + "\n", encoding="utf-8")
+        target = folder / ONNX_DIR
+        if target.exists():
+            old = make_temp_dir(folder, ".onnx-old-")
+            os.replace(target, old / ONNX_DIR)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(folder=target, files=[target / f.name for f in files], parity=parity)
+
+
+def parity_lines(parity: dict[str, Any]) -> list[str]:
+    """The parity document as a few lines for the terminal."""
+    lines = []
+    base = parity.get("torch") or {}
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{100 * v:.2f}%"
+
+    if parity.get("n_texts"):
+        lines.append(
+            f"Parity on {parity['n_texts']} texts from {parity.get('data')}: torch accuracy "
+            f"{pct(base.get('accuracy'))}, headline {_num(base.get('headline'))}"
+        )
+    for name in ("fp32", "int8"):
+        check = parity.get(name)
+        if isinstance(check, dict):
+            lines.append(
+                f"  onnx {name}: labels agree {pct(check['label_agreement'])}, max |Δp| "
+                f"{check['max_abs_proba_diff']:.2e}, accuracy {pct(check.get('accuracy'))}, "
+                f"headline {_num(check.get('headline'))}"
+            )
+    if "int8" in parity:
+        ok = int8_acceptable(parity)
+        lines.append(
+            "  int8 is used by --backend auto" if ok else "  int8 missed the bar: auto uses fp32"
+        )
+    if parity.get("note"):
+        lines.append(f"  note: {parity['note']}")
+    return lines
+
+
+def _num(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
+__all__ = [
+    "BackendChoice",
+    "ExportResult",
+    "OnnxBackend",
+    "choose_backend",
+    "export_onnx",
+    "int8_acceptable",
+    "parity_lines",
+    "read_parity",
+]

@@ -1,0 +1,138 @@
+"""ONNX export and the ONNX Runtime backend: same logits as torch, int8 agrees, torch never imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from textclf.errors import ModelLoadError
+from textclf.inference.onnx import (
+    FP32_FILE,
+    INT8_FILE,
+    ONNX_DIR,
+    PARITY_FILE,
+    choose_backend,
+    export_onnx,
+    int8_acceptable,
+)
+from textclf.inference.pipeline import Predictor
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the multi-class run, exported with int8 (once for the module)."""
+    folder = tmp_path_factory.mktemp("onnx") / "model"
+    shutil.copytree(trained_run("multiclass"), folder)
+    export_onnx(folder, quantize="int8")
+    return folder
+
+
+def _texts(folder: Path) -> list[str]:
+    lines = (folder / "eval" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines] + ["an unseen text", "x" * 400]
+
+
+def test_export_writes_the_files_and_a_parity_report(exported: Path):
+    onnx = exported / ONNX_DIR
+    assert {p.name for p in onnx.iterdir()} == {FP32_FILE, INT8_FILE, PARITY_FILE}
+    parity = json.loads((onnx / PARITY_FILE).read_text())
+    assert parity["data"] == "eval/predictions.jsonl" and parity["n_texts"] > 0
+    assert parity["fp32"]["label_agreement"] == 1.0
+    assert parity["fp32"]["max_abs_proba_diff"] < 1e-4
+    assert parity["torch"]["accuracy"] is not None and parity["int8"]["accuracy"] is not None
+    assert parity["source"]["sha256"]
+    assert not list(exported.glob(".onnx-*"))  # no temporary folders left
+
+
+def test_onnx_logits_match_torch(exported: Path):
+    texts = _texts(exported)
+    reference = Predictor.from_folder(exported, backend="torch", device="cpu").logits(texts)
+    onnx = Predictor.from_folder(exported, backend="onnx", device="cpu")
+    assert onnx.backend in ("onnx", "onnx-int8")
+    fp32 = Predictor.from_onnx(exported, exported / ONNX_DIR / FP32_FILE, device="cpu")
+    np.testing.assert_allclose(fp32.logits(texts), reference, atol=1e-4)
+
+
+def test_int8_agrees_on_labels(exported: Path):
+    texts = _texts(exported)
+    torch_pred = Predictor.from_folder(exported, backend="torch", device="cpu")
+    int8 = Predictor.from_onnx(exported, exported / ONNX_DIR / INT8_FILE, device="cpu")
+    assert int8.predict(texts) == torch_pred.predict(texts)
+
+
+def test_auto_prefers_int8_within_the_bar_and_fp32_otherwise(exported: Path, tmp_path: Path):
+    parity = json.loads((exported / ONNX_DIR / PARITY_FILE).read_text())
+    choice = choose_backend(exported, "auto", device="cpu")
+    assert choice.name == ("onnx-int8" if int8_acceptable(parity) else "onnx")
+    assert choose_backend(exported, "torch").name == "torch"
+    bad = {**parity, "int8": {**parity["int8"], "label_agreement": 0.99}}
+    assert not int8_acceptable(bad)
+    dropped = {**parity, "int8": {**parity["int8"], "label_agreement": 1.0, "accuracy_drop": 0.01}}
+    assert not int8_acceptable(dropped)
+
+
+def test_onnx_backend_without_an_export_is_one_clear_error(trained_run):
+    with pytest.raises(ModelLoadError, match=r"no ONNX export.*textclf export"):
+        choose_backend(trained_run("multiclass"), "onnx")
+    assert choose_backend(trained_run("multiclass"), "auto").name == "torch"
+
+
+def test_an_export_of_older_weights_is_not_used(exported: Path, tmp_path: Path):
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")  # other weights, same file name
+    assert choose_backend(folder, "auto").name == "torch"
+    with pytest.raises(ModelLoadError, match="older weights"):
+        choose_backend(folder, "onnx")
+    (folder / ONNX_DIR / PARITY_FILE).unlink()  # an unfinished export
+    with pytest.raises(ModelLoadError, match="unfinished"):
+        choose_backend(folder, "onnx")
+
+
+def test_a_copied_folder_keeps_its_export(exported: Path, tmp_path: Path):
+    folder = tmp_path / "copy"
+    shutil.copytree(exported, folder, copy_function=shutil.copy)  # new modification times
+    assert choose_backend(folder, "onnx").name in ("onnx", "onnx-int8")
+
+
+def test_the_onnx_path_never_imports_torch(exported: Path):
+    code = (
+        "import sys\n"
+        "from textclf.inference.pipeline import Predictor\n"
+        f"p = Predictor.from_folder({str(exported)!r}, backend='onnx', device='cpu')\n"
+        "print(p.predict(['apple and apricot', 'banana']))\n"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_onnx_predictor_loads_torch_only_when_asked(exported: Path):
+    p = Predictor.from_folder(exported, backend="onnx", device="cpu")
+    assert p._model is None
+    assert p.model.config.num_labels == len(p.info.labels)  # loaded on first use
+    assert p.device.type == "cpu" and p.tokenizer.is_fast
+
+
+def test_export_refuses_an_unknown_quantisation(exported: Path):
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="int8"):
+        export_onnx(exported, quantize="int4")

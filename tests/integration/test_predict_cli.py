@@ -1,0 +1,233 @@
+"""``textclf predict`` (and ``export``) through the real CLI: formats, records, streaming, crashes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from textclf.cli import app
+from textclf.inference.files import predict_file
+from textclf.inference.pipeline import Predictor
+from textclf.inference.reader import InputColumns
+from textclf.inference.records import prediction_records
+
+pytestmark = pytest.mark.slow
+
+_CLI_ENV = ("DATASETS_VERBOSITY", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS")
+_CLI_LOGGERS = ("datasets", "transformers", "urllib3", "filelock", "fsspec", "httpx")
+TEXTS = [
+    "apple and apricot with avocado number 1",
+    "banana and blueberry with barley number 2",
+    "grape and guava with ginger number 3",
+    "the quick brown fox",
+    "unknown words appear here",
+    "garlic grape",
+]
+
+
+@pytest.fixture(autouse=True)
+def _restore_cli_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI callback sets env defaults and logger levels for its process; undo them."""
+    for key in _CLI_ENV:
+        monkeypatch.delenv(key, raising=False)
+    levels = {name: logging.getLogger(name).level for name in _CLI_LOGGERS}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def model(trained_run) -> Path:
+    return trained_run("multiclass")
+
+
+def _cli(*args: str):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _expected(model: Path, texts: list[str], rows: list[int]) -> list[dict]:
+    predictor = Predictor.from_folder(model, backend="torch", device="cpu")
+    proba = predictor.predict_proba(texts)
+    return prediction_records(
+        proba, predictor.decide(proba), predictor.space, texts=texts, rows=rows
+    )
+
+
+def _same_records(got: list[dict], want: list[dict]) -> None:
+    assert [{k: v for k, v in r.items() if k != "scores"} for r in got] == [
+        {k: v for k, v in r.items() if k != "scores"} for r in want
+    ]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(
+            list(g["scores"].values()), list(w["scores"].values()), atol=2e-6
+        )
+
+
+def test_csv_in_jsonl_out_carries_row_text_label_and_scores(model: Path, tmp_path: Path):
+    src = tmp_path / "in.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(
+            [[t, "ignored"] for t in TEXTS[:3]] + [["  ", "x"]] + [[t, "y"] for t in TEXTS[3:]]
+        )
+    out = tmp_path / "out.jsonl"
+    result = _cli("predict", "--model", model, "--input", src, "--output", out)
+    assert result.exit_code == 0, result.stderr
+    assert "Wrote 6 predictions" in result.stdout and "1 empty row(s) skipped" in result.stdout
+    got = _jsonl(out)
+    _same_records(got, _expected(model, TEXTS, [1, 2, 3, 5, 6, 7]))
+    assert got[0]["text"] == TEXTS[0] and set(got[0]["scores"]) == {"alpha", "beta", "gamma"}
+
+
+def test_jsonl_in_csv_out(model: Path, tmp_path: Path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        "".join(json.dumps({"id": f"T{i}", "text": t}) + "\n" for i, t in enumerate(TEXTS))
+    )
+    out = tmp_path / "out.csv"
+    result = _cli("predict", "-m", model, "-i", src, "-o", out, "--id-column", "id", "--top-k", "2")
+    assert result.exit_code == 0, result.stderr
+    with open(out, newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    want = _expected(model, TEXTS, list(range(1, 7)))
+    assert [r["id"] for r in table] == [f"T{i}" for i in range(6)]
+    assert [r["label"] for r in table] == [r["label"] for r in want]
+    assert [r["text"] for r in table] == TEXTS
+    assert {"score_alpha", "score_beta", "score_gamma", "top_k"} <= set(table[0])
+
+
+def test_headless_tsv_with_column_names(model: Path, tmp_path: Path):
+    src = tmp_path / "in.tsv"
+    src.write_text("".join(f"{t}\tc{i}\n" for i, t in enumerate(TEXTS)), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = _cli(
+        "predict", "-m", model, "-i", src, "-o", out,
+        "--column-names", "body,cid", "--text-column", "body", "--id-column", "cid",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    got = _jsonl(out)
+    assert [r["id"] for r in got] == [f"c{i}" for i in range(6)]
+    _same_records(
+        [{k: v for k, v in r.items() if k != "id"} for r in got],
+        _expected(model, TEXTS, list(range(1, 7))),
+    )
+
+
+def test_threshold_on_multiclass_abstains_below_it(model: Path, tmp_path: Path):
+    src = tmp_path / "in.csv"
+    src.write_text("text\n" + "\n".join(TEXTS) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    scores = [max(r["scores"].values()) for r in _expected(model, TEXTS, list(range(1, 7)))]
+    cut = float(np.median(scores))  # some texts above it, some below
+    result = _cli("predict", "-m", model, "-i", src, "-o", out, "--threshold", cut)
+    assert result.exit_code == 0, result.stderr
+    got = _jsonl(out)
+    assert any(r["label"] is None for r in got) and any(r["label"] is not None for r in got)
+    for r in got:
+        assert (r["label"] is None) == (max(r["scores"].values()) < cut)
+    bad = _cli("predict", "-m", model, "-i", src, "-o", out, "--threshold", "1.5")
+    assert bad.exit_code == 2 and "between 0 and 1" in bad.stderr
+
+
+def test_streaming_writes_the_same_records_as_one_chunk(model: Path, tmp_path: Path):
+    src = tmp_path / "in.jsonl"
+    texts = [f"{TEXTS[i % 6]} {i}" for i in range(40)]
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    predictor = Predictor.from_folder(model, device="cpu")
+    one = predict_file(
+        predictor, str(src), tmp_path / "one.jsonl", chunk_rows=10_000, progress=False
+    )
+    many = predict_file(predictor, str(src), tmp_path / "many.jsonl", chunk_rows=3, progress=False)
+    assert one.n_written == many.n_written == 40
+    assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "many.jsonl").read_text()
+    _same_records(_jsonl(tmp_path / "many.jsonl"), _expected(model, texts, list(range(1, 41))))
+    # The fallback reader (read_split) gives the same file for a format it alone reads.
+    import pandas as pd
+
+    pd.DataFrame({"text": texts}).to_parquet(tmp_path / "in.parquet")
+    predict_file(
+        predictor, str(tmp_path / "in.parquet"), tmp_path / "pq.jsonl", chunk_rows=7, progress=False
+    )
+    assert (tmp_path / "pq.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+
+
+def test_a_bad_row_half_way_leaves_no_output_and_the_old_one_intact(model: Path, tmp_path: Path):
+    src = tmp_path / "in.csv"
+    good = "".join(f'"{TEXTS[i % 6]}"\n' for i in range(20))
+    src.write_text("text\n" + good + '"an unclosed quote\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    out.write_text("old predictions\n")
+    predictor = Predictor.from_folder(model, device="cpu")
+    from textclf.errors import DataError
+
+    with pytest.raises(DataError, match=r"in\.csv line 22.*never closed"):
+        predict_file(predictor, str(src), out, chunk_rows=5, progress=False, spec=InputColumns())
+    assert out.read_text() == "old predictions\n"
+    assert not list(tmp_path.glob(".out.jsonl.*"))  # the temporary file is removed
+
+
+def test_a_killed_predict_leaves_no_half_written_file(model: Path, tmp_path: Path):
+    src = tmp_path / "in.csv"
+    src.write_text("text\n" + "\n".join(TEXTS * 3) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    out.write_text("old predictions\n")
+    env = {**os.environ, "TEXTCLF_FAIL_AT": "predict_chunk", "HF_HUB_OFFLINE": "1"}
+    args = ["-m", "textclf", "predict", "-m", str(model), "-i", str(src), "-o", str(out)]
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == -9, done.stderr  # SIGKILL after the first chunk was written
+    assert out.read_text() == "old predictions\n"
+    fresh = tmp_path / "fresh.jsonl"
+    args[-1] = str(fresh)
+    subprocess.run([sys.executable, *args], capture_output=True, env=env, timeout=300)
+    assert not fresh.exists()
+
+
+def test_backend_onnx_without_an_export_is_one_error_line(model: Path, tmp_path: Path):
+    src = tmp_path / "in.csv"
+    src.write_text("text\nhello\n", encoding="utf-8")
+    result = _cli(
+        "predict", "-m", model, "-i", src, "-o", tmp_path / "o.jsonl", "--backend", "onnx"
+    )
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "textclf export" in errors[0] and str(model) in errors[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+    unknown = _cli("predict", "-m", model, "-i", src, "-o", tmp_path / "o.jsonl", "--backend", "tf")
+    assert unknown.exit_code == 2 and "auto, torch or onnx" in unknown.stderr
+
+
+def test_export_then_predict_runs_onnx_with_the_same_labels(model: Path, tmp_path: Path):
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "model"
+    shutil.copytree(model, folder)
+    result = _cli("export", "--model", folder)
+    assert result.exit_code == 0, result.stderr
+    assert "model.onnx" in result.stdout and "labels agree 100.00%" in result.stdout
+    src = tmp_path / "in.csv"
+    src.write_text("text\n" + "\n".join(TEXTS) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = _cli("predict", "-m", folder, "-i", src, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "(onnx)" in result.stdout
+    _same_records_labels = [r["label"] for r in _jsonl(out)]
+    assert _same_records_labels == [r["label"] for r in _expected(model, TEXTS, list(range(1, 7)))]
