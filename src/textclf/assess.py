@@ -267,27 +267,41 @@ def assess(
     )
 
 
-def baseline_verdict(document: Mapping[str, Any]) -> str | None:
-    """One line when the model does not beat the best baseline on this split, else ``None``.
+def baseline_verdict(
+    document: Mapping[str, Any], validation: Mapping[str, Any] | None = None
+) -> str | None:
+    """One line when the model does not clearly beat the best baseline, else ``None``.
 
-    The remedy is the one ``bench/robustness.py`` supports: on small data the frozen
-    embedding baseline is strong, and the probed-head recipe with more optimizer steps is
-    what closes the gap.
+    Args:
+        document: The test (or only) split's metrics document.
+        validation: The validation split's comparison (``document["comparison"]`` shape),
+            when there was one: the verdict names both splits.
+
+    The remedy is the one ``bench/robustness.py`` supports: more optimizer steps and a
+    probed head close the gap on small data, more labelled examples close it further.
     """
-    comparison = document.get("comparison")
-    if not comparison:
+    splits = [(document.get("split", "test"), document.get("comparison"))]
+    if validation:
+        splits.insert(0, ("validation", validation))
+    losing = [
+        (name, c)
+        for name, c in splits
+        if c and not (c["difference"]["ci_low"] is not None and c["difference"]["ci_low"] > 0)
+    ]
+    if not losing:
         return None
-    diff = comparison["difference"]
-    if diff["ci_low"] is not None and diff["ci_low"] > 0:
-        return None
+    comparison = losing[-1][1]
     name = BASELINE_NAMES.get(comparison["baseline"], comparison["baseline"])
-    metric = comparison["metric"]
-    verb = "does not beat" if diff["value"] <= 0 else "is not clearly better than"
+    parts = "; ".join(
+        f"{split}: {c['metric']} difference {fmt_interval(c['difference'])}, p = {c['p_value']:.3g}"
+        for split, c in losing
+    )
+    worse = any(c["difference"]["value"] <= 0 for _, c in losing)
+    verb = "does not beat" if worse else "is not clearly better than"
     return (
-        f"The fine-tuned model {verb} {name} on the {document['split']} split "
-        f"({metric} difference {fmt_interval(diff)}, p = {comparison['p_value']:.3g}). "
-        "Remedies: more labelled examples; train longer (--set train.min_steps=600); "
-        "or use the baseline, which is cheaper to run."
+        f"The fine-tuned model {verb} {name} ({parts}). Remedies: more labelled examples, "
+        "more optimizer steps (--set train.min_steps=600), or use the baseline, which is "
+        "cheaper to run."
     )
 
 

@@ -180,6 +180,7 @@ class TextClassifier:
 
         from textclf.modeling import build_model, load_classifier, load_tokenizer
         from textclf.training.checkpoints import read_train_record, save_trained, trained_snapshot
+        from textclf.training.resources import is_main_process
         from textclf.training.trainer import TrainResult, tokenize, train_model
 
         train_cfg, eval_cfg, model_cfg = self._configs()
@@ -217,7 +218,12 @@ class TextClassifier:
             ckpt_dir = Path(tmp)
         else:
             ckpt_dir = Path(output_dir) / "checkpoints"
-        snapshot = trained_snapshot(ckpt_dir) if resume and output_dir is not None else None
+        main = is_main_process()
+        snapshot = (
+            trained_snapshot(ckpt_dir, move_aside=main)
+            if resume and output_dir is not None
+            else None
+        )
         try:
             if snapshot is not None:
                 # Training had finished before the interruption: reuse it, do not train again.
@@ -238,7 +244,7 @@ class TextClassifier:
                     resume=resume,
                     callbacks=callbacks,
                 )
-                if output_dir is not None:
+                if output_dir is not None and main:
                     save_trained(ckpt_dir, net, tokenizer, result.to_dict())
         finally:
             if tmp is not None:

@@ -38,6 +38,7 @@ from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
 from textclf.tracking.session import TrackingSession
 from textclf.training.callbacks import TrackingCallback
+from textclf.training.resources import wait_for_everyone, world
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,22 @@ def _run_experiment(
         count_tokens=token_counter(config.model.name, revision=config.model.revision),
         model_max_length=limit,
     )
+    rank = world()[0]
+    if rank != 0:
+        # Another process of a torchrun / accelerate launch: it trains its share of each
+        # batch once rank 0 has claimed and prepared the folder; rank 0 alone writes the
+        # folder, tracks and evaluates (the Trainer saves checkpoints from rank 0 only).
+        wait_for_everyone()
+        clf = TextClassifier.from_config(config)
+        clf.fit(
+            data.splits["train"],
+            X_val=data.splits.get("validation"),
+            output_dir=output,
+            resume=resume,
+            label_space=data.space,
+            callbacks=callbacks or [],
+        )
+        return _result_of_a_helper_rank(output, data, clf, rank, started)
     for finding in data.report.warnings:
         logger.warning(finding.message)
     session.check()  # the tracker's health check, before anything is written
@@ -184,6 +201,7 @@ def _run_experiment(
             folder.clear()
         folder.set_state("running")
         config.save(output / "checkpoints" / "run-config.yaml")
+        wait_for_everyone()  # the other ranks start training now
         return _train_and_save(
             config,
             session,
@@ -194,6 +212,26 @@ def _run_experiment(
             folder=folder,
             started=started,
         )
+
+
+def _result_of_a_helper_rank(
+    output: Path, data: PreparedData, clf: TextClassifier, rank: int, started: float
+) -> ExperimentResult:
+    """What a rank other than 0 returns: the training facts; rank 0 holds the evaluation."""
+    history = clf.history_
+    return ExperimentResult(
+        output_dir=output,
+        space=data.space,
+        metrics={},
+        evaluation={},
+        eval_split="",
+        n_eval=0,
+        report=data.report,
+        train_runtime_s=history.train_runtime_s,
+        train_samples_per_second=history.train_samples_per_second,
+        total_runtime_s=time.perf_counter() - started,
+        notes=[f"rank {rank}: trained its share; rank 0 evaluated and wrote the model folder"],
+    )
 
 
 def _train_and_save(
@@ -274,14 +312,11 @@ def _train_and_save(
         doc["truncation"] = data.report.to_dict().get("truncation")
         assessment.write(eval_dir)
     notes = [n for n in (data.split_note, *history.notes, *rule.notes) if n]
-    verdicts = [
-        v
-        for v in (
-            baseline_verdict(validation_doc) if validation_doc else None,
-            baseline_verdict(doc) if doc and eval_name != "validation" else None,
-        )
-        if v
-    ]
+    verdict = baseline_verdict(
+        doc or (validation_doc or {}),
+        (validation_doc or {}).get("comparison") if eval_name != "validation" else None,
+    )
+    verdicts = [verdict] if verdict else []
     result = ExperimentResult(
         output_dir=output,
         space=space,

@@ -151,6 +151,8 @@ def train(
         }
         cfg = build_config(config=config, overrides=overrides or [], flags=flags)
         result = run_experiment(cfg, resume=resume, overwrite=overwrite)
+        if not result.evaluation and result.notes and result.notes[0].startswith("rank "):
+            return  # another rank of a distributed run: rank 0 prints the summary
         print_result(result)
         for line in result.notes:
             print(f"Note: {line}")

@@ -111,15 +111,24 @@ def fmt_interval(iv: dict[str, Any] | None, digits: int = 4) -> str:
     return f"{iv['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+#: Column headings for the baselines in tables (their full names are in the text).
+BASELINE_HEADINGS = {
+    "tfidf_lr": "TF-IDF+LR",
+    "tfidf_cnb": "TF-IDF+NB",
+    "embed_lr": "embeddings+LR",
+    "majority": "majority",
+}
+
+
 def headline_table(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: metric | model (CI) | at 0.5 (if tuned) | each baseline (CI)."""
     names = [m for m in HEADLINE_METRICS[doc["task"]] if m in doc["metrics"]]
     header = ["metric", "model"]
     fixed = doc.get("at_default_threshold")
     if fixed:
-        header.append("model, threshold 0.5")
+        header.append("model at 0.5")
     baselines = doc.get("baselines") or {}
-    header += [b["name"] for b in baselines.values()]
+    header += [BASELINE_HEADINGS.get(k, b["name"]) for k, b in baselines.items()]
     rows = []
     for m in names:
         row = [m, fmt_interval(doc["metrics"][m])]

@@ -108,11 +108,13 @@ def _move_aside(folder: Path, reason: str) -> None:
     logger.warning("%s is incomplete (%s): moved aside to %s, not used.", folder, reason, dest)
 
 
-def latest_complete_checkpoint(root: Path) -> Path | None:
+def latest_complete_checkpoint(root: Path, *, move_aside: bool = True) -> Path | None:
     """The newest complete ``checkpoint-N`` under ``root``; incomplete newer ones are moved aside.
 
     Args:
         root: The Trainer's output folder (``RUN/checkpoints``).
+        move_aside: Move incomplete ones into ``incomplete/`` (only the process that owns
+            the folder does; other ranks of a distributed run only skip them).
 
     Returns:
         The checkpoint folder, or ``None`` when there is no complete one.
@@ -128,7 +130,8 @@ def latest_complete_checkpoint(root: Path) -> Path | None:
         problem = checkpoint_problem(folder)
         if problem is None:
             return folder
-        _move_aside(folder, problem)
+        if move_aside:
+            _move_aside(folder, problem)
     return None
 
 
@@ -180,14 +183,15 @@ def save_trained(
     return final
 
 
-def trained_snapshot(root: Path) -> Path | None:
+def trained_snapshot(root: Path, *, move_aside: bool = True) -> Path | None:
     """``root/trained`` when it holds a complete snapshot, else ``None``."""
     final = root / TRAINED
     if not final.is_dir():
         return None
     problem = checkpoint_problem(final, needed=("train_record.json",))
     if problem is not None:
-        _move_aside(final, problem)
+        if move_aside:
+            _move_aside(final, problem)
         return None
     return final
 

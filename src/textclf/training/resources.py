@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import torch
@@ -107,3 +108,30 @@ def free_accelerator_memory() -> None:
     mps = getattr(torch, "mps", None)
     if mps is not None and _mps_works():
         mps.empty_cache()
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world size)`` of this process under ``torchrun`` / ``accelerate launch``.
+
+    Read from the launcher's environment (``RANK``, ``WORLD_SIZE``), so it answers before
+    any process group exists; ``(0, 1)`` for a plain single process.
+    """
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """True on rank 0 (and in a single process): the one that writes files and logs."""
+    return world()[0] == 0
+
+
+def wait_for_everyone() -> None:
+    """A barrier across the launched processes (a no-op in a single process).
+
+    The first call sets up the process group the launcher describes (gloo on CPUs,
+    NCCL on GPUs), through accelerate as the Trainer itself does.
+    """
+    if world()[1] <= 1:
+        return
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()

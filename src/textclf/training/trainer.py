@@ -49,8 +49,10 @@ from textclf.training.checkpoints import CompleteCheckpointCallback, latest_comp
 from textclf.training.resources import (
     Resources,
     free_accelerator_memory,
+    is_main_process,
     is_out_of_memory,
     select_resources,
+    world,
 )
 from textclf.training.warm_start import warm_start
 
@@ -414,7 +416,17 @@ def train_model(
     accumulation = cfg.gradient_accumulation_steps
     notes: list[str] = []
     retries = 0
-    if not (resume and latest_complete_checkpoint(output_dir) is not None):
+    rank, n_processes = world()
+    if n_processes > 1 and rank == 0:
+        logger.info(
+            "Distributed training on %d processes: batch size %d is per device, %d texts per "
+            "optimizer step in all.",
+            n_processes,
+            cfg.batch_size,
+            cfg.batch_size * cfg.gradient_accumulation_steps * n_processes,
+        )
+    resuming = resume and latest_complete_checkpoint(output_dir, move_aside=False) is not None
+    if not resuming:
         # (A resumed run restores its weights from the checkpoint: no warm start to redo.)
         model.to(resources.device)  # type: ignore[arg-type]
         notes += warm_start(
@@ -467,7 +479,11 @@ def train_model(
             layer_decay=cfg.layer_decay,
         )
         trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
-        last = latest_complete_checkpoint(output_dir) if (resume or retries > 0) else None
+        last = (
+            latest_complete_checkpoint(output_dir, move_aside=is_main_process())
+            if (resume or retries > 0)
+            else None
+        )
         resume_from = str(last) if last else None
         if resume and retries == 0:
             if last:
