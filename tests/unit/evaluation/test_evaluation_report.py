@@ -102,7 +102,7 @@ def test_fmt_interval():
 
 def test_headline_table_has_the_model_the_fixed_threshold_and_each_baseline():
     header, rows = headline_table(_doc())
-    assert header == ["metric", "model", "model, threshold 0.5", "TF-IDF + LR"]
+    assert header == ["metric", "model", "model at 0.5", "TF-IDF+LR"]
     # Headline metrics of the task, in their order, only those in the document.
     assert [r[0] for r in rows] == ["accuracy", "f1_macro", "roc_auc", "ece"]
     assert rows[0] == [
@@ -128,7 +128,7 @@ def test_decision_rule_lines():
         "temperature: 1.500",
         "validation ECE: 0.0800 before, 0.0300 after temperature scaling",
         "threshold on 'pos': 0.400",
-        "validation f1: 0.7000 at 0.5, 0.7500 tuned",
+        "validation f1: 0.7000 at 0.5, 0.7500 tuned (in-sample)",
     ]
     doc = _doc()
     doc["thresholds"]["decision_rule"].update(thresholds=[0.3, 0.6], threshold_tuning=None)
@@ -148,7 +148,7 @@ def test_metrics_markdown_sections():
     md = metrics_markdown(_doc())
     assert md.startswith("# Evaluation: test split (40 examples, binary)\n")
     assert "90% bootstrap confidence intervals (200 resamples, bca)" in md
-    assert "| metric | model | model, threshold 0.5 | TF-IDF + LR |" in md
+    assert "| metric | model | model at 0.5 | TF-IDF+LR |" in md
     assert "| pos | 0.860 [0.700, 0.950] | 0.900 [0.800, 1.000] | 0.880 [0.800, 0.960] | 20 |" in md
     notes = md.index("## Interval notes")
     assert md.index("## Per label") < notes < md.index("## Decision rule")
