@@ -31,6 +31,7 @@ from textclf.errors import TextclfError, TrackingError, missing_extra
 from textclf.tracking.base import (
     DatasetRecord,
     NullTracker,
+    RunStatus,
     Tracker,
     TrackingInfo,
     finite_metrics,
@@ -48,6 +49,14 @@ ENV_SWITCH = "TEXTCLF_TRACKING"
 RUN_FILE = "run.json"
 # File names too generic to name an experiment: use the folder's name instead.
 _GENERIC_STEMS = {"train", "training", "data", "dataset", "all", "full", "labelled", "labeled"}
+
+
+class StopRun(Exception):
+    """Raised (e.g. from a Trainer callback) to end a run on purpose before it finishes.
+
+    A pruned hyperparameter trial is the case: its tracked run ends ``KILLED``, not
+    ``FAILED``, so the tracker's UI does not show the search's pruning as crashes.
+    """
 
 
 def disabled_by_env() -> bool:
@@ -316,14 +325,28 @@ class TrackingSession:
         return self.summary()
 
     def fail(self, error: BaseException) -> None:
-        """End the run as FAILED (KILLED on Ctrl-C); never raises."""
+        """End the run as FAILED (KILLED on Ctrl-C or :class:`StopRun`); never raises."""
         if not self._open:
             return
         self._open = False
+        status: RunStatus = "KILLED" if isinstance(error, StopRun) else status_for(error)
         try:
-            self._info = self.tracker.end_run(status_for(error))
+            self._info = self.tracker.end_run(status)
         except Exception as e:  # the original error matters more
             logger.warning("Could not mark the tracked run as failed (%s).", e)
+
+    def end(self) -> dict[str, Any]:
+        """End the run FINISHED without the final records (no model folder to record).
+
+        A search whose best model was trained on another machine ends this way.
+
+        Returns:
+            :meth:`summary`.
+        """
+        if self._open:
+            self._open = False
+            self._info = self.tracker.end_run("FINISHED")
+        return self.summary()
 
     def summary(self) -> dict[str, Any]:
         """Where the run was recorded (``TrackingInfo`` as a dict); ``{}`` when not tracked."""
