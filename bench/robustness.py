@@ -160,12 +160,15 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
     y_train = space.encode(canon(cell.train[1]))
     out: dict[str, Any] = {"n_train": len(cell.train[0]), "task": task}
     started = time.perf_counter()
+    options = dict(recipe)
+    pooling = options.pop("pooling", None)
     clf = TextClassifier(
         "default",
         task=task,
         max_length=cell.max_length,
         random_state=seed,
-        **recipe,
+        pooling=pooling,
+        train_options=options,
     )
     clf.fit(cell.train[0], cell.train[1], X_val=cell.validation[0], y_val=cell.validation[1])
     out["train_s"] = time.perf_counter() - started

@@ -100,6 +100,12 @@ class ModelConfig(_Section):
     )
     max_length: int = Field(default=128, ge=8, le=8192)
     revision: str | None = None
+    pooling: Literal["cls", "mean"] = Field(
+        default="cls",
+        description="'mean': one more encoder layer, initialised to carry the mean of the "
+        "token states to [CLS] (how sentence-embedding checkpoints were trained), still a "
+        "plain BERT-family architecture; 'cls': the checkpoint's own [CLS] head.",
+    )
 
 
 class TrainConfig(_Section):

@@ -54,6 +54,8 @@ class TextClassifier:
         task: ``auto`` (detected from the labels), ``binary``, ``multiclass`` or ``multilabel``.
         max_length: Texts are truncated to this many tokens.
         random_state: Seed for initialisation, sampling and dropout.
+        pooling: ``cls`` or ``mean`` (see :class:`textclf.config.ModelConfig`); ``None``
+            takes the config default.
         epochs, max_steps, batch_size, learning_rate, class_weighting: Training options;
             ``None`` takes the default of :class:`textclf.config.TrainConfig`.
         train_options: Any other :class:`~textclf.config.TrainConfig` field, e.g.
@@ -69,6 +71,7 @@ class TextClassifier:
         task: str = "auto",
         max_length: int = 128,
         random_state: int = 42,
+        pooling: str | None = None,
         epochs: float | None = None,
         max_steps: int | None = None,
         batch_size: int | None = None,
@@ -81,6 +84,7 @@ class TextClassifier:
         self.task = task
         self.max_length = max_length
         self.random_state = random_state
+        self.pooling = pooling
         self.epochs = epochs
         self.max_steps = max_steps
         self.batch_size = batch_size
@@ -126,7 +130,11 @@ class TextClassifier:
             return (
                 TrainConfig(**options),
                 EvalConfig(**dict(self.eval_options or {})),
-                ModelConfig(name=self.model, max_length=self.max_length),
+                ModelConfig(
+                    name=self.model,
+                    max_length=self.max_length,
+                    pooling=self.pooling or ModelConfig().pooling,  # type: ignore[arg-type]
+                ),
             )
         except ValueError as e:
             raise ConfigError(f"TextClassifier: invalid option ({e}); see TrainConfig.") from e
@@ -139,6 +147,7 @@ class TextClassifier:
             task=config.data.task,
             max_length=config.model.max_length,
             random_state=config.seed,
+            pooling=config.model.pooling,
             train_options=config.train.model_dump(),
             eval_options=config.eval.model_dump(exclude={"baselines"}),
         )
@@ -231,7 +240,9 @@ class TextClassifier:
                 net = load_classifier(snapshot)
                 result = TrainResult.from_dict(read_train_record(snapshot))
             else:
-                net = build_model(self.model, space, revision=model_cfg.revision)
+                net = build_model(
+                    self.model, space, revision=model_cfg.revision, pooling=model_cfg.pooling
+                )
                 result = train_model(
                     net,
                     tokenizer,

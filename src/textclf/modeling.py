@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textclf.config import DEFAULT_MODEL
 from textclf.data.labels import LabelSpace
@@ -156,13 +156,56 @@ def load_tokenizer(name: str, *, revision: str | None = None) -> PreTrainedToken
         raise _hub_error(name, e) from e
 
 
-def build_model(name: str, space: LabelSpace, *, revision: str | None = None) -> PreTrainedModel:
+# Encoders whose layers are BERT's (attention.self.{query,key,value}, attention.output,
+# intermediate, output): a mean-pooling layer can be written in their own weights.
+_BERT_LAYERS = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
+
+
+def _mean_pooling_layer(model: PreTrainedModel, scale: float = 20.0) -> None:
+    """Make the last encoder layer pass the mean of its inputs to the [CLS] position.
+
+    With zero query and key weights every position attends uniformly to every unmasked
+    token, so the attention output at [CLS] is ``scale`` times the mean of the layer's
+    inputs; added to the [CLS] state itself and layer-normalised, the large mean term
+    dominates (layer norm ignores scale), and a zero feed-forward passes it on unchanged.
+    The [CLS] output is then (up to layer norm) the mean of the previous layer's states:
+    the pooling sentence-transformers checkpoints such as all-MiniLM-L6-v2 were trained
+    with, inside a plain ``BertForSequenceClassification``. Fine-tuning may then learn
+    any other attention pooling from this start.
+    """
+    import torch
+
+    encoder: Any = model.base_model
+    layer: Any = encoder.encoder.layer[-1]
+    d = model.config.hidden_size
+    with torch.no_grad():
+        attn = layer.attention
+        for lin in (attn.self.query, attn.self.key):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        attn.self.value.weight.copy_(torch.eye(d) * scale)
+        attn.self.value.bias.zero_()
+        attn.output.dense.weight.copy_(torch.eye(d))
+        attn.output.dense.bias.zero_()
+        for norm in (attn.output.LayerNorm, layer.output.LayerNorm):
+            norm.weight.fill_(1.0)
+            norm.bias.zero_()
+        layer.output.dense.weight.zero_()
+        layer.output.dense.bias.zero_()
+
+
+def build_model(
+    name: str, space: LabelSpace, *, revision: str | None = None, pooling: str = "cls"
+) -> PreTrainedModel:
     """Load an encoder with a fresh classification head for ``space``.
 
     Args:
         name: ``default``, a local folder or a hub name.
         space: Task and labels; sets ``problem_type``, ``id2label`` and ``label2id``.
         revision: Hub revision (branch, tag or commit).
+        pooling: ``cls`` (the architecture's own [CLS] head) or ``mean``: one more encoder
+            layer, initialised to carry the mean of the last layer's states to [CLS] (BERT-
+            family encoders; the architecture stays the standard one, with one more layer).
 
     Returns:
         An ``AutoModelForSequenceClassification`` model, weights from safetensors.
@@ -184,6 +227,15 @@ def build_model(name: str, space: LabelSpace, *, revision: str | None = None) ->
             problem_type=space.problem_type,
             trust_remote_code=False,
         )
+        mean_layer = pooling == "mean" and config.model_type in _BERT_LAYERS
+        if pooling == "mean" and not mean_layer:
+            logger.warning(
+                "%s: mean pooling is available for BERT-family encoders (%s); using [CLS].",
+                name,
+                ", ".join(_BERT_LAYERS),
+            )
+        if mean_layer:
+            config.num_hidden_layers += 1
     except OSError as e:
         if Path(path).exists():
             raise ModelLoadError(f"{path}: unreadable config.json ({e}).") from e
@@ -211,7 +263,15 @@ def build_model(name: str, space: LabelSpace, *, revision: str | None = None) ->
         ) from e
     finally:
         hf_logging.set_verbosity(verbosity)
-    logger.info("Loaded %s with a new %d-label head (%s).", name, space.num_labels, space.task)
+    if mean_layer:
+        _mean_pooling_layer(model)
+    logger.info(
+        "Loaded %s with a new %d-label head (%s)%s.",
+        name,
+        space.num_labels,
+        space.task,
+        ", pooled by a mean-pooling top layer" if mean_layer else "",
+    )
     return model
 
 
