@@ -1,0 +1,169 @@
+"""Label cells: one raw cell of a label column → the list of label names it holds.
+
+Every label is kept as a list of names, one element for single-label data; the task is
+decided later from those lists (see :mod:`textclf.data.labels`). A cell is
+
+* **one name** (``pos``; an integer id with ``--label-names``);
+* **a set of names** (multi-label): a JSON list ``["a", "b"]`` in a CSV/TSV cell, a list
+  in JSONL, JSON, Parquet or a DataFrame, names joined by ``--label-separator``, or 0/1
+  columns (``--label-columns``). Such a source marks the data multi-label
+  (:attr:`textclf.data.io.Split.label_sets`);
+* **no labels**, the empty set, which only a multi-label example can have: ``[]`` or an
+  empty list; with ``--label-separator``, a blank cell (the empty set joined is the empty
+  string); with ``--label-columns``, a row of zeros. These rows are kept and counted
+  (``n_without_labels`` in the validation report);
+* **missing**, which stops the run naming the row: a blank cell without a label
+  separator, JSON ``null``, an absent key, NaN. A blank cell is never silently read as
+  "no labels" where it could be a forgotten single label.
+
+Example:
+    >>> parse = LabelParser("train.csv", "label", label_separator="|")
+    >>> parse("b|a|b", row=1), parse("", row=2), parse.saw_sets
+    (['b', 'a'], [], False)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from textclf.errors import DataError
+
+
+def is_missing(value: Any) -> bool:
+    """``None``, NaN, or a string of blank space."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class LabelParser:
+    """Turns one raw label cell into a list of label names (see the module docstring).
+
+    Args:
+        where: The source, for messages.
+        column: The label column, for messages.
+        label_names: Names of integer label ids (id ``i`` is ``label_names[i]``).
+        label_separator: Splits ``"a|b"`` into ``["a", "b"]``; a blank cell is then the
+            empty label set.
+
+    Attributes:
+        saw_sets: Some cell held a list or a JSON list, so the labels are sets.
+    """
+
+    def __init__(
+        self,
+        where: str,
+        column: str,
+        *,
+        label_names: Sequence[str] | None = None,
+        label_separator: str | None = None,
+    ) -> None:
+        self.where = where
+        self.column = column
+        self.label_names = label_names
+        self.label_separator = label_separator
+        self.saw_sets = False
+
+    def name(self, item: Any, row: int) -> str:
+        """The label name of one scalar item (an id maps through ``label_names``)."""
+        names = self.label_names
+        if isinstance(item, list | tuple | dict):
+            raise DataError(
+                f"{self.where} row {row}: label {_shorten(item)} in column '{self.column}' is "
+                'a nested list or object; give names or a flat list like ["a", "b"].'
+            )
+        if isinstance(item, bool):
+            item = int(item)
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        text = str(item).strip()
+        if names is not None and re.fullmatch(r"-?\d+", text):
+            idx = int(text)
+            if not 0 <= idx < len(names):
+                raise DataError(
+                    f"{self.where} row {row}: label id {idx} is outside the {len(names)} names "
+                    "in the label-names file; fix the id or the names file."
+                )
+            return names[idx]
+        return text
+
+    def _json_list(self, s: str, row: int) -> list[Any]:
+        try:
+            parsed = json.loads(s)
+        except (json.JSONDecodeError, RecursionError) as e:
+            why = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+            raise DataError(
+                f"{self.where} row {row}: label {_shorten(s)} looks like a JSON list but is "
+                f'not valid JSON ({why}); write it as ["a", "b"].'
+            ) from e
+        return parsed if isinstance(parsed, list) else [parsed]
+
+    def __call__(self, value: Any, row: int) -> list[str]:
+        """The label names of one cell, in order of first appearance, without repeats."""
+        items: list[Any]
+        if isinstance(value, list | tuple):
+            items = list(value)
+            self.saw_sets = True
+        elif (
+            isinstance(value, str) and value.strip().startswith("[") and value.strip().endswith("]")
+        ):
+            items = self._json_list(value.strip(), row)
+            self.saw_sets = True
+        elif isinstance(value, str) and self.label_separator:
+            # The empty set joined by a separator is the empty string: a blank cell is an
+            # example with no labels, not a missing one (see the module docstring).
+            items = [p for p in value.split(self.label_separator) if p.strip()]
+        elif is_missing(value):
+            raise DataError(
+                f"{self.where} row {row}: the '{self.column}' value is missing; fill in the "
+                "label (write [] for a multi-label example with no labels) or remove the row."
+            )
+        elif isinstance(value, dict):
+            raise DataError(
+                f"{self.where} row {row}: the '{self.column}' value is an object "
+                f"{_shorten(value)}; give a label name or a list of names."
+            )
+        elif isinstance(value, str):
+            items = [value.strip()]
+        else:
+            items = [value]
+        out: list[str] = []
+        for item in items:
+            if is_missing(item):
+                continue
+            name = self.name(item, row)
+            if name not in out:
+                out.append(name)
+        return out
+
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
+_FALSE = {"0", "0.0", "false", "no", "n", "f"}
+
+
+def binary_cell(value: Any, where: str, row: int, column: str) -> bool:
+    """Whether a 0/1 label-column cell (``--label-columns``) holds the label.
+
+    Raises:
+        DataError: a value that is neither 0/1 nor true/false, naming the row and column.
+    """
+    text = str(value).strip().lower() if not is_missing(value) else ""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise DataError(
+        f"{where} row {row}: label column '{column}' holds {value!r}; each label column must "
+        "hold 0 or 1."
+    )

@@ -1,0 +1,416 @@
+"""Text files as people have them: which format a path holds, whether it is UTF-8 text,
+and how a CSV or TSV file is laid out.
+
+* **Format** comes from the extension (:data:`EXTENSIONS`), or ``data.format`` forces it.
+* **Encoding.** Text files must be UTF-8; a byte-order mark (Excel's "CSV UTF-8") and
+  CRLF line ends are fine. Any other encoding is refused with the encoding it looks like
+  and the ``iconv`` command that converts it (see :func:`not_utf8_error` for why we do not
+  guess and read it). UTF-16 (Excel's "Unicode Text") is refused the same way. A file that
+  is not text at all (an image, a ZIP or ``.xlsx`` renamed ``.csv``) says so.
+* **Dialect.** ``.csv`` files are read with RFC 4180 quoting (fields may hold
+  separators, quotes and newlines) and the separator that the standard library's
+  :class:`csv.Sniffer` finds among comma, semicolon ("European" CSV, where the comma is
+  the decimal mark), tab and pipe: in the header line, as pandas' ``sep=None`` does, or
+  in the sampled lines of a file without a header. ``.tsv`` files are tab-separated;
+  their quoting is RFC 4180 when the csv module's strict parser accepts the whole file
+  as such (spreadsheet exports quote cells holding tabs or newlines), and none otherwise
+  (IANA TSV, SST-2, GoEmotions: a quote character is part of the text).
+  ``data.quoting`` forces either.
+
+Only the standard library is imported here (no ``datasets``, no ``pandas``), so a reader
+that streams plain files can decide formats and dialects as :mod:`textclf.data.io` does
+without paying for those imports.
+
+Example:
+    >>> detect_format(Path("train.tsv"))
+    'tsv'
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import re
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from textclf.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_SNIFF_BYTES = 1 << 16
+# Separators the sniffer may choose for a .csv file: comma, semicolon (Excel's CSV where
+# the comma is the decimal mark), tab (TSV saved as .csv) and pipe.
+_CSV_DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# Share of control characters above which decoded bytes are not text (ASCII-only binary
+# data decodes as UTF-8 but is mostly control codes; real text has next to none).
+_MAX_CONTROL_SHARE = 0.05
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
+
+# File signatures of formats that people rename to .csv or pick by mistake, with the fix.
+_SAVE_AS_CSV = "open it in the spreadsheet and save the sheet as 'CSV UTF-8'"
+_GIVE_TEXT = "give a UTF-8 CSV, TSV, JSONL or JSON file"
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook is one)", _SAVE_AS_CSV),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office file (.xls)", _SAVE_AS_CSV),
+    (b"%PDF-", "a PDF document", _GIVE_TEXT),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", _GIVE_TEXT),
+    (b"\xff\xd8\xff", "a JPEG image", _GIVE_TEXT),
+    (b"GIF8", "a GIF image", _GIVE_TEXT),
+    (b"\x1f\x8b", "a gzip archive", "decompress it first (gunzip)"),
+    (b"\xfd7zXZ\x00", "an xz archive", "decompress it first (unxz)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
+    (b"PAR1", "a Parquet file", "give it the .parquet extension"),
+)
+
+# Legacy encodings a non-UTF-8 text file is matched against: Windows' code pages (what
+# Excel's plain "CSV" writes, by locale), the East-Asian ones and KOI8-R.
+_LEGACY_CODEPAGES = (
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "cp874",
+    "cp932",
+    "cp949",
+    "gb18030",
+    "big5",
+    "koi8_r",
+)
+_MULTIBYTE_CODEPAGES = ("cp932", "cp949", "gb18030", "big5")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+# UTF-32 first: its little-endian mark starts with UTF-16's.
+_UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf_32"),
+    (codecs.BOM_UTF32_BE, "utf_32"),
+    (codecs.BOM_UTF16_LE, "utf_16"),
+    (codecs.BOM_UTF16_BE, "utf_16"),
+)
+
+
+def detect_format(path: Path, forced: str = "auto") -> str:
+    """Return ``csv``, ``tsv``, ``jsonl``, ``json`` or ``parquet`` for a file path."""
+    if forced != "auto":
+        return forced
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(EXTENSIONS))
+        raise DataError(
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use one of {known} "
+            "or pass --set data.format=csv|tsv|jsonl|json|parquet."
+        )
+    return fmt
+
+
+# ---------------------------------------------------------------------------------------
+# Text files: bytes → a checked UTF-8 sample
+# ---------------------------------------------------------------------------------------
+
+
+def _non_ascii_letters(data: bytes, codec: str) -> int:
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return -1
+    return sum(1 for ch in text if ord(ch) > 127 and ch.isalpha())
+
+
+def _mostly_control(data: bytes) -> bool:
+    """Whether ``data`` is binary by its share of control bytes (text has next to none)."""
+    return len(_CONTROL_BYTES.findall(data)) > _MAX_CONTROL_SHARE * len(data)
+
+
+def _legacy_encoding(data: bytes) -> str:
+    """The legacy encoding that text bytes ``data`` look like (a Python codec name)."""
+    best_name = "cp1252"
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # a dependency of requests, so nearly always there
+        pass
+    else:
+        # Only the code pages that spreadsheets and Windows tools write: among all of them,
+        # charset-normalizer calls a CSV with one "café" hp_roman8 or cp775. None comes
+        # back for short text dense with accents: the Latin code pages below then.
+        best = from_bytes(data, cp_isolation=list(_LEGACY_CODEPAGES)).best()
+        best_name = str(best.encoding) if best is not None else "cp1252"
+        # A stray accented byte before an ASCII letter is also a valid two-byte East-Asian
+        # character; real East-Asian text has many such bytes, a Western file only a few.
+        if best_name in _MULTIBYTE_CODEPAGES and len(_NON_ASCII.findall(data)) < 8:
+            best_name = "cp1252"
+    if best_name in ("cp1250", "cp1252", "latin_1") or best_name.startswith("iso8859"):
+        # charset-normalizer calls most Western-European text cp1250 (Central European):
+        # the two share most letters. They differ where one has a letter and the other a
+        # symbol (0xB3 is ł or ³), so the one that reads more bytes as letters wins, and
+        # cp1252 (Excel's "CSV" on Western Windows) wins a tie (ñ and ń are both letters).
+        western = _non_ascii_letters(data, "cp1252")
+        central = _non_ascii_letters(data, "cp1250")
+        return "cp1252" if western >= central else "cp1250"
+    return best_name
+
+
+def _iconv_name(codec: str) -> str:
+    return {"latin_1": "ISO-8859-1", "utf_16": "UTF-16", "utf_32": "UTF-32"}.get(
+        codec, codec.upper().replace("_", "-")
+    )
+
+
+def _convert_hint(path: Path, codec: str) -> str:
+    target = path.with_name(f"{path.stem}-utf8{path.suffix}")
+    return (
+        f"convert it with: iconv -f {_iconv_name(codec)} -t UTF-8 {shlex.quote(str(path))} > "
+        f"{shlex.quote(str(target))}"
+    )
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int, int] | None:
+    """(byte offset, line, byte value) of the first byte that is not UTF-8, or ``None``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fed = 0
+    lines = 1
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            buffered = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                data = buffered + chunk
+                return (
+                    fed - len(buffered) + e.start,
+                    lines + data[: e.start].count(b"\n"),
+                    data[e.start],
+                )
+            fed += len(chunk)
+            lines += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:  # the file ends inside a multi-byte character
+            data = decoder.getstate()[0]
+            return fed - len(data) + e.start, lines, data[e.start] if data else 0
+    return None
+
+
+def not_utf8_error(path: Path) -> DataError:
+    """The error for a text file that is not UTF-8: where, what it looks like, the fix.
+
+    We refuse rather than guess and read. Detection of single-byte code pages is a guess
+    (charset-normalizer calls most Western-European cp1252 text cp1250, and byte 0xF1 is
+    ñ in cp1252 but ń in cp1250), and a wrong guess silently trains on altered text. A
+    one-time conversion makes the file unambiguous for every tool, and the data
+    fingerprint recorded with the model then names the bytes that were really read.
+    """
+    where = _first_non_utf8(path)
+    if where is None:  # the caller saw a decode error; report it without a position
+        return DataError(f"{path}: the file is not valid UTF-8; re-save it as UTF-8.")
+    offset, line, value = where
+    with open(path, "rb") as f:
+        f.seek(max(0, offset - _SNIFF_BYTES // 2))
+        window = f.read(_SNIFF_BYTES)
+    if _mostly_control(window):
+        return DataError(f"{path}: this is a binary file, not text; {_GIVE_TEXT}.")
+    codec = _legacy_encoding(window)
+    return DataError(
+        f"{path} line {line}: byte {offset} (0x{value:02X}) is not UTF-8 and the file looks "
+        f"like {_iconv_name(codec)} text; {_convert_hint(path, codec)} (or save it again as "
+        "'CSV UTF-8') and give the new file."
+    )
+
+
+def read_text_sample(path: Path) -> str:
+    """Check that ``path`` is UTF-8 text and return its first lines, without a BOM.
+
+    Returns:
+        The decoded sample: the file, or whole lines of its first 64 KiB when larger.
+
+    Raises:
+        DataError: empty, binary, UTF-16 or non-UTF-8 files, or only blank space.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{path}: the file is empty; give a file with a header and data rows.")
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    whole = len(head) == size
+    for magic, what, fix in _SIGNATURES:
+        if head.startswith(magic):
+            raise DataError(f"{path}: this is {what}, not a text file; {fix}.")
+    for bom, codec in _UNICODE_BOMS:
+        if head.startswith(bom):
+            raise DataError(
+                f"{path}: the file is {_iconv_name(codec)} text (as Excel's 'Unicode Text' "
+                f"saves it), not UTF-8; {_convert_hint(path, codec)} and give the new file."
+            )
+    if b"\x00" in head:
+        raise DataError(f"{path}: this is a binary file, not text; {_GIVE_TEXT}.")
+    if not whole:
+        # Whole lines only, so that no multi-byte character or record is cut.
+        cut = head.rfind(b"\n")
+        head = head[: cut + 1] if cut > 0 else head
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        text = decoder.decode(head, final=whole)
+    except UnicodeDecodeError as e:
+        raise not_utf8_error(path) from e
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise DataError(f"{path}: the file holds only blank space; give a file with data rows.")
+    if len(_CONTROL.findall(text)) > _MAX_CONTROL_SHARE * len(text):
+        raise DataError(
+            f"{path}: this is a binary file, not text (mostly control characters); {_GIVE_TEXT}."
+        )
+    return text
+
+
+# ---------------------------------------------------------------------------------------
+# CSV and TSV: dialect, header, diagnosis
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The separator and quoting a CSV or TSV file is read with."""
+
+    delimiter: str
+    quoting: Literal[0, 3]  # csv.QUOTE_MINIMAL or csv.QUOTE_NONE
+
+    @property
+    def separator_name(self) -> str:
+        return _DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))
+
+    def reader(self, f: Iterable[str], *, strict: bool = False) -> Any:
+        return csv.reader(f, delimiter=self.delimiter, quoting=self.quoting, strict=strict)
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    # newline="": the csv module handles CRLF and newlines inside quoted fields itself.
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _strictly_rfc4180(path: Path, delimiter: str) -> bool:
+    """Whether the csv module's strict RFC 4180 parser accepts every record of the file."""
+    try:
+        with _open_text(path) as f:
+            for _ in csv.reader(f, delimiter=delimiter, strict=True):
+                pass
+    except (csv.Error, UnicodeDecodeError):
+        return False
+    return True
+
+
+def sniff_dialect(
+    path: Path,
+    fmt: str,
+    sample: str,
+    *,
+    column_names: Sequence[str] | None = None,
+    quoting: str = "auto",
+) -> Dialect:
+    """Separator and quoting of a CSV or TSV file (see the module docstring).
+
+    Args:
+        path: The file, read again for the TSV quoting check.
+        fmt: ``csv`` or ``tsv``.
+        sample: Its first lines, from :func:`read_text_sample`.
+        column_names: The column names of a file without a header row, else ``None``.
+        quoting: ``auto``, ``minimal`` or ``none`` (``ColumnSpec.quoting``).
+    """
+    if fmt == "tsv":
+        delimiter = "\t"
+    else:
+        # The header line only, as pandas' sep=None does. Across data rows, quoted cells
+        # holding separators and newlines (Excel's European CSV) defeat the sniffer's
+        # per-line counts, while a header is one plain line of column names. A file without
+        # a header has only data rows: there the counts over many lines are the evidence.
+        lines = sample if column_names else sample.split("\n", 1)[0].rstrip("\r")
+        try:
+            delimiter = csv.Sniffer().sniff(lines, delimiters=_CSV_DELIMITERS).delimiter
+        except csv.Error:  # one column, or nothing consistent: the format's own separator
+            delimiter = ","
+        if delimiter != ",":
+            logger.info("%s: read as %s-separated values.", path, _DELIMITER_NAMES[delimiter])
+    # IANA TSV (SST-2, GoEmotions) has no quoting: a quote character is part of the text.
+    # Spreadsheets quote cells holding tabs or newlines; such a file is valid RFC 4180
+    # throughout, which a file with free quotes ('"quoted" start') is not.
+    unquoted = quoting == "none" or (
+        quoting == "auto" and fmt == "tsv" and not _strictly_rfc4180(path, delimiter)
+    )
+    return Dialect(delimiter, csv.QUOTE_NONE if unquoted else csv.QUOTE_MINIMAL)
+
+
+def csv_header(path: Path, dialect: Dialect, column_names: Sequence[str] | None) -> list[str]:
+    """The column names: ``column_names`` when given, else the checked header row."""
+    if column_names:
+        return list(column_names)
+    try:
+        with _open_text(path) as f:
+            header = next(dialect.reader(f), None)
+    except csv.Error as e:
+        raise DataError(f"{path} line 1: {e}; fix the quoting of the header row.") from e
+    if not header or not any(h.strip() for h in header):
+        raise DataError(f"{path} line 1: no header row; add one or pass the column names.")
+    # A blank header cell (a pandas index column) gets pandas' name for it.
+    header = [h.strip() or f"Unnamed: {i}" for i, h in enumerate(header)]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path} line 1: duplicate column name(s) {dupes}; rename them.")
+    return header
+
+
+def diagnose_csv(path: Path, dialect: Dialect, *, has_header: bool, n_columns: int) -> DataError:
+    """Find the first malformed record by reading the file with the csv module."""
+    skip_header = has_header
+    n_records = 0
+    line = 0  # where the last whole record ended; the failing one starts on the next line
+    try:
+        with _open_text(path) as f:
+            reader = dialect.reader(f, strict=True)
+            for i, record in enumerate(reader):
+                line = reader.line_num
+                if i == 0 and skip_header:
+                    continue
+                if not record:  # blank line
+                    continue
+                n_records += 1
+                if len(record) != n_columns:
+                    return DataError(
+                        f"{path} line {reader.line_num}: expected {n_columns} fields, found "
+                        f"{len(record)}; quote the text field or fix the "
+                        f"{dialect.separator_name}s on that line."
+                    )
+    except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            return DataError(
+                f"{path} line {line + 1}: a quoted field that starts in this record is never "
+                'closed; add the closing " or remove the stray one.'
+            )
+        return DataError(f"{path} line {line + 1}: {e}; fix the quoting on that line.")
+    except UnicodeDecodeError:
+        return not_utf8_error(path)
+    if n_records == 0:  # datasets refuses a header-only file ("corresponds to no data")
+        return DataError(f"{path}: no data rows; give a file with at least one example.")
+    return DataError(
+        f"{path}: could not be parsed as {dialect.separator_name}-separated values; check the "
+        "separator and quoting."
+    )
