@@ -59,6 +59,13 @@ def serve(
         typer.Option("--max-chars", help="Characters kept of each text [default: 8 × max_length]."),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            help="Engine threads per worker [default: every core; cores / N with --workers N].",
+        ),
+    ] = None,
     batch_size: BatchSize = 64,
     graceful_timeout: Annotated[
         float,
@@ -95,6 +102,7 @@ def serve(
         "port": port,
         "workers": workers,
         "graceful_timeout_s": graceful_timeout,
+        "threads": threads,
         "ray": use_ray,
         "replicas": replicas,
         "log_level": "debug" if STATE["debug"] else "info",

@@ -3,7 +3,7 @@
 The CLI and the server are both edges of the package and never import each other, so
 ``textclf serve`` replaces itself (``os.execv``) with this entry point and passes its
 options as one JSON argument: ``model_dir``, ``host``, ``port``, ``workers``,
-``graceful_timeout_s``, ``ray``, ``replicas``, ``log_level``, ``debug`` and ``settings``
+``graceful_timeout_s``, ``threads``, ``ray``, ``replicas``, ``log_level``, ``debug`` and ``settings``
 (the fields of :class:`textclf.serving.settings.ServeSettings`). Signals then reach
 uvicorn directly, and its exit code is the command's.
 
@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
                 workers=int(spec.get("workers", 1)),
                 graceful_timeout_s=float(spec.get("graceful_timeout_s", 30.0)),
                 log_level=spec.get("log_level", "info"),
+                threads=spec.get("threads"),
             )
     except TextclfError as e:
         if debug:

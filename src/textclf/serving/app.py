@@ -498,7 +498,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
 
     @app.get("/health", summary="Liveness: the process answers and its batcher runs")
     async def health() -> Response:
-        if state.failure or (state.batcher.alive is False and not state.draining):
+        if state.failure or (not state.batcher.alive and not state.draining):
             reason = state.failure or "the batching task stopped"
             return JSONResponse({"status": "error", "error": reason}, status_code=503)
         return JSONResponse({"status": "ok"})

@@ -51,6 +51,7 @@ def run_server(
     workers: int = 1,
     graceful_timeout_s: float = 30.0,
     log_level: str = "info",
+    threads: int | None = None,
 ) -> None:
     """Serve a model folder until SIGTERM/SIGINT; return after draining.
 
@@ -62,6 +63,8 @@ def run_server(
         workers: Processes, each with its own copy of the model, sharing the port.
         graceful_timeout_s: Longest wait for requests in flight at shutdown.
         log_level: uvicorn's and textclf's log level.
+        threads: Threads of the engine in each process (``OMP_NUM_THREADS``); default: every
+            core for one worker, ``cores // workers`` for several.
 
     Raises:
         ConfigError: for bad settings or an unreadable API key file.
@@ -76,6 +79,14 @@ def run_server(
         raise ConfigError(f"--workers must be at least 1, not {workers}.")
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, not {port}.")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be at least 1, not {threads}.")
+    # Set before the engine is imported (it reads them once). N processes of torch each
+    # using every core would fight over them, and OpenMP's spinning threads lose most when
+    # they do: on a busy 2-core machine one thread ran twice as fast as two.
+    default = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    if threads is not None or (default is not None and "OMP_NUM_THREADS" not in os.environ):
+        os.environ["OMP_NUM_THREADS"] = str(threads or default)
     if settings.api_key_file:
         from textclf.serving.settings import read_api_keys
 
@@ -107,8 +118,6 @@ def run_server(
     os.environ[APP_ENV] = json.dumps(
         {"model_dir": str(Path(model_dir).resolve()), "settings": settings.to_json()}
     )
-    # N processes of torch each using every core would fight over them.
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     with tempfile.TemporaryDirectory(prefix="textclf-metrics-") as metrics_dir:
         os.environ.setdefault(MULTIPROC_ENV, metrics_dir)
         uvicorn.run("textclf.serving.app:app_from_env", factory=True, workers=workers, **options)
