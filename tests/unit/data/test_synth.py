@@ -1,4 +1,5 @@
-"""Tests for the synthetic pathology-report generator (textclf.data.synth)."""
+"""Tests for the synthetic pathology-report generator (textclf.data.synth, with its
+latent facts and labels in synth_latent and its wording in synth_render)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textclf.data import synth
 from textclf.data.synth import (
     BINARY_LABELS,
     FINDINGS,
@@ -20,6 +20,8 @@ from textclf.data.synth import (
     make_reports,
     write_reports,
 )
+from textclf.data.synth_latent import Latent, findings_of, node_status_of, subtype_of
+from textclf.data.synth_render import render
 
 N_LARGE = 2000
 
@@ -30,7 +32,7 @@ def large() -> dict[str, pd.DataFrame]:
     return {task: make_reports(task, N_LARGE, seed=0) for task in TASKS}
 
 
-def _latent(**overrides: object) -> synth._Latent:
+def _latent(**overrides: object) -> Latent:
     values: dict[str, object] = {
         "er_pct": 90,
         "pr_pct": 60,
@@ -39,7 +41,7 @@ def _latent(**overrides: object) -> synth._Latent:
         "ki67": 10,
     }
     values.update(overrides)
-    return synth._Latent(**values)  # type: ignore[arg-type]
+    return Latent(**values)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- shape
@@ -150,8 +152,8 @@ def test_class_balance(large: dict[str, pd.DataFrame]) -> None:
         (_latent(er_pct=0, pr_pct=40, her2_ihc=0, ki67=5), "Luminal B"),
     ],
 )
-def test_subtype_rules(latent: synth._Latent, expected: str) -> None:
-    assert synth._subtype(latent) == expected
+def test_subtype_rules(latent: Latent, expected: str) -> None:
+    assert subtype_of(latent) == expected
 
 
 def test_findings_and_node_status() -> None:
@@ -159,13 +161,13 @@ def test_findings_and_node_status() -> None:
         er_pct=5, pr_pct=0, her2_ihc=2, her2_ratio=2.2, nodes_examined=3, nodes_positive=1, lvi=True
     )
     expected = ["ER+", "HER2+", "Lymph node metastasis", "Lymphovascular invasion"]
-    assert synth._findings(latent) == expected
-    assert synth._findings(_latent(er_pct=0, pr_pct=0, her2_ihc=0)) == []
+    assert findings_of(latent) == expected
+    assert findings_of(_latent(er_pct=0, pr_pct=0, her2_ihc=0)) == []
     micromet = _latent(nodes_examined=2, nodes_positive=1, micromet=True)
-    assert synth._node_status(micromet) == "node-positive"
+    assert node_status_of(micromet) == "node-positive"
     itc = _latent(nodes_examined=2, nodes_positive=0, itc=True)  # pN0(i+) is node-negative
-    assert synth._node_status(itc) == "node-negative"
-    assert synth._node_status(_latent(nodes_examined=14, nodes_positive=0)) == "node-negative"
+    assert node_status_of(itc) == "node-negative"
+    assert node_status_of(_latent(nodes_examined=14, nodes_positive=0)) == "node-negative"
 
 
 def test_inconsistent_latent_rejected() -> None:
@@ -182,14 +184,14 @@ def test_inconsistent_latent_rejected() -> None:
 def test_render_states_the_deciding_facts(seed: int) -> None:
     rng = np.random.default_rng(seed)
     her2_equivocal = _latent(er_pct=0, pr_pct=0, her2_ihc=2, her2_ratio=2.6, ki67=35)
-    text = synth._render(her2_equivocal, rng)
+    text = render(her2_equivocal, rng)
     # IHC 2+ is only settled by ISH: the report must say so.
     assert "2+" in text
     assert re.search(r"2\.6|amplified|ISH positive", text, re.IGNORECASE)
     assert "35" in text
 
     low_er = _latent(er_pct=4, pr_pct=70, ki67=17, nodes_examined=5, nodes_positive=2, lvi=True)
-    text = synth._render(low_er, rng)
+    text = render(low_er, rng)
     # Low-positive ER is always quantified; strongly positive PR may be given as "PR+".
     assert "4%" in text and "17" in text
     assert re.search(r"70%|\bP(?:g)?R\+", text, re.IGNORECASE)
