@@ -1,4 +1,5 @@
-"""Bootstrap intervals: point values against sklearn, intervals against scipy, paired tests.
+"""Bootstrap intervals (textclf.evaluation.bootstrap, with its engine in resampling and
+weighted_metrics): point values against sklearn, intervals against scipy, paired tests.
 
 The vectorised engine writes every metric as a function of per-example weights, so the
 strongest checks are exact: weights of 1 must give sklearn's values, integer weights
@@ -21,10 +22,7 @@ from sklearn import metrics as skm
 
 from textclf.evaluation.bootstrap import (
     Interval,
-    _borrow_undefined,
-    _Engine,
     _interval,
-    _weight_blocks,
     bootstrap_metrics,
     mcnemar,
     paired_bootstrap,
@@ -35,6 +33,8 @@ from textclf.evaluation.metrics import (
     expected_calibration_error,
     per_label_metrics,
 )
+from textclf.evaluation.resampling import Engine, weight_blocks
+from textclf.evaluation.weighted_metrics import borrow_undefined
 
 TASKS = ("binary", "multiclass", "multilabel")
 
@@ -111,7 +111,7 @@ def test_point_values_equal_sklearn_for_every_metric(task: str, ties: bool):
     threshold = [0.5, 0.4, 0.6, 0.5, 0.3] if task == "multilabel" else 0.45
     pred = decide(p, task, threshold=threshold)
     ref = _sklearn(task, y, p, pred, np.ones(len(y)))
-    engine_values, engine_per_label = _Engine(task, y, p, threshold=threshold).point()
+    engine_values, engine_per_label = Engine(task, y, p, threshold=threshold).point()
     result = bootstrap_metrics(
         task, y, p, labels=list("abcde")[: p.shape[1]], threshold=threshold, n_resamples=50
     )
@@ -139,7 +139,7 @@ def test_integer_weights_equal_sklearn_sample_weight(task: str, ties: bool):
     """
     y, p = _data(task, 300, seed=2, ties=ties)
     pred = decide(p, task)
-    engine = _Engine(task, y, p)
+    engine = Engine(task, y, p)
     rng = np.random.default_rng(3)
     weights = rng.integers(0, 4, size=(len(y), 3)).astype(float)
     values, _ = engine.evaluate(weights)
@@ -155,7 +155,7 @@ def test_integer_weights_equal_sklearn_sample_weight(task: str, ties: bool):
 @pytest.mark.parametrize("task", TASKS)
 def test_jackknife_closed_form_equals_leaving_each_example_out(task: str, ties: bool):
     y, p = _data(task, 120, seed=4, ties=ties)
-    engine = _Engine(task, y, p)
+    engine = Engine(task, y, p)
     closed, closed_per_label = engine.jackknife()
     generic, generic_per_label = engine.jackknife(generic=True)
     for name in closed:
@@ -186,7 +186,7 @@ def _edge_cases():
 def test_edge_cases_match_the_point_function_nan_for_nan(case):
     """Undefined metrics are NaN in the engine exactly where the point function says so."""
     task, y, p = case
-    engine = _Engine(task, y, p)
+    engine = Engine(task, y, p)
     values, _ = engine.point()
     point = classification_metrics(task, y, p)
     for name, expected in point.items():
@@ -369,7 +369,7 @@ def test_a_label_missing_from_a_resample_borrows_its_value_from_the_next():
     y = np.array([[1, 1], [0, 1], [0, 0], [0, 1], [0, 0]])
     p = np.array([[0.3, 0.9], [0.8, 0.7], [0.1, 0.2], [0.2, 0.4], [0.5, 0.6]])
     w = np.array([[0, 2], [2, 1], [1, 1], [1, 0], [1, 1]], dtype=float)
-    values, _ = _Engine("multilabel", y, p).evaluate(w)
+    values, _ = Engine("multilabel", y, p).evaluate(w)
 
     def ap(j: int, b: int) -> float:
         return skm.average_precision_score(y[:, j], p[:, j], sample_weight=w[:, b])
@@ -378,10 +378,10 @@ def test_a_label_missing_from_a_resample_borrows_its_value_from_the_next():
     assert values["pr_auc_macro"][1] == pytest.approx((ap(0, 1) + ap(1, 1)) / 2)
     # Recall of label 0 in resample 0 (no positive there, one in the data) is undefined,
     # not sklearn's zero_division 0, and its per-label interval leaves that resample out.
-    _, per_label = _Engine("multilabel", y, p, threshold=0.25).evaluate(w)
+    _, per_label = Engine("multilabel", y, p, threshold=0.25).evaluate(w)
     assert np.isnan(per_label["recall"][0, 0]) and per_label["recall"][0, 1] == 1.0
     # With every weight 1 each column stands alone: no borrowing, sklearn's value.
-    alone, _ = _Engine("multilabel", y, p).evaluate(w[:, :1], resamples=False)
+    alone, _ = Engine("multilabel", y, p).evaluate(w[:, :1], resamples=False)
     assert np.isnan(alone["pr_auc_macro"][0])
 
 
@@ -389,31 +389,36 @@ def test_borrowing_is_cyclic_within_the_block_and_leaves_hopeless_rows_nan():
     nan = np.nan
     values = np.array([[1.0, nan, 3.0, nan], [nan, nan, nan, nan], [nan, 2.0, nan, nan]])
     np.testing.assert_array_equal(
-        _borrow_undefined(values),
+        borrow_undefined(values),
         [[1.0, 3.0, 3.0, 1.0], [nan, nan, nan, nan], [2.0, 2.0, 2.0, 2.0]],
     )
+
+
+def _bounds(*args) -> tuple[float, float, str | None]:
+    iv = _interval(*args)
+    return iv.ci_low, iv.ci_high, iv.fallback
 
 
 def test_interval_rule_falls_back_and_says_so():
     above = np.linspace(0.6, 0.9, 200)  # every resample above the estimate 0.5
     jack = np.linspace(0.4, 0.6, 30)
-    lo, hi, why = _interval(above, 0.95, "percentile", 0.5, None, 0.5)
+    lo, hi, why = _bounds(above, 0.95, "percentile", 0.5, None, 0.5)
     assert lo == 0.5 and hi == pytest.approx(np.quantile(above, 0.975))
     assert why is not None and "widened" in why and "0.0% of the resamples" in why
-    lo, hi, why = _interval(above, 0.95, "bca", 0.5, jack, 0.5)
+    lo, hi, why = _bounds(above, 0.95, "bca", 0.5, jack, 0.5)
     assert why is not None and why.startswith("BCa fell back to percentile")
     assert "one side of the estimate" in why and "widened" in why
     assert lo == 0.5
     # A BCa interval that is fine stays BCa, with no note.
     sym = np.random.default_rng(0).normal(0.5, 0.05, 2000)
-    lo, hi, why = _interval(sym, 0.95, "bca", 0.5, jack, 0.5)
+    lo, hi, why = _bounds(sym, 0.95, "bca", 0.5, jack, 0.5)
     assert why is None and lo < 0.5 < hi
     # Rounding between sklearn's value and the engine's sums is not a fallback.
-    lo, hi, why = _interval(np.full(50, 0.3 + 1e-16), 0.95, "bca", 0.3 + 1e-16, jack, 0.3)
+    lo, hi, why = _bounds(np.full(50, 0.3 + 1e-16), 0.95, "bca", 0.3 + 1e-16, jack, 0.3)
     assert lo == 0.3 and hi == pytest.approx(0.3, abs=1e-15) and why is None
     # No interval around an undefined estimate; a note when no resample was defined.
-    assert np.isnan(_interval(above, 0.95, "percentile", np.nan, None, np.nan)[:2]).all()
-    lo, hi, why = _interval(np.full(10, np.nan), 0.95, "percentile", 0.5, None, 0.5)
+    assert np.isnan(_bounds(above, 0.95, "percentile", np.nan, None, np.nan)[:2]).all()
+    lo, hi, why = _bounds(np.full(10, np.nan), 0.95, "percentile", 0.5, None, 0.5)
     assert np.isnan([lo, hi]).all() and why is not None and "every resample" in why
 
 
@@ -513,8 +518,8 @@ def test_same_seed_same_intervals_and_json_ready():
     assert runs[0].metrics != runs[2].metrics
     assert runs[0].method == "bca" and runs[0].seed == 4 and runs[0].n_resamples == 120
     # Resample b does not depend on how many resamples are drawn (documented stream).
-    short = np.hstack(list(_weight_blocks(80, 120, seed=4)))
-    long = np.hstack(list(_weight_blocks(80, 170, seed=4)))
+    short = np.hstack(list(weight_blocks(80, 120, seed=4)))
+    long = np.hstack(list(weight_blocks(80, 170, seed=4)))
     assert short.shape == (80, 120) and (short == long[:, :120]).all()
     assert (short.sum(0) == 80).all()  # every resample draws n examples
     assert Interval(float("nan"), 0.1, float("nan")).to_dict() == {
