@@ -7,6 +7,8 @@ the first malformed line in the error message.
 
 This module is the entry point; the work is shared out by what it is about:
 
+* :mod:`textclf.data.columns`: where the text and labels are (:class:`ColumnSpec`), the
+  column names looked for, the label-names file;
 * :mod:`textclf.data.formats`: files as people have them: the format of a path, UTF-8 or
   a refusal naming the encoding and the fix, the CSV/TSV separator and quoting;
 * :mod:`textclf.data.json_records`: JSON Lines and JSON documents, with line numbers;
@@ -37,14 +39,19 @@ import datasets
 import pandas as pd
 import pyarrow.compute as pc
 
-from textclf.config import DataConfig
 from textclf.data.cells import LabelParser, binary_cell, is_missing
+from textclf.data.columns import (
+    LABEL_CANDIDATES,
+    TEXT_CANDIDATES,
+    ColumnSpec,
+    pick_column,
+    read_label_names,
+)
 from textclf.data.formats import (
     EXTENSIONS,
     csv_header,
     detect_format,
     diagnose_csv,
-    not_utf8_error,
     read_text_sample,
     sniff_dialect,
 )
@@ -74,69 +81,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TEXT_CANDIDATES = (
-    "text",
-    "sentence",
-    "content",
-    "document",
-    "review",
-    "body",
-    "comment_text",
-    "utterance",
-    "query",
-    "question",
-    "report",
-    "description",
-)
-LABEL_CANDIDATES = ("label", "labels", "category", "class", "target", "intent", "y")
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """How to find the text and the labels in a source.
-
-    Attributes:
-        text: Text column; ``None`` picks the first of :data:`TEXT_CANDIDATES` present.
-        label: Column holding one label, a JSON list, or separator-joined labels.
-        label_columns: Several 0/1 columns, one per label (multi-label).
-        label_separator: Splits ``"a|b"`` into ``["a", "b"]``; a blank cell is then the
-            empty label set.
-        label_names: Names of integer label ids (id ``i`` is ``label_names[i]``).
-        id_column: Column whose values identify rows in prediction files.
-        column_names: Column names for a file without a header row.
-        quoting: ``"auto"`` (CSV: RFC 4180 quoting; TSV: RFC 4180 when the whole file is
-            valid RFC 4180, else none), ``"minimal"`` or ``"none"``.
-        file_format: Force a format instead of guessing it from the extension.
-        hf_config: Config name of a hub dataset.
-    """
-
-    text: str | None = None
-    label: str | None = None
-    label_columns: tuple[str, ...] | None = None
-    label_separator: str | None = None
-    label_names: tuple[str, ...] | None = None
-    id_column: str | None = None
-    column_names: tuple[str, ...] | None = None
-    quoting: str = "auto"
-    file_format: str = "auto"
-    hf_config: str | None = None
-
-    @classmethod
-    def from_config(cls, cfg: DataConfig) -> ColumnSpec:
-        """Build the spec from the ``data`` config section (reads the label-names file)."""
-        return cls(
-            text=cfg.text_column,
-            label=cfg.label_column,
-            label_columns=tuple(cfg.label_columns) if cfg.label_columns else None,
-            label_separator=cfg.label_separator,
-            label_names=read_label_names(cfg.label_names) if cfg.label_names else None,
-            id_column=cfg.id_column,
-            column_names=tuple(cfg.column_names) if cfg.column_names else None,
-            quoting=cfg.quoting,
-            file_format=cfg.format,
-            hf_config=cfg.hf_config,
-        )
 
 
 @dataclass
@@ -189,44 +133,6 @@ def quiet_datasets() -> Iterator[None]:
         yield
     finally:
         datasets.enable_progress_bars()
-
-
-def read_label_names(path: str | os.PathLike[str]) -> tuple[str, ...]:
-    """Read label names for integer ids: one per line, a JSON list, or a JSON ``{id: name}``.
-
-    Raises:
-        DataError: if the file is missing, empty or not in one of those shapes.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: label-names file not found; check the path given to --label-names.")
-    try:
-        text = p.read_text(encoding="utf-8-sig").strip()
-    except UnicodeDecodeError as e:
-        raise not_utf8_error(p) from e
-    if not text:
-        raise DataError(f"{p}: label-names file is empty; put one label name per line.")
-    if text[0] in "[{":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{p} line {e.lineno}: not valid JSON ({e.msg}); fix it.") from e
-        if isinstance(obj, dict):
-            try:
-                ids = sorted((int(k), str(v)) for k, v in obj.items())
-            except ValueError as e:
-                raise DataError(f"{p}: JSON object keys must be integer ids.") from e
-            if [i for i, _ in ids] != list(range(len(ids))):
-                raise DataError(f"{p}: ids must run 0..{len(ids) - 1} without gaps.")
-            return tuple(v for _, v in ids)
-        if isinstance(obj, list) and obj:
-            return tuple(str(v) for v in obj)
-        raise DataError(f"{p}: expected a JSON list of names or an object {{id: name}}.")
-    names = tuple(line.strip() for line in text.splitlines())
-    for i, name in enumerate(names, start=1):
-        if not name:
-            raise DataError(f"{p} line {i}: empty label name; remove the blank line.")
-    return names
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,23 +257,6 @@ def _as_raw_dataset(source: Any, spec: ColumnSpec, split_name: str) -> tuple[dat
 # ---------------------------------------------------------------------------------------
 
 
-def _pick_column(
-    columns: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str, where: str
-) -> str | None:
-    if wanted is not None:
-        if wanted not in columns:
-            raise DataError(
-                f"{where}: no {what} column '{wanted}' (columns are {list(columns)}); "
-                f"pass the right name with --{what}-column."
-            )
-        return wanted
-    lower = {c.lower(): c for c in columns}
-    for cand in candidates:
-        if cand in lower:
-            return lower[cand]
-    return None
-
-
 def canonicalize(
     raw: datasets.Dataset,
     spec: ColumnSpec,
@@ -387,7 +276,7 @@ def canonicalize(
     columns = raw.column_names
     if len(raw) == 0:
         raise DataError(f"{source}: no data rows; give a file with at least one example.")
-    text_col = _pick_column(columns, spec.text, TEXT_CANDIDATES, "text", source)
+    text_col = pick_column(columns, spec.text, TEXT_CANDIDATES, "text", source)
     if text_col is None:
         raise DataError(
             f"{source}: no text column found (columns are {list(columns)}); "
@@ -404,7 +293,7 @@ def canonicalize(
             )
         label_cols = spec.label_columns
     elif require_labels or spec.label:
-        label_col = _pick_column(columns, spec.label, LABEL_CANDIDATES, "label", source)
+        label_col = pick_column(columns, spec.label, LABEL_CANDIDATES, "label", source)
         if label_col is None and require_labels:
             raise DataError(
                 f"{source}: no label column found (columns are {list(columns)}); name it with "
@@ -412,10 +301,10 @@ def canonicalize(
             )
     elif spec.text is None:
         # Unlabelled input keeps a label column if one happens to be there (for evaluation).
-        label_col = _pick_column(columns, None, LABEL_CANDIDATES, "label", source)
+        label_col = pick_column(columns, None, LABEL_CANDIDATES, "label", source)
     id_col = None
     if spec.id_column:
-        id_col = _pick_column(columns, spec.id_column, (), "id", source)
+        id_col = pick_column(columns, spec.id_column, (), "id", source)
     parser = LabelParser(
         source,
         label_col or "",

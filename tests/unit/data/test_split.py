@@ -13,6 +13,8 @@ from textclf.data.split import check_splittable, split_indices
 from textclf.errors import DataError
 
 _FRACTIONS = st.sampled_from([0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
+_TEST_FRACTIONS = st.sampled_from([0.0, 0.1, 0.2, 0.3])  # 0: no test split
+_SEEDS = st.integers(0, 999)
 
 
 def _check_partition(n: int, parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
@@ -49,8 +51,8 @@ def _single_label(draw: st.DrawFn, min_per_class: int = 1) -> np.ndarray:
 @given(
     y=_single_label(),
     val=_FRACTIONS,
-    test=st.sampled_from([0.0, 0.1, 0.2, 0.3]),
-    seed=st.integers(0, 999),
+    test=_TEST_FRACTIONS,
+    seed=_SEEDS,
 )
 @settings(max_examples=150, deadline=None)
 def test_single_label_is_a_partition(y: np.ndarray, val: float, test: float, seed: int) -> None:
@@ -61,7 +63,7 @@ def test_single_label_is_a_partition(y: np.ndarray, val: float, test: float, see
     _check_sizes(len(y), parts, val, test)
 
 
-@given(y=_single_label(min_per_class=20), val=_FRACTIONS, test=_FRACTIONS, seed=st.integers(0, 999))
+@given(y=_single_label(min_per_class=20), val=_FRACTIONS, test=_FRACTIONS, seed=_SEEDS)
 @settings(max_examples=100, deadline=None)
 def test_single_label_is_stratified(y: np.ndarray, val: float, test: float, seed: int) -> None:
     # Each split must be able to hold one row per class, or there is nothing to stratify.
@@ -144,8 +146,8 @@ def _multi_hot(draw: st.DrawFn) -> np.ndarray:
 @given(
     y=_multi_hot(),
     val=_FRACTIONS,
-    test=st.sampled_from([0.0, 0.1, 0.2, 0.3]),
-    seed=st.integers(0, 999),
+    test=_TEST_FRACTIONS,
+    seed=_SEEDS,
 )
 @settings(max_examples=60, deadline=None)
 def test_multilabel_is_a_partition(y: np.ndarray, val: float, test: float, seed: int) -> None:
