@@ -154,6 +154,13 @@ class TrainConfig(_Section):
     reinit_layers: int = Field(
         default=0, ge=0, description="Re-initialise this many top encoder layers."
     )
+    max_restarts: int = Field(
+        default=2,
+        ge=0,
+        description="Restart a degenerate run (validation predictions stuck on one class) at "
+        "most this many times, with a remedy: another seed, a probed head, half the "
+        "learning rate.",
+    )
     min_steps: int | None = Field(
         default=None,
         ge=1,

@@ -187,10 +187,10 @@ class TextClassifier:
         """
         from transformers import set_seed
 
-        from textclf.modeling import build_model, load_classifier, load_tokenizer
+        from textclf.modeling import load_classifier, load_tokenizer
         from textclf.training.checkpoints import read_train_record, save_trained, trained_snapshot
         from textclf.training.resources import is_main_process
-        from textclf.training.trainer import TrainResult, tokenize, train_model
+        from textclf.training.trainer import TrainResult, tokenize
 
         train_cfg, eval_cfg, model_cfg = self._configs()
         train = X if isinstance(X, Split) else split_from_lists(X, y, name="train")
@@ -240,20 +240,17 @@ class TextClassifier:
                 net = load_classifier(snapshot)
                 result = TrainResult.from_dict(read_train_record(snapshot))
             else:
-                net = build_model(
-                    self.model, space, revision=model_cfg.revision, pooling=model_cfg.pooling
-                )
-                result = train_model(
-                    net,
-                    tokenizer,
+                net, result = self._train_with_restarts(
                     space,
+                    tokenizer,
                     train_ds,
                     val_ds,
                     train_cfg,
-                    output_dir=ckpt_dir,
-                    seed=self.random_state,
+                    model_cfg,
+                    ckpt_dir=ckpt_dir,
                     resume=resume,
                     callbacks=callbacks,
+                    main=main,
                 )
                 if output_dir is not None and main:
                     save_trained(ckpt_dir, net, tokenizer, result.to_dict())
@@ -279,6 +276,94 @@ class TextClassifier:
             )
             self.rule_.notes.append("no validation data: the plain rule (argmax / 0.5)")
         return self
+
+    def _train_with_restarts(
+        self,
+        space: LabelSpace,
+        tokenizer: Any,
+        train_ds: Any,
+        val_ds: Any,
+        train_cfg: TrainConfig,
+        model_cfg: ModelConfig,
+        *,
+        ckpt_dir: Path,
+        resume: bool,
+        callbacks: Sequence[Any],
+        main: bool,
+    ) -> tuple[Any, Any]:
+        """Train; when the run degenerates (stuck at the prior), restart it with a remedy.
+
+        The remedy of each restart (measured in ``bench/robustness.py``): another seed, a
+        head warm-started from a probe of the frozen features, half the learning rate.
+        The attempt is recorded in ``checkpoints/attempt.json``, so ``--resume`` continues
+        the attempt that was running, with its settings.
+        """
+        import json
+
+        from transformers import set_seed
+
+        from textclf.atomic import write_text_atomic
+        from textclf.modeling import build_model
+        from textclf.training.trainer import train_model
+
+        attempt_file = ckpt_dir / "attempt.json"
+        attempt, seed, cfg = 0, self.random_state, train_cfg
+        notes: list[str] = []
+        if resume and attempt_file.is_file():
+            saved = json.loads(attempt_file.read_text(encoding="utf-8"))
+            attempt, seed, notes = saved["attempt"], saved["seed"], saved["notes"]
+            cfg = train_cfg.model_copy(update=saved["update"])
+        while True:
+            set_seed(seed)
+            net = build_model(
+                self.model, space, revision=model_cfg.revision, pooling=model_cfg.pooling
+            )
+            result = train_model(
+                net,
+                tokenizer,
+                space,
+                train_ds,
+                val_ds,
+                cfg,
+                output_dir=ckpt_dir,
+                seed=seed,
+                resume=resume,
+                callbacks=callbacks,
+            )
+            if result.degenerate is None or attempt >= train_cfg.max_restarts:
+                break
+            attempt += 1
+            seed = self.random_state + attempt
+            update = {"learning_rate": cfg.learning_rate / 2, "head_init": "probe"}
+            cfg = cfg.model_copy(update=update)
+            note = (
+                f"run {attempt} degenerated ({result.degenerate}); restarted with seed {seed}, "
+                f"learning rate {cfg.learning_rate:g} and a probed head"
+            )
+            logger.warning("Training: %s.", note)
+            notes.append(note)
+            resume = False
+            if main:
+                for old in ckpt_dir.glob("checkpoint-*"):
+                    shutil.rmtree(old, ignore_errors=True)
+                write_text_atomic(
+                    attempt_file,
+                    json.dumps(
+                        {
+                            "attempt": attempt,
+                            "seed": seed,
+                            "notes": notes,
+                            "update": {"learning_rate": cfg.learning_rate, "head_init": "probe"},
+                        }
+                    ),
+                )
+        if result.degenerate is not None:
+            notes.append(
+                f"still degenerate after {attempt} restart(s) ({result.degenerate}); the model "
+                "predicts mostly one class: see the report, and add labelled examples"
+            )
+        result.notes = notes + result.notes
+        return net, result
 
     def fit_rule(
         self,

@@ -181,3 +181,75 @@ class ProgressCallback(TrainerCallback):
             )
         elif kept:
             logger.info("Training finished%s.", kept)
+
+
+def prediction_collapse(task: str, y_true: Any, proba: Any) -> dict[str, float]:
+    """How concentrated the predictions are, beside how concentrated the truth is.
+
+    ``pred_mode_share``: the share of examples given the single most common prediction (a
+    class, or a label set for multi-label); ``true_mode_share``: the same for the truth.
+    A model stuck at the class prior predicts one class for (nearly) everything.
+    """
+    import numpy as np
+
+    proba = np.asarray(proba)
+    y = np.asarray(y_true)
+    if task == "multilabel":
+        pred_keys = [row.tobytes() for row in (proba >= 0.5).astype(np.int8)]
+        true_keys = [row.tobytes() for row in y.astype(np.int8)]
+    else:
+        pred_keys = proba.argmax(axis=1).tolist()
+        true_keys = y.reshape(-1).tolist()
+
+    def mode_share(keys: list[Any]) -> float:
+        if not keys:
+            return 0.0
+        _, counts = np.unique(np.asarray(keys, dtype=object).astype(str), return_counts=True)
+        return float(counts.max() / len(keys))
+
+    return {"pred_mode_share": mode_share(pred_keys), "true_mode_share": mode_share(true_keys)}
+
+
+class DegenerationGuard(TrainerCallback):
+    """Stops a run that is stuck, so training can restart it with a remedy.
+
+    Few-sample fine-tuning often fails outright: the model sits at the class prior and
+    predicts one class for everything (Mosbach et al., ICLR 2021; measured here on the
+    demo's reports). After ``patience`` evaluations in a row where the validation
+    predictions have collapsed onto one class (or one label set) that the truth does not
+    collapse onto, the run is stopped and :attr:`reason` says why.
+
+    Args:
+        patience: Consecutive collapsed evaluations that make a run degenerate.
+        collapsed: Share of validation examples given the same prediction that counts as
+            collapse (only when the truth's most common value is clearly rarer).
+    """
+
+    def __init__(self, patience: int = 2, collapsed: float = 0.95) -> None:
+        self.patience = patience
+        self.collapsed = collapsed
+        self._streak = 0
+        self.reason: str | None = None
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not metrics or "eval_pred_mode_share" not in metrics:
+            return
+        pred, true = metrics["eval_pred_mode_share"], metrics["eval_true_mode_share"]
+        if pred >= self.collapsed and true < min(self.collapsed, pred) - 0.05:
+            self._streak += 1
+        else:
+            self._streak = 0
+        if self._streak >= self.patience:
+            self.reason = (
+                f"the validation predictions collapsed onto one value for {pred:.0%} of the "
+                f"examples at {self._streak} evaluations in a row (step {state.global_step}), "
+                f"where the most common true value covers {true:.0%}"
+            )
+            control.should_training_stop = True

@@ -44,7 +44,11 @@ from textclf.evaluation.metrics import (
     headline_metric,
 )
 from textclf.faults import fail_point
-from textclf.training.callbacks import ProgressCallback
+from textclf.training.callbacks import (
+    DegenerationGuard,
+    ProgressCallback,
+    prediction_collapse,
+)
 from textclf.training.checkpoints import CompleteCheckpointCallback, latest_complete_checkpoint
 from textclf.training.resources import (
     Resources,
@@ -284,6 +288,8 @@ class TrainResult:
     gradient_accumulation_steps: int
     oom_retries: int = 0
     notes: list[str] = field(default_factory=list)
+    degenerate: str | None = None
+    """Why the run was stopped as degenerate (stuck at the prior), or ``None``."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (saved beside the trained-model snapshot)."""
@@ -410,7 +416,10 @@ def train_model(
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
         proba = apply_temperature(logits, 1.0, multilabel=space.multilabel)
         fail_point("evaluation")
-        return classification_metrics(space.task, np.asarray(pred.label_ids), proba)
+        labels = np.asarray(pred.label_ids)
+        metrics = classification_metrics(space.task, labels, proba)
+        metrics.update(prediction_collapse(space.task, labels, proba))
+        return metrics
 
     batch_size = cfg.batch_size
     accumulation = cfg.gradient_accumulation_steps
@@ -455,8 +464,10 @@ def train_model(
             learning_rate=cfg.learning_rate,
             n_train=len(train_dataset),
         )
+        guard = DegenerationGuard()
         cbs: list[TrainerCallback] = [
             CompleteCheckpointCallback(),
+            guard,
             _FailPointCallback(),
             ProgressCallback(metric_name, show=_shown_metrics(space.task, metric_name)),
             *callbacks,
@@ -533,4 +544,5 @@ def train_model(
         gradient_accumulation_steps=accumulation,
         oom_retries=retries,
         notes=notes,
+        degenerate=guard.reason,
     )

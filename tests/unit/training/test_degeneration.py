@@ -1,0 +1,98 @@
+"""A run stuck at the class prior is detected and restarted with a remedy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from textclf.training.callbacks import DegenerationGuard, prediction_collapse
+
+
+def test_prediction_collapse_measures_the_most_common_prediction_and_truth():
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.4, 0.6]])
+    out = prediction_collapse("binary", np.array([0, 1, 1, 0]), proba)
+    assert out == {"pred_mode_share": 0.75, "true_mode_share": 0.5}
+    ml = prediction_collapse("multilabel", np.array([[1, 0], [0, 1]]), np.array([[0.1, 0.2]] * 2))
+    assert ml == {"pred_mode_share": 1.0, "true_mode_share": 0.5}
+
+
+def _evaluate(guard: DegenerationGuard, pred: float, true: float, step: int):
+    control = SimpleNamespace(should_training_stop=False)
+    guard.on_evaluate(
+        None,  # type: ignore[arg-type]
+        SimpleNamespace(global_step=step),  # type: ignore[arg-type]
+        control,  # type: ignore[arg-type]
+        metrics={"eval_pred_mode_share": pred, "eval_true_mode_share": true},
+    )
+    return control.should_training_stop
+
+
+def test_two_collapsed_evaluations_in_a_row_stop_the_run():
+    guard = DegenerationGuard(patience=2)
+    assert not _evaluate(guard, 1.0, 0.25, 10)
+    assert _evaluate(guard, 0.98, 0.25, 20)
+    assert guard.reason is not None and "collapsed" in guard.reason and "step 20" in guard.reason
+
+
+def test_a_run_that_recovers_or_whose_truth_is_skewed_goes_on():
+    guard = DegenerationGuard(patience=2)
+    assert not _evaluate(guard, 1.0, 0.25, 10)
+    assert not _evaluate(guard, 0.40, 0.25, 20)  # left the prior: the streak resets
+    assert not _evaluate(guard, 1.0, 0.25, 30)
+    skewed = DegenerationGuard(patience=1)
+    assert not _evaluate(skewed, 0.97, 0.96, 10)  # the truth is that skewed: not a failure
+    assert skewed.reason is None
+
+
+def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import textclf.modeling
+    import textclf.training.trainer as trainer
+    from textclf.config import ModelConfig, TrainConfig
+    from textclf.data.labels import LabelSpace
+    from textclf.estimator import TextClassifier
+    from textclf.training.resources import Resources
+
+    calls: list[tuple[int, float, str]] = []
+
+    def fake_train(net, tok, space, tr, va, cfg, *, output_dir, seed, resume, callbacks):
+        calls.append((seed, cfg.learning_rate, cfg.head_init))
+        return trainer.TrainResult(
+            log_history=[],
+            best_checkpoint=None,
+            best_metric=None,
+            metric_name="f1_macro",
+            global_step=10,
+            train_runtime_s=1.0,
+            train_samples_per_second=1.0,
+            resources=Resources("cpu", "fp32"),
+            batch_size=8,
+            gradient_accumulation_steps=1,
+            degenerate="stuck" if len(calls) == 1 else None,
+        )
+
+    monkeypatch.setattr(trainer, "train_model", fake_train)
+    monkeypatch.setattr(textclf.modeling, "build_model", lambda *a, **k: object())
+    clf = TextClassifier(random_state=7, learning_rate=1e-4)
+    (tmp_path / "checkpoint-5").mkdir()
+    _, result = clf._train_with_restarts(
+        LabelSpace("binary", ("a", "b")),
+        None,
+        None,
+        None,
+        TrainConfig(learning_rate=1e-4, max_restarts=2),
+        ModelConfig(),
+        ckpt_dir=tmp_path,
+        resume=False,
+        callbacks=(),
+        main=True,
+    )
+    assert calls == [(7, 1e-4, "random"), (8, 5e-5, "probe")]
+    assert result.degenerate is None
+    assert "run 1 degenerated (stuck); restarted with seed 8" in result.notes[0]
+    assert not (tmp_path / "checkpoint-5").exists()  # the failed run's checkpoints are gone
+    assert (tmp_path / "attempt.json").is_file()  # so --resume continues this attempt
