@@ -1,7 +1,9 @@
 """Tracking against a real ``mlflow server`` (SQLite store) on a free loopback port.
 
 - a run's params, step metrics, final metrics with bounds, datasets, artifacts and model
-  read back through ``MlflowClient``; the logged model predicts textclf's labels;
+  read back through ``MlflowClient``; the logged model (a pyfunc) predicts textclf's labels;
+- ``mlflow models serve`` on the logged multi-label model answers the documented payloads
+  with the labels of ``textclf predict`` (the per-label thresholds applied);
 - the server killed mid-training: training completes, the journal holds every record, and
   ``textclf tracking sync`` pushes them once the server is back (twice: no duplicates);
 - the health check and ``textclf tracking check`` against the live server.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +40,7 @@ from textclf.experiment import run_experiment
 from textclf.inference.pipeline import Predictor
 from textclf.tracking.health import check_tracking
 from textclf.tracking.journal import Journal
+from textclf.tracking.mlflow import MlflowTracker
 from textclf.tracking.session import git_commit
 
 pytestmark = pytest.mark.slow
@@ -258,10 +262,120 @@ def test_a_run_reads_back_through_the_client(
     texts = [*pd.read_csv(tmp_path / "test.csv")["text"], "unknown words appear here"]
     expected = Predictor.from_folder(result.output_dir).predict(texts)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)  # models:/ URIs resolve through it
-    pipe = mlflow.transformers.load_model(f"models:/{logged.model_id}")
-    assert [p["label"] for p in pipe(texts)] == expected
-    served = mlflow.pyfunc.load_model("models:/textclf-tiny/1").predict(texts)
+    model = mlflow.pyfunc.load_model(f"models:/{logged.model_id}")
+    assert model.predict(pd.DataFrame({"text": texts}))["label"].tolist() == expected
+    registered = mlflow.pyfunc.load_model("models:/textclf-tiny/1")
+    served = registered.predict(pd.DataFrame({"text": texts}))
     assert served["label"].tolist() == expected
+    assert list(served.columns) == ["row", "label", "scores"]  # textclf's prediction record
+
+
+def test_mlflow_models_serve_returns_the_labels_of_textclf_predict(
+    server: MlflowServer, tmp_path: Path, trained_run: Any
+) -> None:
+    """The logged pyfunc behind ``mlflow models serve``: per-label thresholds applied."""
+    model_dir = trained_run("multilabel")
+    tracker = MlflowTracker(server.uri, "served", local_dir=tmp_path / "run" / "tracking")
+    tracker.start_run("served")
+    tracker.log_model(model_dir, task="multilabel")
+    info = tracker.end_run()
+    assert info.run_id and info.fallback is None
+    texts = [
+        "apple and banana with grape",
+        "guava only",
+        "basil and almond number 3",
+        "unknown words appear here",
+        "grape guava ginger garlic apricot",
+    ]
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "texts.csv", index=False)
+    predicted = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            "--model",
+            str(model_dir),
+            "--input",
+            str(tmp_path / "texts.csv"),
+            "--output",
+            str(tmp_path / "predictions.jsonl"),
+        ],
+    )
+    assert predicted.exit_code == 0, predicted.output
+    lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
+    expected = [json.loads(line)["labels"] for line in lines]
+
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"runs:/{info.run_id}/model",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # The scoring server runs `uvicorn` from PATH: the environment's, as when the
+            # virtual environment is activated.
+            env={
+                **os.environ,
+                "MLFLOW_TRACKING_URI": server.uri,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            },
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-1500:]
+                pytest.skip(f"mlflow models serve did not start (exit {proc.poll()}):\n{tail}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        # The documented payload for a DataFrame input: records with a "text" column.
+        body = json.dumps({"dataframe_records": [{"text": t} for t in texts]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as r:
+            answer = json.loads(r.read())
+        records = answer["predictions"]
+        assert [r["labels"] for r in records] == expected
+        assert all(list(r["scores"]) == ["alpha", "beta", "gamma"] for r in records)
+        split = json.dumps(
+            {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=split,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert [p["labels"] for p in json.loads(r.read())["predictions"]] == expected
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the group may be gone already
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=20)
 
 
 class _KillServerAt(TrainerCallback):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("mlflow", reason="the 'tracking' extra (mlflow) is not installed")
@@ -246,7 +247,7 @@ def test_resume_continues_the_same_run(store: str, tmp_path: Path) -> None:
     assert client.get_run(info.run_id).info.status == "FINISHED"
 
 
-def test_multilabel_model_logs_with_sigmoid_scores(
+def test_multilabel_model_logs_as_a_pyfunc_that_applies_the_decision_rule(
     store: str, tmp_path: Path, trained_run: Any
 ) -> None:
     import mlflow
@@ -266,12 +267,20 @@ def test_multilabel_model_logs_with_sigmoid_scores(
 
     texts = ["apple and banana with grape", "guava only", "basil and almond number 3"]
     predictor = Predictor.from_folder(model_dir)
-    expected = 1 / (1 + np.exp(-predictor.logits(texts)))  # sigmoid, no temperature
-    pipe = mlflow.transformers.load_model(logged.artifact_location)  # models:/ needs the global URI
-    for row, scores in zip(expected, pipe(texts, top_k=None), strict=True):
-        got = {s["label"]: s["score"] for s in scores}
-        assert got.keys() == set(predictor.info.labels)
-        np.testing.assert_allclose([got[lab] for lab in predictor.info.labels], row, atol=1e-5)
+    pyfunc = mlflow.pyfunc.load_model(logged.artifact_location)  # models:/ needs the global URI
+    meta = pyfunc.metadata.metadata["textclf"]
+    assert meta["task"] == "multilabel" and meta["labels"] == predictor.info.labels
+    assert meta["decision_rule"]["thresholds"] == predictor.info.rule.thresholds
+    served = pyfunc.predict(pd.DataFrame({"text": texts}))
+    assert served["labels"].tolist() == predictor.predict(texts)  # thresholds, not 0.5
+    proba = predictor.predict_proba(texts)  # sigmoids after the temperature
+    for row, scores in zip(proba, served["scores"], strict=True):
+        assert list(scores) == predictor.info.labels
+        np.testing.assert_allclose(list(scores.values()), row, atol=1e-5)
+    shipped_dir = mlflow.artifacts.download_artifacts(f"{logged.artifact_location}/artifacts/model")
+    shipped = {p.name for p in Path(shipped_dir).iterdir()}
+    assert {"textclf.json", "model.safetensors", "config.json"} <= shipped
+    assert not shipped & {"eval", "checkpoints", "tracking"}  # the model, not the run
 
     # Replaying the journal into the same store does not log the model twice.
     (again,) = sync_runs([tmp_path / "run"], uri=store)
