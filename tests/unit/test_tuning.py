@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,12 @@ def test_storage_urls(tmp_path: Path) -> None:
 def test_bad_storage_urls_name_the_accepted_forms(url: str) -> None:
     with pytest.raises(ConfigError, match="--storage"):
         open_storage(url)
+
+
+def test_a_missing_optuna_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from textclf.errors import MissingExtraError
+    from textclf.tuning.storage import import_optuna
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
+    with pytest.raises(MissingExtraError, match=r"pip install 'textclf\[tune\]'"):
+        import_optuna()

@@ -44,7 +44,9 @@ def tune(
     ] = None,
     trials: Annotated[
         int | None,
-        typer.Option("--trials", help="Trials in the whole study, all workers together [20]."),
+        typer.Option(
+            "--trials", help="Trials in the whole study, all workers together (default: 20)."
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
@@ -55,11 +57,11 @@ def tune(
         typer.Option(
             "--storage",
             help="Study storage shared by workers: sqlite:///FILE, journal:FILE, "
-            "postgresql://… [journal:OUTPUT/tuning/study.journal].",
+            "postgresql://… (default: journal:OUTPUT/tuning/study.journal).",
         ),
     ] = None,
     study: Annotated[
-        str | None, typer.Option("--study", help="Study name [the output folder's name].")
+        str | None, typer.Option("--study", help="Study name (default: the output folder's name).")
     ] = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
@@ -77,8 +79,13 @@ def tune(
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Fixed.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fixed.")] = None,
     learning_rate: Annotated[float | None, typer.Option("--learning-rate", help="Fixed.")] = None,
-    max_length: Annotated[int | None, typer.Option("--max-length")] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    max_length: Annotated[
+        int | None, typer.Option("--max-length", help="Tokens per text, fixed (default: 128).")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seeds splits, training and the sampler (default: 42)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML config file (tune: holds the space).")
     ] = None,
