@@ -28,6 +28,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from textclf.errors import DataError
@@ -47,33 +48,24 @@ def _shorten(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@dataclass
 class LabelParser:
     """Turns one raw label cell into a list of label names (see the module docstring).
 
-    Args:
+    Attributes:
         where: The source, for messages.
         column: The label column, for messages.
         label_names: Names of integer label ids (id ``i`` is ``label_names[i]``).
         label_separator: Splits ``"a|b"`` into ``["a", "b"]``; a blank cell is then the
             empty label set.
-
-    Attributes:
         saw_sets: Some cell held a list or a JSON list, so the labels are sets.
     """
 
-    def __init__(
-        self,
-        where: str,
-        column: str,
-        *,
-        label_names: Sequence[str] | None = None,
-        label_separator: str | None = None,
-    ) -> None:
-        self.where = where
-        self.column = column
-        self.label_names = label_names
-        self.label_separator = label_separator
-        self.saw_sets = False
+    where: str
+    column: str
+    label_names: Sequence[str] | None = field(default=None, kw_only=True)
+    label_separator: str | None = field(default=None, kw_only=True)
+    saw_sets: bool = field(default=False, init=False)
 
     def name(self, item: Any, row: int) -> str:
         """The label name of one scalar item (an id maps through ``label_names``)."""

@@ -73,6 +73,12 @@ def joined(curves: LearningCurves) -> str:
     return "\n".join(diagnose(curves))
 
 
+def only_note(log: list[dict[str, Any]]) -> str:
+    """The one note drawn from a log history (the test fails when there are more)."""
+    (note,) = diagnose(parse_log_history(log))
+    return note
+
+
 def test_parse_arrays_metric_and_best_step() -> None:
     h = history([0.6, 0.5, 0.45], [0.70, 0.82, 0.82])
     c = parse_log_history(h)
@@ -177,14 +183,12 @@ def test_empty_history() -> None:
 
 
 def test_single_evaluation() -> None:
-    c = parse_log_history(history([0.4], [0.874]))
-    (note,) = diagnose(c)
+    note = only_note(history([0.4], [0.874]))
     assert note.startswith("Only one evaluation (step 100, f1_macro 0.874)")
 
 
 def test_overfitting_with_nothing_gained_after_the_loss_minimum() -> None:
-    c = parse_log_history(history([0.5, 0.4, 0.45, 0.55], [0.80, 0.87, 0.86, 0.85]))
-    (note,) = diagnose(c)
+    note = only_note(history([0.5, 0.4, 0.45, 0.55], [0.80, 0.87, 0.86, 0.85]))
     assert "minimum at step 200 (0.400)" in note
     assert "38 % higher (0.550)" in note
     assert "2 evaluations later" in note
@@ -195,10 +199,9 @@ def test_overfitting_with_nothing_gained_after_the_loss_minimum() -> None:
 
 def test_overfitting_loss_while_the_metric_still_improves() -> None:
     # As on SST-2: validation loss climbs for 3 epochs but macro-F1 creeps up.
-    c = parse_log_history(
+    note = only_note(
         history([0.298, 0.2975, 0.384, 0.432, 0.490], [0.873, 0.896, 0.903, 0.903, 0.904])
     )
-    (note,) = diagnose(c)
     assert "minimum at step 200 (0.297)" in note
     assert "still rose by +0.008" in note
     assert "step 500, f1_macro 0.904" in note
@@ -206,8 +209,7 @@ def test_overfitting_loss_while_the_metric_still_improves() -> None:
 
 
 def test_under_training() -> None:
-    c = parse_log_history(history([0.9, 0.7, 0.6, 0.55], [0.60, 0.75, 0.84, 0.87]))
-    (note,) = diagnose(c)
+    note = only_note(history([0.9, 0.7, 0.6, 0.55], [0.60, 0.75, 0.84, 0.87]))
     assert note.startswith("Validation f1_macro was still improving at the last evaluation")
     assert "+0.030 over the last epoch: 0.840 → 0.870 at step 400" in note
     assert "validation loss was still falling (0.600 → 0.550)" in note
@@ -216,15 +218,13 @@ def test_under_training() -> None:
 
 def test_metric_that_peaked_early() -> None:
     ml = {"f1_macro": 0.3, "subset_accuracy": 0.2}
-    c = parse_log_history(history([0.231, 0.212], [0.577, 0.564], name="f1_micro", extra=ml))
-    (note,) = diagnose(c)
+    note = only_note(history([0.231, 0.212], [0.577, 0.564], name="f1_micro", extra=ml))
     assert note.startswith("Validation f1_micro peaked at step 100 (0.577) and ended 0.013 lower")
     assert "validation loss still fell (0.231 → 0.212)" in note
 
 
 def test_healthy_curves() -> None:
-    c = parse_log_history(history([0.6, 0.45, 0.42, 0.41], [0.70, 0.85, 0.860, 0.862]))
-    (note,) = diagnose(c)
+    note = only_note(history([0.6, 0.45, 0.42, 0.41], [0.70, 0.85, 0.860, 0.862]))
     assert note.startswith("The curves look healthy")
     assert "+0.002 over the last epoch" in note
     assert "step 400, f1_macro 0.862" in note

@@ -16,16 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from textclf.diagnostics.plots import style
 from textclf.diagnostics.plots.inputs import indicator
-from textclf.diagnostics.plots.style import (
-    COLORS,
-    FONT,
-    add_legend,
-    new_figure,
-    set_labels,
-    shorten,
-    style_axes,
-)
 from textclf.evaluation.calibration import expected_calibration_error
 from textclf.evaluation.metrics import ECE_BINS, ece_bin_index
 
@@ -65,9 +57,9 @@ def confidence_histogram_figure(
     """
     conf, ok = _confidence_inputs(confidence, correct)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    fig = new_figure(6.4, 3.6)
+    fig = style.figure(6.4, 3.6)
     ax = fig.subplots()
-    style_axes(ax)
+    style.axes(ax)
     width = edges[1] - edges[0]
     for mask, key, name in ((ok, "correct", "correct"), (~ok, "incorrect", "incorrect")):
         counts, _ = np.histogram(np.clip(conf[mask], 0, 1), bins=edges)
@@ -77,7 +69,7 @@ def confidence_histogram_figure(
             counts,
             width=width,
             align="edge",
-            color=COLORS[key],
+            color=style.COLORS[key],
             alpha=0.6,
             edgecolor="white",
             linewidth=0.5,
@@ -88,9 +80,9 @@ def confidence_histogram_figure(
         if len(conf)
         else f"{title} (no examples)"
     )
-    set_labels(ax, head, xlabel, "examples")
+    style.labels(ax, head, xlabel, "examples")
     ax.set_xlim(0, 1)
-    add_legend(ax, loc="upper left")
+    style.legend(ax, loc="upper left")
     return fig
 
 
@@ -135,14 +127,14 @@ def reliability_figure(
     edges = np.linspace(0, 1, n_bins + 1)
     width = 1.0 / n_bins
     filled = count > 0
-    fig = new_figure(5.6, 5.6)
+    fig = style.figure(5.6, 5.6)
     ax, cx = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    style_axes(ax, grid="both")
+    style.axes(ax, grid="both")
     ax.plot(
         [0, 1],
         [0, 1],
         linestyle="--",
-        color=COLORS["best"],
+        color=style.COLORS["best"],
         linewidth=1,
         label="perfect calibration",
     )
@@ -151,7 +143,7 @@ def reliability_figure(
         acc[filled],
         width=width,
         align="edge",
-        color=COLORS["train"],
+        color=style.COLORS["train"],
         edgecolor="white",
         label="accuracy in bin",
         gid="accuracy",
@@ -163,7 +155,7 @@ def reliability_figure(
         width=width,
         align="edge",
         facecolor="none",
-        edgecolor=COLORS["incorrect"],
+        edgecolor=style.COLORS["incorrect"],
         hatch="///",
         linewidth=0.6,
         label="gap to mean confidence",
@@ -172,20 +164,20 @@ def reliability_figure(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ece_text = "n/a" if math.isnan(ece) else f"{ece:.3f}"
-    set_labels(ax, f"{title} (ECE {ece_text}, {n_bins} bins, n={len(conf):,})", "", "accuracy")
+    style.labels(ax, f"{title} (ECE {ece_text}, {n_bins} bins, n={len(conf):,})", "", "accuracy")
     # Framed: bars of an under-confident model reach into the legend's corner.
-    ax.legend(loc="upper left", fontsize=FONT["legend"], framealpha=0.9, edgecolor="none")
-    style_axes(cx)
+    ax.legend(loc="upper left", fontsize=style.FONT["legend"], framealpha=0.9, edgecolor="none")
+    style.axes(cx)
     cx.bar(
         edges[:-1],
         count,
         width=width,
         align="edge",
-        color=COLORS["neutral"],
+        color=style.COLORS["neutral"],
         edgecolor="white",
         gid="counts",
     )
-    set_labels(cx, None, xlabel, "examples")
+    style.labels(cx, None, xlabel, "examples")
     return fig
 
 
@@ -242,11 +234,11 @@ def score_distributions_figure(
     n = len(shown)
     ncols = min(4, max(n, 1))
     nrows = max(math.ceil(n / ncols), 1)
-    fig = new_figure(2.5 * ncols + 0.4, 2.1 * nrows + 0.8)
+    fig = style.figure(2.5 * ncols + 0.4, 2.1 * nrows + 0.8)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharex=True)).ravel()
     edges = np.linspace(0, 1, bins + 1)
     for ax, j in zip(axes, shown, strict=False):
-        style_axes(ax)
+        style.axes(ax)
         pos, neg = s[y[:, j], j], s[~y[:, j], j]
         for values, key in ((neg, "negative"), (pos, "positive")):
             if len(values):
@@ -254,34 +246,36 @@ def score_distributions_figure(
                     np.clip(values, 0, 1),
                     bins=edges,
                     weights=np.full(len(values), 1 / len(values)),
-                    color=COLORS[key],
+                    color=style.COLORS[key],
                     alpha=0.5,
                     histtype="stepfilled",
                     gid=key,
                 )
-        head = f"{shorten(labels[j], 22)}\n{len(pos):,} pos · {len(neg):,} neg"
+        head = f"{style.shorten(labels[j], 22)}\n{len(pos):,} pos · {len(neg):,} neg"
         if thr is not None:
-            ax.axvline(thr[j], color=COLORS["best"], linestyle="--", linewidth=1.1, gid="threshold")
+            style.marker_line(ax, thr[j], "best", linewidth=1.1, gid="threshold")
             head += f" · t={thr[j]:.2f}"
-        ax.set_title(head, fontsize=FONT["small"] + 0.5)
+        ax.set_title(head, fontsize=style.FONT["small"] + 0.5)
         ax.set_xlim(0, 1)
     for ax in axes[n:]:
         ax.set_visible(False)
     for ax in axes[max(n - ncols, 0) : n]:  # the lowest panel of each column keeps its ticks
         ax.xaxis.set_tick_params(labelbottom=True)
     handles: list[Any] = [
-        Patch(color=COLORS["positive"], alpha=0.5, label="positives"),
-        Patch(color=COLORS["negative"], alpha=0.5, label="negatives"),
+        Patch(color=style.COLORS["positive"], alpha=0.5, label="positives"),
+        Patch(color=style.COLORS["negative"], alpha=0.5, label="negatives"),
     ]
     if thr is not None:
-        handles.append(Line2D([], [], color=COLORS["best"], linestyle="--", label="threshold"))
+        handles.append(
+            Line2D([], [], color=style.COLORS["best"], linestyle="--", label="threshold")
+        )
     fig.legend(
         handles=handles,
         loc="outside right upper",
-        fontsize=FONT["legend"],
+        fontsize=style.FONT["legend"],
         frameon=False,
     )
-    fig.supxlabel("score", fontsize=FONT["label"])
-    fig.supylabel("share of the group", fontsize=FONT["label"])
-    fig.suptitle(f"{title}{note}", fontsize=FONT["title"])
+    fig.supxlabel("score", fontsize=style.FONT["label"])
+    fig.supylabel("share of the group", fontsize=style.FONT["label"])
+    fig.suptitle(f"{title}{note}", fontsize=style.FONT["title"])
     return fig

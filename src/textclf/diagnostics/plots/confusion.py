@@ -16,15 +16,8 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from textclf.diagnostics.plots import style
 from textclf.diagnostics.plots.inputs import class_ids, indicator
-from textclf.diagnostics.plots.style import (
-    ANNOTATE_MAX,
-    FONT,
-    SEQUENTIAL,
-    new_figure,
-    set_labels,
-    shorten,
-)
 
 
 def _annotate_cells(
@@ -53,8 +46,8 @@ def _cell_font(n: int) -> float:
 
 def _matrix_ticks(ax: Axes, names: Sequence[str], *, x: bool = True, y: bool = True) -> None:
     n = len(names)
-    short = [shorten(s) for s in names]
-    size = FONT["tick"] if n <= 15 else FONT["small"]
+    short = [style.shorten(s) for s in names]
+    size = style.FONT["tick"] if n <= 15 else style.FONT["small"]
     if x:
         rotate = n > 4 or max((len(s) for s in short), default=0) > 8
         ax.set_xticks(
@@ -148,20 +141,20 @@ def confusion_matrix_figure(
     data = full[np.ix_(shown, shown)]
     n = len(shown)
     side = float(np.clip(0.34 * n + 2.6, 3.6, 12.0))
-    fig = new_figure(side + 1.0, side)
+    fig = style.figure(side + 1.0, side)
     ax = fig.subplots()
     vmax = 1.0 if normalize else max(float(data.max()), 1.0)
-    im = ax.imshow(data, cmap=SEQUENTIAL, vmin=0, vmax=vmax, interpolation="nearest")
+    im = ax.imshow(data, cmap=style.SEQUENTIAL, vmin=0, vmax=vmax, interpolation="nearest")
     cbar = fig.colorbar(im, ax=ax, shrink=0.8)
-    cbar.ax.tick_params(labelsize=FONT["small"])
-    if n <= ANNOTATE_MAX:
+    cbar.ax.tick_params(labelsize=style.FONT["small"])
+    if n <= style.ANNOTATE_MAX:
         fmt = (lambda v: f"{v:.2f}") if normalize else (lambda v: f"{int(v)}")
         texts = np.vectorize(lambda v: fmt(v) if v else "", otypes=[object])(data)
         _annotate_cells(ax, data, texts, vmax=vmax, fontsize=_cell_font(n))
     names = [labels[i] for i in shown.tolist()]
     _matrix_ticks(ax, names)
     what = " (share of each true class)" if normalize else ""
-    set_labels(ax, f"{title}{note}{what}", "Predicted", "True")
+    style.labels(ax, f"{title}{note}{what}", "Predicted", "True")
     return fig
 
 
@@ -207,9 +200,9 @@ def multilabel_confusion_figure(
     n = len(shown)
     ncols = min(5, n)
     nrows = math.ceil(n / ncols) if n else 1
-    fig = new_figure(1.9 * max(ncols, 2) + 0.4, 1.95 * nrows + 0.6)
+    fig = style.figure(1.9 * max(ncols, 2) + 0.4, 1.95 * nrows + 0.6)
     axes = np.atleast_1d(fig.subplots(nrows, max(ncols, 1), squeeze=False)).ravel()
-    cmap = colormaps[SEQUENTIAL]
+    cmap = colormaps[style.SEQUENTIAL]
     for ax, j in zip(axes, shown, strict=False):
         counts = np.array([[tn[j], fp[j]], [fn[j], tp[j]]])
         rows = counts.sum(axis=1, keepdims=True)
@@ -220,15 +213,15 @@ def multilabel_confusion_figure(
             [[f"{names[a, b]}\n{counts[a, b]:,}" for b in range(2)] for a in range(2)],
             dtype=object,
         )
-        _annotate_cells(ax, share, texts, vmax=1.0, fontsize=FONT["small"])
-        ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=FONT["small"])
-        ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=FONT["small"])
+        _annotate_cells(ax, share, texts, vmax=1.0, fontsize=style.FONT["small"])
+        ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=style.FONT["small"])
+        ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=style.FONT["small"])
         ax.tick_params(length=0)
-        ax.set_title(shorten(labels[j], 22), fontsize=FONT["label"])
+        ax.set_title(style.shorten(labels[j], 22), fontsize=style.FONT["label"])
     for ax in axes[n:]:
         ax.set_visible(False)
     note = f" ({n} of {k} labels, those with the most errors)" if k > max_labels else ""
-    fig.suptitle(f"{title}{note}", fontsize=FONT["title"])
+    fig.suptitle(f"{title}{note}", fontsize=style.FONT["title"])
     return fig
 
 
@@ -276,16 +269,16 @@ def cooccurrence_figure(
     diag = np.eye(n, dtype=bool)
     vmax = max(1, *(int(m[~diag].max()) if n > 1 else 1 for m in mats))
     side = float(np.clip(0.3 * n + 2.4, 3.2, 9.0))
-    fig = new_figure(2 * side + 1.2, side + 0.4)
+    fig = style.figure(2 * side + 1.2, side + 0.4)
     axes = fig.subplots(1, 2)
-    cmap = colormaps[SEQUENTIAL].with_extremes(bad="#EEEEEE")
+    cmap = colormaps[style.SEQUENTIAL].with_extremes(bad="#EEEEEE")
     images = []
     for ax, mat, name, y in zip(
         axes, mats, ("True labels", "Predicted labels"), (yt, yp), strict=True
     ):
         masked = np.ma.masked_array(mat.astype(np.float64), mask=diag)
         images.append(ax.imshow(masked, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest"))
-        if n <= ANNOTATE_MAX:
+        if n <= style.ANNOTATE_MAX:
             texts = np.array(
                 [
                     [f"{int(v)}" if (v or i == j) else "" for j, v in enumerate(r)]
@@ -296,12 +289,12 @@ def cooccurrence_figure(
             _annotate_cells(ax, np.where(diag, 0, mat), texts, vmax=vmax, fontsize=_cell_font(n))
         _matrix_ticks(ax, [labels[i] for i in shown], y=ax is axes[0])
         multi = int((y.sum(axis=1) >= 2).sum())
-        set_labels(ax, f"{name} ({multi:,} examples with 2+ labels)")
+        style.labels(ax, f"{name} ({multi:,} examples with 2+ labels)")
     cbar = fig.colorbar(images[0], ax=list(axes), shrink=0.8)
-    cbar.ax.tick_params(labelsize=FONT["small"])
+    cbar.ax.tick_params(labelsize=style.FONT["small"])
     note = f" ({n} of {k} labels, those in the most pairs)" if k > max_labels else ""
     fig.suptitle(
         f"{title}{note}: examples with both labels (diagonal, grey: with the label)",
-        fontsize=FONT["title"],
+        fontsize=style.FONT["title"],
     )
     return fig

@@ -11,16 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from textclf.diagnostics.plots.style import (
-    COLORS,
-    FONT,
-    SPLIT_COLORS,
-    add_legend,
-    new_figure,
-    set_labels,
-    shorten,
-    style_axes,
-)
+from textclf.diagnostics.plots import style
 
 
 def label_distribution_figure(
@@ -59,9 +50,9 @@ def label_distribution_figure(
     shown = ranked[:max_labels]
     n, m = len(shown), max(len(splits), 1)
     horizontal = n > 12
-    fig = new_figure(7.0, 0.16 * n * min(m, 3) + 1.6 if horizontal else 3.8)
+    fig = style.figure(7.0, 0.16 * n * min(m, 3) + 1.6 if horizontal else 3.8)
     ax = fig.subplots()
-    style_axes(ax, grid="x" if horizontal else "y")
+    style.axes(ax, grid="x" if horizontal else "y")
     pos = np.arange(n)
     width = 0.8 / m
     for i, split in enumerate(splits):
@@ -69,18 +60,18 @@ def label_distribution_figure(
         total = sum(int(v) for v in counts[split].values())
         values = 100 * raw / total if normalize and total else raw
         offset = (i - (m - 1) / 2) * width
-        color = SPLIT_COLORS[i % len(SPLIT_COLORS)]
+        color = style.SPLIT_COLORS[i % len(style.SPLIT_COLORS)]
         label = f"{split} (n={total:,})"
         if horizontal:
             ax.barh(pos + offset, values, height=width, color=color, label=label)
         else:
             ax.bar(pos + offset, values, width=width, color=color, label=label)
-    names = [shorten(x) for x in shown]
+    names = [style.shorten(x) for x in shown]
     what = "share of the split's labels (%)" if normalize else "examples"
     if horizontal:
-        ax.set_yticks(pos, names, fontsize=FONT["tick"] if n <= 30 else FONT["small"])
+        ax.set_yticks(pos, names, fontsize=style.FONT["tick"] if n <= 30 else style.FONT["small"])
         ax.set_ylim(n - 0.5, -0.5)  # most frequent on top, no empty margin
-        set_labels(ax, None, what)
+        style.labels(ax, None, what)
     else:
         rotate = n > 4 or max((len(x) for x in names), default=0) > 10
         ax.set_xticks(
@@ -89,17 +80,17 @@ def label_distribution_figure(
             rotation=45 if rotate else 0,
             ha="right" if rotate else "center",
             rotation_mode="anchor",
-            fontsize=FONT["tick"],
+            fontsize=style.FONT["tick"],
         )
-        set_labels(ax, None, "", what)
+        style.labels(ax, None, "", what)
     note = f" (the {n} most frequent of {len(ranked)} labels)" if len(ranked) > max_labels else ""
-    fig.suptitle(f"{title}{note}", fontsize=FONT["title"])
+    fig.suptitle(f"{title}{note}", fontsize=style.FONT["title"])
     if splits:
         # Beside the plot: inside it, the legend would hide the bars of some label.
         fig.legend(
             *ax.get_legend_handles_labels(),
             loc="outside right upper",
-            fontsize=FONT["legend"],
+            fontsize=style.FONT["legend"],
             frameon=False,
         )
     return fig
@@ -141,9 +132,9 @@ def text_length_figure(
         hi = max(hi, max_length * 1.05)
     hi = max(hi, 1.0)
     edges = np.linspace(0, hi, bins + 1)
-    fig = new_figure(6.8, 3.8)
+    fig = style.figure(6.8, 3.8)
     ax = fig.subplots()
-    style_axes(ax)
+    style.axes(ax)
     for i, (split, values) in enumerate(arrays.items()):
         if not len(values):
             continue
@@ -156,19 +147,21 @@ def text_length_figure(
             weights=np.full(len(values), 1 / len(values)),
             histtype="step",
             linewidth=1.6,
-            color=SPLIT_COLORS[i % len(SPLIT_COLORS)],
+            color=style.SPLIT_COLORS[i % len(style.SPLIT_COLORS)],
             label=label + ")",
         )
     if max_length is not None:
-        ax.axvline(
+        style.marker_line(
+            ax,
             max_length,
-            color=COLORS["incorrect"],
-            linestyle="--",
+            "incorrect",
             linewidth=1.2,
             label=f"max_length {max_length} (longer texts are truncated)",
             gid="max_length",
         )
     ax.set_xlim(0, hi)
-    set_labels(ax, title, f"length ({unit}); the last bin holds longer texts", "share of the split")
-    add_legend(ax, loc="upper right")
+    style.labels(
+        ax, title, f"length ({unit}); the last bin holds longer texts", "share of the split"
+    )
+    style.legend(ax, loc="upper right")
     return fig

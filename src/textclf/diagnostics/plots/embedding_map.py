@@ -16,15 +16,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from textclf.diagnostics.plots.style import (
-    COLORS,
-    FONT,
-    categorical_colors,
-    new_figure,
-    set_labels,
-    shorten,
-    style_axes,
-)
+from textclf.diagnostics.plots import style
 
 
 def embedding_figure(
@@ -70,16 +62,16 @@ def embedding_figure(
     )
     ranked = [uniq[i] for i in np.lexsort((uniq, -counts))] if len(uniq) else []
     coloured = ranked[:max_legend]
-    palette = dict(zip(coloured, categorical_colors(len(coloured)), strict=True))
-    grey = to_rgba(COLORS["neutral"])
+    palette = dict(zip(coloured, style.categorical_colors(len(coloured)), strict=True))
+    grey = to_rgba(style.COLORS["neutral"])
     colors = np.array([palette.get(x, grey) for x in names]).reshape(-1, 4)
     # Grey points first, so the coloured ones stay visible on top of them.
     draw = np.argsort([x in palette for x in names], kind="stable")
     xy, colors, ok = xy[draw], colors[draw], ok[draw]
     size = float(np.clip(6000 / max(len(xy), 1), 4, 36))
-    fig = new_figure(8.4 if len(coloured) > 1 else 6.4, 6.0)
+    fig = style.figure(8.4 if len(coloured) > 1 else 6.4, 6.0)
     ax = fig.subplots()
-    style_axes(ax, grid=None)
+    style.axes(ax, grid=None)
     ax.scatter(
         xy[ok, 0],
         xy[ok, 1],
@@ -102,7 +94,7 @@ def embedding_figure(
     ax.set_xticks([])
     ax.set_yticks([])
     handles: list[Any] = [
-        Line2D([], [], marker="o", linestyle="", color=palette[x], label=shorten(x, 24))
+        Line2D([], [], marker="o", linestyle="", color=palette[x], label=style.shorten(x, 24))
         for x in coloured
     ]
     rest = len(ranked) - len(coloured)
@@ -124,12 +116,12 @@ def embedding_figure(
     if handles:
         ax.legend(
             handles=handles,
-            fontsize=FONT["small"],
+            fontsize=style.FONT["small"],
             frameon=False,
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             borderaxespad=0,
         )
     note = f" (colours: the {len(coloured)} most frequent of {len(ranked)} labels)" if rest else ""
-    set_labels(ax, f"{title}{note}")
+    style.labels(ax, f"{title}{note}")
     return fig

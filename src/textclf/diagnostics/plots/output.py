@@ -15,12 +15,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from textclf.atomic import atomic_path
-from textclf.diagnostics.plots.style import (
-    DPI,
-)
+from textclf.diagnostics.plots import style
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = DPI) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = style.DPI) -> Path:
     """Write ``fig`` atomically; the format follows the suffix (PNG without one).
 
     Args:
@@ -41,7 +39,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = DPI) ->
     return target
 
 
-def figure_png(fig: Figure, *, dpi: int = DPI) -> bytes:
+def figure_png(fig: Figure, *, dpi: int = style.DPI) -> bytes:
     """The figure as PNG bytes (e.g. to embed in an HTML report as base64).
 
     Example:

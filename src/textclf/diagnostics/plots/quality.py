@@ -15,17 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
+from textclf.diagnostics.plots import style
 from textclf.diagnostics.plots.inputs import class_ids, indicator
-from textclf.diagnostics.plots.style import (
-    COLORS,
-    FONT,
-    add_legend,
-    categorical_colors,
-    new_figure,
-    set_labels,
-    shorten,
-    style_axes,
-)
 
 #: Most points drawn per curve: enough for a smooth line, fast for 10^5-point curves.
 _CURVE_POINTS = 1500
@@ -69,9 +60,9 @@ def per_label_f1_figure(
     order = np.lexsort((np.arange(k), np.where(np.isnan(f), np.inf, f)))
     shown = order[:max_labels]
     n = len(shown)
-    fig = new_figure(6.8, 0.24 * n + 1.4 if n > 4 else 2.6)
+    fig = style.figure(6.8, 0.24 * n + 1.4 if n > 4 else 2.6)
     ax = fig.subplots()
-    style_axes(ax, grid="x")
+    style.axes(ax, grid="x")
     y = np.arange(n)
     xerr = None
     if lower is not None and upper is not None:
@@ -81,28 +72,24 @@ def per_label_f1_figure(
         y,
         np.nan_to_num(f[shown]),
         xerr=xerr,
-        color=COLORS["train"],
+        color=style.COLORS["train"],
         height=0.7,
-        error_kw={"ecolor": COLORS["best"], "elinewidth": 0.9, "capsize": 2},
+        error_kw={"ecolor": style.COLORS["best"], "elinewidth": 0.9, "capsize": 2},
     )
     sup = None if support is None else np.asarray(support)
-    names = [shorten(labels[i]) + ("" if sup is None else f" (n={int(sup[i]):,})") for i in shown]
-    ax.set_yticks(y, names, fontsize=FONT["tick"] if n <= 30 else FONT["small"])
+    names = [
+        style.shorten(labels[i]) + ("" if sup is None else f" (n={int(sup[i]):,})") for i in shown
+    ]
+    ax.set_yticks(y, names, fontsize=style.FONT["tick"] if n <= 30 else style.FONT["small"])
     ax.set_ylim(max(n, 1) - 0.5, -0.5)  # worst on top, no empty margin
     ax.set_xlim(0, 1.0)
     if np.isfinite(f).any():
         macro = float(np.nanmean(f))
-        ax.axvline(
-            macro,
-            color=COLORS["incorrect"],
-            linestyle="--",
-            linewidth=1,
-            label=f"macro F1 {macro:.3f}",
-        )
-        add_legend(ax, loc="lower right")
+        style.marker_line(ax, macro, "incorrect", linewidth=1, label=f"macro F1 {macro:.3f}")
+        style.legend(ax, loc="lower right")
     note = f" (the {n} lowest of {k} labels)" if k > max_labels else ""
     ci = ", bars: confidence interval" if xerr is not None else ""
-    set_labels(ax, f"{title}{note}", f"F1{ci}")
+    style.labels(ax, f"{title}{note}", f"F1{ci}")
     return fig
 
 
@@ -125,7 +112,7 @@ def _draw_ranking(
     *,
     auc: float,
     ap: float,
-    **style: Any,
+    **line: Any,
 ) -> None:
     """Draw the ROC and precision-recall curves of scores ``s`` for the 0/1 truth ``y``.
 
@@ -137,13 +124,13 @@ def _draw_ranking(
         name: Legend name; AUC and AP are appended.
         auc: The ROC AUC shown.
         ap: The average precision shown.
-        **style: Line properties shared by both curves (colour, width, alpha).
+        **line: Line properties shared by both curves (colour, width, alpha).
     """
     fpr, tpr, _ = skm.roc_curve(y, s)
     precision, recall, _ = skm.precision_recall_curve(y, s)
-    roc_ax.plot(*_thin(fpr, tpr), label=f"{name} (AUC {auc:.3f})", **style)
+    roc_ax.plot(*_thin(fpr, tpr), label=f"{name} (AUC {auc:.3f})", **line)
     pr_ax.plot(
-        *_thin(recall, precision), drawstyle="steps-post", label=f"{name} (AP {ap:.3f})", **style
+        *_thin(recall, precision), drawstyle="steps-post", label=f"{name} (AP {ap:.3f})", **line
     )
 
 
@@ -196,16 +183,16 @@ def roc_pr_figure(
         raise ValueError(f"task must be binary, multiclass or multilabel, not {task!r}.")
     k = len(labels)
     s = np.asarray(scores, dtype=np.float64)
-    fig = new_figure(10.0, 4.4)
+    fig = style.figure(10.0, 4.4)
     roc_ax, pr_ax = fig.subplots(1, 2)
     for ax in (roc_ax, pr_ax):
-        style_axes(ax, grid="both")
+        style.axes(ax, grid="both")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")
-    roc_ax.plot([0, 1], [0, 1], linestyle=":", color=COLORS["neutral"], linewidth=1)
-    set_labels(roc_ax, "ROC", "false positive rate", "true positive rate")
-    set_labels(pr_ax, "Precision-recall", "recall", "precision")
+    roc_ax.plot([0, 1], [0, 1], linestyle=":", color=style.COLORS["neutral"], linewidth=1)
+    style.labels(roc_ax, "ROC", "false positive rate", "true positive rate")
+    style.labels(pr_ax, "Precision-recall", "recall", "precision")
     notes: list[str] = []
 
     if task == "binary":
@@ -223,16 +210,16 @@ def roc_pr_figure(
                 pr_ax,
                 y,
                 pos,
-                shorten(labels[1] if k > 1 else "positive"),
+                style.shorten(labels[1] if k > 1 else "positive"),
                 auc=skm.roc_auc_score(y, pos),
                 ap=skm.average_precision_score(y, pos),
-                color=COLORS["train"],
+                color=style.COLORS["train"],
                 linewidth=1.6,
             )
             pr_ax.axhline(
                 y.mean(),
                 linestyle=":",
-                color=COLORS["neutral"],
+                color=style.COLORS["neutral"],
                 linewidth=1,
                 label=f"chance (prevalence {y.mean():.3f})",
             )
@@ -249,7 +236,7 @@ def roc_pr_figure(
         valid = np.flatnonzero((npos > 0) & (npos < len(y)))
         skipped = [labels[j] for j in range(k) if j not in set(valid.tolist())]
         if skipped:
-            listed = ", ".join(shorten(x, 20) for x in skipped[:5]) + (
+            listed = ", ".join(style.shorten(x, 20) for x in skipped[:5]) + (
                 ", …" if len(skipped) > 5 else ""
             )
             notes.append(
@@ -274,7 +261,7 @@ def roc_pr_figure(
                 "micro-average",
                 auc=skm.roc_auc_score(flat_y, flat_s),
                 ap=skm.average_precision_score(flat_y, flat_s),
-                color=COLORS["train"],
+                color=style.COLORS["train"],
                 linewidth=1.8,
             )
             macro_tpr = np.mean(tprs, axis=0)
@@ -282,19 +269,19 @@ def roc_pr_figure(
             roc_ax.plot(
                 grid,
                 macro_tpr,
-                color=COLORS["valid"],
+                color=style.COLORS["valid"],
                 linewidth=1.8,
                 label=f"macro-average (AUC {aucs.mean():.3f})",
             )
             pr_ax.plot(
                 grid,
                 np.mean(precs, axis=0),
-                color=COLORS["valid"],
+                color=style.COLORS["valid"],
                 linewidth=1.8,
                 label=f"macro-average (AP {aps.mean():.3f})",
             )
             worst = np.argsort(aps, kind="stable")[: max(0, min(max_worst, len(valid)))]
-            colors = categorical_colors(len(worst) + 2)[2:] if len(worst) else []
+            colors = style.categorical_colors(len(worst) + 2)[2:] if len(worst) else []
             for rank, w in enumerate(worst):
                 col = int(valid[w])
                 _draw_ranking(
@@ -302,7 +289,7 @@ def roc_pr_figure(
                     pr_ax,
                     y[:, col],
                     s[:, col],
-                    shorten(labels[col], 22),
+                    style.shorten(labels[col], 22),
                     auc=aucs[w],
                     ap=aps[w],
                     color=colors[rank],
@@ -314,9 +301,9 @@ def roc_pr_figure(
     for ax in (roc_ax, pr_ax):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(
-                fontsize=FONT["small"],
+                fontsize=style.FONT["small"],
                 frameon=False,
                 loc="lower right" if ax is roc_ax else "lower left",
             )
-    fig.suptitle(title + (f"\n({'; '.join(notes)})" if notes else ""), fontsize=FONT["title"])
+    fig.suptitle(title + (f"\n({'; '.join(notes)})" if notes else ""), fontsize=style.FONT["title"])
     return fig

@@ -2,7 +2,8 @@
 axis styling and shortened label names.
 
 Styling is passed to each artist rather than set in ``rcParams``, which are
-process-global.
+process-global. The figure modules import this one whole and write ``style.figure(6.4,
+3.6)``, ``style.COLORS["train"]``, ``style.labels(ax, title)``.
 
 Example:
     >>> shorten("a very long label name indeed", 10)
@@ -65,12 +66,12 @@ def categorical_colors(n: int) -> list[tuple[float, float, float, float]]:
     return [tab20(order[i % 20]) for i in range(n)]
 
 
-def new_figure(width: float, height: float) -> Figure:
+def figure(width: float, height: float) -> Figure:
     """A constrained-layout figure of ``width`` x ``height`` inches (height capped)."""
     return Figure(figsize=(width, min(height, MAX_HEIGHT)), dpi=DPI, layout="constrained")
 
 
-def style_axes(ax: Axes, *, grid: Literal["x", "y", "both"] | None = "y") -> None:
+def axes(ax: Axes, *, grid: Literal["x", "y", "both"] | None = "y") -> None:
     """Light frame, readable ticks, an optional grid behind the data."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -80,7 +81,7 @@ def style_axes(ax: Axes, *, grid: Literal["x", "y", "both"] | None = "y") -> Non
         ax.set_axisbelow(True)
 
 
-def set_labels(ax: Axes, title: str | None = None, xlabel: str = "", ylabel: str = "") -> None:
+def labels(ax: Axes, title: str | None = None, xlabel: str = "", ylabel: str = "") -> None:
     """Title and axis labels in the house font sizes."""
     if title:
         ax.set_title(title, fontsize=FONT["title"])
@@ -88,7 +89,13 @@ def set_labels(ax: Axes, title: str | None = None, xlabel: str = "", ylabel: str
     ax.set_ylabel(ylabel, fontsize=FONT["label"])
 
 
-def add_legend(ax: Axes, **kwargs: Any) -> None:
+def marker_line(ax: Axes, x: float, role: str, *, linewidth: float, **kwargs: Any) -> None:
+    """A dashed vertical line at ``x`` in the colour of ``role``: a threshold, a limit, an
+    average or the kept checkpoint (``kwargs``: ``label``, ``gid``)."""
+    ax.axvline(x, color=COLORS[role], linestyle="--", linewidth=linewidth, **kwargs)
+
+
+def legend(ax: Axes, **kwargs: Any) -> None:
     """A frameless legend, only when something is labelled."""
     if ax.get_legend_handles_labels()[0]:  # an empty legend only warns
         ax.legend(fontsize=FONT["legend"], frameon=False, **kwargs)

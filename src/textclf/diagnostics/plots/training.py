@@ -12,14 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from textclf.diagnostics.curves import LearningCurves
-from textclf.diagnostics.plots.style import (
-    COLORS,
-    FONT,
-    add_legend,
-    new_figure,
-    set_labels,
-    style_axes,
-)
+from textclf.diagnostics.plots import style
 
 
 def _steps_per_epoch(curves: LearningCurves) -> float | None:
@@ -56,17 +49,17 @@ def learning_curves_figure(curves: LearningCurves, *, title: str = "Learning cur
         and curves.metric_name not in (None, "loss")
         and bool(np.isfinite(metric).any())
     )
-    fig = new_figure(7.0, 5.6 if show_metric else 3.4)
+    fig = style.figure(7.0, 5.6 if show_metric else 3.4)
     axes = np.atleast_1d(
         fig.subplots(2 if show_metric else 1, 1, sharex=True, squeeze=False)
     ).ravel()
     ax = axes[0]
-    style_axes(ax, grid="both")
+    style.axes(ax, grid="both")
     if len(curves.train_step):
         ax.plot(
             curves.train_step,
             curves.train_loss,
-            color=COLORS["train"],
+            color=style.COLORS["train"],
             linewidth=1.2,
             label="training loss",
         )
@@ -74,7 +67,7 @@ def learning_curves_figure(curves: LearningCurves, *, title: str = "Learning cur
         ax.plot(
             curves.eval_step,
             curves.eval_loss,
-            color=COLORS["valid"],
+            color=style.COLORS["valid"],
             marker="o",
             markersize=4,
             linewidth=1.4,
@@ -85,28 +78,28 @@ def learning_curves_figure(curves: LearningCurves, *, title: str = "Learning cur
     if len(losses) and losses.max() / losses.min() > 20:
         ax.set_yscale("log")
     suffix = "" if curves.has_validation else " (no validation split)"
-    set_labels(ax, f"{title}{suffix}", "" if show_metric else "step", "loss")
-    add_legend(ax, loc="upper right")
+    style.labels(ax, f"{title}{suffix}", "" if show_metric else "step", "loss")
+    style.legend(ax, loc="upper right")
 
     best = curves.best_step
     name = curves.metric_name or "loss"
     if show_metric:
         mx = axes[1]
-        style_axes(mx, grid="both")
+        style.axes(mx, grid="both")
         mx.plot(
             curves.eval_step,
             metric,
-            color=COLORS["metric"],
+            color=style.COLORS["metric"],
             marker="o",
             markersize=4,
             linewidth=1.4,
             label=f"validation {name}",
         )
-        set_labels(mx, None, "step", name)
-        add_legend(mx, loc="lower right")
+        style.labels(mx, None, "step", name)
+        style.legend(mx, loc="lower right")
     for a in axes:
         if best is not None:
-            a.axvline(best, color=COLORS["best"], linestyle="--", linewidth=1.0, gid="best_step")
+            style.marker_line(a, best, "best", linewidth=1.0, gid="best_step")
     if best is not None and curves.best_value is not None:
         target = axes[-1]
         target.annotate(
@@ -116,12 +109,12 @@ def learning_curves_figure(curves: LearningCurves, *, title: str = "Learning cur
             textcoords="offset points",
             ha="right",
             va="top" if show_metric else "bottom",
-            fontsize=FONT["small"],
-            color=COLORS["best"],
+            fontsize=style.FONT["small"],
+            color=style.COLORS["best"],
         )
     spe = _steps_per_epoch(curves)
     if spe:
         top = axes[0].secondary_xaxis("top", functions=(lambda s: s / spe, lambda e: e * spe))
-        top.set_xlabel("epoch", fontsize=FONT["label"])
-        top.tick_params(labelsize=FONT["tick"])
+        top.set_xlabel("epoch", fontsize=style.FONT["label"])
+        top.tick_params(labelsize=style.FONT["tick"])
     return fig
