@@ -48,12 +48,7 @@ def _single_label(draw: st.DrawFn, min_per_class: int = 1) -> np.ndarray:
     return np.random.default_rng(draw(st.integers(0, 2**16))).permutation(y)
 
 
-@given(
-    y=_single_label(),
-    val=_FRACTIONS,
-    test=_TEST_FRACTIONS,
-    seed=_SEEDS,
-)
+@given(y=_single_label(), val=_FRACTIONS, test=_TEST_FRACTIONS, seed=_SEEDS)
 @settings(max_examples=150, deadline=None)
 def test_single_label_is_a_partition(y: np.ndarray, val: float, test: float, seed: int) -> None:
     # Any class sizes, even 1: too-small classes fall back to an unstratified split.
@@ -143,12 +138,7 @@ def _multi_hot(draw: st.DrawFn) -> np.ndarray:
     return (rng.random((n, k)) < density).astype(np.float32)
 
 
-@given(
-    y=_multi_hot(),
-    val=_FRACTIONS,
-    test=_TEST_FRACTIONS,
-    seed=_SEEDS,
-)
+@given(y=_multi_hot(), val=_FRACTIONS, test=_TEST_FRACTIONS, seed=_SEEDS)
 @settings(max_examples=60, deadline=None)
 def test_multilabel_is_a_partition(y: np.ndarray, val: float, test: float, seed: int) -> None:
     # Rows without any label (all zeros) are allowed and must not be lost.
