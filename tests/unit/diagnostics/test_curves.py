@@ -73,6 +73,12 @@ def joined(curves: LearningCurves) -> str:
     return "\n".join(diagnose(curves))
 
 
+def says(note: str, *phrases: str) -> None:
+    """Every phrase is in the note; a failure names the missing ones and shows the note."""
+    missing = [p for p in phrases if p not in note]
+    assert not missing, f"{missing} not in: {note}"
+
+
 def only_note(log: list[dict[str, Any]]) -> str:
     """The one note drawn from a log history (the test fails when there are more)."""
     (note,) = diagnose(parse_log_history(log))
@@ -189,12 +195,15 @@ def test_single_evaluation() -> None:
 
 def test_overfitting_with_nothing_gained_after_the_loss_minimum() -> None:
     note = only_note(history([0.5, 0.4, 0.45, 0.55], [0.80, 0.87, 0.86, 0.85]))
-    assert "minimum at step 200 (0.400)" in note
-    assert "38 % higher (0.550)" in note
-    assert "2 evaluations later" in note
-    assert "best checkpoint (step 200, f1_macro 0.870) was kept" in note
-    assert "about 2 epochs" in note
-    assert "would lose nothing" in note
+    says(
+        note,
+        "minimum at step 200 (0.400)",
+        "38 % higher (0.550)",
+        "2 evaluations later",
+        "best checkpoint (step 200, f1_macro 0.870) was kept",
+        "about 2 epochs",
+        "would lose nothing",
+    )
 
 
 def test_overfitting_loss_while_the_metric_still_improves() -> None:
@@ -202,18 +211,24 @@ def test_overfitting_loss_while_the_metric_still_improves() -> None:
     note = only_note(
         history([0.298, 0.2975, 0.384, 0.432, 0.490], [0.873, 0.896, 0.903, 0.903, 0.904])
     )
-    assert "minimum at step 200 (0.297)" in note
-    assert "still rose by +0.008" in note
-    assert "step 500, f1_macro 0.904" in note
-    assert "over-confident" in note
+    says(
+        note,
+        "minimum at step 200 (0.297)",
+        "still rose by +0.008",
+        "step 500, f1_macro 0.904",
+        "over-confident",
+    )
 
 
 def test_under_training() -> None:
     note = only_note(history([0.9, 0.7, 0.6, 0.55], [0.60, 0.75, 0.84, 0.87]))
     assert note.startswith("Validation f1_macro was still improving at the last evaluation")
-    assert "+0.030 over the last epoch: 0.840 → 0.870 at step 400" in note
-    assert "validation loss was still falling (0.600 → 0.550)" in note
-    assert "more epochs" in note
+    says(
+        note,
+        "+0.030 over the last epoch: 0.840 → 0.870 at step 400",
+        "validation loss was still falling (0.600 → 0.550)",
+        "more epochs",
+    )
 
 
 def test_metric_that_peaked_early() -> None:
@@ -226,8 +241,7 @@ def test_metric_that_peaked_early() -> None:
 def test_healthy_curves() -> None:
     note = only_note(history([0.6, 0.45, 0.42, 0.41], [0.70, 0.85, 0.860, 0.862]))
     assert note.startswith("The curves look healthy")
-    assert "+0.002 over the last epoch" in note
-    assert "step 400, f1_macro 0.862" in note
+    says(note, "+0.002 over the last epoch", "step 400, f1_macro 0.862")
 
 
 def test_training_loss_that_barely_moves() -> None:
