@@ -242,7 +242,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
     parser.add_argument(
-        "--threads", type=int, help="Engine threads, offline and in the server (OMP_NUM_THREADS)."
+        "--threads",
+        type=int,
+        help="Engine threads, offline and in the server alike [default: the server's default].",
     )
     parser.add_argument(
         "--server-arg",
@@ -253,10 +255,12 @@ def main() -> None:
     args = parser.parse_args()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    if args.threads:
-        # Before torch is imported here, and inherited by the server: both sides alike.
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        args.server_arg += ["--threads", str(args.threads)]
+    from textclf.serving.server import default_threads
+
+    # Before torch is imported here, and passed to the server: both sides run alike.
+    threads = args.threads or default_threads()
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    args.server_arg += ["--threads", str(threads)]
     if args.model is None:
         model, data = ensure_model(args.workdir)
     else:
@@ -288,7 +292,7 @@ def main() -> None:
     print(
         f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, device {args.device}, engine threads "
-        f"{os.environ.get('OMP_NUM_THREADS', 'default')}; load average {load_before[0]:.1f} before, "
+        f"{threads}; load average {load_before[0]:.1f} before, "
         f"{load_after[0]:.1f} after (1 min)."
     )
     print(

@@ -63,7 +63,7 @@ def serve(
         int | None,
         typer.Option(
             "--threads",
-            help="Engine threads per worker [default: every core; cores / N with --workers N].",
+            help="Engine threads per worker [default: cores / workers - 1, at least 1: one core is left to each event loop].",
         ),
     ] = None,
     batch_size: BatchSize = 64,

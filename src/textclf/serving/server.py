@@ -35,6 +35,18 @@ def _log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def default_threads(workers: int = 1) -> int:
+    """Engine threads per worker: the usable cores split among workers, less one for each
+    worker's event loop (at least 1).
+
+    OpenMP's threads spin at every barrier, so one that loses its core to the event loop
+    stalls the others: on a busy 2-core machine (load average 10), 2 engine threads served
+    13 texts/s and 1 thread 86 texts/s (bench/serve_load.py).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // workers - 1)
+
+
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully
     # (Server.capture_signals), which would end the process with 128 + 15 after a clean
@@ -63,8 +75,8 @@ def run_server(
         workers: Processes, each with its own copy of the model, sharing the port.
         graceful_timeout_s: Longest wait for requests in flight at shutdown.
         log_level: uvicorn's and textclf's log level.
-        threads: Threads of the engine in each process (``OMP_NUM_THREADS``); default: every
-            core for one worker, ``cores // workers`` for several.
+        threads: Threads of the engine in each process (``OMP_NUM_THREADS``); default
+            :func:`default_threads`.
 
     Raises:
         ConfigError: for bad settings or an unreadable API key file.
@@ -81,16 +93,9 @@ def run_server(
         raise ConfigError(f"--port must be between 1 and 65535, not {port}.")
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, not {threads}.")
-    # Set before the engine is imported (it reads them once). N processes of torch each
-    # using every core would fight over them, and OpenMP's spinning threads lose most when
-    # they do: on a busy 2-core machine one thread ran twice as fast as two.
-    default = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    if threads is not None or (default is not None and "OMP_NUM_THREADS" not in os.environ):
-        os.environ["OMP_NUM_THREADS"] = str(threads or default)
-    if settings.api_key_file:
-        from textclf.serving.settings import read_api_keys
-
-        read_api_keys(settings.api_key_file)  # fail here, in one line, not in every worker
+    # Set before the engine is imported (it reads it once), unless the environment has.
+    if threads is not None or "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(threads or default_threads(workers))
     signal.signal(signal.SIGTERM, _exit_quietly)
     options: dict[str, Any] = {
         "host": host,
