@@ -28,7 +28,15 @@ def main(argv: list[str]) -> int:
 
         settings = ServeSettings(**(spec.get("settings") or {}))
         if spec.get("ray"):
+            import logging
+
             from textclf.serving.ray import run_ray
+
+            # uvicorn configures logging itself; Ray's path needs textclf's lines set up.
+            logging.basicConfig(
+                level=logging.DEBUG if debug else logging.INFO,
+                format="%(levelname)s %(message)s",
+            )
 
             run_ray(
                 spec["model_dir"],

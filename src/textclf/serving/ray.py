@@ -196,9 +196,10 @@ def run_ray(
 
     read_info(model_dir)  # one line now rather than a failure inside every replica
     stop = threading.Event()
+    ray.init(include_dashboard=False)
+    # After ray.init, whose core installs a SIGTERM handler that dumps a stack and dies.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    ray.init(include_dashboard=False)
     try:
         serve.start(http_options={"host": host, "port": port})
         serve.run(
