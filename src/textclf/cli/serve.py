@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from textclf.cli._common import STATE, BatchSize, run
+from textclf.cli._common import STATE, run
 
 
 def serve(
@@ -66,7 +66,10 @@ def serve(
             help="Engine threads per worker [default: cores / workers - 1, at least 1: one core is left to each event loop].",
         ),
     ] = None,
-    batch_size: BatchSize = 64,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Texts per forward pass [default: the engine's choice]."),
+    ] = None,
     graceful_timeout: Annotated[
         float,
         typer.Option(

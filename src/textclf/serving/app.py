@@ -281,7 +281,9 @@ def load_predictor(model_dir: str | os.PathLike[str], settings: ServeSettings) -
     """
     from textclf.inference.pipeline import Predictor
 
-    return Predictor.from_folder(model_dir, device=settings.device, batch_size=settings.batch_size)
+    # Only a batch size the user chose: otherwise the engine picks its own.
+    extra: dict[str, Any] = {"batch_size": settings.batch_size} if settings.batch_size else {}
+    return Predictor.from_folder(model_dir, device=settings.device, **extra)
 
 
 def _delayed(

@@ -3,9 +3,9 @@
 Each replica loads the model folder once and batches concurrent texts with
 ``@serve.batch``; requests and responses are the REST server's (:mod:`.schemas`,
 :mod:`.predict`): ``POST /v1/predict``, ``GET /info``, ``GET /health``. Ray batches by a
-count of texts (``batch_size``), not tokens: its ``batch_size_fn`` re-sums the whole batch
+count of texts (``batch_size``, default 64), not tokens: its ``batch_size_fn`` re-sums the whole batch
 for every arrival, which costs more than it saves for short texts, and the engine
-sub-batches by ``batch_size`` anyway.
+cuts its own sub-batches anyway.
 
 Run it from the command line::
 
@@ -65,14 +65,15 @@ class TextclfDeployment:
         from textclf.inference.pipeline import Predictor
 
         self.settings = ServeSettings.from_json(settings_json) if settings_json else ServeSettings()
-        self.predictor = Predictor.from_folder(
-            model_dir, device=self.settings.device, batch_size=self.settings.batch_size
+        extra: dict[str, Any] = (
+            {"batch_size": self.settings.batch_size} if self.settings.batch_size else {}
         )
+        self.predictor = Predictor.from_folder(model_dir, device=self.settings.device, **extra)
         self.info = self.predictor.info
         self.fingerprint = model_fingerprint(model_dir)
         self.max_chars = self.settings.chars_limit(self.info.max_length)
         batched: Any = self._logits  # serve.batch's wrapper carries the setters
-        batched.set_max_batch_size(self.settings.batch_size)
+        batched.set_max_batch_size(self.settings.batch_size or 64)
         batched.set_batch_wait_timeout_s(self.settings.max_wait_ms / 1000.0)
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
@@ -167,7 +168,7 @@ def build_app(args: dict[str, Any]) -> Application:
     if replicas < 1:
         raise ConfigError(f"replicas must be at least 1, not {replicas}.")
     settings = args.get("settings") or ServeSettings().to_json()
-    batch = ServeSettings.from_json(settings).batch_size
+    batch = ServeSettings.from_json(settings).batch_size or 64
     deployment = TextclfDeployment.options(  # type: ignore[attr-defined]
         num_replicas=replicas,
         # @serve.batch only fills a batch from requests the replica has accepted.

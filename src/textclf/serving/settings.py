@@ -52,7 +52,8 @@ class ServeSettings:
         api_key_file: File of accepted API keys, one per line; ``None``: no authentication.
         cors_origins: Origins allowed by CORS (none: CORS off).
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        batch_size: Texts per forward pass inside the engine.
+        batch_size: Texts per forward pass inside the engine (``None``: the engine's own
+            choice); Ray batches this many texts (64 when ``None``).
     """
 
     max_batch_tokens: int = 16384
@@ -64,7 +65,7 @@ class ServeSettings:
     api_key_file: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -74,7 +75,7 @@ class ServeSettings:
             "max_request_bytes",
             "batch_size",
         ):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, not {getattr(self, name)}.")
         if self.max_wait_ms < 0:
             raise ConfigError(f"--max-wait-ms must be 0 or more, not {self.max_wait_ms}.")
@@ -128,7 +129,7 @@ def estimate_tokens(text: str, max_length: int) -> int:
     itself, so counting exactly would tokenise every text twice, the first time on the
     event loop. The budget only bounds the work of one forward pass, so an estimate that is
     off by a constant factor (CJK text has about one character per token) changes the batch
-    size, not any prediction; the engine still pads per sub-batch of ``batch_size``.
+    size, not any prediction; the engine still cuts its own sub-batches.
     """
     return min(max_length, -(-len(text) // CHARS_PER_TOKEN) + 2)
 
