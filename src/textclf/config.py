@@ -154,6 +154,11 @@ class TrainConfig(_Section):
     reinit_layers: int = Field(
         default=0, ge=0, description="Re-initialise this many top encoder layers."
     )
+    freeze_embeddings: bool = Field(
+        default=False,
+        description="Keep the word embeddings as pretrained: about half of a small encoder's "
+        "weights, so each step's gradient and optimizer update cost about half as much.",
+    )
     max_restarts: int = Field(
         default=2,
         ge=0,

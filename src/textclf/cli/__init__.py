@@ -16,7 +16,18 @@ import typer
 
 from textclf._version import __version__
 from textclf.cli import app as app_group
-from textclf.cli import data, demo, evaluate, export, feedback, predict, report, serve, tracking, train
+from textclf.cli import (
+    data,
+    demo,
+    evaluate,
+    export,
+    feedback,
+    predict,
+    report,
+    serve,
+    tracking,
+    train,
+)
 from textclf.cli import tune as tune_cli
 from textclf.cli._common import STATE
 from textclf.cli.app import _APP_ENV

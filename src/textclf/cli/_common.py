@@ -58,7 +58,7 @@ def split_csv(value: str | None) -> list[str] | None:
 TextColumn = Annotated[
     str | None,
     typer.Option(
-        "--text-column", help="Column holding the text [default: auto: text, sentence, …]."
+        "--text-column", help="Column holding the text (default: auto: text, sentence, …)."
     ),
 ]
 IdColumn = Annotated[
@@ -66,7 +66,7 @@ IdColumn = Annotated[
 ]
 LabelColumn = Annotated[
     str | None,
-    typer.Option("--label-column", help="Column holding the label(s) [default: auto: label, …]."),
+    typer.Option("--label-column", help="Column holding the label(s) (default: auto: label, …)."),
 ]
 LabelColumns = Annotated[
     str | None,

@@ -122,8 +122,8 @@ def app_main(
         bool | None,
         typer.Option(
             "--headless/--browser",
-            help="Never open a browser / open one. [default: open one only when started from "
-            "a terminal on a machine with a display]",
+            help="Never open a browser / open one (default: open one only when started from "
+            "a terminal on a machine with a display)",
         ),
     ] = None,
 ) -> None:

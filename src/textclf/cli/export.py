@@ -19,14 +19,14 @@ def export(
         typer.Option("--quantize", help="Also write an int8 model (dynamic quantisation): int8."),
     ] = None,
     opset: Annotated[
-        int | None, typer.Option("--opset", help="ONNX opset [default: the exporter's].")
+        int | None, typer.Option("--opset", help="ONNX opset (default: the exporter's).")
     ] = None,
     data: Annotated[
         str | None,
         typer.Option(
             "--data",
-            help="Texts (with labels, for the metric) to check parity on [default: the "
-            "model's saved test predictions, eval/predictions.jsonl].",
+            help="Texts (with labels, for the metric) to check parity on (default: the "
+            "model's saved test predictions, eval/predictions.jsonl).",
         ),
     ] = None,
 ) -> None:

@@ -43,10 +43,17 @@ def predict(
         ),
     ] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="torch backend: auto (fp32 on CPU, bf16 on a GPU where faster), fp32 or bf16.",
+        ),
+    ] = "auto",
     batch_size: Annotated[
         int | None,
         typer.Option(
-            "--batch-size", help="Cap on texts per forward pass [default: a token budget]."
+            "--batch-size", help="Cap on texts per forward pass (default: a token budget)."
         ),
     ] = None,
 ) -> None:
@@ -77,6 +84,7 @@ def predict(
             batch_size=batch_size,
             backend=backend,
             device=device,
+            precision=precision,
         )
         skipped = summary.skipped.get("empty_text", 0)
         note = (

@@ -56,19 +56,19 @@ def serve(
     ] = 2_000_000,
     max_chars: Annotated[
         int | None,
-        typer.Option("--max-chars", help="Characters kept of each text [default: 8 × max_length]."),
+        typer.Option("--max-chars", help="Characters kept of each text (default: 8 × max_length)."),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
     threads: Annotated[
         int | None,
         typer.Option(
             "--threads",
-            help="Engine threads per worker [default: cores / workers - 1, at least 1: one core is left to each event loop].",
+            help="Engine threads per worker (default: cores / workers - 1, at least 1: one core is left to each event loop).",
         ),
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", help="Texts per forward pass [default: the engine's choice]."),
+        typer.Option("--batch-size", help="Texts per forward pass (default: the engine's choice)."),
     ] = None,
     graceful_timeout: Annotated[
         float,

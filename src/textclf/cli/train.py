@@ -51,7 +51,7 @@ def train(
         str | None,
         typer.Option(
             "--task",
-            help="auto, binary, multiclass or multilabel [default: auto: from the labels].",
+            help="auto, binary, multiclass or multilabel (default: auto: from the labels).",
         ),
     ] = None,
     model: Annotated[
@@ -59,32 +59,32 @@ def train(
         typer.Option(
             "--model",
             help="'default' (the bundled all-MiniLM-L6-v2), a local folder or a hub name "
-            "[default: default].",
+            "(default: default).",
         ),
     ] = None,
     epochs: Annotated[
-        float | None, typer.Option("--epochs", help="Passes over the training data [default: 5].")
+        float | None, typer.Option("--epochs", help="Passes over the training data (default: 5).")
     ] = None,
     max_steps: Annotated[
         int | None,
-        typer.Option("--max-steps", help="Stop after this many optimizer steps [default: none]."),
+        typer.Option("--max-steps", help="Stop after this many optimizer steps (default: none)."),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Texts per optimizer step [default: 32].")
+        int | None, typer.Option("--batch-size", help="Texts per optimizer step (default: 32).")
     ] = None,
     learning_rate: Annotated[
         float | None,
-        typer.Option("--learning-rate", help="Peak learning rate of AdamW [default: 0.0001]."),
+        typer.Option("--learning-rate", help="Peak learning rate of AdamW (default: 0.0001)."),
     ] = None,
     max_length: Annotated[
         int | None,
         typer.Option(
-            "--max-length", help="Tokens read per text; longer texts are cut [default: 128]."
+            "--max-length", help="Tokens read per text; longer texts are cut (default: 128)."
         ),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seeds splits, initialisation and sampling [default: 42]."),
+        typer.Option("--seed", help="Seeds splits, initialisation and sampling (default: 42)."),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
     overrides: Annotated[

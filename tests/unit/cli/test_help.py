@@ -48,7 +48,7 @@ def test_train_help_states_the_config_defaults():
     train = COMMAND.commands["train"]  # type: ignore[attr-defined]
     helps = {p.opts[0]: getattr(p, "help", "") for p in train.params}
     for flag, value in expected.items():
-        stated = re.search(r"\[default: ([^\]:]+)", helps[flag] or "")
+        stated = re.search(r"\(default: ([^):]+)", helps[flag] or "")
         assert stated, f"{flag} does not state its default"
         assert (
             float(stated.group(1)) == float(value)
