@@ -188,7 +188,7 @@ def test_pruning_callback_stops_the_run_when_the_pruner_says_so() -> None:
     assert isinstance(e.value, StopRun)  # its tracked run ends KILLED, not FAILED
 
 
-def testtrial_base_holds_the_test_file_out_and_skips_the_extras() -> None:
+def test_trial_base_holds_the_test_file_out_and_skips_the_extras() -> None:
     cfg = apply_overrides(ExperimentConfig(), ["data.train=a.csv", "data.test=b.csv"])
     base = trial_base(cfg, tracked=False)
     assert base.data.test is None and base.split.test_size == 0
