@@ -58,7 +58,9 @@ class PruningCallback(TrainerCallback):
 
     The step reported is the evaluation's ordinal (1, 2, …), not the global step: trials
     with other batch sizes reach the end of an epoch at other global steps, and the
-    median pruner compares only values reported at the same step.
+    median pruner compares only values reported at the same step. A collapsed run that
+    restarts keeps counting: it is judged by the evaluations it has spent, as Hyperband
+    counts resources.
 
     Args:
         trial: An ``optuna.Trial`` (anything with ``report`` and ``should_prune``).
