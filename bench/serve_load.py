@@ -79,15 +79,22 @@ def ensure_model(workdir: Path) -> tuple[Path, str]:
 # -- offline reference ----------------------------------------------------------------
 
 
-def offline_rate(model: Path, texts: list[str], device: str) -> float:
-    """Texts/s of ``Predictor.predict_proba`` (batch 64) after a warm-up batch."""
+def offline(model: Path, texts: list[str], device: str, singles: int) -> tuple[float, float]:
+    """Texts/s of ``Predictor.predict_proba`` (batch 64) after a warm-up batch, and the
+    median time of one text alone in ms (the model's share of the one-client latency)."""
     from textclf.inference.pipeline import Predictor
 
     predictor = Predictor.from_folder(model, device=device, batch_size=64)
     predictor.predict_proba(texts[:64])
     started = time.perf_counter()
     predictor.predict_proba(texts)
-    return len(texts) / (time.perf_counter() - started)
+    rate = len(texts) / (time.perf_counter() - started)
+    times = []
+    for _ in range(singles):
+        started = time.perf_counter()
+        predictor.predict_proba(texts[:1])
+        times.append((time.perf_counter() - started) * 1000)
+    return rate, statistics.median(times)
 
 
 # -- the server -----------------------------------------------------------------------
@@ -269,7 +276,7 @@ def main() -> None:
     load_before = os.getloadavg()
 
     texts = [TEXT] * args.requests
-    offline = offline_rate(model, texts, args.device)
+    offline_rate, offline_single = offline(model, texts, args.device, min(args.single, 200))
 
     port = free_port()
     log = args.workdir / "server.log"
@@ -286,7 +293,7 @@ def main() -> None:
         code = server.wait(120)
     load_after = os.getloadavg()
 
-    share = 100 * busy["rate"] / offline
+    share = 100 * busy["rate"] / offline_rate
     errors = sum(busy["errors"].values()) + sum(single["errors"].values())
     print()
     print(
@@ -304,7 +311,7 @@ def main() -> None:
     print("| measurement | value | target |")
     print("|---|---:|---|")
     print(
-        f"| offline Predictor, batch 64, {args.requests:,} texts | {offline:,.0f} texts/s | reference |"
+        f"| offline Predictor, batch 64, {args.requests:,} texts | {offline_rate:,.0f} texts/s | reference |"
     )
     print(
         f"| server, concurrency {args.concurrency}, {args.requests:,} requests | "
@@ -321,6 +328,9 @@ def main() -> None:
     print(
         f"| latency p50 / p99 at concurrency 1, {args.single:,} requests | "
         f"{single['p50']:.1f} / {single['p99']:.1f} ms | <= 10 / <= 30 ms |"
+    )
+    print(
+        f"| offline Predictor, one text alone, p50 | {offline_single:.1f} ms | the model's share |"
     )
 
 
