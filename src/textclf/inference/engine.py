@@ -427,6 +427,6 @@ def _identity(x: Sequence[str]) -> Sequence[str]:
 def _progress(enabled: bool, total: int | None) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from textclf.progress import progress_bar  # silenced by textclf -q
 
-    return tqdm(total=total, desc="Predicting", unit="text", dynamic_ncols=True)
+    return progress_bar(total=total, desc="Predicting", unit="text")

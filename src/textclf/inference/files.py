@@ -65,6 +65,7 @@ def predict_file(
     batch_size: int | None = None,
     backend: str = "auto",
     device: str = "auto",
+    precision: str = "auto",
     chunk_rows: int = CHUNK_ROWS,
     progress: bool = True,
 ) -> PredictSummary:
@@ -80,6 +81,7 @@ def predict_file(
         batch_size: Cap on texts per forward pass (default: the token budget decides).
         backend: ``auto``, ``torch`` or ``onnx`` for a model folder.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps`` for a model folder.
+        precision: torch backend: ``auto``, ``fp32`` or ``bf16``.
         chunk_rows: Rows read, predicted and written at a time.
         progress: Show a progress bar.
 
@@ -96,7 +98,9 @@ def predict_file(
     predictor = (
         model
         if isinstance(model, Predictor)
-        else Predictor.from_folder(model, batch_size=batch_size, backend=backend, device=device)
+        else Predictor.from_folder(
+            model, batch_size=batch_size, backend=backend, device=device, precision=precision
+        )
     )
     try:
         rule = predictor.info.rule.with_threshold(threshold)

@@ -69,7 +69,7 @@ class Predictor:
         max_batch_tokens: Padded tokens per forward pass (default by device,
             :data:`DEFAULT_MAX_TOKENS`).
         precision: ``auto`` (fp32 on CPU, bf16 on a GPU where measured faster), ``fp32``
-            or ``bf16``.
+            or ``bf16`` (see :mod:`textclf.inference.torch_backend`).
     """
 
     def __init__(
@@ -384,9 +384,9 @@ def mean_pooled_embeddings(
         ConfigError: for a batch size below 1.
     """
     import torch
-    from tqdm.auto import tqdm
 
     from textclf.errors import ConfigError
+    from textclf.progress import progress_bar
 
     hidden = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "dim", 0))
     n = len(texts)
@@ -407,7 +407,7 @@ def mean_pooled_embeddings(
     out = np.empty((n, hidden), dtype=np.float32)
     was_training = model.training
     model.eval()
-    bar = tqdm(total=n, desc="Embedding", unit="text", disable=not progress)
+    bar = progress_bar(total=n, desc="Embedding", unit="text", enabled=progress)
     try:
         with torch.inference_mode():
             for idx in batches:

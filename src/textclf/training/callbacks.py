@@ -215,20 +215,39 @@ class DegenerationGuard(TrainerCallback):
 
     Few-sample fine-tuning often fails outright: the model sits at the class prior and
     predicts one class for everything (Mosbach et al., ICLR 2021; measured here on the
-    demo's reports). After ``patience`` evaluations in a row where the validation
-    predictions have collapsed onto one class (or one label set) that the truth does not
-    collapse onto, the run is stopped and :attr:`reason` says why.
+    demo's reports). Early in training nearly every run predicts the majority class for a
+    while, so a run is judged only once it has had its chance: from ``judge_after`` of the
+    planned steps on, ``patience`` evaluations in a row where the validation predictions
+    have collapsed onto one class (or one label set) that the truth does not collapse onto
+    stop it, and :attr:`reason` says why. A run that ends sooner (early stopping) with
+    that many collapsed evaluations last is judged at its end. On fewer than
+    ``min_examples`` validation examples a collapse is as likely chance as failure, and
+    nothing is judged.
 
     Args:
         patience: Consecutive collapsed evaluations that make a run degenerate.
         collapsed: Share of validation examples given the same prediction that counts as
             collapse (only when the truth's most common value is clearly rarer).
+        judge_after: Share of the planned optimizer steps before a run can be stopped.
+        n_validation: Validation examples behind each evaluation (``None``: unknown).
+        min_examples: Fewest validation examples to judge a run on.
     """
 
-    def __init__(self, patience: int = 2, collapsed: float = 0.95) -> None:
+    def __init__(
+        self,
+        patience: int = 2,
+        collapsed: float = 0.95,
+        judge_after: float = 0.5,
+        *,
+        n_validation: int | None = None,
+        min_examples: int = 20,
+    ) -> None:
+        self.enabled = n_validation is None or n_validation >= min_examples
         self.patience = patience
         self.collapsed = collapsed
+        self.judge_after = judge_after
         self._streak = 0
+        self._last: tuple[float, float, int] | None = None
         self.reason: str | None = None
 
     def on_evaluate(
@@ -239,17 +258,31 @@ class DegenerationGuard(TrainerCallback):
         metrics: dict[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not metrics or "eval_pred_mode_share" not in metrics:
+        if not self.enabled or not metrics or "eval_pred_mode_share" not in metrics:
             return
         pred, true = metrics["eval_pred_mode_share"], metrics["eval_true_mode_share"]
         if pred >= self.collapsed and true < min(self.collapsed, pred) - 0.05:
             self._streak += 1
         else:
             self._streak = 0
-        if self._streak >= self.patience:
-            self.reason = (
-                f"the validation predictions collapsed onto one value for {pred:.0%} of the "
-                f"examples at {self._streak} evaluations in a row (step {state.global_step}), "
-                f"where the most common true value covers {true:.0%}"
-            )
+        self._last = (pred, true, state.global_step)
+        if self._streak >= self.patience and state.global_step >= self.judge_after * (
+            state.max_steps or 0
+        ):
+            self._judge()
             control.should_training_stop = True
+
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self.reason is None and self._streak >= self.patience:
+            self._judge()
+
+    def _judge(self) -> None:
+        assert self._last is not None
+        pred, true, step = self._last
+        self.reason = (
+            f"the validation predictions collapsed onto one value for {pred:.0%} of the "
+            f"examples at {self._streak} evaluations in a row (step {step}), "
+            f"where the most common true value covers {true:.0%}"
+        )

@@ -468,7 +468,9 @@ def train_model(
             learning_rate=cfg.learning_rate,
             n_train=len(train_dataset),
         )
-        guard = DegenerationGuard()
+        guard = DegenerationGuard(
+            n_validation=len(eval_dataset) if eval_dataset is not None else None
+        )
         cbs: list[TrainerCallback] = [
             CompleteCheckpointCallback(),
             guard,

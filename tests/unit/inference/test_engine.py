@@ -162,5 +162,30 @@ def test_fp32_on_cpu_and_an_unknown_precision_is_refused(loaded):
     predictor = Predictor(model, tokenizer, _info(), device="cpu")
     predictor.logits(["x"])
     assert predictor.precision == "fp32" and predictor.backend == "torch"
-    with pytest.raises(ValueError, match="precision"):
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="auto, fp32 or bf16"):
         Predictor(model, tokenizer, _info(), device="cpu", precision="fp8")
+
+
+def test_bf16_runs_on_a_copy_and_stays_near_fp32(loaded):
+    model, tokenizer = loaded
+    fp32 = Predictor(model, tokenizer, _info(), device="cpu").logits(TEXTS)
+    bf16 = Predictor(model, tokenizer, _info(), device="cpu", precision="bf16")
+    np.testing.assert_allclose(bf16.logits(TEXTS), fp32, atol=0.05)
+    assert bf16.precision == "bf16"
+    assert next(bf16.model.parameters()).dtype == torch.float32  # gradients still possible
+
+
+def test_auto_precision_is_timed_once_where_bf16_can_pay(loaded, monkeypatch):
+    from textclf.inference import torch_backend
+
+    model, tokenizer = loaded
+    monkeypatch.setattr(torch_backend, "_timed", lambda device: True)  # as on a GPU
+    monkeypatch.setattr(torch_backend, "_CHOSEN", {})
+    predictor = Predictor(model, tokenizer, _info(), device="cpu", max_batch_tokens=256)
+    got = predictor.logits(TEXTS)
+    assert predictor.precision in ("fp32", "bf16")
+    assert list(torch_backend._CHOSEN.values()) == [predictor.precision]
+    reference = _reference(model, tokenizer, TEXTS, 48)
+    np.testing.assert_allclose(got, reference, atol=1e-5 if predictor.precision == "fp32" else 0.05)

@@ -19,11 +19,11 @@ def test_prediction_collapse_measures_the_most_common_prediction_and_truth():
     assert ml == {"pred_mode_share": 1.0, "true_mode_share": 0.5}
 
 
-def _evaluate(guard: DegenerationGuard, pred: float, true: float, step: int):
+def _evaluate(guard: DegenerationGuard, pred: float, true: float, step: int, max_steps: int = 40):
     control = SimpleNamespace(should_training_stop=False)
     guard.on_evaluate(
         None,  # type: ignore[arg-type]
-        SimpleNamespace(global_step=step),  # type: ignore[arg-type]
+        SimpleNamespace(global_step=step, max_steps=max_steps),  # type: ignore[arg-type]
         control,  # type: ignore[arg-type]
         metrics={"eval_pred_mode_share": pred, "eval_true_mode_share": true},
     )
@@ -45,6 +45,33 @@ def test_a_run_that_recovers_or_whose_truth_is_skewed_goes_on():
     skewed = DegenerationGuard(patience=1)
     assert not _evaluate(skewed, 0.97, 0.96, 10)  # the truth is that skewed: not a failure
     assert skewed.reason is None
+
+
+def test_a_collapse_early_in_training_is_given_its_chance():
+    guard = DegenerationGuard(patience=2)  # judged from half of the 100 planned steps
+    assert not _evaluate(guard, 1.0, 0.25, 10, max_steps=100)
+    assert not _evaluate(guard, 1.0, 0.25, 20, max_steps=100)  # the usual start at the prior
+    assert not _evaluate(guard, 0.5, 0.25, 30, max_steps=100)
+    assert guard.reason is None
+    assert not _evaluate(guard, 1.0, 0.25, 40, max_steps=100)
+    assert _evaluate(guard, 1.0, 0.25, 50, max_steps=100)
+    assert guard.reason is not None and "step 50" in guard.reason
+
+
+def test_a_run_that_ends_early_while_collapsed_is_judged_at_its_end():
+    guard = DegenerationGuard(patience=2)
+    _evaluate(guard, 1.0, 0.25, 10, max_steps=100)
+    _evaluate(guard, 1.0, 0.25, 20, max_steps=100)  # then early stopping ends the run
+    assert guard.reason is None
+    guard.on_train_end(None, None, None)  # type: ignore[arg-type]
+    assert guard.reason is not None and "step 20" in guard.reason
+
+
+def test_a_tiny_validation_set_is_not_judged():
+    guard = DegenerationGuard(patience=1, n_validation=3)  # 3 alike is as likely chance
+    assert not _evaluate(guard, 1.0, 0.34, 30)
+    guard.on_train_end(None, None, None)  # type: ignore[arg-type]
+    assert guard.reason is None
 
 
 def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
