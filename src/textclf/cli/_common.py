@@ -55,6 +55,22 @@ def split_csv(value: str | None) -> list[str] | None:
 
 
 # Options shared by every command that reads data; the help says what "auto" means.
+TrainedModel = Annotated[
+    Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")
+]
+TrainData = Annotated[
+    str | None,
+    typer.Option("--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset."),
+]
+ValidationData = Annotated[
+    str | None, typer.Option("--validation", help="Validation data (else split from --train).")
+]
+Task = Annotated[
+    str | None,
+    typer.Option(
+        "--task", help="auto, binary, multiclass or multilabel (default: auto: from the labels)."
+    ),
+]
 TextColumn = Annotated[
     str | None,
     typer.Option(
@@ -90,6 +106,8 @@ ColumnNames = Annotated[
     str | None,
     typer.Option("--column-names", help="Comma-separated names for a file without a header row."),
 ]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML config file.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 TrackingUri = Annotated[
     str | None,
     typer.Option(
@@ -99,6 +117,10 @@ TrackingUri = Annotated[
 ]
 NoTrack = Annotated[
     bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
+]
+Experiment = Annotated[
+    str | None,
+    typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
 ]
 BatchSize = Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the baselines.")]
@@ -223,27 +245,45 @@ def tracking_lines(tracking: dict[str, Any]) -> list[str]:
     return lines
 
 
-def column_spec(
+def column_flags(
     text_column: str | None,
     label_column: str | None,
     label_columns: str | None,
     label_separator: str | None,
     label_names: str | None,
     column_names: str | None,
-) -> Any:
+) -> dict[str, Any]:
+    """The ``data.*`` config keys the column options set (comma lists split)."""
+    return {
+        "data.text_column": text_column,
+        "data.label_column": label_column,
+        "data.label_columns": split_csv(label_columns),
+        "data.label_separator": label_separator,
+        "data.label_names": label_names,
+        "data.column_names": split_csv(column_names),
+    }
+
+
+def column_spec(flags: dict[str, Any]) -> Any:
+    """The columns of a labelled file from :func:`column_flags`, as ``train`` reads them."""
     from textclf.config import DataConfig
     from textclf.data.io import ColumnSpec
 
     return ColumnSpec.from_config(
-        DataConfig(
-            text_column=text_column,
-            label_column=label_column,
-            label_columns=split_csv(label_columns),
-            label_separator=label_separator,
-            label_names=label_names,
-            column_names=split_csv(column_names),
-        )
+        DataConfig(**{key.removeprefix("data."): value for key, value in flags.items()})
     )
+
+
+def tracking_flags(
+    tracking_uri: str | None, no_track: bool, experiment: str | None, register: str | None
+) -> dict[str, Any]:
+    """The ``tracking.*`` config keys that ``train`` and ``tune`` set from their options."""
+    return {
+        "tracking.uri": tracking_uri,
+        "tracking.enabled": False if no_track else None,
+        "tracking.experiment": experiment,
+        "tracking.registered_model": register,
+    }
 
 
 def eval_config(n_resamples: int, ci_method: str, confidence: float) -> Any:

@@ -11,14 +11,16 @@ import typer
 
 from textclf.cli._common import (
     ColumnNames,
+    ConfigFile,
     LabelColumn,
     LabelColumns,
     LabelNames,
     LabelSeparator,
+    Task,
     TextColumn,
     build_config,
+    column_flags,
     run,
-    split_csv,
 )
 from textclf.errors import ConfigError, TextclfError
 
@@ -87,9 +89,7 @@ def data_validate(
     label_separator: LabelSeparator = None,
     label_names: LabelNames = None,
     column_names: ColumnNames = None,
-    task: Annotated[
-        str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
-    ] = None,
+    task: Task = None,
     model: Annotated[
         str | None,
         typer.Option("--model", help="Model whose tokenizer measures the text lengths."),
@@ -98,7 +98,7 @@ def data_validate(
         int | None, typer.Option("--max-length", help="Token limit to measure truncation at.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the carved splits.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
+    config: ConfigFile = None,
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", help="Dotted override, e.g. split.test_size=0.2."),
@@ -118,12 +118,9 @@ def data_validate(
             "data.train": paths["train"],
             "data.validation": paths["validation"],
             "data.test": paths["test"],
-            "data.text_column": text_column,
-            "data.label_column": label_column,
-            "data.label_columns": split_csv(label_columns),
-            "data.label_separator": label_separator,
-            "data.label_names": label_names,
-            "data.column_names": split_csv(column_names),
+            **column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            ),
             "data.task": task,
             "model.name": model,
             "model.max_length": max_length,

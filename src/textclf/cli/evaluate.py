@@ -19,6 +19,8 @@ from textclf.cli._common import (
     NResamples,
     Seed,
     TextColumn,
+    TrainedModel,
+    column_flags,
     column_spec,
     eval_config,
     print_evaluation,
@@ -27,7 +29,7 @@ from textclf.cli._common import (
 
 
 def evaluate(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
+    model: TrainedModel,
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to evaluate on.")],
     output: Annotated[
         Path | None,
@@ -56,7 +58,9 @@ def evaluate(
         from textclf.assess import evaluate_files
 
         spec = column_spec(
-            text_column, label_column, label_columns, label_separator, label_names, column_names
+            column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            )
         )
         ev = evaluate_files(
             model,
@@ -106,7 +110,9 @@ def calibrate(
         from textclf.assess import calibrate_folder
 
         spec = column_spec(
-            text_column, label_column, label_columns, label_separator, label_names, column_names
+            column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            )
         )
         rule = calibrate_folder(
             model,
@@ -165,7 +171,9 @@ def compare(
         from textclf.assess import compare_files
 
         spec = column_spec(
-            text_column, label_column, label_columns, label_separator, label_names, column_names
+            column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            )
         )
         result = compare_files(
             models,

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from textclf.cli._common import run
+from textclf.cli._common import TrainedModel, run
 
 
 def export(
-    model: Annotated[
-        Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")
-    ],
+    model: TrainedModel,
     quantize: Annotated[
         str | None,
         typer.Option("--quantize", help="Also write an int8 model (dynamic quantisation): int8."),

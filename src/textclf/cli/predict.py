@@ -7,13 +7,19 @@ from typing import Annotated
 
 import typer
 
-from textclf.cli._common import ColumnNames, IdColumn, TextColumn, run, split_csv
+from textclf.cli._common import (
+    ColumnNames,
+    Device,
+    IdColumn,
+    TextColumn,
+    TrainedModel,
+    run,
+    split_csv,
+)
 
 
 def predict(
-    model: Annotated[
-        Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")
-    ],
+    model: TrainedModel,
     input_file: Annotated[
         str, typer.Option("--input", "-i", help="File of texts (CSV, TSV, JSONL, JSON, Parquet).")
     ],
@@ -42,7 +48,7 @@ def predict(
             help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
         ),
     ] = "auto",
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    device: Device = "auto",
     precision: Annotated[
         str,
         typer.Option(

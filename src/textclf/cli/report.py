@@ -21,6 +21,8 @@ from textclf.cli._common import (
     NResamples,
     Seed,
     TextColumn,
+    TrainedModel,
+    column_flags,
     column_spec,
     eval_config,
     print_evaluation,
@@ -31,7 +33,7 @@ from textclf.errors import TextclfError
 
 
 def report(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
+    model: TrainedModel,
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to diagnose.")],
     output: Annotated[
         Path | None,
@@ -82,7 +84,9 @@ def report(
                 "use a comma list of pca, tsne, umap and a sample size of at least 50."
             ) from e
         spec = column_spec(
-            text_column, label_column, label_columns, label_separator, label_names, column_names
+            column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            )
         )
         out = output or (model / "eval" / Path(data).stem)
         assessment, notes = report_files(
@@ -112,7 +116,7 @@ def report(
 
 
 def explain(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")],
+    model: TrainedModel,
     texts: Annotated[list[str], typer.Argument(help="Text(s) to explain.")],
     label: Annotated[
         list[str] | None,

@@ -10,13 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
-from textclf.cli._common import STATE, run
+from textclf.cli._common import STATE, Device, TrainedModel, run
 
 
 def serve(
-    model: Annotated[
-        Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")
-    ],
+    model: TrainedModel,
     host: Annotated[
         str, typer.Option("--host", help="Interface to bind; 0.0.0.0 for every interface.")
     ] = "127.0.0.1",
@@ -58,7 +56,7 @@ def serve(
         int | None,
         typer.Option("--max-chars", help="Characters kept of each text (default: 8 × max_length)."),
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    device: Device = "auto",
     threads: Annotated[
         int | None,
         typer.Option(

@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from textclf.cli._common import (
-    TrackingUri,
-    build_config,
-    run,
-)
+from textclf.cli._common import ConfigFile, TrackingUri, build_config, run
 
 app = typer.Typer(
     help="Check the experiment tracker; push runs recorded while it was down.",
@@ -30,7 +26,7 @@ def tracking_check(
         str | None,
         typer.Option("--train", help="Name the experiment after this data, as 'train' would."),
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
+    config: ConfigFile = None,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Dotted override, e.g. tracking.uri=…")
     ] = None,

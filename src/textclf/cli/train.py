@@ -9,17 +9,23 @@ import typer
 
 from textclf.cli._common import (
     ColumnNames,
+    ConfigFile,
+    Experiment,
     LabelColumn,
     LabelColumns,
     LabelNames,
     LabelSeparator,
     NoTrack,
+    Task,
     TextColumn,
     TrackingUri,
+    TrainData,
+    ValidationData,
     build_config,
+    column_flags,
     print_result,
     run,
-    split_csv,
+    tracking_flags,
     tracking_lines,
 )
 
@@ -29,15 +35,8 @@ def train(
         Path,
         typer.Option("--output", "-o", help="Folder for the model, checkpoints and evaluation."),
     ],
-    train_file: Annotated[
-        str | None,
-        typer.Option(
-            "--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset."
-        ),
-    ] = None,
-    validation: Annotated[
-        str | None, typer.Option("--validation", help="Validation data (else split from --train).")
-    ] = None,
+    train_file: TrainData = None,
+    validation: ValidationData = None,
     test: Annotated[
         str | None, typer.Option("--test", help="Test data (else split from --train).")
     ] = None,
@@ -47,13 +46,7 @@ def train(
     label_separator: LabelSeparator = None,
     label_names: LabelNames = None,
     column_names: ColumnNames = None,
-    task: Annotated[
-        str | None,
-        typer.Option(
-            "--task",
-            help="auto, binary, multiclass or multilabel (default: auto: from the labels).",
-        ),
-    ] = None,
+    task: Task = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +79,7 @@ def train(
         int | None,
         typer.Option("--seed", help="Seeds splits, initialisation and sampling (default: 42)."),
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML config file.")] = None,
+    config: ConfigFile = None,
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", help="Dotted override, e.g. train.learning_rate=3e-5."),
@@ -109,10 +102,7 @@ def train(
     ] = False,
     tracking_uri: TrackingUri = None,
     no_track: NoTrack = False,
-    experiment: Annotated[
-        str | None,
-        typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
-    ] = None,
+    experiment: Experiment = None,
     register: Annotated[
         str | None,
         typer.Option("--register", help="Register the model under this name in the registry."),
@@ -129,12 +119,9 @@ def train(
             "data.train": train_file,
             "data.validation": validation,
             "data.test": test,
-            "data.text_column": text_column,
-            "data.label_column": label_column,
-            "data.label_columns": split_csv(label_columns),
-            "data.label_separator": label_separator,
-            "data.label_names": label_names,
-            "data.column_names": split_csv(column_names),
+            **column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            ),
             "data.task": task,
             "model.name": model,
             "model.max_length": max_length,
@@ -144,10 +131,7 @@ def train(
             "train.learning_rate": learning_rate,
             "eval.baselines": [] if no_baselines else None,
             "diagnostics.enabled": False if no_report else None,
-            "tracking.uri": tracking_uri,
-            "tracking.enabled": False if no_track else None,
-            "tracking.experiment": experiment,
-            "tracking.registered_model": register,
+            **tracking_flags(tracking_uri, no_track, experiment, register),
         }
         cfg = build_config(config=config, overrides=overrides or [], flags=flags)
         result = run_experiment(cfg, resume=resume, overwrite=overwrite)

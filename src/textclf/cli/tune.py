@@ -9,17 +9,22 @@ import typer
 
 from textclf.cli._common import (
     ColumnNames,
+    Experiment,
     LabelColumn,
     LabelColumns,
     LabelNames,
     LabelSeparator,
     NoTrack,
+    Task,
     TextColumn,
     TrackingUri,
+    TrainData,
+    ValidationData,
     build_config,
+    column_flags,
     print_evaluation,
     run,
-    split_csv,
+    tracking_flags,
     tracking_lines,
 )
 
@@ -29,15 +34,8 @@ def tune(
         Path,
         typer.Option("--output", "-o", help="Folder for the best model, trials/ and tuning/."),
     ],
-    train_file: Annotated[
-        str | None,
-        typer.Option(
-            "--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset."
-        ),
-    ] = None,
-    validation: Annotated[
-        str | None, typer.Option("--validation", help="Validation data (else split from --train).")
-    ] = None,
+    train_file: TrainData = None,
+    validation: ValidationData = None,
     test: Annotated[
         str | None,
         typer.Option("--test", help="Test data, used once on the best model (else split)."),
@@ -69,9 +67,7 @@ def tune(
     label_separator: LabelSeparator = None,
     label_names: LabelNames = None,
     column_names: ColumnNames = None,
-    task: Annotated[
-        str | None, typer.Option("--task", help="auto|binary|multiclass|multilabel")
-    ] = None,
+    task: Task = None,
     model: Annotated[
         str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
     ] = None,
@@ -103,10 +99,7 @@ def tune(
     ] = False,
     tracking_uri: TrackingUri = None,
     no_track: NoTrack = False,
-    experiment: Annotated[
-        str | None,
-        typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
-    ] = None,
+    experiment: Experiment = None,
     register: Annotated[
         str | None,
         typer.Option("--register", help="Register the best model under this name."),
@@ -134,21 +127,15 @@ def tune(
             "data.train": train_file,
             "data.validation": validation,
             "data.test": test,
-            "data.text_column": text_column,
-            "data.label_column": label_column,
-            "data.label_columns": split_csv(label_columns),
-            "data.label_separator": label_separator,
-            "data.label_names": label_names,
-            "data.column_names": split_csv(column_names),
+            **column_flags(
+                text_column, label_column, label_columns, label_separator, label_names, column_names
+            ),
             "data.task": task,
             "model.name": model,
             **fixed_flags,
             "eval.baselines": [] if no_baselines else None,
             "diagnostics.enabled": False if no_report else None,
-            "tracking.uri": tracking_uri,
-            "tracking.enabled": False if no_track else None,
-            "tracking.experiment": experiment,
-            "tracking.registered_model": register,
+            **tracking_flags(tracking_uri, no_track, experiment, register),
             "tune.trials": trials,
             "tune.timeout_s": timeout,
             "tune.storage": storage,
