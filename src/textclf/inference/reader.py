@@ -24,16 +24,20 @@ Example:
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+# columns and formats import neither datasets nor pandas (tests/unit/data/test_formats.py).
+from textclf.data.columns import TEXT_CANDIDATES, pick_column
+from textclf.data.formats import read_text_sample, sniff_dialect
+from textclf.errors import DataError
 
 if TYPE_CHECKING:
     from textclf.data.io import ColumnSpec
@@ -43,26 +47,7 @@ logger = logging.getLogger(__name__)
 #: Rows per chunk: what is held in memory at once (texts, records, logits).
 CHUNK_ROWS = 8192
 
-# The same candidates, in the same order, as textclf.data.io.TEXT_CANDIDATES (a test
-# checks): importing that module costs the datasets and pandas imports this one avoids.
-TEXT_CANDIDATES = (
-    "text",
-    "sentence",
-    "content",
-    "document",
-    "review",
-    "body",
-    "comment_text",
-    "utterance",
-    "query",
-    "question",
-    "report",
-    "description",
-)
 _STREAMED = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_SNIFF_BYTES = 1 << 16
-_CSV_DELIMITERS = ",;\t|"
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # Any control character sends the file to read_split, which decides whether it is text.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
@@ -216,36 +201,20 @@ def _chunked(
 
 def _sample(path: Path) -> str:
     """The first 64 KiB (whole lines), decoded; anything but plain UTF-8 text goes to read_split."""
-    size = path.stat().st_size
-    if size == 0:
-        raise NeedsFullReader("empty file")
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
-    whole = len(head) == size
-    if b"\x00" in head:
-        raise NeedsFullReader("NUL bytes")
-    if not whole:
-        cut = head.rfind(b"\n")
-        head = head[: cut + 1] if cut > 0 else head
     try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
-    except UnicodeDecodeError as e:
-        raise NeedsFullReader("not UTF-8") from e
-    text = text.removeprefix("\ufeff")
-    if not text.strip() or _CONTROL.search(text):
-        raise NeedsFullReader("blank or control characters")
+        text = read_text_sample(path)
+    except DataError as e:
+        raise NeedsFullReader(str(e)) from e
+    if _CONTROL.search(text):
+        raise NeedsFullReader("control characters")
     return text
 
 
-def _pick(columns: list[str], wanted: str | None) -> str | None:
-    """The text column, as ``textclf.data.io`` picks it (case-insensitive candidates)."""
-    if wanted is not None:
-        return wanted if wanted in columns else None
-    lower = {c.lower(): c for c in columns}
-    for cand in TEXT_CANDIDATES:
-        if cand in lower:
-            return lower[cand]
-    return None
+def _pick(columns: Sequence[str], wanted: str | None) -> str | None:
+    """The text column, as ``textclf.data.io`` picks it; ``None`` where it would refuse."""
+    if wanted is not None and wanted not in columns:
+        return None
+    return pick_column(columns, wanted, TEXT_CANDIDATES, "text", "input")
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,43 +222,14 @@ def _pick(columns: list[str], wanted: str | None) -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _strictly_rfc4180(path: Path, delimiter: str) -> bool:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            for _ in csv.reader(f, delimiter=delimiter, strict=True):
-                pass
-    except (csv.Error, UnicodeDecodeError):
-        return False
-    return True
-
-
-def _dialect(
-    path: Path, fmt: str, spec: ColumnSpec | InputColumns, sample: str
-) -> tuple[str, Literal[0, 3]]:
-    """Separator and quoting, decided as ``textclf.data.io`` decides them."""
-    if fmt == "tsv":
-        delimiter = "\t"
-    else:
-        lines = sample if spec.column_names else sample.split("\n", 1)[0].rstrip("\r")
-        try:
-            delimiter = csv.Sniffer().sniff(lines, delimiters=_CSV_DELIMITERS).delimiter
-        except csv.Error:
-            delimiter = ","
-        if delimiter != ",":
-            logger.info("%s: read as %s-separated values.", path, _DELIMITER_NAMES[delimiter])
-    unquoted = spec.quoting == "none" or (
-        spec.quoting == "auto" and fmt == "tsv" and not _strictly_rfc4180(path, delimiter)
-    )
-    return delimiter, csv.QUOTE_NONE if unquoted else csv.QUOTE_MINIMAL
-
-
 def _csv_rows(
     path: Path, fmt: str, spec: ColumnSpec | InputColumns, sample: str
 ) -> Iterator[tuple[str, Any]]:
-    delimiter, quoting = _dialect(path, fmt, spec, sample)
+    # Separator and quoting decided as textclf.data.io decides them.
+    dialect = sniff_dialect(path, fmt, sample, column_names=spec.column_names, quoting=spec.quoting)
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=True)
+            reader = dialect.reader(f, strict=True)
             if spec.column_names:
                 header = list(spec.column_names)
             else:
