@@ -341,12 +341,7 @@ def _train_and_save(
         "comparison": doc.get("comparison"),
         "validation_comparison": doc.get("validation_comparison"),
     }
-    info.data = {
-        "fingerprints": data.fingerprints,
-        "sizes": {name: len(s) for name, s in data.splits.items()},
-        "split_note": data.split_note,
-        "validation": data.report.to_dict(),
-    }
+    info.data = data.summary()
     info.training = {
         "device": history.resources.note,
         "precision": history.resources.precision,

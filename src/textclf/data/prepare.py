@@ -54,6 +54,15 @@ class PreparedData:
     fingerprints: dict[str, str] = field(default_factory=dict)
     split_note: str = ""
 
+    def summary(self) -> dict[str, Any]:
+        """What a saved model records about its data (``ModelInfo.data``): sources, sizes, checks."""
+        return {
+            "fingerprints": self.fingerprints,
+            "sizes": {name: len(s) for name, s in self.splits.items()},
+            "split_note": self.split_note,
+            "validation": self.report.to_dict(),
+        }
+
 
 def fingerprint(source: Any, split: Split) -> str:
     path = Path(str(source)) if isinstance(source, str | Path) else None

@@ -392,12 +392,7 @@ def _export(
         "metrics": doc.get("metrics", {}),
         "comparison": doc.get("comparison"),
     }
-    info.data = {
-        "fingerprints": data.fingerprints,
-        "sizes": {name: len(s) for name, s in data.splits.items()},
-        "split_note": data.split_note,
-        "validation": data.report.to_dict(),
-    }
+    info.data = data.summary()
     info.training = {
         **info.training,
         "tuning": {
