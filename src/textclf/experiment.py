@@ -133,7 +133,8 @@ def run_experiment(
         raise
 
 
-def _dataset_records(data: PreparedData) -> list[DatasetRecord]:
+def dataset_records(data: PreparedData) -> list[DatasetRecord]:
+    """What the tracker records of each split: name, fingerprint, source and size."""
     return [
         DatasetRecord(
             name=name,
@@ -252,7 +253,7 @@ def _train_and_save(
         resume=resume,
         task=space.task,
         labels=space.labels,
-        datasets=_dataset_records(data),
+        datasets=dataset_records(data),
     )
 
     clf = TextClassifier.from_config(config)

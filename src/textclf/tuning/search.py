@@ -25,12 +25,12 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from textclf.atomic import write_text_atomic
 from textclf.config import ExperimentConfig, ParamSpec, apply_overrides
-from textclf.data.prepare import PreparedData, fingerprint, prepare_data
+from textclf.data.prepare import prepare_data
 from textclf.errors import ConfigError, TextclfError
 from textclf.evaluation.metrics import greater_is_better, headline_metric
-from textclf.experiment import run_experiment
+from textclf.experiment import dataset_records, run_experiment
 from textclf.persistence import read_info
-from textclf.tracking.base import DatasetRecord, Tracker
+from textclf.tracking.base import Tracker
 from textclf.tracking.session import StopRun, TrackingSession
 from textclf.tuning.results import TRIALS_DIR, TUNING_DIR, TuneResult, finish
 from textclf.tuning.space import config_with, describe, search_space, suggest, trial_base
@@ -235,7 +235,7 @@ def tune(
             resume=False,
             task=data.space.task,
             labels=data.space.labels,
-            datasets=_dataset_records(data),
+            datasets=dataset_records(data),
         )
         session.tracker.set_tags({"textclf.study": study_name, "textclf.kind": "tune"})
         base = trial_base(config, tracked=session.active)
@@ -263,19 +263,6 @@ def tune(
     result.ran = ran
     result.total_runtime_s = time.perf_counter() - started
     return result
-
-
-def _dataset_records(data: PreparedData) -> list[DatasetRecord]:
-    return [
-        DatasetRecord(
-            name=name,
-            context=name,
-            fingerprint=data.fingerprints.get(name) or fingerprint(None, split),
-            source=str(split.source),
-            num_rows=len(split),
-        )
-        for name, split in data.splits.items()
-    ]
 
 
 def _search(
