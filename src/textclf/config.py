@@ -296,7 +296,8 @@ class TrackingConfig(_Section):
         default=None, description="Register the model under this name in the model registry."
     )
     log_model: bool = Field(
-        default=True, description="Log the model (MLflow transformers flavour)."
+        default=True,
+        description="Log the model folder as an MLflow pyfunc that applies its decision rule.",
     )
     required: bool = Field(
         default=False,
