@@ -45,6 +45,7 @@ from textclf.evaluation.report import fmt_interval, metrics_document, metrics_ma
 from textclf.faults import fail_point
 from textclf.inference.pipeline import Predictor
 from textclf.inference.records import prediction_records, write_predictions
+from textclf.persistence import json_default
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Assessment:
         out = Path(folder)
         write_text_atomic(
             out / "metrics.json",
-            json.dumps(self.document, indent=2, allow_nan=False, default=_json_default),
+            json.dumps(self.document, indent=2, allow_nan=False, default=json_default),
         )
         write_text_atomic(out / "metrics.md", metrics_markdown(self.document))
         records = prediction_records(
@@ -99,14 +100,6 @@ class Assessment:
         )
         write_predictions(out / "predictions.jsonl", records, list(self.space.labels))
         return out
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.floating | np.integer):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def as_predictor(model: Model, *, batch_size: int = 64) -> Predictor:

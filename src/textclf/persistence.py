@@ -96,9 +96,7 @@ class ModelInfo:
         return data
 
     def to_json(self) -> str:
-        return (
-            json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=_json_default) + "\n"
-        )
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=json_default) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
@@ -124,7 +122,8 @@ class ModelInfo:
         return cls(rule=rule, backbone=backbone, **known)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=…)`` for numpy scalars and arrays in metrics and sidecars."""
     if isinstance(value, np.floating | np.integer):
         return value.item()
     if isinstance(value, np.ndarray):
