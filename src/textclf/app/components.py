@@ -4,6 +4,7 @@ explanation box and the threshold sliders."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +37,36 @@ def header(title: str, subtitle: str) -> None:
 def table_height(n_rows: int, *, max_rows: int = 10) -> int | Literal["auto"]:
     """``auto`` for a short table (no empty rows below it), else a fixed scrolling height."""
     return "auto" if n_rows <= max_rows else 36 + 35 * max_rows
+
+
+def download_buttons(
+    file_stem: str,
+    csv: Callable[[], str | bytes],
+    jsonl: Callable[[], str | bytes],
+    *,
+    labels: tuple[str, str] = ("Download CSV", "Download JSONL"),
+) -> None:
+    """The same rows offered as CSV and as JSON Lines: two buttons side by side.
+
+    Args:
+        file_stem: The downloaded files' name without the extension.
+        csv: Builds the CSV file.
+        jsonl: Builds the JSON Lines file.
+        labels: The two buttons' captions.
+    """
+    formats = ((csv, ".csv", "text/csv"), (jsonl, ".jsonl", "application/jsonl"))
+    columns = st.columns([1, 1, 3])
+    for column, label, (data, suffix, mime) in zip(columns, labels, formats, strict=False):
+        with column:
+            st.download_button(
+                label,
+                data=data,
+                file_name=file_stem + suffix,
+                mime=mime,
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
 
 
 # ---------------------------------------------------------------------------------------

@@ -180,27 +180,11 @@ st.dataframe(
     },
 )
 stem = Path(run.name).stem
-d1, d2, _ = st.columns([1, 1, 3])
-with d1:
-    st.download_button(
-        "Download CSV",
-        data=lambda: results_csv(shown, info.task),
-        file_name=f"{stem}-predictions.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-        width="stretch",
-    )
-with d2:
-    st.download_button(
-        "Download JSONL",
-        data=lambda: results_jsonl(shown, info.task),
-        file_name=f"{stem}-predictions.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-        on_click="ignore",
-        width="stretch",
-    )
+components.download_buttons(
+    f"{stem}-predictions",
+    lambda: results_csv(shown, info.task),
+    lambda: results_jsonl(shown, info.task),
+)
 
 with st.expander("Give feedback on a row"):
     if len(shown) == 0:

@@ -138,27 +138,12 @@ else:
         "`textclf train` reads. From the command line: "
         f"`textclf feedback export --model {handle.path} --output feedback.csv`."
     )
-    d1, d2, _ = st.columns([1, 1, 3])
     try:
-        with d1:
-            st.download_button(
-                "Training file (CSV)",
-                data=lambda: _export(".csv"),
-                file_name="feedback.csv",
-                mime="text/csv",
-                icon=":material/download:",
-                on_click="ignore",
-                width="stretch",
-            )
-        with d2:
-            st.download_button(
-                "Training file (JSONL)",
-                data=lambda: _export(".jsonl"),
-                file_name="feedback.jsonl",
-                mime="application/jsonl",
-                icon=":material/download:",
-                on_click="ignore",
-                width="stretch",
-            )
+        components.download_buttons(
+            "feedback",
+            lambda: _export(".csv"),
+            lambda: _export(".jsonl"),
+            labels=("Training file (CSV)", "Training file (JSONL)"),
+        )
     except DataError as e:
         st.error(str(e))

@@ -68,27 +68,9 @@ st.dataframe(
         "row": st.column_config.NumberColumn("row", width="small"),
     },
 )
-d1, d2, _ = st.columns([1, 1, 3])
-with d1:
-    st.download_button(
-        "Download CSV",
-        data=lambda: history_csv(shown),
-        file_name="textclf-history.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-        width="stretch",
-    )
-with d2:
-    st.download_button(
-        "Download JSONL",
-        data=lambda: history_jsonl(shown),
-        file_name="textclf-history.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-        on_click="ignore",
-        width="stretch",
-    )
+components.download_buttons(
+    "textclf-history", lambda: history_csv(shown), lambda: history_jsonl(shown)
+)
 
 typed = {p.id: p for p in reversed(session.history())}
 if typed:
