@@ -7,11 +7,16 @@ so that the real loading code path is exercised.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from tests_support import held_out_splits, tiny_run_overrides
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -24,6 +29,10 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("WANDB_SILENT", "true")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# What the CLI's callback (textclf.cli._main) sets for its whole process.
+_CLI_ENV = ("DATASETS_VERBOSITY", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS")
+_CLI_LOGGERS = ("datasets", "transformers", "urllib3", "filelock", "fsspec", "httpx")
 
 
 def _texts_for(task: str) -> pd.DataFrame:
@@ -139,31 +148,13 @@ def trained_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         if task in runs:
             return runs[task]
         root = tmp_path_factory.mktemp(f"run-{task}")
-        frame = _texts_for(task)
-        # Within each label value, every third row is held out for test and the second for
-        # validation. (Striding over the whole frame would hold out one class entirely: its
-        # rows cycle through the labels.)
-        k = frame.groupby("label").cumcount()
-        test = frame[k % 3 == 0]
-        val = frame[k == 1]
-        train = frame[(k % 3 != 0) & (k != 1)]
         paths = {}
-        for name, part in (("train", train), ("validation", val), ("test", test)):
+        for name, part in held_out_splits(_texts_for(task)).items():
             paths[name] = root / f"{name}.csv"
             part.to_csv(paths[name], index=False)
-        overrides = [
-            f"output_dir={root / 'run'}",
-            f"data.train={paths['train']}",
-            f"data.validation={paths['validation']}",
-            f"data.test={paths['test']}",
-            f"model.name={tiny_model_dir}",
-            "model.max_length=32",
-            "train.max_steps=40",
-            "train.batch_size=8",
-            "train.learning_rate=3e-3",
-            "train.early_stopping_patience=null",
-            "eval.n_resamples=200",
-        ]
+        overrides = tiny_run_overrides(
+            tiny_model_dir, root / "run", paths["train"], paths["validation"], paths["test"]
+        )
         if task == "multilabel":
             overrides.append("data.label_separator=|")
         run_experiment(apply_overrides(ExperimentConfig(), overrides))
@@ -171,3 +162,24 @@ def trained_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         return runs[task]
 
     return make
+
+
+@pytest.fixture
+def restore_cli_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Undo the env defaults and logger levels that an in-process CLI call sets.
+
+    Modules that invoke the CLI in-process use it for every test:
+    ``pytestmark = pytest.mark.usefixtures("restore_cli_state")``.
+    """
+    for key in _CLI_ENV:
+        monkeypatch.delenv(key, raising=False)  # restored to the outer value afterwards
+    levels = {name: logging.getLogger(name).level for name in _CLI_LOGGERS}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A typer test runner for in-process CLI calls."""
+    return CliRunner()

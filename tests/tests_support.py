@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 
@@ -18,3 +20,41 @@ def binary_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         return pd.DataFrame(rows)
 
     return make(0, 12), make(100, 6), make(200, 6)
+
+
+def held_out_splits(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Train, validation and test parts of ``frame`` with every label in each.
+
+    Within each label value, every third row is held out for test and the second for
+    validation. (Striding over the whole frame would hold out one class entirely: its
+    rows cycle through the labels.)
+    """
+    k = frame.groupby("label").cumcount()
+    return {
+        "train": frame[(k % 3 != 0) & (k != 1)],
+        "validation": frame[k == 1],
+        "test": frame[k % 3 == 0],
+    }
+
+
+def tiny_run_overrides(
+    model_dir: Path, output: Path, train: Path, validation: Path, test: Path
+) -> list[str]:
+    """Config overrides of a short run of the tiny model on the given files.
+
+    40 steps at a high learning rate learn the fixture data in seconds; 200 resamples
+    keep the intervals cheap.
+    """
+    return [
+        f"output_dir={output}",
+        f"data.train={train}",
+        f"data.validation={validation}",
+        f"data.test={test}",
+        f"model.name={model_dir}",
+        "model.max_length=32",
+        "train.max_steps=40",
+        "train.batch_size=8",
+        "train.learning_rate=3e-3",
+        "train.early_stopping_patience=null",
+        "eval.n_resamples=200",
+    ]

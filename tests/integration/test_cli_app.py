@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from typer.testing import CliRunner
 
 import textclf.app
 from textclf.app import settings as app_settings
@@ -21,23 +18,7 @@ from textclf.cli import _APP_ENV, app
 from textclf.data.io import ColumnSpec, read_split
 from textclf.feedback import FeedbackRecord, FeedbackStore
 
-_CLI_ENV = ("DATASETS_VERBOSITY", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS")
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The CLI callback sets env defaults and logger levels for its process; undo them."""
-    for key in _CLI_ENV:
-        monkeypatch.delenv(key, raising=False)
-    levels = {name: logging.getLogger(name).level for name in ("datasets", "transformers")}
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
+pytestmark = pytest.mark.usefixtures("restore_cli_state")
 
 
 def _model(folder: Path) -> Path:

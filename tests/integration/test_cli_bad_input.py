@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,24 +22,7 @@ from typer.testing import CliRunner, Result
 from textclf import __version__
 from textclf.cli import app
 
-_CLI_ENV = ("DATASETS_VERBOSITY", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS")
-_CLI_LOGGERS = ("datasets", "transformers", "urllib3", "filelock", "fsspec", "httpx")
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The CLI callback sets env defaults and logger levels for its process; undo them."""
-    for key in _CLI_ENV:
-        monkeypatch.delenv(key, raising=False)  # restored to the outer value afterwards
-    levels = {name: logging.getLogger(name).level for name in _CLI_LOGGERS}
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
+pytestmark = pytest.mark.usefixtures("restore_cli_state")
 
 
 def _good_csv(path: Path) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests_support import tiny_run_overrides
 from textclf.config import ExperimentConfig, apply_overrides
 from textclf.experiment import run_experiment
 
@@ -18,20 +19,7 @@ def _config(
     tiny_model_dir: Path, out: Path, train: Path, val: Path, test: Path
 ) -> ExperimentConfig:
     return apply_overrides(
-        ExperimentConfig(),
-        [
-            f"output_dir={out}",
-            f"data.train={train}",
-            f"data.validation={val}",
-            f"data.test={test}",
-            f"model.name={tiny_model_dir}",
-            "model.max_length=32",
-            "train.max_steps=40",
-            "train.batch_size=8",
-            "train.learning_rate=3e-3",
-            "train.early_stopping_patience=null",
-            "eval.n_resamples=200",
-        ],
+        ExperimentConfig(), tiny_run_overrides(tiny_model_dir, out, train, val, test)
     )
 
 

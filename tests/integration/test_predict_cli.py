@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +20,8 @@ from textclf.inference.pipeline import Predictor
 from textclf.inference.reader import InputColumns
 from textclf.inference.records import prediction_records
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_cli_state")]
 
-_CLI_ENV = ("DATASETS_VERBOSITY", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS")
-_CLI_LOGGERS = ("datasets", "transformers", "urllib3", "filelock", "fsspec", "httpx")
 TEXTS = [
     "apple and apricot with avocado number 1",
     "banana and blueberry with barley number 2",
@@ -34,17 +30,6 @@ TEXTS = [
     "unknown words appear here",
     "garlic grape",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The CLI callback sets env defaults and logger levels for its process; undo them."""
-    for key in _CLI_ENV:
-        monkeypatch.delenv(key, raising=False)
-    levels = {name: logging.getLogger(name).level for name in _CLI_LOGGERS}
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture(scope="module")

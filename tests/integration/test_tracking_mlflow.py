@@ -34,6 +34,7 @@ from mlflow import MlflowClient
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
+from tests_support import held_out_splits, tiny_run_overrides
 from textclf.cli import app
 from textclf.config import ExperimentConfig, apply_overrides
 from textclf.experiment import run_experiment
@@ -154,30 +155,14 @@ def _frame() -> pd.DataFrame:
 
 
 def _config(root: Path, tiny_model_dir: Path, *overrides: str) -> ExperimentConfig:
-    frame = _frame()
-    k = frame.groupby("label").cumcount()
-    parts = {
-        "train": frame[(k % 3 != 0) & (k != 1)],
-        "validation": frame[k == 1],
-        "test": frame[k % 3 == 0],
-    }
-    for name, part in parts.items():
+    for name, part in held_out_splits(_frame()).items():
         part.to_csv(root / f"{name}.csv", index=False)
+    files = (root / "train.csv", root / "validation.csv", root / "test.csv")
     return apply_overrides(
         ExperimentConfig(),
         [
-            f"output_dir={root / 'run'}",
-            f"data.train={root / 'train.csv'}",
-            f"data.validation={root / 'validation.csv'}",
-            f"data.test={root / 'test.csv'}",
-            f"model.name={tiny_model_dir}",
-            "model.max_length=32",
-            "train.max_steps=40",
-            "train.batch_size=8",
-            "train.learning_rate=3e-3",
+            *tiny_run_overrides(tiny_model_dir, root / "run", *files),
             "train.logging_steps=5",
-            "train.early_stopping_patience=null",
-            "eval.n_resamples=200",
             "diagnostics.projections=[pca]",
             "diagnostics.attribution_examples=1",
             *overrides,
