@@ -155,6 +155,7 @@ def assess(
     split_name: str = "test",
     batch_size: int = 64,
     progress: bool = True,
+    metric: str | None = None,
 ) -> Assessment:
     """Measure ``model`` on a labelled split: every metric with a bootstrap interval.
 
@@ -170,6 +171,8 @@ def assess(
         split_name: Recorded in the document (``test``, ``validation``, a file name).
         batch_size: Texts per forward pass.
         progress: Show progress bars.
+        metric: The headline metric that picks the best baseline and is compared in the
+            paired test (default: :func:`~textclf.evaluation.metrics.headline_metric`).
 
     Returns:
         The :class:`Assessment`.
@@ -209,7 +212,7 @@ def assess(
     for kind, baseline in (baselines or {}).items():
         baseline_proba[kind] = baseline.predict_proba(texts)
         baseline_results[kind] = boot(baseline_proba[kind])
-    head = headline_metric(space.task)
+    head = metric or headline_metric(space.task)
     comparison, best = None, None
     scored = {k: r.metrics[head].value for k, r in baseline_results.items() if k != "majority"}
     if scored:
@@ -246,6 +249,7 @@ def assess(
         comparison=comparison,
         comparison_baseline=best,
         extra=extra,
+        headline=head,
     )
     return Assessment(
         document=document,
@@ -270,8 +274,8 @@ def baseline_verdict(
         validation: The validation split's comparison (``document["comparison"]`` shape),
             when there was one: the verdict names both splits.
 
-    The remedy is the one ``bench/robustness.py`` supports: more optimizer steps and a
-    probed head close the gap on small data, more labelled examples close it further.
+    The remedies are the ones ``bench/robustness.py`` supports: more labelled examples and
+    more optimizer steps (the probed head is already the default).
     """
     splits = [(document.get("split", "test"), document.get("comparison"))]
     if validation:
@@ -293,8 +297,8 @@ def baseline_verdict(
     verb = "does not beat" if worse else "is not clearly better than"
     return (
         f"The fine-tuned model {verb} {name} ({parts}). Remedies: more labelled examples, "
-        "more optimizer steps (--set train.min_steps=600), or use the baseline, which is "
-        "cheaper to run."
+        "more optimizer steps (--epochs, or --set train.min_steps=N), or use the baseline, "
+        "which is cheaper to run."
     )
 
 

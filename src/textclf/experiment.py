@@ -279,6 +279,10 @@ def _train_and_save(
         max_length=config.model.max_length,
     )
     batch_size = max(64, history.batch_size * 2)
+    # The metric chosen for training (train.metric_for_best_model) is the one the model is
+    # held to against the baselines; 'auto' = the task's headline metric.
+    chosen = config.train.metric_for_best_model.removeprefix("eval_")
+    metric = None if chosen == "auto" else chosen
     validation_doc: dict[str, Any] | None = None
     if "validation" in data.splits and len(data.splits["validation"]) and baselines:
         # The guard: does the model beat the best baseline on validation, too?
@@ -291,6 +295,7 @@ def _train_and_save(
             split_name="validation",
             batch_size=batch_size,
             progress=False,
+            metric=metric,
         ).document
     eval_name = "test" if "test" in data.splits else "validation"
     eval_split = data.splits.get(eval_name)
@@ -306,6 +311,7 @@ def _train_and_save(
             seed=config.seed,
             split_name=eval_name,
             batch_size=batch_size,
+            metric=metric,
         )
         doc = assessment.document
         if validation_doc is not None and eval_name != "validation":

@@ -164,7 +164,7 @@ _BERT_LAYERS = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 def _mean_pooling_layer(model: PreTrainedModel, scale: float = 20.0) -> None:
     """Make the last encoder layer pass the mean of its inputs to the [CLS] position.
 
-    With zero query and key weights every position attends uniformly to every unmasked
+    With zero query weights every position attends uniformly to every unmasked
     token, so the attention output at [CLS] is ``scale`` times the mean of the layer's
     inputs; added to the [CLS] state itself and layer-normalised, the large mean term
     dominates (layer norm ignores scale), and a zero feed-forward passes it on unchanged.
@@ -180,9 +180,12 @@ def _mean_pooling_layer(model: PreTrainedModel, scale: float = 20.0) -> None:
     d = model.config.hidden_size
     with torch.no_grad():
         attn = layer.attention
-        for lin in (attn.self.query, attn.self.key):
-            lin.weight.zero_()
-            lin.bias.zero_()
+        # Zero queries make every score zero (uniform attention, the mean) while the keys
+        # keep their small random initialisation: the gradient reaching the queries is
+        # the keys times the scores' gradient, so fine-tuning can learn to attend to the
+        # phrases that matter. (Zero keys as well would be a saddle: neither would move.)
+        attn.self.query.weight.zero_()
+        attn.self.query.bias.zero_()
         attn.self.value.weight.copy_(torch.eye(d) * scale)
         attn.self.value.bias.zero_()
         attn.output.dense.weight.copy_(torch.eye(d))
@@ -229,7 +232,7 @@ def build_model(
         )
         mean_layer = pooling == "mean" and config.model_type in _BERT_LAYERS
         if pooling == "mean" and not mean_layer:
-            logger.warning(
+            logger.info(
                 "%s: mean pooling is available for BERT-family encoders (%s); using [CLS].",
                 name,
                 ", ".join(_BERT_LAYERS),

@@ -16,43 +16,74 @@ from textclf.cli._common import (
     tracking_lines,
 )
 
+# The demo's size and schedule: what fits make demo's 5-minute budget on 2 CPU cores
+# (measured on the 2-core AVX512-BF16 development machine; see the note of issue 11).
+DEMO_N = 448
+DEMO_TEST_N = 400
+DEMO_EPOCHS = 5.0
+_TEST_SEED_OFFSET = 1_000_003  # test reports drawn apart from any training seed
+
 
 def demo(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for the demo's data and model.")
     ] = Path("demo-output"),
-    n: Annotated[int, typer.Option("--n", help="Synthetic reports to generate.")] = 800,
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            help="multilabel: the findings of each report (ER+, PR+, HER2+, nodes, LVI); "
+            "multiclass: the surrogate subtype; binary: node status.",
+        ),
+    ] = "multilabel",
+    n: Annotated[int, typer.Option("--n", help="Synthetic training reports.")] = DEMO_N,
+    test_n: Annotated[
+        int, typer.Option("--test-n", help="Fresh synthetic reports held out for the test.")
+    ] = DEMO_TEST_N,
     epochs: Annotated[
         float, typer.Option("--epochs", help="Passes over the training reports.")
-    ] = 3,
+    ] = DEMO_EPOCHS,
     seed: Annotated[
         int, typer.Option("--seed", help="Seeds the reports, the splits and training.")
     ] = 0,
     tracking_uri: TrackingUri = None,
     no_track: NoTrack = False,
 ) -> None:
-    """Generate synthetic pathology reports, fine-tune the default backbone, evaluate, save."""
+    """Generate synthetic pathology reports, fine-tune the default backbone, evaluate, save.
+
+    The training reports and the test reports are drawn independently (the test file is
+    never seen in training, validation or the decision rule); validation is carved from
+    the training reports. The model is held to the best baseline on macro-F1, the mean
+    over the findings, so that the rare HER2+ finding counts as much as ER+.
+    """
 
     def body() -> None:
         from textclf.config import ExperimentConfig
-        from textclf.data.synth import write_reports
+        from textclf.data.synth import TASKS, write_reports
+        from textclf.errors import ConfigError
         from textclf.experiment import run_experiment
 
+        if task not in TASKS:
+            raise ConfigError(f"--task {task}: unknown task; use one of {', '.join(TASKS)}.")
         started = time.perf_counter()
-        data_file = write_reports(
-            output / "data" / "pathology_reports.csv", "multiclass", n, seed=seed
+        data_file = write_reports(output / "data" / "pathology_reports.csv", task, n, seed=seed)
+        test_file = write_reports(
+            output / "data" / "test_reports.csv", task, test_n, seed=seed + _TEST_SEED_OFFSET
         )
-        print(f"Generated {n} synthetic pathology reports: {data_file}")
+        print(
+            f"Generated {n} synthetic pathology reports for training ({data_file}) and "
+            f"{test_n} fresh ones for the test ({test_file})."
+        )
         cfg = ExperimentConfig(output_dir=str(output / "model"), seed=seed)
         cfg.data.train = str(data_file)
-        cfg.model.max_length = 256
+        cfg.data.test = str(test_file)
+        cfg.model.max_length = 256  # 99% of the reports fit (mean 175 tokens)
         cfg.train.epochs = epochs
-        # A 4-minute run has few steps, and on these reports the model sits at the class prior
-        # (loss ln 4) until the encoder adapts. Measured with the seeded head at seed 0: batch
-        # 16 stayed at the prior for all 3 epochs (120 steps); batch 8 (240 steps, the same
-        # compute) left it in epoch 2. A faster head (pooler + classifier) helps as well.
-        cfg.train.batch_size = 8
-        cfg.train.head_lr_multiplier = 10.0
+        cfg.train.metric_for_best_model = "f1_macro"
+        # The report's slowest parts, trimmed to the budget: UMAP (t-SNE and PCA stay) and
+        # a third of the attributions.
+        cfg.diagnostics.projections = ["pca", "tsne"]
+        cfg.diagnostics.attribution_examples = 2
         cfg.tracking.uri = tracking_uri
         cfg.tracking.enabled = not no_track
         cfg.tracking.run_name = "demo"

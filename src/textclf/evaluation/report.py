@@ -63,8 +63,13 @@ def metrics_document(
     comparison: PairedComparison | None = None,
     comparison_baseline: str | None = None,
     extra: dict[str, Any] | None = None,
+    headline: str | None = None,
 ) -> dict[str, Any]:
-    """Assemble the ``metrics.json`` document (see the module docstring for its shape)."""
+    """Assemble the ``metrics.json`` document (see the module docstring for its shape).
+
+    ``headline`` is the metric summaries lead with and the paired test compares (default:
+    the task's :func:`~textclf.evaluation.metrics.headline_metric`).
+    """
     body = result_dict(result)
     doc: dict[str, Any] = {
         "task": task,
@@ -74,7 +79,7 @@ def metrics_document(
         "confidence": cfg.confidence,
         "n_resamples": cfg.n_resamples,
         "ci_method": cfg.ci_method,
-        "headline_metric": headline_metric(task),
+        "headline_metric": headline or headline_metric(task),
         "metrics": body["metrics"],
         "per_label": body["per_label"],
         "thresholds": {

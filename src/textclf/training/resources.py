@@ -48,12 +48,34 @@ def _mps_works() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (x86 AVX512-BF16 or AMX-BF16).
+
+    Read from ``/proc/cpuinfo``: torch exposes no public check (its
+    ``mkldnn._is_mkldnn_bf16_supported`` is true for any AVX-512 CPU, where bf16 is
+    emulated). Elsewhere (macOS, Windows, ARM) ``False``: fp32, the safe choice.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def select_resources(device: str = "auto", precision: str = "auto") -> Resources:
     """Pick the device (CUDA, then MPS, then CPU) and the precision it supports best.
 
     bf16 is used on GPUs that support it (Ampere and later): same range as fp32, no loss
-    scaling. fp16 is used only on older CUDA GPUs. The CPU trains in fp32, because bf16
-    on CPUs without AMX is slower than fp32.
+    scaling. fp16 is used only on older CUDA GPUs. A CPU with native bf16 instructions
+    (:func:`cpu_has_native_bf16`) trains in bf16 mixed precision (fp32 master weights,
+    autocast matrix products): on the 2-core AVX512-BF16 EPYC of the benchmarks a MiniLM
+    training step of 32 x 239 tokens took 2.6 s instead of 4.8 s, and the robustness
+    bench measured the same accuracy (closing note of issue 11). Other CPUs emulate
+    bf16, which is slower than fp32, and train in fp32.
 
     Args:
         device: ``auto``, ``cuda``, ``mps`` or ``cpu``.
@@ -78,11 +100,18 @@ def select_resources(device: str = "auto", precision: str = "auto") -> Resources
     if precision == "auto":
         if chosen == "cuda":
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        elif chosen == "cpu" and cpu_has_native_bf16():
+            precision = "bf16"
         else:
             precision = "fp32"
-    elif precision in ("bf16", "fp16") and chosen == "cpu":
-        logger.warning("%s was requested on the CPU; training in fp32.", precision)
+    elif precision == "fp16" and chosen == "cpu":
+        logger.warning("fp16 was requested on the CPU; training in fp32.")
         precision = "fp32"
+    elif precision == "bf16" and chosen == "cpu" and not cpu_has_native_bf16():
+        logger.warning(
+            "bf16 was requested on a CPU without native bf16 instructions: it is emulated "
+            "and usually slower than fp32."
+        )
     return Resources(device=chosen, precision=precision, note=note)
 
 

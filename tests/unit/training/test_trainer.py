@@ -34,13 +34,41 @@ def test_oom_detection():
     assert not is_out_of_memory(ValueError("out of memory"))
 
 
-def test_cpu_is_chosen_without_gpu_and_fp32_there():
+@pytest.mark.parametrize("native", [True, False])
+def test_the_cpu_trains_in_bf16_only_where_it_has_native_bf16(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+):
+    from textclf.training import resources
+
+    monkeypatch.setattr(resources, "_cuda_works", lambda: (False, "no GPU"))
+    monkeypatch.setattr(resources, "_mps_works", lambda: False)
+    monkeypatch.setattr(resources, "cpu_has_native_bf16", lambda: native)
     res = select_resources("auto", "auto")
-    if not torch.cuda.is_available():
-        assert res.device in ("cpu", "mps")
-        assert res.precision == "fp32"
-    res = select_resources("cpu", "bf16")
-    assert (res.device, res.precision) == ("cpu", "fp32")
+    assert (res.device, res.precision) == ("cpu", "bf16" if native else "fp32")
+    assert select_resources("cpu", "fp32").precision == "fp32"
+    assert select_resources("cpu", "bf16").precision == "bf16"  # asked for: kept, maybe slow
+    assert select_resources("cpu", "fp16").precision == "fp32"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import builtins
+
+    from textclf.training.resources import cpu_has_native_bf16
+
+    real_open = builtins.open
+    flags = {"value": "fpu avx512f avx512_bf16"}
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/proc/cpuinfo":
+            target = tmp_path / "cpuinfo"
+            target.write_text(f"processor\t: 0\nflags\t\t: {flags['value']}\n")
+            return real_open(target, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert cpu_has_native_bf16()
+    flags["value"] = "fpu avx512f avx2"
+    assert not cpu_has_native_bf16()
 
 
 def test_oom_backoff_halves_batch_and_keeps_effective_batch(
