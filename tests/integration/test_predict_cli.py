@@ -141,7 +141,8 @@ def test_streaming_writes_the_same_records_as_one_chunk(model: Path, tmp_path: P
     )
     many = predict_file(predictor, str(src), tmp_path / "many.jsonl", chunk_rows=3, progress=False)
     assert one.n_written == many.n_written == 40
-    assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "many.jsonl").read_text()
+    # Chunks batch (and so pad) differently: scores may differ in the last printed digit.
+    _same_records(_jsonl(tmp_path / "many.jsonl"), _jsonl(tmp_path / "one.jsonl"))
     _same_records(_jsonl(tmp_path / "many.jsonl"), _expected(model, texts, list(range(1, 41))))
     # The fallback reader (read_split) gives the same file for a format it alone reads.
     import pandas as pd
@@ -150,7 +151,7 @@ def test_streaming_writes_the_same_records_as_one_chunk(model: Path, tmp_path: P
     predict_file(
         predictor, str(tmp_path / "in.parquet"), tmp_path / "pq.jsonl", chunk_rows=7, progress=False
     )
-    assert (tmp_path / "pq.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+    _same_records(_jsonl(tmp_path / "pq.jsonl"), _jsonl(tmp_path / "one.jsonl"))
 
 
 def test_a_bad_row_half_way_leaves_no_output_and_the_old_one_intact(model: Path, tmp_path: Path):

@@ -531,6 +531,11 @@ def train_model(
                 msg = "Out of memory even at batch size 1 on the GPU: falling back to the CPU."
             logger.warning(msg)
             notes.append(msg)
+    # Mixed precision wraps the model's forward in autocast (accelerate); take the wrapper
+    # off, so the trained model predicts in fp32, as the saved folder does.
+    from accelerate.utils import extract_model_from_parallel
+
+    extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     state = trainer.state
     best_metric = state.best_metric
     runtime = float(output.metrics.get("train_runtime", float("nan")))

@@ -111,7 +111,7 @@ def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
         None,
         None,
         None,
-        TrainConfig(learning_rate=1e-4, max_restarts=2),
+        TrainConfig(learning_rate=1e-4, max_restarts=2, head_init="random"),
         ModelConfig(),
         ckpt_dir=tmp_path,
         resume=False,
