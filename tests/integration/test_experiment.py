@@ -82,3 +82,33 @@ def test_metrics_json_contract(
     assert len(preds) == len(task_frame)
     card = (result.output_dir / "README.md").read_text()
     assert "## Evaluation" in card
+
+
+def test_the_api_fits_the_same_decision_rule_as_train(tmp_path: Path, tiny_model_dir: Path):
+    """``TextClassifier.fit(X, y, X_val=, y_val=)`` and ``textclf train``: one rule."""
+    from tests_support import binary_frames
+    from textclf import TextClassifier
+
+    train, val, test = binary_frames()
+    paths = {
+        k: _write(f, tmp_path / f"{k}.csv")
+        for k, f in (("train", train), ("val", val), ("test", test))
+    }
+    run = run_experiment(
+        _config(tiny_model_dir, tmp_path / "cli", paths["train"], paths["val"], paths["test"])
+    )
+    info = json.loads((run.output_dir / "textclf.json").read_text())
+    clf = TextClassifier(
+        str(tiny_model_dir),
+        max_length=32,
+        random_state=ExperimentConfig().seed,
+        max_steps=40,
+        batch_size=8,
+        learning_rate=3e-3,
+        train_options={"early_stopping_patience": None},
+    )
+    clf.fit(
+        list(train["text"]), list(train["label"]), X_val=list(val["text"]), y_val=list(val["label"])
+    )
+    assert clf.rule_.to_dict() == info["decision_rule"]
+    assert list(clf.classes_) == info["labels"]
