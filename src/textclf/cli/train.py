@@ -8,21 +8,16 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
-    ColumnNames,
+    Columns,
     ConfigFile,
     Experiment,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     NoTrack,
     Task,
-    TextColumn,
     TrackingUri,
     TrainData,
     ValidationData,
     build_config,
-    column_flags,
+    column_options,
     print_result,
     run,
     tracking_flags,
@@ -30,6 +25,7 @@ from textclf.cli._common import (
 )
 
 
+@column_options
 def train(
     output: Annotated[
         Path,
@@ -40,12 +36,7 @@ def train(
     test: Annotated[
         str | None, typer.Option("--test", help="Test data (else split from --train).")
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
         str | None,
@@ -119,9 +110,7 @@ def train(
             "data.train": train_file,
             "data.validation": validation,
             "data.test": test,
-            **column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            ),
+            **columns.flags(),
             "data.task": task,
             "model.name": model,
             "model.max_length": max_length,

@@ -8,20 +8,15 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
-    ColumnNames,
+    Columns,
     Experiment,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     NoTrack,
     Task,
-    TextColumn,
     TrackingUri,
     TrainData,
     ValidationData,
     build_config,
-    column_flags,
+    column_options,
     print_evaluation,
     run,
     tracking_flags,
@@ -29,6 +24,7 @@ from textclf.cli._common import (
 )
 
 
+@column_options
 def tune(
     output: Annotated[
         Path,
@@ -61,12 +57,7 @@ def tune(
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: the output folder's name).")
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
         str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
@@ -127,9 +118,7 @@ def tune(
             "data.train": train_file,
             "data.validation": validation,
             "data.test": test,
-            **column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            ),
+            **columns.flags(),
             "data.task": task,
             "model.name": model,
             **fixed_flags,
