@@ -319,6 +319,40 @@ def column_options(command: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def data_flags(
+    train: str | None,
+    validation: str | None,
+    test: str | None,
+    columns: Columns,
+    task: str | None,
+) -> dict[str, Any]:
+    """The ``data.*`` config keys that ``train``, ``tune`` and ``data validate`` set."""
+    return {
+        "data.train": train,
+        "data.validation": validation,
+        "data.test": test,
+        **columns.flags(),
+        "data.task": task,
+    }
+
+
+def schedule_flags(
+    epochs: float | None,
+    max_steps: int | None,
+    batch_size: int | None,
+    learning_rate: float | None,
+    max_length: int | None,
+) -> dict[str, Any]:
+    """The training schedule's config keys that ``train`` and ``tune`` set (tune: fixed)."""
+    return {
+        "train.epochs": epochs,
+        "train.max_steps": max_steps,
+        "train.batch_size": batch_size,
+        "train.learning_rate": learning_rate,
+        "model.max_length": max_length,
+    }
+
+
 def tracking_flags(
     tracking_uri: str | None, no_track: bool, experiment: str | None, register: str | None
 ) -> dict[str, Any]:

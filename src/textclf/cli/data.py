@@ -15,6 +15,7 @@ from textclf.cli._common import (
     Task,
     build_config,
     column_options,
+    data_flags,
     run,
 )
 from textclf.errors import ConfigError, TextclfError
@@ -106,11 +107,7 @@ def data_validate(
         paths = _files_by_split(files or [], train_file, validation, test)
         flags = {
             "seed": seed,
-            "data.train": paths["train"],
-            "data.validation": paths["validation"],
-            "data.test": paths["test"],
-            **columns.flags(),
-            "data.task": task,
+            **data_flags(paths["train"], paths["validation"], paths["test"], columns, task),
             "model.name": model,
             "model.max_length": max_length,
         }

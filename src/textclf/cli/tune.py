@@ -17,8 +17,10 @@ from textclf.cli._common import (
     ValidationData,
     build_config,
     column_options,
+    data_flags,
     print_evaluation,
     run,
+    schedule_flags,
     tracking_flags,
     tracking_lines,
 )
@@ -105,21 +107,11 @@ def tune(
     def body() -> None:
         from textclf.tuning import tune as run_tune
 
-        fixed_flags = {
-            "train.epochs": epochs,
-            "train.max_steps": max_steps,
-            "train.batch_size": batch_size,
-            "train.learning_rate": learning_rate,
-            "model.max_length": max_length,
-        }
+        fixed_flags = schedule_flags(epochs, max_steps, batch_size, learning_rate, max_length)
         flags = {
             "output_dir": str(output),
             "seed": seed,
-            "data.train": train_file,
-            "data.validation": validation,
-            "data.test": test,
-            **columns.flags(),
-            "data.task": task,
+            **data_flags(train_file, validation, test, columns, task),
             "model.name": model,
             **fixed_flags,
             "eval.baselines": [] if no_baselines else None,
