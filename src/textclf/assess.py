@@ -33,7 +33,7 @@ import numpy as np
 
 from textclf.atomic import write_text_atomic
 from textclf.baselines import BASELINE_NAMES, BaselineClassifier
-from textclf.config import EvalConfig
+from textclf.config import EvalConfig, ExperimentConfig
 from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
@@ -142,6 +142,20 @@ def fit_baselines(
             "Baseline %s fitted in %.1f s.", BASELINE_NAMES[kind], time.perf_counter() - started
         )
     return fitted
+
+
+def fit_configured_baselines(
+    train: Split, space: LabelSpace, config: ExperimentConfig
+) -> dict[str, BaselineClassifier]:
+    """:func:`fit_baselines` as an experiment config asks: its kinds, seed, backbone, length."""
+    return fit_baselines(
+        train,
+        space,
+        config.eval.baselines,
+        seed=config.seed,
+        backbone=config.model.name,
+        max_length=config.model.max_length,
+    )
 
 
 def assess(
@@ -430,6 +444,22 @@ def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> 
     return split
 
 
+def _file_baselines(
+    train: str | None, spec: ColumnSpec, predictor: Predictor, *, seed: int
+) -> dict[str, BaselineClassifier] | None:
+    """Baselines fitted on a labelled file with the model's backbone; ``None`` without one."""
+    if not train:
+        return None
+    info = predictor.info
+    return fit_baselines(
+        read_labelled(train, spec, predictor.space, "train"),
+        predictor.space,
+        seed=seed,
+        backbone=str(info.backbone.get("given") or "default"),
+        max_length=info.max_length,
+    )
+
+
 def evaluate_files(
     model: Model,
     data: str,
@@ -444,20 +474,10 @@ def evaluate_files(
     predictor = as_predictor(model, batch_size=batch_size)
     spec = spec or ColumnSpec()
     split = read_labelled(data, spec, predictor.space, "test")
-    baselines = None
-    if train:
-        info = predictor.info
-        baselines = fit_baselines(
-            read_labelled(train, spec, predictor.space, "train"),
-            predictor.space,
-            seed=seed,
-            backbone=str(info.backbone.get("given") or "default"),
-            max_length=info.max_length,
-        )
     return assess(
         predictor,
         split,
-        baselines=baselines,
+        baselines=_file_baselines(train, spec, predictor, seed=seed),
         eval_config=eval_config,
         seed=seed,
         split_name=Path(data).name,
@@ -551,21 +571,11 @@ def compare_files(
     predictors = [as_predictor(m, batch_size=batch_size) for m in models]
     space = predictors[0].space
     split = read_labelled(data, spec, space, "test")
-    baselines = None
-    if train:
-        info = predictors[0].info
-        baselines = fit_baselines(
-            read_labelled(train, spec, space, "train"),
-            space,
-            seed=seed,
-            backbone=str(info.backbone.get("given") or "default"),
-            max_length=info.max_length,
-        )
     return compare_models(
         predictors,
         split,
         names=[str(m) for m in models],
-        baselines=baselines,
+        baselines=_file_baselines(train, spec, predictors[0], seed=seed),
         metric=metric,
         eval_config=eval_config,
         seed=seed,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textclf.assess import Assessment, assess, baseline_verdict, fit_baselines
+from textclf.assess import Assessment, assess, baseline_verdict, fit_configured_baselines
 from textclf.atomic import write_text_atomic
 from textclf.config import DiagnosticsConfig, EvalConfig, ExperimentConfig
 from textclf.data.io import ColumnSpec, Split
@@ -270,14 +270,7 @@ def _train_and_save(
     )
     history = clf.history_
     rule = clf.rule_
-    baselines = fit_baselines(
-        data.splits["train"],
-        space,
-        config.eval.baselines,
-        seed=config.seed,
-        backbone=config.model.name,
-        max_length=config.model.max_length,
-    )
+    baselines = fit_configured_baselines(data.splits["train"], space, config)
     batch_size = max(64, history.batch_size * 2)
     # The metric chosen for training (train.metric_for_best_model) is the one the model is
     # held to against the baselines; 'auto' = the task's headline metric.

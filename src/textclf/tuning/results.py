@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from textclf.assess import assess, baseline_verdict, fit_baselines
+from textclf.assess import assess, baseline_verdict, fit_configured_baselines
 from textclf.atomic import atomic_path, write_text_atomic
 from textclf.config import ExperimentConfig, apply_overrides
 from textclf.data.prepare import PreparedData
@@ -358,14 +358,7 @@ def _export(
     eval_dir = output / "eval"
     shutil.rmtree(eval_dir, ignore_errors=True)  # an earlier best's evaluation
     space = data.space
-    baselines = fit_baselines(
-        data.splits["train"],
-        space,
-        config.eval.baselines,
-        seed=config.seed,
-        backbone=config.model.name,
-        max_length=config.model.max_length,
-    )
+    baselines = fit_configured_baselines(data.splits["train"], space, config)
     split_name = "test" if "test" in data.splits else "validation"
     batch_size = max(64, config.train.batch_size * 2)
     assessment = assess(
