@@ -184,15 +184,7 @@ def _run_experiment(
         # batch once rank 0 has claimed and prepared the folder; rank 0 alone writes the
         # folder, tracks and evaluates (the Trainer saves checkpoints from rank 0 only).
         wait_for_everyone()
-        clf = TextClassifier.from_config(config)
-        clf.fit(
-            data.splits["train"],
-            X_val=data.splits.get("validation"),
-            output_dir=output,
-            resume=resume,
-            label_space=data.space,
-            callbacks=callbacks or [],
-        )
+        clf = _fit(config, data, output, resume=resume, callbacks=callbacks or [])
         return _result_of_a_helper_rank(output, data, clf, rank, started)
     for finding in data.report.warnings:
         logger.warning(finding.message)
@@ -213,6 +205,25 @@ def _run_experiment(
             folder=folder,
             started=started,
         )
+
+
+def _fit(
+    config: ExperimentConfig,
+    data: PreparedData,
+    output: Path,
+    *,
+    resume: bool,
+    callbacks: list[Any],
+) -> TextClassifier:
+    """The configured classifier fitted on the prepared splits, as every rank fits it."""
+    return TextClassifier.from_config(config).fit(
+        data.splits["train"],
+        X_val=data.splits.get("validation"),
+        output_dir=output,
+        resume=resume,
+        label_space=data.space,
+        callbacks=callbacks,
+    )
 
 
 def _result_of_a_helper_rank(
@@ -256,13 +267,11 @@ def _train_and_save(
         datasets=dataset_records(data),
     )
 
-    clf = TextClassifier.from_config(config)
-    clf.fit(
-        data.splits["train"],
-        X_val=data.splits.get("validation"),
-        output_dir=output,
+    clf = _fit(
+        config,
+        data,
+        output,
         resume=resume,
-        label_space=space,
         callbacks=[
             *(callbacks or []),
             *([TrackingCallback(session.tracker)] if session.active else []),
