@@ -33,7 +33,7 @@ from textclf.estimator import TextClassifier
 from textclf.inference.pipeline import Predictor
 from textclf.model_card import model_card
 from textclf.modeling import check_max_length, describe_backbone, token_counter
-from textclf.persistence import library_versions
+from textclf.persistence import ModelInfo, library_versions
 from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
 from textclf.tracking.session import TrackingSession
@@ -366,18 +366,7 @@ def _train_and_save(
     }
     info.versions = library_versions()
     write_text_atomic(eval_dir / "log_history.json", json.dumps(history.log_history, indent=1))
-    clf.save_pretrained(
-        output,
-        info=info,
-        config_yaml=config.to_yaml(),
-        model_card=model_card(
-            info,
-            evaluation=doc,
-            data_markdown=data.report.to_markdown(),
-            notes=result.notes,
-            warnings=result.warnings,
-        ),
-    )
+    save_with_card(clf, output, info, config, data, doc, result.notes, result.warnings)
     if config.diagnostics.enabled and assessment is not None:
         # After the save: a failing figure must never cost the trained model.
         result.notes += diagnose(
@@ -414,6 +403,31 @@ def _best_step(checkpoint: str | None) -> int | None:
         return None
     tail = Path(checkpoint).name.rpartition("-")[2]
     return int(tail) if tail.isdigit() else None
+
+
+def save_with_card(
+    clf: TextClassifier,
+    output: Path,
+    info: ModelInfo,
+    config: ExperimentConfig,
+    data: PreparedData,
+    evaluation: dict[str, Any],
+    notes: list[str],
+    warnings: list[str],
+) -> None:
+    """Save the model folder with its resolved config and its model card."""
+    clf.save_pretrained(
+        output,
+        info=info,
+        config_yaml=config.to_yaml(),
+        model_card=model_card(
+            info,
+            evaluation=evaluation,
+            data_markdown=data.report.to_markdown(),
+            notes=notes,
+            warnings=warnings,
+        ),
+    )
 
 
 def diagnose(

@@ -27,8 +27,7 @@ from textclf.config import ExperimentConfig, apply_overrides
 from textclf.data.prepare import PreparedData
 from textclf.errors import TextclfError
 from textclf.estimator import TextClassifier
-from textclf.experiment import diagnose
-from textclf.model_card import model_card
+from textclf.experiment import diagnose, save_with_card
 from textclf.persistence import SIDECAR
 from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
@@ -402,18 +401,7 @@ def _export(
         f"Chosen by a hyperparameter search: trial {best_number} of study '{result.study}' "
         f"({result.notes[0]}), validation {result.metric} {result.best_value:.4f}."
     )
-    clf.save_pretrained(
-        output,
-        info=info,
-        config_yaml=config.to_yaml(),
-        model_card=model_card(
-            info,
-            evaluation=doc,
-            data_markdown=data.report.to_markdown(),
-            notes=notes,
-            warnings=result.warnings,
-        ),
-    )
+    save_with_card(clf, output, info, config, data, doc, notes, result.warnings)
     if config.diagnostics.enabled:
         result.notes += diagnose(
             assessment,
