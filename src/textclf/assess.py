@@ -197,13 +197,7 @@ def assess(
     cfg = eval_config or EvalConfig()
     predictor = as_predictor(model, batch_size=batch_size)
     space = predictor.space
-    unknown = space.unknown(data.dataset["labels"])
-    if unknown:
-        raise DataError(
-            f"{data.source}: label(s) {sorted(unknown)[:5]} are not among the model's "
-            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
-            "trained on these labels."
-        )
+    _check_known_labels(data, space, where=data.source)
     rule = rule or predictor.info.rule
     texts = list(data.dataset["text"])
     y_true = space.encode(data.dataset["labels"])
@@ -427,6 +421,21 @@ def compare_models(
 # -- files: what the evaluate / calibrate / compare / report commands run ----------------
 
 
+def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> None:
+    """Refuse labelled rows whose labels the model does not know.
+
+    Raises:
+        DataError: naming ``where`` (the file or source) and the first unknown labels.
+    """
+    unknown = space.unknown(split.dataset["labels"])
+    if unknown:
+        raise DataError(
+            f"{where}: label(s) {sorted(unknown)[:5]} are not among the model's "
+            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
+            "trained on these labels."
+        )
+
+
 def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> Split:
     """Read a labelled file and check its labels against the model's.
 
@@ -434,13 +443,7 @@ def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> 
         DataError: for an unreadable file or labels the model does not know.
     """
     split = read_split(path, spec, name=name)
-    unknown = space.unknown(split.dataset["labels"])
-    if unknown:
-        raise DataError(
-            f"{path}: label(s) {sorted(unknown)[:5]} are not among the model's "
-            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
-            "trained on these labels."
-        )
+    _check_known_labels(split, space, where=path)
     return split
 
 
