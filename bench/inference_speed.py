@@ -128,6 +128,23 @@ def predictor_rows(model: Path, texts: list[str]) -> tuple[list[Row], list[str]]
     return rows, reference
 
 
+def predict_command(model: Path, input_file: Path, output: Path) -> list[str]:
+    """The ``textclf predict`` command line (quiet) that both command benchmarks time."""
+    return [
+        sys.executable,
+        "-m",
+        "textclf",
+        "-q",
+        "predict",
+        "-m",
+        str(model),
+        "-i",
+        str(input_file),
+        "-o",
+        str(output),
+    ]
+
+
 def command_rows(
     model: Path, csv_path: Path, n: int, *, default: bool, before: str | None
 ) -> list[Row]:
@@ -135,19 +152,7 @@ def command_rows(
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.jsonl"
-        textclf = [
-            sys.executable,
-            "-m",
-            "textclf",
-            "-q",
-            "predict",
-            "-m",
-            str(model),
-            "-i",
-            str(csv_path),
-            "-o",
-            str(out),
-        ]
+        textclf = predict_command(model, csv_path, out)
         runs: list[tuple[str, list[str], dict[str, str]]] = [
             ("`textclf predict` (auto backend)", textclf, env),
             ("`textclf predict --backend torch`", [*textclf, "--backend", "torch"], env),
@@ -314,21 +319,7 @@ def memory_check(sizes: list[int]) -> None:
                 for i in range(n):
                     w.writerow([i, pool[i % len(pool)]])
             out = Path(tmp) / f"out{n}.jsonl"
-            cmd = [
-                sys.executable,
-                "-m",
-                "textclf",
-                "-q",
-                "predict",
-                "-m",
-                str(folder),
-                "-i",
-                str(src),
-                "-o",
-                str(out),
-                "--backend",
-                "onnx",
-            ]
+            cmd = [*predict_command(folder, src, out), "--backend", "onnx"]
             seconds, peak, samples = peak_rss(cmd, env)
             print(
                 f"| {n:,} | {src.stat().st_size / 2**20:.0f} | {out.stat().st_size / 2**20:.0f} | "

@@ -33,7 +33,7 @@ import numpy as np
 
 from textclf.atomic import write_text_atomic
 from textclf.baselines import BASELINE_NAMES, BaselineClassifier
-from textclf.config import EvalConfig
+from textclf.config import EvalConfig, ExperimentConfig
 from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
@@ -144,6 +144,20 @@ def fit_baselines(
     return fitted
 
 
+def fit_configured_baselines(
+    train: Split, space: LabelSpace, config: ExperimentConfig
+) -> dict[str, BaselineClassifier]:
+    """:func:`fit_baselines` as an experiment config asks: its kinds, seed, backbone, length."""
+    return fit_baselines(
+        train,
+        space,
+        config.eval.baselines,
+        seed=config.seed,
+        backbone=config.model.name,
+        max_length=config.model.max_length,
+    )
+
+
 def assess(
     model: Model,
     data: Split,
@@ -183,13 +197,7 @@ def assess(
     cfg = eval_config or EvalConfig()
     predictor = as_predictor(model, batch_size=batch_size)
     space = predictor.space
-    unknown = space.unknown(data.dataset["labels"])
-    if unknown:
-        raise DataError(
-            f"{data.source}: label(s) {sorted(unknown)[:5]} are not among the model's "
-            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
-            "trained on these labels."
-        )
+    _check_known_labels(data, space, where=data.source)
     rule = rule or predictor.info.rule
     texts = list(data.dataset["text"])
     y_true = space.encode(data.dataset["labels"])
@@ -413,6 +421,21 @@ def compare_models(
 # -- files: what the evaluate / calibrate / compare / report commands run ----------------
 
 
+def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> None:
+    """Refuse labelled rows whose labels the model does not know.
+
+    Raises:
+        DataError: naming ``where`` (the file or source) and the first unknown labels.
+    """
+    unknown = space.unknown(split.dataset["labels"])
+    if unknown:
+        raise DataError(
+            f"{where}: label(s) {sorted(unknown)[:5]} are not among the model's "
+            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
+            "trained on these labels."
+        )
+
+
 def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> Split:
     """Read a labelled file and check its labels against the model's.
 
@@ -420,14 +443,24 @@ def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> 
         DataError: for an unreadable file or labels the model does not know.
     """
     split = read_split(path, spec, name=name)
-    unknown = space.unknown(split.dataset["labels"])
-    if unknown:
-        raise DataError(
-            f"{path}: label(s) {sorted(unknown)[:5]} are not among the model's "
-            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
-            "trained on these labels."
-        )
+    _check_known_labels(split, space, where=path)
     return split
+
+
+def _file_baselines(
+    train: str | None, spec: ColumnSpec, predictor: Predictor, *, seed: int
+) -> dict[str, BaselineClassifier] | None:
+    """Baselines fitted on a labelled file with the model's backbone; ``None`` without one."""
+    if not train:
+        return None
+    info = predictor.info
+    return fit_baselines(
+        read_labelled(train, spec, predictor.space, "train"),
+        predictor.space,
+        seed=seed,
+        backbone=str(info.backbone.get("given") or "default"),
+        max_length=info.max_length,
+    )
 
 
 def evaluate_files(
@@ -444,20 +477,10 @@ def evaluate_files(
     predictor = as_predictor(model, batch_size=batch_size)
     spec = spec or ColumnSpec()
     split = read_labelled(data, spec, predictor.space, "test")
-    baselines = None
-    if train:
-        info = predictor.info
-        baselines = fit_baselines(
-            read_labelled(train, spec, predictor.space, "train"),
-            predictor.space,
-            seed=seed,
-            backbone=str(info.backbone.get("given") or "default"),
-            max_length=info.max_length,
-        )
     return assess(
         predictor,
         split,
-        baselines=baselines,
+        baselines=_file_baselines(train, spec, predictor, seed=seed),
         eval_config=eval_config,
         seed=seed,
         split_name=Path(data).name,
@@ -551,21 +574,11 @@ def compare_files(
     predictors = [as_predictor(m, batch_size=batch_size) for m in models]
     space = predictors[0].space
     split = read_labelled(data, spec, space, "test")
-    baselines = None
-    if train:
-        info = predictors[0].info
-        baselines = fit_baselines(
-            read_labelled(train, spec, space, "train"),
-            space,
-            seed=seed,
-            backbone=str(info.backbone.get("given") or "default"),
-            max_length=info.max_length,
-        )
     return compare_models(
         predictors,
         split,
         names=[str(m) for m in models],
-        baselines=baselines,
+        baselines=_file_baselines(train, spec, predictors[0], seed=seed),
         metric=metric,
         eval_config=eval_config,
         seed=seed,

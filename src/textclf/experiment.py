@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textclf.assess import Assessment, assess, baseline_verdict, fit_baselines
+from textclf.assess import Assessment, assess, baseline_verdict, fit_configured_baselines
 from textclf.atomic import write_text_atomic
 from textclf.config import DiagnosticsConfig, EvalConfig, ExperimentConfig
 from textclf.data.io import ColumnSpec, Split
@@ -33,7 +33,7 @@ from textclf.estimator import TextClassifier
 from textclf.inference.pipeline import Predictor
 from textclf.model_card import model_card
 from textclf.modeling import check_max_length, describe_backbone, token_counter
-from textclf.persistence import library_versions
+from textclf.persistence import ModelInfo, library_versions
 from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
 from textclf.tracking.session import TrackingSession
@@ -184,15 +184,7 @@ def _run_experiment(
         # batch once rank 0 has claimed and prepared the folder; rank 0 alone writes the
         # folder, tracks and evaluates (the Trainer saves checkpoints from rank 0 only).
         wait_for_everyone()
-        clf = TextClassifier.from_config(config)
-        clf.fit(
-            data.splits["train"],
-            X_val=data.splits.get("validation"),
-            output_dir=output,
-            resume=resume,
-            label_space=data.space,
-            callbacks=callbacks or [],
-        )
+        clf = _fit(config, data, output, resume=resume, callbacks=callbacks or [])
         return _result_of_a_helper_rank(output, data, clf, rank, started)
     for finding in data.report.warnings:
         logger.warning(finding.message)
@@ -213,6 +205,25 @@ def _run_experiment(
             folder=folder,
             started=started,
         )
+
+
+def _fit(
+    config: ExperimentConfig,
+    data: PreparedData,
+    output: Path,
+    *,
+    resume: bool,
+    callbacks: list[Any],
+) -> TextClassifier:
+    """The configured classifier fitted on the prepared splits, as every rank fits it."""
+    return TextClassifier.from_config(config).fit(
+        data.splits["train"],
+        X_val=data.splits.get("validation"),
+        output_dir=output,
+        resume=resume,
+        label_space=data.space,
+        callbacks=callbacks,
+    )
 
 
 def _result_of_a_helper_rank(
@@ -256,13 +267,11 @@ def _train_and_save(
         datasets=dataset_records(data),
     )
 
-    clf = TextClassifier.from_config(config)
-    clf.fit(
-        data.splits["train"],
-        X_val=data.splits.get("validation"),
-        output_dir=output,
+    clf = _fit(
+        config,
+        data,
+        output,
         resume=resume,
-        label_space=space,
         callbacks=[
             *(callbacks or []),
             *([TrackingCallback(session.tracker)] if session.active else []),
@@ -270,14 +279,7 @@ def _train_and_save(
     )
     history = clf.history_
     rule = clf.rule_
-    baselines = fit_baselines(
-        data.splits["train"],
-        space,
-        config.eval.baselines,
-        seed=config.seed,
-        backbone=config.model.name,
-        max_length=config.model.max_length,
-    )
+    baselines = fit_configured_baselines(data.splits["train"], space, config)
     batch_size = max(64, history.batch_size * 2)
     # The metric chosen for training (train.metric_for_best_model) is the one the model is
     # held to against the baselines; 'auto' = the task's headline metric.
@@ -364,18 +366,7 @@ def _train_and_save(
     }
     info.versions = library_versions()
     write_text_atomic(eval_dir / "log_history.json", json.dumps(history.log_history, indent=1))
-    clf.save_pretrained(
-        output,
-        info=info,
-        config_yaml=config.to_yaml(),
-        model_card=model_card(
-            info,
-            evaluation=doc,
-            data_markdown=data.report.to_markdown(),
-            notes=result.notes,
-            warnings=result.warnings,
-        ),
-    )
+    save_with_card(clf, output, info, config, data, doc, result.notes, result.warnings)
     if config.diagnostics.enabled and assessment is not None:
         # After the save: a failing figure must never cost the trained model.
         result.notes += diagnose(
@@ -412,6 +403,31 @@ def _best_step(checkpoint: str | None) -> int | None:
         return None
     tail = Path(checkpoint).name.rpartition("-")[2]
     return int(tail) if tail.isdigit() else None
+
+
+def save_with_card(
+    clf: TextClassifier,
+    output: Path,
+    info: ModelInfo,
+    config: ExperimentConfig,
+    data: PreparedData,
+    evaluation: dict[str, Any],
+    notes: list[str],
+    warnings: list[str],
+) -> None:
+    """Save the model folder with its resolved config and its model card."""
+    clf.save_pretrained(
+        output,
+        info=info,
+        config_yaml=config.to_yaml(),
+        model_card=model_card(
+            info,
+            evaluation=evaluation,
+            data_markdown=data.report.to_markdown(),
+            notes=notes,
+            warnings=warnings,
+        ),
+    )
 
 
 def diagnose(

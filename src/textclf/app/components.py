@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import streamlit as st
 
@@ -17,6 +17,9 @@ from textclf.app.session import ModelHandle
 from textclf.app.settings import AppSettings
 from textclf.errors import TextclfError
 from textclf.feedback import FeedbackRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,23 @@ def header(title: str, subtitle: str) -> None:
 def table_height(n_rows: int, *, max_rows: int = 10) -> int | Literal["auto"]:
     """``auto`` for a short table (no empty rows below it), else a fixed scrolling height."""
     return "auto" if n_rows <= max_rows else 36 + 35 * max_rows
+
+
+def results_table(frame: pd.DataFrame, column_config: dict[str, Any]) -> None:
+    """A table of predictions: the text wide, the confidence as a bar, plus ``column_config``."""
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        height=table_height(len(frame)),
+        column_config={
+            "text": st.column_config.TextColumn("text", width="large"),
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", min_value=0.0, max_value=1.0, format="%.3f"
+            ),
+            **column_config,
+        },
+    )
 
 
 def download_buttons(

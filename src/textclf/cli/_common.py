@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -245,33 +248,109 @@ def tracking_lines(tracking: dict[str, Any]) -> list[str]:
     return lines
 
 
-def column_flags(
-    text_column: str | None,
-    label_column: str | None,
-    label_columns: str | None,
-    label_separator: str | None,
-    label_names: str | None,
-    column_names: str | None,
+@dataclass(frozen=True)
+class Columns:
+    """The columns of a labelled file, as the six column options name them."""
+
+    text_column: str | None = None
+    label_column: str | None = None
+    label_columns: str | None = None
+    label_separator: str | None = None
+    label_names: str | None = None
+    column_names: str | None = None
+
+    def flags(self) -> dict[str, Any]:
+        """The ``data.*`` config keys the column options set (comma lists split)."""
+        return {
+            "data.text_column": self.text_column,
+            "data.label_column": self.label_column,
+            "data.label_columns": split_csv(self.label_columns),
+            "data.label_separator": self.label_separator,
+            "data.label_names": self.label_names,
+            "data.column_names": split_csv(self.column_names),
+        }
+
+    def spec(self) -> Any:
+        """The columns as ``train`` reads them (a :class:`textclf.data.io.ColumnSpec`)."""
+        from textclf.config import DataConfig
+        from textclf.data.io import ColumnSpec
+
+        return ColumnSpec.from_config(
+            DataConfig(**{key.removeprefix("data."): value for key, value in self.flags().items()})
+        )
+
+
+_COLUMN_OPTIONS = {
+    "text_column": TextColumn,
+    "label_column": LabelColumn,
+    "label_columns": LabelColumns,
+    "label_separator": LabelSeparator,
+    "label_names": LabelNames,
+    "column_names": ColumnNames,
+}
+
+
+def column_options(command: Callable[..., T]) -> Callable[..., T]:
+    """Give a command the six column options in place of its ``columns: Columns`` parameter.
+
+    Typer reads a command's options from its signature, so every command that reads a
+    labelled file would list the same six; they are declared once here, in the place of
+    ``columns`` (so ``--help`` keeps their order), and reach the command as one
+    :class:`Columns`.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        if param.name != "columns":
+            params.append(param)
+            continue
+        params += [
+            inspect.Parameter(name, param.kind, default=None, annotation=annotation)
+            for name, annotation in _COLUMN_OPTIONS.items()
+        ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        columns = Columns(**{name: kwargs.pop(name, None) for name in _COLUMN_OPTIONS})
+        return command(*args, columns=columns, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def data_flags(
+    train: str | None,
+    validation: str | None,
+    test: str | None,
+    columns: Columns,
+    task: str | None,
 ) -> dict[str, Any]:
-    """The ``data.*`` config keys the column options set (comma lists split)."""
+    """The ``data.*`` config keys that ``train``, ``tune`` and ``data validate`` set."""
     return {
-        "data.text_column": text_column,
-        "data.label_column": label_column,
-        "data.label_columns": split_csv(label_columns),
-        "data.label_separator": label_separator,
-        "data.label_names": label_names,
-        "data.column_names": split_csv(column_names),
+        "data.train": train,
+        "data.validation": validation,
+        "data.test": test,
+        **columns.flags(),
+        "data.task": task,
     }
 
 
-def column_spec(flags: dict[str, Any]) -> Any:
-    """The columns of a labelled file from :func:`column_flags`, as ``train`` reads them."""
-    from textclf.config import DataConfig
-    from textclf.data.io import ColumnSpec
-
-    return ColumnSpec.from_config(
-        DataConfig(**{key.removeprefix("data."): value for key, value in flags.items()})
-    )
+def schedule_flags(
+    epochs: float | None,
+    max_steps: int | None,
+    batch_size: int | None,
+    learning_rate: float | None,
+    max_length: int | None,
+) -> dict[str, Any]:
+    """The training schedule's config keys that ``train`` and ``tune`` set (tune: fixed)."""
+    return {
+        "train.epochs": epochs,
+        "train.max_steps": max_steps,
+        "train.batch_size": batch_size,
+        "train.learning_rate": learning_rate,
+        "model.max_length": max_length,
+    }
 
 
 def tracking_flags(

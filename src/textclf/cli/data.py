@@ -10,16 +10,12 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
-    ColumnNames,
+    Columns,
     ConfigFile,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     Task,
-    TextColumn,
     build_config,
-    column_flags,
+    column_options,
+    data_flags,
     run,
 )
 from textclf.errors import ConfigError, TextclfError
@@ -66,6 +62,7 @@ def _files_by_split(
 
 
 @app.command("validate")
+@column_options
 def data_validate(
     files: Annotated[
         list[str] | None,
@@ -83,12 +80,7 @@ def data_validate(
     test: Annotated[
         str | None, typer.Option("--test", help="Test data (else split from train).")
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
         str | None,
@@ -115,13 +107,7 @@ def data_validate(
         paths = _files_by_split(files or [], train_file, validation, test)
         flags = {
             "seed": seed,
-            "data.train": paths["train"],
-            "data.validation": paths["validation"],
-            "data.test": paths["test"],
-            **column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            ),
-            "data.task": task,
+            **data_flags(paths["train"], paths["validation"], paths["test"], columns, task),
             "model.name": model,
             "model.max_length": max_length,
         }

@@ -10,24 +10,19 @@ import typer
 from textclf.cli._common import (
     BatchSize,
     CiMethod,
-    ColumnNames,
+    Columns,
     Confidence,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     NResamples,
     Seed,
-    TextColumn,
     TrainedModel,
-    column_flags,
-    column_spec,
+    column_options,
     eval_config,
     print_evaluation,
     run,
 )
 
 
+@column_options
 def evaluate(
     model: TrainedModel,
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to evaluate on.")],
@@ -40,12 +35,7 @@ def evaluate(
     train_file: Annotated[
         str | None, typer.Option("--train", help="Also fit the baselines on this file and compare.")
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     n_resamples: NResamples = 1000,
     ci_method: CiMethod = "percentile",
     confidence: Confidence = 0.95,
@@ -57,16 +47,11 @@ def evaluate(
     def body() -> None:
         from textclf.assess import evaluate_files
 
-        spec = column_spec(
-            column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            )
-        )
         ev = evaluate_files(
             model,
             data,
             train=train_file,
-            spec=spec,
+            spec=columns.spec(),
             eval_config=eval_config(n_resamples, ci_method, confidence),
             seed=seed,
             batch_size=batch_size,
@@ -80,17 +65,13 @@ def evaluate(
     run(body)
 
 
+@column_options
 def calibrate(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model folder to update.")],
     data: Annotated[
         str, typer.Option("--data", "-d", help="Labelled VALIDATION file (never the test file).")
     ],
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     no_temperature: Annotated[bool, typer.Option("--no-temperature", help="Keep T = 1.")] = False,
     no_thresholds: Annotated[
         bool, typer.Option("--no-thresholds", help="Keep the default decision.")
@@ -109,15 +90,10 @@ def calibrate(
     def body() -> None:
         from textclf.assess import calibrate_folder
 
-        spec = column_spec(
-            column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            )
-        )
         rule = calibrate_folder(
             model,
             data,
-            spec=spec,
+            spec=columns.spec(),
             calibrate=not no_temperature,
             tune_thresholds=not no_thresholds,
             at_least_one=at_least_one,
@@ -136,6 +112,7 @@ def calibrate(
     run(body)
 
 
+@column_options
 def compare(
     models: Annotated[
         list[Path], typer.Argument(help="Model folders; the first is the reference.")
@@ -150,12 +127,7 @@ def compare(
         Path | None,
         typer.Option("--output", "-o", help="Write comparison.json and comparison.md here."),
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     metric: Annotated[
         str | None,
         typer.Option("--metric", help="Metric to compare (default: the task's headline)."),
@@ -170,16 +142,11 @@ def compare(
     def body() -> None:
         from textclf.assess import compare_files
 
-        spec = column_spec(
-            column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            )
-        )
         result = compare_files(
             models,
             data,
             train=train_file,
-            spec=spec,
+            spec=columns.spec(),
             metric=metric,
             eval_config=eval_config(n_resamples, "percentile", confidence),
             seed=seed,

@@ -12,18 +12,12 @@ from textclf._version import __version__
 from textclf.cli._common import (
     BatchSize,
     CiMethod,
-    ColumnNames,
+    Columns,
     Confidence,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     NResamples,
     Seed,
-    TextColumn,
     TrainedModel,
-    column_flags,
-    column_spec,
+    column_options,
     eval_config,
     print_evaluation,
     run,
@@ -32,6 +26,7 @@ from textclf.cli._common import (
 from textclf.errors import TextclfError
 
 
+@column_options
 def report(
     model: TrainedModel,
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to diagnose.")],
@@ -43,12 +38,7 @@ def report(
         str | None,
         typer.Option("--train", help="Training file: baselines, label distribution, lengths."),
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     explain_text: Annotated[
         list[str] | None,
         typer.Option("--explain", help="A text to explain in the report (repeatable)."),
@@ -83,18 +73,13 @@ def report(
                 f"invalid --projections or --max-points: {e.errors()[0]['msg']}; "  # type: ignore[attr-defined]
                 "use a comma list of pca, tsne, umap and a sample size of at least 50."
             ) from e
-        spec = column_spec(
-            column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            )
-        )
         out = output or (model / "eval" / Path(data).stem)
         assessment, notes = report_files(
             model,
             data,
             out,
             train=train_file,
-            spec=spec,
+            spec=columns.spec(),
             options=options,
             eval_config=eval_config(n_resamples, ci_method, confidence),
             seed=seed,

@@ -8,28 +8,26 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
-    ColumnNames,
+    Columns,
     ConfigFile,
     Experiment,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     NoTrack,
     Task,
-    TextColumn,
     TrackingUri,
     TrainData,
     ValidationData,
     build_config,
-    column_flags,
+    column_options,
+    data_flags,
     print_result,
     run,
+    schedule_flags,
     tracking_flags,
     tracking_lines,
 )
 
 
+@column_options
 def train(
     output: Annotated[
         Path,
@@ -40,12 +38,7 @@ def train(
     test: Annotated[
         str | None, typer.Option("--test", help="Test data (else split from --train).")
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
         str | None,
@@ -116,19 +109,9 @@ def train(
         flags = {
             "output_dir": str(output),
             "seed": seed,
-            "data.train": train_file,
-            "data.validation": validation,
-            "data.test": test,
-            **column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            ),
-            "data.task": task,
+            **data_flags(train_file, validation, test, columns, task),
             "model.name": model,
-            "model.max_length": max_length,
-            "train.epochs": epochs,
-            "train.max_steps": max_steps,
-            "train.batch_size": batch_size,
-            "train.learning_rate": learning_rate,
+            **schedule_flags(epochs, max_steps, batch_size, learning_rate, max_length),
             "eval.baselines": [] if no_baselines else None,
             "diagnostics.enabled": False if no_report else None,
             **tracking_flags(tracking_uri, no_track, experiment, register),

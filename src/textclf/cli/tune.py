@@ -8,27 +8,25 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
-    ColumnNames,
+    Columns,
     Experiment,
-    LabelColumn,
-    LabelColumns,
-    LabelNames,
-    LabelSeparator,
     NoTrack,
     Task,
-    TextColumn,
     TrackingUri,
     TrainData,
     ValidationData,
     build_config,
-    column_flags,
+    column_options,
+    data_flags,
     print_evaluation,
     run,
+    schedule_flags,
     tracking_flags,
     tracking_lines,
 )
 
 
+@column_options
 def tune(
     output: Annotated[
         Path,
@@ -61,12 +59,7 @@ def tune(
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: the output folder's name).")
     ] = None,
-    text_column: TextColumn = None,
-    label_column: LabelColumn = None,
-    label_columns: LabelColumns = None,
-    label_separator: LabelSeparator = None,
-    label_names: LabelNames = None,
-    column_names: ColumnNames = None,
+    columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
         str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
@@ -114,23 +107,11 @@ def tune(
     def body() -> None:
         from textclf.tuning import tune as run_tune
 
-        fixed_flags = {
-            "train.epochs": epochs,
-            "train.max_steps": max_steps,
-            "train.batch_size": batch_size,
-            "train.learning_rate": learning_rate,
-            "model.max_length": max_length,
-        }
+        fixed_flags = schedule_flags(epochs, max_steps, batch_size, learning_rate, max_length)
         flags = {
             "output_dir": str(output),
             "seed": seed,
-            "data.train": train_file,
-            "data.validation": validation,
-            "data.test": test,
-            **column_flags(
-                text_column, label_column, label_columns, label_separator, label_names, column_names
-            ),
-            "data.task": task,
+            **data_flags(train_file, validation, test, columns, task),
             "model.name": model,
             **fixed_flags,
             "eval.baselines": [] if no_baselines else None,

@@ -175,6 +175,16 @@ def status_for(exc: BaseException | None) -> RunStatus:
     return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
 
 
+def check_not_open(open_runs: int, *, nested: bool) -> None:
+    """Every tracker's rule: a second run opens only as a child (``nested=True``).
+
+    Raises:
+        RuntimeError: when a run is open and ``nested`` is false.
+    """
+    if open_runs and not nested:
+        raise RuntimeError("a run is already open; pass nested=True to open a child run")
+
+
 class NullTracker:
     """A tracker that records nothing: tracking is off.
 
@@ -192,8 +202,7 @@ class NullTracker:
         tags: Mapping[str, str] | None = None,
         resume: str | None = None,
     ) -> RunContext:
-        if self._depth and not nested:
-            raise RuntimeError("a run is already open; pass nested=True to open a child run")
+        check_not_open(self._depth, nested=nested)
         self._depth += 1
         return RunContext(self)
 

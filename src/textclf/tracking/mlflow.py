@@ -34,6 +34,7 @@ from textclf.tracking.base import (
     RunContext,
     RunStatus,
     TrackingInfo,
+    check_not_open,
     finite_metrics,
     flatten_params,
     metric_key,
@@ -385,8 +386,7 @@ class MlflowTracker:
         tags: Mapping[str, str] | None = None,
         resume: str | None = None,
     ) -> RunContext:
-        if self._stack and not nested:
-            raise RuntimeError("a run is already open; pass nested=True to open a child run")
+        check_not_open(len(self._stack), nested=nested)
         if resume:
             journal = Journal(self.local_dir / resume)
             run = _OpenRun(journal)

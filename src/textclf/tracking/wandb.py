@@ -29,6 +29,7 @@ from textclf.tracking.base import (
     RunContext,
     RunStatus,
     TrackingInfo,
+    check_not_open,
     finite_metrics,
     flatten_params,
 )
@@ -104,8 +105,7 @@ class WandbTracker:
         tags: Mapping[str, str] | None = None,
         resume: str | None = None,
     ) -> RunContext:
-        if self._stack and not nested:
-            raise RuntimeError("a run is already open; pass nested=True to open a child run")
+        check_not_open(len(self._stack), nested=nested)
         parent = self._stack[-1] if self._stack else None
         kwargs: dict[str, Any] = {
             "project": self.project,

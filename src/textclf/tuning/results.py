@@ -21,14 +21,13 @@ from typing import Any
 
 from filelock import FileLock
 
-from textclf.assess import assess, baseline_verdict, fit_baselines
+from textclf.assess import assess, baseline_verdict, fit_configured_baselines
 from textclf.atomic import atomic_path, write_text_atomic
 from textclf.config import ExperimentConfig, apply_overrides
 from textclf.data.prepare import PreparedData
 from textclf.errors import TextclfError
 from textclf.estimator import TextClassifier
-from textclf.experiment import diagnose
-from textclf.model_card import model_card
+from textclf.experiment import diagnose, save_with_card
 from textclf.persistence import SIDECAR
 from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
@@ -358,14 +357,7 @@ def _export(
     eval_dir = output / "eval"
     shutil.rmtree(eval_dir, ignore_errors=True)  # an earlier best's evaluation
     space = data.space
-    baselines = fit_baselines(
-        data.splits["train"],
-        space,
-        config.eval.baselines,
-        seed=config.seed,
-        backbone=config.model.name,
-        max_length=config.model.max_length,
-    )
+    baselines = fit_configured_baselines(data.splits["train"], space, config)
     split_name = "test" if "test" in data.splits else "validation"
     batch_size = max(64, config.train.batch_size * 2)
     assessment = assess(
@@ -409,18 +401,7 @@ def _export(
         f"Chosen by a hyperparameter search: trial {best_number} of study '{result.study}' "
         f"({result.notes[0]}), validation {result.metric} {result.best_value:.4f}."
     )
-    clf.save_pretrained(
-        output,
-        info=info,
-        config_yaml=config.to_yaml(),
-        model_card=model_card(
-            info,
-            evaluation=doc,
-            data_markdown=data.report.to_markdown(),
-            notes=notes,
-            warnings=result.warnings,
-        ),
-    )
+    save_with_card(clf, output, info, config, data, doc, notes, result.warnings)
     if config.diagnostics.enabled:
         result.notes += diagnose(
             assessment,

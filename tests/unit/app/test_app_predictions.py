@@ -126,20 +126,26 @@ def test_results_frame_filters_and_downloads():
     assert "label" in pd.read_csv(io.BytesIO(results_csv(single, "multiclass"))).columns
 
 
+def _batch_run(**kw) -> BatchRun:
+    base = {
+        "name": "f.csv",
+        "column": "text",
+        "task": "multilabel",
+        "labels": LABELS,
+        "proba": PROBA,
+        "rows": [1, 2, 4],
+        "texts": ["x", "y", "z"],
+        "n_skipped": 0,
+        "seconds": 0.3,
+        "model_name": "m",
+        "model_fingerprint": "sha256:00",
+    }
+    base.update(kw)
+    return BatchRun(**base)
+
+
 def test_batch_run_rows_become_predictions_for_feedback():
-    run = BatchRun(
-        name="f.csv",
-        column="text",
-        task="multilabel",
-        labels=LABELS,
-        proba=PROBA,
-        rows=[1, 2, 4],
-        texts=["x", "y", "z"],
-        n_skipped=1,
-        seconds=0.3,
-        model_name="m",
-        model_fingerprint="sha256:00",
-    )
+    run = _batch_run(n_skipped=1)
     p = run.prediction(2, [0.5] * 3)
     assert (p.text, p.row, p.predicted, p.source) == ("z", 4, ["a"], "f.csv")
     assert run.frame([0.95] * 3)["prediction"].tolist() == [NO_LABEL] * 3
@@ -153,20 +159,7 @@ def test_history_orders_searches_and_exports():
         created="2026-01-01T10:05:00.000+00:00",
         feedback="corrected",
     )
-    run = BatchRun(
-        name="f.csv",
-        column="text",
-        task="multilabel",
-        labels=LABELS,
-        proba=PROBA,
-        rows=[1, 2, 4],
-        texts=["x", "y", "z"],
-        n_skipped=0,
-        seconds=0.3,
-        model_name="m",
-        model_fingerprint="sha256:00",
-        created="2026-01-01T10:02:00.000+00:00",
-    )
+    run = _batch_run(created="2026-01-01T10:02:00.000+00:00")
     frame = history_frame([older, newer], [run], thresholds_for=lambda r: [0.5] * 3)
     assert frame["text"].tolist() == ["second pear", "x", "y", "z", "first apple"]
     assert search_history(frame, query="APPLE")["text"].tolist() == ["first apple"]

@@ -50,6 +50,14 @@ async def model_entered(model: GatedModel) -> None:
     model.entered.clear()
 
 
+def gated_batcher(**limits: int) -> tuple[GatedModel, MicroBatcher]:
+    """A started batcher (no waiting for company) over a model shut behind its gate."""
+    model = GatedModel(gated=True)
+    batcher = MicroBatcher(model, max_length=32, max_wait_ms=0, **limits)
+    batcher.start()
+    return model, batcher
+
+
 def test_estimate_tokens_caps_at_max_length():
     assert estimate_tokens("", 32) == 2
     assert estimate_tokens("abcd", 32) == 3
@@ -59,9 +67,7 @@ def test_estimate_tokens_caps_at_max_length():
 
 def test_requests_queued_while_the_model_runs_share_one_batch_in_order():
     async def scenario():
-        model = GatedModel(gated=True)
-        batcher = MicroBatcher(model, max_length=32, max_wait_ms=0)
-        batcher.start()
+        model, batcher = gated_batcher()
         first = batcher.submit(["a"])
         await model_entered(model)  # the model is busy with ["a"]
         second = batcher.submit(["bb", "ccc"])
@@ -80,10 +86,8 @@ def test_requests_queued_while_the_model_runs_share_one_batch_in_order():
 
 def test_batches_respect_the_token_budget():
     async def scenario():
-        model = GatedModel(gated=True)
         # Each 8-character text is estimated at 4 tokens; a budget of 8 holds two.
-        batcher = MicroBatcher(model, max_length=32, max_batch_tokens=8, max_wait_ms=0)
-        batcher.start()
+        model, batcher = gated_batcher(max_batch_tokens=8)
         futures = [batcher.submit(["warm"])]
         await model_entered(model)
         futures += [batcher.submit([f"text-{i:03d}"]) for i in range(5)]
@@ -110,9 +114,7 @@ def test_a_request_larger_than_the_budget_runs_alone():
 
 def test_full_queue_raises_with_retry_after():
     async def scenario():
-        model = GatedModel(gated=True)
-        batcher = MicroBatcher(model, max_length=32, max_queue_texts=3, max_wait_ms=0)
-        batcher.start()
+        model, batcher = gated_batcher(max_queue_texts=3)
         running = batcher.submit(["a", "b", "c"])
         await model_entered(model)  # taken off the queue: the queue is empty again
         queued = batcher.submit(["d", "e"])
@@ -157,9 +159,7 @@ def test_a_wrong_number_of_rows_is_an_error_not_a_misrouted_answer():
 
 def test_close_drains_everything_queued_then_refuses_new_work():
     async def scenario():
-        model = GatedModel(gated=True)
-        batcher = MicroBatcher(model, max_length=32, max_batch_tokens=3, max_wait_ms=0)
-        batcher.start()
+        model, batcher = gated_batcher(max_batch_tokens=3)
         futures = [batcher.submit([f"t{i}"]) for i in range(4)]
         await model_entered(model)
         closing = asyncio.ensure_future(batcher.close())
@@ -199,9 +199,7 @@ def test_a_lone_request_does_not_wait_but_an_arriving_one_is_waited_for():
 
 def test_a_cancelled_request_is_not_run():
     async def scenario():
-        model = GatedModel(gated=True)
-        batcher = MicroBatcher(model, max_length=32, max_wait_ms=0)
-        batcher.start()
+        model, batcher = gated_batcher()
         running = batcher.submit(["a"])
         await model_entered(model)
         gone = batcher.submit(["client went away"])

@@ -164,18 +164,11 @@ st.caption(f"{len(shown):,} of {len(results):,} rows")
 score_config = {
     f"score_{lab}": st.column_config.NumberColumn(lab, format="%.3f") for lab in info.labels
 }
-st.dataframe(
+components.results_table(
     shown.drop(columns=["predicted"]),
-    hide_index=True,
-    width="stretch",
-    height=components.table_height(len(shown)),
-    column_config={
+    {
         "row": st.column_config.NumberColumn("row", width="small"),
-        "text": st.column_config.TextColumn("text", width="large"),
         "prediction": st.column_config.TextColumn("prediction"),
-        "confidence": st.column_config.ProgressColumn(
-            "confidence", min_value=0.0, max_value=1.0, format="%.3f"
-        ),
         **score_config,
     },
 )

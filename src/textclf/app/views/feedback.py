@@ -82,21 +82,16 @@ with right:
     else:
         st.caption("No prediction has been corrected yet.")
 
-u, m = st.columns(2)
-with u:
-    st.markdown("**By user**")
-    st.dataframe(
-        pd.DataFrame(list(stats.by_user.items()), columns=["user", "verdicts"]),
-        hide_index=True,
-        width="stretch",
-    )
-with m:
-    st.markdown("**By model**")
-    st.dataframe(
-        pd.DataFrame(list(stats.by_model.items()), columns=["model", "verdicts"]),
-        hide_index=True,
-        width="stretch",
-    )
+for column, who, counts in zip(
+    st.columns(2), ("user", "model"), (stats.by_user, stats.by_model), strict=True
+):
+    with column:
+        st.markdown(f"**By {who}**")
+        st.dataframe(
+            pd.DataFrame(list(counts.items()), columns=[who, "verdicts"]),
+            hide_index=True,
+            width="stretch",
+        )
 
 st.markdown("**Latest verdicts**")
 latest = list(reversed(records))[:200]

@@ -53,17 +53,10 @@ st.caption(
     f"{len(shown):,} of {len(frame):,} predictions · {n_single} typed text(s), "
     f"{len(session.batch_runs())} batch file(s)"
 )
-st.dataframe(
+components.results_table(
     shown.drop(columns=["predicted", "id"]).assign(time=shown["time"].str[11:19]),
-    hide_index=True,
-    width="stretch",
-    height=components.table_height(len(shown)),
-    column_config={
+    {
         "time": st.column_config.TextColumn("time (UTC)", width="small"),
-        "text": st.column_config.TextColumn("text", width="large"),
-        "confidence": st.column_config.ProgressColumn(
-            "confidence", min_value=0.0, max_value=1.0, format="%.3f"
-        ),
         "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.0f"),
         "row": st.column_config.NumberColumn("row", width="small"),
     },
