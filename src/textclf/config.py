@@ -197,6 +197,14 @@ class TrainConfig(_Section):
         default=False, description="Keep DIR/checkpoints after a successful run."
     )
 
+    def chosen_metric(self) -> str | None:
+        """``metric_for_best_model`` without ``eval_``, or ``None`` for ``auto``.
+
+        The metric the user chose is the one the model is held to against the baselines.
+        """
+        name = self.metric_for_best_model.removeprefix("eval_")
+        return None if name == "auto" else name
+
     def head_lr_multiplier_for(self, task: str) -> float:
         """The configured head multiplier, or the measured default for ``task`` (see above)."""
         if self.head_lr_multiplier != "auto":

@@ -281,10 +281,7 @@ def _train_and_save(
     rule = clf.rule_
     baselines = fit_configured_baselines(data.splits["train"], space, config)
     batch_size = max(64, history.batch_size * 2)
-    # The metric chosen for training (train.metric_for_best_model) is the one the model is
-    # held to against the baselines; 'auto' = the task's headline metric.
-    chosen = config.train.metric_for_best_model.removeprefix("eval_")
-    metric = None if chosen == "auto" else chosen
+    metric = config.train.chosen_metric()  # None: the task's headline metric
     validation_doc: dict[str, Any] | None = None
     if "validation" in data.splits and len(data.splits["validation"]) and baselines:
         # The guard: does the model beat the best baseline on validation, too?

@@ -368,6 +368,7 @@ def _export(
         seed=config.seed,
         split_name=split_name,
         batch_size=batch_size,
+        metric=config.train.chosen_metric(),
     )
     doc = assessment.document
     assessment.write(eval_dir)
