@@ -136,3 +136,28 @@ def test_export_refuses_an_unknown_quantisation(exported: Path):
 
     with pytest.raises(ConfigError, match="int8"):
         export_onnx(exported, quantize="int4")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_the_server_answers_on_the_backend_it_is_given(exported: Path, backend: str):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from textclf.serving.app import create_app, load_predictor
+    from textclf.serving.settings import ServeSettings
+
+    settings = ServeSettings(backend=backend, device="cpu", max_wait_ms=0)
+    texts = _texts(exported)[:8]
+    expected = Predictor.from_folder(exported, backend="torch", device="cpu").predict(texts)
+    app = create_app(load_predictor(exported, settings), settings, model_dir=exported)
+    with TestClient(app) as client:
+        info = client.get("/info").json()
+        assert info["backend"].startswith(backend)  # onnx or onnx-int8
+        answer = client.post("/v1/predict", json={"texts": texts})
+    assert answer.status_code == 200, answer.text
+    labels = [record["label"] for record in answer.json()["predictions"]]
+    if backend == "torch":
+        assert labels == expected
+    else:  # ONNX fp32 or int8: the export's parity bar, not bit-identity
+        same = np.mean([a == b for a, b in zip(labels, expected, strict=True)])
+        assert same >= 0.75, (labels, expected)

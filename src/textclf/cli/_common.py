@@ -111,6 +111,13 @@ ColumnNames = Annotated[
 ]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML config file.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
+    ),
+]
 TrackingUri = Annotated[
     str | None,
     typer.Option(

@@ -9,6 +9,7 @@ import typer
 
 from textclf.cli._common import (
     ColumnNames,
+    Backend,
     Device,
     IdColumn,
     TextColumn,
@@ -41,13 +42,7 @@ def predict(
     top_k: Annotated[
         int | None, typer.Option("--top-k", help="Also list the K best labels with scores.")
     ] = None,
-    backend: Annotated[
-        str,
-        typer.Option(
-            "--backend",
-            help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
-        ),
-    ] = "auto",
+    backend: Backend = "auto",
     device: Device = "auto",
     precision: Annotated[
         str,

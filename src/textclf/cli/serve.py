@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from textclf.cli._common import STATE, Device, TrainedModel, run
+from textclf.cli._common import STATE, Backend, Device, TrainedModel, run
 
 
 def serve(
@@ -56,6 +56,7 @@ def serve(
         int | None,
         typer.Option("--max-chars", help="Characters kept of each text (default: 8 × max_length)."),
     ] = None,
+    backend: Backend = "auto",
     device: Device = "auto",
     threads: Annotated[
         int | None,
@@ -94,6 +95,7 @@ def serve(
         "max_chars": max_chars,
         "api_key_file": str(api_key_file.expanduser().resolve()) if api_key_file else None,
         "cors_origins": list(cors_origin or ()),
+        "backend": backend,
         "device": device,
         "batch_size": batch_size,
     }

@@ -283,7 +283,9 @@ def load_predictor(model_dir: str | os.PathLike[str], settings: ServeSettings) -
 
     # Only a batch size the user chose: otherwise the engine picks its own.
     extra: dict[str, Any] = {"batch_size": settings.batch_size} if settings.batch_size else {}
-    return Predictor.from_folder(model_dir, device=settings.device, **extra)
+    return Predictor.from_folder(
+        model_dir, backend=settings.backend, device=settings.device, **extra
+    )
 
 
 def _delayed(
@@ -538,6 +540,8 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             "model_versions": info.versions,
             "textclf_version": __version__,
             "device": state.device,
+            "backend": str(getattr(state.model, "backend", "unknown")),
+            "precision": str(getattr(state.model, "precision", "unknown")),
             "limits": settings.limits(info.max_length),
         }
 

@@ -68,7 +68,9 @@ class TextclfDeployment:
         extra: dict[str, Any] = (
             {"batch_size": self.settings.batch_size} if self.settings.batch_size else {}
         )
-        self.predictor = Predictor.from_folder(model_dir, device=self.settings.device, **extra)
+        self.predictor = Predictor.from_folder(
+            model_dir, backend=self.settings.backend, device=self.settings.device, **extra
+        )
         self.info = self.predictor.info
         self.fingerprint = model_fingerprint(model_dir)
         self.max_chars = self.settings.chars_limit(self.info.max_length)

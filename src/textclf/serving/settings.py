@@ -51,6 +51,8 @@ class ServeSettings:
             ``None``: ``8 × max_length`` of the model.
         api_key_file: File of accepted API keys, one per line; ``None``: no authentication.
         cors_origins: Origins allowed by CORS (none: CORS off).
+        backend: ``auto`` (ONNX when ``textclf export`` wrote a checked one, else torch),
+            ``torch`` or ``onnx``.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         batch_size: Texts per forward pass inside the engine (``None``: the engine's own
             choice); Ray batches this many texts (64 when ``None``).
@@ -64,6 +66,7 @@ class ServeSettings:
     max_chars: int | None = None
     api_key_file: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    backend: str = "auto"
     device: str = "auto"
     batch_size: int | None = None
 
@@ -77,6 +80,8 @@ class ServeSettings:
         ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, not {getattr(self, name)}.")
+        if self.backend not in ("auto", "torch", "onnx"):
+            raise ConfigError(f"--backend {self.backend}: unknown backend; use auto, torch or onnx.")
         if self.max_wait_ms < 0:
             raise ConfigError(f"--max-wait-ms must be 0 or more, not {self.max_wait_ms}.")
         if self.max_chars is not None and self.max_chars < 1:

@@ -16,6 +16,7 @@ from textclf.serving.settings import ServeSettings, read_api_keys
         ({"max_batch_tokens": 0}, "--max-batch-tokens must be at least 1, not 0."),
         ({"max_wait_ms": -1}, "--max-wait-ms must be 0 or more, not -1."),
         ({"max_chars": 0}, "--max-chars must be at least 1, not 0."),
+        ({"backend": "tensorrt"}, "--backend tensorrt: unknown backend; use auto, torch or onnx."),
         ({"max_queue_texts": 10, "max_texts_per_request": 20}, "could never be queued"),
     ],
 )
