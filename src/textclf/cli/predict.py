@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
-    ColumnNames,
     Backend,
+    ColumnNames,
     Device,
     IdColumn,
     TextColumn,

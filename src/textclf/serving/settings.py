@@ -81,7 +81,9 @@ class ServeSettings:
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, not {getattr(self, name)}.")
         if self.backend not in ("auto", "torch", "onnx"):
-            raise ConfigError(f"--backend {self.backend}: unknown backend; use auto, torch or onnx.")
+            raise ConfigError(
+                f"--backend {self.backend}: unknown backend; use auto, torch or onnx."
+            )
         if self.max_wait_ms < 0:
             raise ConfigError(f"--max-wait-ms must be 0 or more, not {self.max_wait_ms}.")
         if self.max_chars is not None and self.max_chars < 1:
