@@ -88,16 +88,6 @@ Backend = Annotated[
     ),
 ]
 BatchSize = Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the baselines.")]
-NResamples = Annotated[
-    int, typer.Option("--n-resamples", help="Bootstrap resamples behind each interval.")
-]
-CiMethod = Annotated[
-    str, typer.Option("--ci-method", help="Bootstrap interval: percentile or bca.")
-]
-Confidence = Annotated[
-    float, typer.Option("--confidence", help="Confidence level of the intervals.")
-]
 
 
 def build_config(
@@ -210,7 +200,9 @@ def tracking_lines(tracking: dict[str, Any]) -> list[str]:
     return lines
 
 
-def option_group(group: type, **helps: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def option_group(
+    group: type, **helps: str | None
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Give a command the fields of a dataclass as options, in place of its parameter of that type.
 
     Typer reads a command's options from its signature, so the commands that share a set
@@ -222,14 +214,15 @@ def option_group(group: type, **helps: str) -> Callable[[Callable[..., T]], Call
     Args:
         group: A dataclass whose fields all have defaults; its ``HELP`` holds the help of
             the options that mean the same to every command.
-        **helps: The help of the other options: what each means to the command at hand.
+        **helps: The help of the other options: what each means to the command at hand;
+            ``None`` leaves a field out (it keeps its default).
 
     Returns:
         A decorator for a command with one parameter annotated ``group``.
     """
     hints = get_type_hints(group)
     helps = {**getattr(group, "HELP", {}), **helps}
-    fields = dataclasses.fields(group)
+    fields = [f for f in dataclasses.fields(group) if helps[f.name] is not None]
     options = {
         f.name: Annotated[
             hints[f.name], typer.Option("--" + f.name.replace("_", "-"), help=helps[f.name])
@@ -384,15 +377,43 @@ def data_flags(
     }
 
 
-def eval_config(n_resamples: int, ci_method: str, confidence: float) -> Any:
-    """The interval settings of ``evaluate``, ``report`` and ``compare``, validated."""
-    from textclf.config import EvalConfig
+@dataclass(frozen=True)
+class Measurement:
+    """How ``evaluate``, ``report`` and ``compare`` measure: intervals, seed, batch size."""
 
-    try:
-        return EvalConfig(
-            n_resamples=n_resamples,
-            ci_method=ci_method,  # type: ignore[arg-type]
-            confidence=confidence,
-        )
-    except ValueError as e:
-        raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
+    n_resamples: int = 1000
+    ci_method: str = "percentile"
+    confidence: float = 0.95
+    seed: int = 42
+    batch_size: int = 64
+
+    HELP: ClassVar[dict[str, str | None]] = {
+        "n_resamples": "Bootstrap resamples behind each interval.",
+        "ci_method": "Bootstrap interval: percentile or bca.",
+        "confidence": "Confidence level of the intervals.",
+        "seed": "Seed of the bootstrap and the baselines.",
+        "batch_size": "Texts per forward pass.",
+    }
+
+    def kwargs(self) -> dict[str, Any]:
+        """The ``eval_config``, ``seed`` and ``batch_size`` arguments of the assess functions.
+
+        Raises:
+            TextclfError: An interval setting is out of range.
+        """
+        from textclf.config import EvalConfig
+
+        try:
+            config = EvalConfig(
+                n_resamples=self.n_resamples,
+                ci_method=self.ci_method,  # type: ignore[arg-type]
+                confidence=self.confidence,
+            )
+        except ValueError as e:
+            raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
+        return {"eval_config": config, "seed": self.seed, "batch_size": self.batch_size}
+
+
+# Every command that measures a saved model takes these options as one Measurement.
+measurement_options = option_group(Measurement)
+BatchSize = Annotated[int, typer.Option("--batch-size", help=Measurement.HELP["batch_size"])]
