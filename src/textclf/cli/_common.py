@@ -87,7 +87,6 @@ Backend = Annotated[
         help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
     ),
 ]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")]
 
 
 def build_config(
