@@ -276,14 +276,10 @@ class Columns:
 
     def flags(self) -> dict[str, Any]:
         """The ``data.*`` config keys the column options set (comma lists split)."""
-        return {
-            "data.text_column": self.text_column,
-            "data.label_column": self.label_column,
-            "data.label_columns": split_csv(self.label_columns),
-            "data.label_separator": self.label_separator,
-            "data.label_names": self.label_names,
-            "data.column_names": split_csv(self.column_names),
-        }
+        flags = {f"data.{name}": value for name, value in dataclasses.asdict(self).items()}
+        for key in ("data.label_columns", "data.column_names"):
+            flags[key] = split_csv(flags[key])
+        return flags
 
     def spec(self) -> Any:
         """The columns as ``train`` reads them (a :class:`textclf.data.io.ColumnSpec`)."""
@@ -314,14 +310,10 @@ class Schedule:
     max_length: int | None = None
 
     def flags(self) -> dict[str, Any]:
-        """The config keys the schedule options set."""
-        return {
-            "train.epochs": self.epochs,
-            "train.max_steps": self.max_steps,
-            "train.batch_size": self.batch_size,
-            "train.learning_rate": self.learning_rate,
-            "model.max_length": self.max_length,
-        }
+        """The config keys the schedule options set: ``train.*``, and ``model.max_length``."""
+        flags = {f"train.{name}": value for name, value in dataclasses.asdict(self).items()}
+        flags["model.max_length"] = flags.pop("train.max_length")
+        return flags
 
 
 @dataclass(frozen=True)
