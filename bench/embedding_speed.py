@@ -22,17 +22,15 @@ import os
 import platform
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
+from banking_texts import BANKING77, synthetic_texts
 from textclf.data.labels import LabelSpace
 from textclf.diagnostics.embeddings import DEFAULT_MAX_POINTS, project, sentence_embeddings
 from textclf.inference.pipeline import Predictor
 from textclf.modeling import build_model, load_tokenizer
 from textclf.persistence import ModelInfo
-
-BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77" / "test.csv"
 
 
 def load_texts(n: int) -> tuple[list[str], str]:
@@ -43,23 +41,7 @@ def load_texts(n: int) -> tuple[list[str], str]:
         while len(texts) < n:
             texts += texts
         return texts[:n], f"BANKING77 test ({BANKING77})"
-    words = [
-        "card",
-        "transfer",
-        "payment",
-        "refund",
-        "cash",
-        "atm",
-        "fee",
-        "pin",
-        "app",
-        "account",
-        "top",
-        "up",
-        "exchange",
-    ]
-    texts = [" ".join(words[(i * 7 + j) % len(words)] for j in range(5 + i % 20)) for i in range(n)]
-    return texts, "synthetic sentences (BANKING77 not found)"
+    return synthetic_texts(n), "synthetic sentences (BANKING77 not found)"
 
 
 def main() -> None:

@@ -55,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
+from banking_texts import BANKING77, synthetic_texts
+
 ROOT = Path(__file__).resolve().parents[1]
-BANKING77 = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
 PIPELINE_SCRIPT = """\
 import csv, json, sys; from transformers import pipeline
 texts = [r["text"] for r in csv.DictReader(open(sys.argv[2], encoding="utf-8"))]
@@ -235,33 +236,6 @@ def tiny_model(folder: Path) -> Path:
     save_model_folder(folder, BertForSequenceClassification(config), tokenizer, info)
     export_onnx(folder)
     return folder
-
-
-def synthetic_texts(n: int, seed: int = 0) -> list[str]:
-    words = [
-        "card",
-        "transfer",
-        "payment",
-        "refund",
-        "cash",
-        "atm",
-        "fee",
-        "pin",
-        "app",
-        "account",
-        "top",
-        "up",
-        "exchange",
-        "rate",
-    ]
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(4, 16, size=n)
-    picks = rng.integers(0, len(words), size=int(lengths.sum()))
-    out, at = [], 0
-    for k in lengths:
-        out.append(" ".join(words[j] for j in picks[at : at + k]))
-        at += k
-    return out
 
 
 def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[float]]:

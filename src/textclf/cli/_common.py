@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, get_type_hints
 
 import typer
 
@@ -74,40 +75,8 @@ Task = Annotated[
         "--task", help="auto, binary, multiclass or multilabel (default: auto: from the labels)."
     ),
 ]
-TextColumn = Annotated[
-    str | None,
-    typer.Option(
-        "--text-column", help="Column holding the text (default: auto: text, sentence, …)."
-    ),
-]
 IdColumn = Annotated[
     str | None, typer.Option("--id-column", help="Column copied into each record as its id.")
-]
-LabelColumn = Annotated[
-    str | None,
-    typer.Option("--label-column", help="Column holding the label(s) (default: auto: label, …)."),
-]
-LabelColumns = Annotated[
-    str | None,
-    typer.Option(
-        "--label-columns", help="Comma-separated 0/1 columns, one per label (multi-label)."
-    ),
-]
-LabelSeparator = Annotated[
-    str | None,
-    typer.Option(
-        "--label-separator", help="Separator of several labels in one cell, e.g. '|' (multi-label)."
-    ),
-]
-LabelNames = Annotated[
-    str | None,
-    typer.Option(
-        "--label-names", help="File naming integer label ids: one name per line, or JSON."
-    ),
-]
-ColumnNames = Annotated[
-    str | None,
-    typer.Option("--column-names", help="Comma-separated names for a file without a header row."),
 ]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML config file.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
@@ -117,31 +86,6 @@ Backend = Annotated[
         "--backend",
         help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
     ),
-]
-TrackingUri = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        help="MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
-    ),
-]
-NoTrack = Annotated[
-    bool, typer.Option("--no-track", help="Do not record the run in the experiment tracker.")
-]
-Experiment = Annotated[
-    str | None,
-    typer.Option("--experiment", help="Tracking experiment (default: the data's name)."),
-]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the baselines.")]
-NResamples = Annotated[
-    int, typer.Option("--n-resamples", help="Bootstrap resamples behind each interval.")
-]
-CiMethod = Annotated[
-    str, typer.Option("--ci-method", help="Bootstrap interval: percentile or bca.")
-]
-Confidence = Annotated[
-    float, typer.Option("--confidence", help="Confidence level of the intervals.")
 ]
 
 
@@ -255,6 +199,61 @@ def tracking_lines(tracking: dict[str, Any]) -> list[str]:
     return lines
 
 
+def option_group(
+    group: type, **helps: str | None
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Give a command the fields of a dataclass as options, in place of its parameter of that type.
+
+    Typer reads a command's options from its signature, so the commands that share a set
+    of options would each list all of them; they are declared once, as the fields of
+    ``group`` (``--field-name``, of the field's type and default), in the place of the
+    command's ``group``-typed parameter (so ``--help`` keeps their order), and reach the
+    command as one ``group`` value.
+
+    Args:
+        group: A dataclass whose fields all have defaults; its ``HELP`` holds the help of
+            the options that mean the same to every command.
+        **helps: The help of the other options: what each means to the command at hand;
+            ``None`` leaves a field out (it keeps its default).
+
+    Returns:
+        A decorator for a command with one parameter annotated ``group``.
+    """
+    hints = get_type_hints(group)
+    helps = {**getattr(group, "HELP", {}), **helps}
+    fields = [f for f in dataclasses.fields(group) if helps[f.name] is not None]
+    options = {
+        f.name: Annotated[
+            hints[f.name], typer.Option("--" + f.name.replace("_", "-"), help=helps[f.name])
+        ]
+        for f in fields
+    }
+
+    def decorate(command: Callable[..., T]) -> Callable[..., T]:
+        signature = inspect.signature(command, eval_str=True)
+        (target,) = [p for p in signature.parameters.values() if p.annotation is group]
+        params: list[inspect.Parameter] = []
+        for param in signature.parameters.values():
+            if param is not target:
+                params.append(param)
+                continue
+            params += [
+                inspect.Parameter(f.name, param.kind, default=f.default, annotation=options[f.name])
+                for f in fields
+            ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            value = group(**{f.name: kwargs.pop(f.name) for f in fields if f.name in kwargs})
+            return command(*args, **{target.name: value}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
+
 @dataclass(frozen=True)
 class Columns:
     """The columns of a labelled file, as the six column options name them."""
@@ -266,16 +265,21 @@ class Columns:
     label_names: str | None = None
     column_names: str | None = None
 
+    HELP: ClassVar[dict[str, str]] = {
+        "text_column": "Column holding the text (default: auto: text, sentence, …).",
+        "label_column": "Column holding the label(s) (default: auto: label, …).",
+        "label_columns": "Comma-separated 0/1 columns, one per label (multi-label).",
+        "label_separator": "Separator of several labels in one cell, e.g. '|' (multi-label).",
+        "label_names": "File naming integer label ids: one name per line, or JSON.",
+        "column_names": "Comma-separated names for a file without a header row.",
+    }
+
     def flags(self) -> dict[str, Any]:
         """The ``data.*`` config keys the column options set (comma lists split)."""
-        return {
-            "data.text_column": self.text_column,
-            "data.label_column": self.label_column,
-            "data.label_columns": split_csv(self.label_columns),
-            "data.label_separator": self.label_separator,
-            "data.label_names": self.label_names,
-            "data.column_names": split_csv(self.column_names),
-        }
+        flags = {f"data.{name}": value for name, value in dataclasses.asdict(self).items()}
+        for key in ("data.label_columns", "data.column_names"):
+            flags[key] = split_csv(flags[key])
+        return flags
 
     def spec(self) -> Any:
         """The columns as ``train`` reads them (a :class:`textclf.data.io.ColumnSpec`)."""
@@ -287,43 +291,64 @@ class Columns:
         )
 
 
-_COLUMN_OPTIONS = {
-    "text_column": TextColumn,
-    "label_column": LabelColumn,
-    "label_columns": LabelColumns,
-    "label_separator": LabelSeparator,
-    "label_names": LabelNames,
-    "column_names": ColumnNames,
-}
+# Every command that reads a labelled file takes the six column options as one Columns.
+column_options = option_group(Columns)
+TextColumn = Annotated[str | None, typer.Option("--text-column", help=Columns.HELP["text_column"])]
+ColumnNames = Annotated[
+    str | None, typer.Option("--column-names", help=Columns.HELP["column_names"])
+]
 
 
-def column_options(command: Callable[..., T]) -> Callable[..., T]:
-    """Give a command the six column options in place of its ``columns: Columns`` parameter.
+@dataclass(frozen=True)
+class Schedule:
+    """The training schedule, as ``train`` and ``tune`` take it (tune: fixed, not searched)."""
 
-    Typer reads a command's options from its signature, so every command that reads a
-    labelled file would list the same six; they are declared once here, in the place of
-    ``columns`` (so ``--help`` keeps their order), and reach the command as one
-    :class:`Columns`.
-    """
-    signature = inspect.signature(command, eval_str=True)
-    params: list[inspect.Parameter] = []
-    for param in signature.parameters.values():
-        if param.name != "columns":
-            params.append(param)
-            continue
-        params += [
-            inspect.Parameter(name, param.kind, default=None, annotation=annotation)
-            for name, annotation in _COLUMN_OPTIONS.items()
-        ]
+    epochs: float | None = None
+    max_steps: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    max_length: int | None = None
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        columns = Columns(**{name: kwargs.pop(name, None) for name in _COLUMN_OPTIONS})
-        return command(*args, columns=columns, **kwargs)
+    def flags(self) -> dict[str, Any]:
+        """The config keys the schedule options set: ``train.*``, and ``model.max_length``."""
+        flags = {f"train.{name}": value for name, value in dataclasses.asdict(self).items()}
+        flags["model.max_length"] = flags.pop("train.max_length")
+        return flags
 
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return wrapper
+
+@dataclass(frozen=True)
+class Records:
+    """What a ``train`` or ``tune`` run records besides the model: baselines, report, tracking."""
+
+    no_baselines: bool = False
+    no_report: bool = False
+    tracking_uri: str | None = None
+    no_track: bool = False
+    experiment: str | None = None
+    register: str | None = None
+
+    HELP: ClassVar[dict[str, str]] = {
+        "tracking_uri": "MLflow tracking URI (default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+        "no_track": "Do not record the run in the experiment tracker.",
+        "experiment": "Tracking experiment (default: the data's name).",
+    }
+
+    def flags(self) -> dict[str, Any]:
+        """The ``eval``, ``diagnostics`` and ``tracking`` config keys the options set."""
+        return {
+            "eval.baselines": [] if self.no_baselines else None,
+            "diagnostics.enabled": False if self.no_report else None,
+            "tracking.uri": self.tracking_uri,
+            "tracking.enabled": False if self.no_track else None,
+            "tracking.experiment": self.experiment,
+            "tracking.registered_model": self.register,
+        }
+
+
+TrackingUri = Annotated[
+    str | None, typer.Option("--tracking-uri", help=Records.HELP["tracking_uri"])
+]
+NoTrack = Annotated[bool, typer.Option("--no-track", help=Records.HELP["no_track"])]
 
 
 def data_flags(
@@ -343,44 +368,43 @@ def data_flags(
     }
 
 
-def schedule_flags(
-    epochs: float | None,
-    max_steps: int | None,
-    batch_size: int | None,
-    learning_rate: float | None,
-    max_length: int | None,
-) -> dict[str, Any]:
-    """The training schedule's config keys that ``train`` and ``tune`` set (tune: fixed)."""
-    return {
-        "train.epochs": epochs,
-        "train.max_steps": max_steps,
-        "train.batch_size": batch_size,
-        "train.learning_rate": learning_rate,
-        "model.max_length": max_length,
+@dataclass(frozen=True)
+class Measurement:
+    """How ``evaluate``, ``report`` and ``compare`` measure: intervals, seed, batch size."""
+
+    n_resamples: int = 1000
+    ci_method: str = "percentile"
+    confidence: float = 0.95
+    seed: int = 42
+    batch_size: int = 64
+
+    HELP: ClassVar[dict[str, str | None]] = {
+        "n_resamples": "Bootstrap resamples behind each interval.",
+        "ci_method": "Bootstrap interval: percentile or bca.",
+        "confidence": "Confidence level of the intervals.",
+        "seed": "Seed of the bootstrap and the baselines.",
+        "batch_size": "Texts per forward pass.",
     }
 
+    def kwargs(self) -> dict[str, Any]:
+        """The ``eval_config``, ``seed`` and ``batch_size`` arguments of the assess functions.
 
-def tracking_flags(
-    tracking_uri: str | None, no_track: bool, experiment: str | None, register: str | None
-) -> dict[str, Any]:
-    """The ``tracking.*`` config keys that ``train`` and ``tune`` set from their options."""
-    return {
-        "tracking.uri": tracking_uri,
-        "tracking.enabled": False if no_track else None,
-        "tracking.experiment": experiment,
-        "tracking.registered_model": register,
-    }
+        Raises:
+            TextclfError: An interval setting is out of range.
+        """
+        from textclf.config import EvalConfig
+
+        try:
+            config = EvalConfig(
+                n_resamples=self.n_resamples,
+                ci_method=self.ci_method,  # type: ignore[arg-type]
+                confidence=self.confidence,
+            )
+        except ValueError as e:
+            raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
+        return {"eval_config": config, "seed": self.seed, "batch_size": self.batch_size}
 
 
-def eval_config(n_resamples: int, ci_method: str, confidence: float) -> Any:
-    """The interval settings of ``evaluate``, ``report`` and ``compare``, validated."""
-    from textclf.config import EvalConfig
-
-    try:
-        return EvalConfig(
-            n_resamples=n_resamples,
-            ci_method=ci_method,  # type: ignore[arg-type]
-            confidence=confidence,
-        )
-    except ValueError as e:
-        raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
+# Every command that measures a saved model takes these options as one Measurement.
+measurement_options = option_group(Measurement)
+BatchSize = Annotated[int, typer.Option("--batch-size", help=Measurement.HELP["batch_size"])]

@@ -9,20 +9,19 @@ import typer
 
 from textclf.cli._common import (
     BatchSize,
-    CiMethod,
     Columns,
-    Confidence,
-    NResamples,
-    Seed,
+    Measurement,
     TrainedModel,
     column_options,
-    eval_config,
+    measurement_options,
+    option_group,
     print_evaluation,
     run,
 )
 
 
 @column_options
+@measurement_options
 def evaluate(
     model: TrainedModel,
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to evaluate on.")],
@@ -36,11 +35,7 @@ def evaluate(
         str | None, typer.Option("--train", help="Also fit the baselines on this file and compare.")
     ] = None,
     columns: Columns = Columns(),
-    n_resamples: NResamples = 1000,
-    ci_method: CiMethod = "percentile",
-    confidence: Confidence = 0.95,
-    seed: Seed = 42,
-    batch_size: BatchSize = 64,
+    measurement: Measurement = Measurement(),
 ) -> None:
     """Evaluate a saved model on a labelled file: metrics with confidence intervals."""
 
@@ -52,9 +47,7 @@ def evaluate(
             data,
             train=train_file,
             spec=columns.spec(),
-            eval_config=eval_config(n_resamples, ci_method, confidence),
-            seed=seed,
-            batch_size=batch_size,
+            **measurement.kwargs(),
         )
         out = ev.write(output or (model / "eval" / Path(data).stem))
         print_evaluation(ev.document)
@@ -113,6 +106,8 @@ def calibrate(
 
 
 @column_options
+# Paired differences use percentile intervals: the option is not offered.
+@option_group(Measurement, ci_method=None)
 def compare(
     models: Annotated[
         list[Path], typer.Argument(help="Model folders; the first is the reference.")
@@ -132,10 +127,7 @@ def compare(
         str | None,
         typer.Option("--metric", help="Metric to compare (default: the task's headline)."),
     ] = None,
-    n_resamples: NResamples = 1000,
-    confidence: Confidence = 0.95,
-    seed: Seed = 42,
-    batch_size: BatchSize = 64,
+    measurement: Measurement = Measurement(),
 ) -> None:
     """Evaluate several saved models (and baselines) on one file; paired differences against the first."""
 
@@ -148,9 +140,7 @@ def compare(
             train=train_file,
             spec=columns.spec(),
             metric=metric,
-            eval_config=eval_config(n_resamples, "percentile", confidence),
-            seed=seed,
-            batch_size=batch_size,
+            **measurement.kwargs(),
         )
         print(result.markdown)
         if output:

@@ -10,15 +10,11 @@ import typer
 
 from textclf._version import __version__
 from textclf.cli._common import (
-    BatchSize,
-    CiMethod,
     Columns,
-    Confidence,
-    NResamples,
-    Seed,
+    Measurement,
     TrainedModel,
     column_options,
-    eval_config,
+    measurement_options,
     print_evaluation,
     run,
     split_csv,
@@ -27,6 +23,7 @@ from textclf.errors import TextclfError
 
 
 @column_options
+@measurement_options
 def report(
     model: TrainedModel,
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file to diagnose.")],
@@ -49,11 +46,7 @@ def report(
     max_points: Annotated[
         int, typer.Option("--max-points", help="t-SNE/UMAP sample size at most.")
     ] = 2000,
-    n_resamples: NResamples = 1000,
-    ci_method: CiMethod = "percentile",
-    confidence: Confidence = 0.95,
-    seed: Seed = 42,
-    batch_size: BatchSize = 64,
+    measurement: Measurement = Measurement(),
 ) -> None:
     """Diagnose a saved model on a labelled file: report.html, errors.csv and the figures."""
 
@@ -81,9 +74,7 @@ def report(
             train=train_file,
             spec=columns.spec(),
             options=options,
-            eval_config=eval_config(n_resamples, ci_method, confidence),
-            seed=seed,
-            batch_size=batch_size,
+            **measurement.kwargs(),
         )
         print_evaluation(assessment.document)
         for line in notes:

@@ -10,24 +10,36 @@ import typer
 from textclf.cli._common import (
     Columns,
     ConfigFile,
-    Experiment,
-    NoTrack,
+    Records,
+    Schedule,
     Task,
-    TrackingUri,
     TrainData,
     ValidationData,
     build_config,
     column_options,
     data_flags,
+    option_group,
     print_result,
     run,
-    schedule_flags,
-    tracking_flags,
     tracking_lines,
 )
 
 
 @column_options
+@option_group(
+    Schedule,
+    epochs="Passes over the training data (default: 5).",
+    max_steps="Stop after this many optimizer steps (default: none).",
+    batch_size="Texts per optimizer step (default: 32).",
+    learning_rate="Peak learning rate of AdamW (default: 0.0001).",
+    max_length="Tokens read per text; longer texts are cut (default: 128).",
+)
+@option_group(
+    Records,
+    no_baselines="Skip the baselines (TF-IDF, frozen embeddings, majority).",
+    no_report="Skip eval/report.html, errors.csv and the figures.",
+    register="Register the model under this name in the registry.",
+)
 def train(
     output: Annotated[
         Path,
@@ -48,26 +60,7 @@ def train(
             "(default: default).",
         ),
     ] = None,
-    epochs: Annotated[
-        float | None, typer.Option("--epochs", help="Passes over the training data (default: 5).")
-    ] = None,
-    max_steps: Annotated[
-        int | None,
-        typer.Option("--max-steps", help="Stop after this many optimizer steps (default: none)."),
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Texts per optimizer step (default: 32).")
-    ] = None,
-    learning_rate: Annotated[
-        float | None,
-        typer.Option("--learning-rate", help="Peak learning rate of AdamW (default: 0.0001)."),
-    ] = None,
-    max_length: Annotated[
-        int | None,
-        typer.Option(
-            "--max-length", help="Tokens read per text; longer texts are cut (default: 128)."
-        ),
-    ] = None,
+    schedule: Schedule = Schedule(),
     seed: Annotated[
         int | None,
         typer.Option("--seed", help="Seeds splits, initialisation and sampling (default: 42)."),
@@ -83,23 +76,7 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
     ] = False,
-    no_baselines: Annotated[
-        bool,
-        typer.Option(
-            "--no-baselines", help="Skip the baselines (TF-IDF, frozen embeddings, majority)."
-        ),
-    ] = False,
-    no_report: Annotated[
-        bool,
-        typer.Option("--no-report", help="Skip eval/report.html, errors.csv and the figures."),
-    ] = False,
-    tracking_uri: TrackingUri = None,
-    no_track: NoTrack = False,
-    experiment: Experiment = None,
-    register: Annotated[
-        str | None,
-        typer.Option("--register", help="Register the model under this name in the registry."),
-    ] = None,
+    records: Records = Records(),
 ) -> None:
     """Fine-tune a classifier; evaluate it on the test split with intervals, against baselines."""
 
@@ -111,10 +88,8 @@ def train(
             "seed": seed,
             **data_flags(train_file, validation, test, columns, task),
             "model.name": model,
-            **schedule_flags(epochs, max_steps, batch_size, learning_rate, max_length),
-            "eval.baselines": [] if no_baselines else None,
-            "diagnostics.enabled": False if no_report else None,
-            **tracking_flags(tracking_uri, no_track, experiment, register),
+            **schedule.flags(),
+            **records.flags(),
         }
         cfg = build_config(config=config, overrides=overrides or [], flags=flags)
         result = run_experiment(cfg, resume=resume, overwrite=overwrite)

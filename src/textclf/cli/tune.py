@@ -9,24 +9,36 @@ import typer
 
 from textclf.cli._common import (
     Columns,
-    Experiment,
-    NoTrack,
+    Records,
+    Schedule,
     Task,
-    TrackingUri,
     TrainData,
     ValidationData,
     build_config,
     column_options,
     data_flags,
+    option_group,
     print_evaluation,
     run,
-    schedule_flags,
-    tracking_flags,
     tracking_lines,
 )
 
 
 @column_options
+@option_group(
+    Schedule,
+    epochs="Fixed (not searched).",
+    max_steps="Fixed.",
+    batch_size="Fixed.",
+    learning_rate="Fixed.",
+    max_length="Tokens per text, fixed (default: 128).",
+)
+@option_group(
+    Records,
+    no_baselines="Skip the baselines of the final evaluation.",
+    no_report="Skip the best model's eval/report.html.",
+    register="Register the best model under this name.",
+)
 def tune(
     output: Annotated[
         Path,
@@ -64,13 +76,7 @@ def tune(
     model: Annotated[
         str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
     ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Fixed (not searched).")] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Fixed.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fixed.")] = None,
-    learning_rate: Annotated[float | None, typer.Option("--learning-rate", help="Fixed.")] = None,
-    max_length: Annotated[
-        int | None, typer.Option("--max-length", help="Tokens per text, fixed (default: 128).")
-    ] = None,
+    schedule: Schedule = Schedule(),
     seed: Annotated[
         int | None,
         typer.Option("--seed", help="Seeds splits, training and the sampler (default: 42)."),
@@ -84,19 +90,7 @@ def tune(
             "--set", help="Dotted override, fixed for every trial, e.g. train.warmup_ratio=0.1."
         ),
     ] = None,
-    no_baselines: Annotated[
-        bool, typer.Option("--no-baselines", help="Skip the baselines of the final evaluation.")
-    ] = False,
-    no_report: Annotated[
-        bool, typer.Option("--no-report", help="Skip the best model's eval/report.html.")
-    ] = False,
-    tracking_uri: TrackingUri = None,
-    no_track: NoTrack = False,
-    experiment: Experiment = None,
-    register: Annotated[
-        str | None,
-        typer.Option("--register", help="Register the best model under this name."),
-    ] = None,
+    records: Records = Records(),
 ) -> None:
     """Search hyperparameters with Optuna (TPE, pruning); export the best trial's model.
 
@@ -107,16 +101,14 @@ def tune(
     def body() -> None:
         from textclf.tuning import tune as run_tune
 
-        fixed_flags = schedule_flags(epochs, max_steps, batch_size, learning_rate, max_length)
+        fixed_flags = schedule.flags()
         flags = {
             "output_dir": str(output),
             "seed": seed,
             **data_flags(train_file, validation, test, columns, task),
             "model.name": model,
             **fixed_flags,
-            "eval.baselines": [] if no_baselines else None,
-            "diagnostics.enabled": False if no_report else None,
-            **tracking_flags(tracking_uri, no_track, experiment, register),
+            **records.flags(),
             "tune.trials": trials,
             "tune.timeout_s": timeout,
             "tune.storage": storage,

@@ -575,25 +575,18 @@ def write_report(
     inputs.rows = rows
     sections: list[H.Section] = []
 
-    errors = error_table(
-        texts=inputs.texts,
-        y_true=inputs.y_true,
-        proba=inputs.proba,
-        task=space.task,
-        labels=labels,
-        thresholds=rule.thresholds,
-        at_least_one=rule.at_least_one,
-        rows=rows,
-    )
+    # Both analyses read the same examples, scores and row numbers.
+    examples: dict[str, Any] = {
+        "texts": inputs.texts,
+        "y_true": inputs.y_true,
+        "proba": inputs.proba,
+        "task": space.task,
+        "labels": labels,
+        "rows": rows,
+    }
+    errors = error_table(**examples, thresholds=rule.thresholds, at_least_one=rule.at_least_one)
     write_text_atomic(out / "errors.csv", errors.to_csv(index=False))
-    issues = likely_label_errors(
-        texts=inputs.texts,
-        y_true=inputs.y_true,
-        proba=inputs.proba,
-        task=space.task,
-        labels=labels,
-        rows=rows,
-    )
+    issues = likely_label_errors(**examples)
     write_text_atomic(out / "label_issues.csv", issues.to_csv(index=False))
     b.lap("error analysis")
 

@@ -59,80 +59,66 @@ class ServeMetrics:
 
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
-        reg = self.registry
-        self.requests = Counter(
-            "textclf_requests",
-            "HTTP requests by endpoint and status code.",
-            ["endpoint", "status"],
-            registry=reg,
+        self.requests = self._counter(
+            "textclf_requests", "HTTP requests by endpoint and status code.", "endpoint", "status"
         )
-        self.latency = Histogram(
+        self.latency = self._histogram(
             "textclf_request_duration_seconds",
             "Time from receiving a request to sending its response.",
-            ["endpoint"],
-            buckets=_LATENCY_BUCKETS,
-            registry=reg,
+            _LATENCY_BUCKETS,
+            "endpoint",
         )
-        self.in_flight = Gauge(
-            "textclf_requests_in_flight",
-            "Requests being handled now.",
-            registry=reg,
-            multiprocess_mode="livesum",
+        self.in_flight = self._gauge("textclf_requests_in_flight", "Requests being handled now.")
+        self.texts = self._counter("textclf_texts", "Texts classified (rate() gives texts/s).")
+        self.truncated = self._counter(
+            "textclf_truncated_texts", "Texts cut to the character limit."
         )
-        self.texts = Counter(
-            "textclf_texts", "Texts classified (rate() gives texts/s).", registry=reg
-        )
-        self.truncated = Counter(
-            "textclf_truncated_texts", "Texts cut to the character limit.", registry=reg
-        )
-        self.texts_per_second = Gauge(
+        self.texts_per_second = self._gauge(
             "textclf_texts_per_second",
             f"Texts classified per second over the last {window_s:g} s.",
-            registry=reg,
-            multiprocess_mode="livesum",
         )
-        self.queue = Gauge(
-            "textclf_queue_depth_texts",
-            "Texts waiting for the model.",
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self.batch_size = Histogram(
+        self.queue = self._gauge("textclf_queue_depth_texts", "Texts waiting for the model.")
+        self.batch_size = self._histogram(
             "textclf_batch_size_texts",
             "Texts per forward pass (dynamic micro-batches).",
-            buckets=_SIZE_BUCKETS,
-            registry=reg,
+            _SIZE_BUCKETS,
         )
-        self.batch_tokens = Histogram(
-            "textclf_batch_tokens",
-            "Estimated tokens per forward pass.",
-            buckets=_TOKEN_BUCKETS,
-            registry=reg,
+        self.batch_tokens = self._histogram(
+            "textclf_batch_tokens", "Estimated tokens per forward pass.", _TOKEN_BUCKETS
         )
-        self.batch_seconds = Histogram(
+        self.batch_seconds = self._histogram(
             "textclf_batch_duration_seconds",
             "Time of one forward pass, tokenisation included.",
-            buckets=_LATENCY_BUCKETS,
-            registry=reg,
+            _LATENCY_BUCKETS,
         )
-        self.queue_wait = Histogram(
+        self.queue_wait = self._histogram(
             "textclf_queue_wait_seconds",
             "Time a request's texts waited before their forward pass.",
-            buckets=_LATENCY_BUCKETS,
-            registry=reg,
+            _LATENCY_BUCKETS,
         )
-        self.model_info = Gauge(
+        self.model_info = self._gauge(
             "textclf_model_info",
             "The served model (value 1).",
-            ["task", "fingerprint", "textclf_version"],
-            registry=reg,
-            multiprocess_mode="max",
+            "task",
+            "fingerprint",
+            "textclf_version",
+            mode="max",
         )
         self._window = window_s
         self._recent: collections.deque[tuple[float, int]] = collections.deque()
         if not self._multiprocess:
             # Computed when scraped, so the gauge falls to 0 when traffic stops.
             self.texts_per_second.set_function(self._rate)
+
+    def _counter(self, name: str, doc: str, *labels: str) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def _histogram(self, name: str, doc: str, buckets: Sequence[float], *labels: str) -> Histogram:
+        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, *labels: str, mode: str = "livesum") -> Gauge:
+        # ``mode`` says how the workers' values add up in multiprocess mode.
+        return Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)  # type: ignore[arg-type]
 
     def request(self, endpoint: str, status: int, seconds: float, *, texts: int = 0) -> None:
         """Count one finished request."""

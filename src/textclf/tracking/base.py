@@ -26,9 +26,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
+RunT = TypeVar("RunT")
 
 # MLflow's limits (mlflow/utils/validation.py): longer values are rejected by the server.
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -185,14 +186,15 @@ def check_not_open(open_runs: int, *, nested: bool) -> None:
         raise RuntimeError("a run is already open; pass nested=True to open a child run")
 
 
-class NullTracker:
-    """A tracker that records nothing: tracking is off.
+class RunStack(Generic[RunT]):
+    """The stack of open runs every tracker keeps, and the ``start_run`` that pushes onto it.
 
-    It still keeps the run stack, so code that nests runs behaves the same.
+    A backend says how to create a run (``_open_run``) and, optionally, what to record once
+    it is the innermost open run (``_run_opened``); the nesting rule lives here, once.
     """
 
     def __init__(self) -> None:
-        self._depth = 0
+        self._stack: list[RunT] = []
 
     def start_run(
         self,
@@ -202,9 +204,34 @@ class NullTracker:
         tags: Mapping[str, str] | None = None,
         resume: str | None = None,
     ) -> RunContext:
-        check_not_open(self._depth, nested=nested)
-        self._depth += 1
-        return RunContext(self)
+        """See :meth:`Tracker.start_run`."""
+        check_not_open(len(self._stack), nested=nested)
+        parent = self._stack[-1] if self._stack else None
+        run = self._open_run(name, parent=parent, tags=tags or {}, resume=resume)
+        self._stack.append(run)
+        self._run_opened(run, tags=tags or {}, resume=resume)
+        return RunContext(self)  # type: ignore[arg-type]  # subclasses are Trackers
+
+    def _open_run(
+        self, name: str | None, *, parent: RunT | None, tags: Mapping[str, str], resume: str | None
+    ) -> RunT:
+        """Create the run (a child of ``parent`` when there is one)."""
+        raise NotImplementedError
+
+    def _run_opened(self, run: RunT, *, tags: Mapping[str, str], resume: str | None) -> None:
+        """Called once ``run`` is the innermost open run."""
+
+
+class NullTracker(RunStack[None]):
+    """A tracker that records nothing: tracking is off.
+
+    It still keeps the run stack, so code that nests runs behaves the same.
+    """
+
+    def _open_run(
+        self, name: str | None, *, parent: None, tags: Mapping[str, str], resume: str | None
+    ) -> None:
+        return None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         return None
@@ -225,7 +252,8 @@ class NullTracker:
         return None
 
     def end_run(self, status: RunStatus = "FINISHED") -> TrackingInfo:
-        self._depth = max(0, self._depth - 1)
+        if self._stack:
+            self._stack.pop()
         return self.info()
 
     def info(self) -> TrackingInfo:

@@ -31,10 +31,9 @@ from typing import Any
 from textclf.errors import TrackingError, missing_extra
 from textclf.tracking.base import (
     DatasetRecord,
-    RunContext,
+    RunStack,
     RunStatus,
     TrackingInfo,
-    check_not_open,
     finite_metrics,
     flatten_params,
     metric_key,
@@ -334,7 +333,7 @@ class _OpenRun:
     done: int = -1
 
 
-class MlflowTracker:
+class MlflowTracker(RunStack[_OpenRun]):
     """Records runs in MLflow, journaling every record locally first (see the module docstring).
 
     Args:
@@ -364,6 +363,7 @@ class MlflowTracker:
         timeout: float = 10.0,
         retries: int = 2,
     ):
+        super().__init__()
         self.uri = uri
         self.experiment = experiment
         self.local_dir = Path(local_dir)
@@ -371,49 +371,40 @@ class MlflowTracker:
         self._online = online
         self._retries = retries
         self._sink: MlflowSink | None = None
-        self._stack: list[_OpenRun] = []
         self._last: TrackingInfo | None = None
         self._warned = False
         self._journal_warned = False
 
     # -- Tracker protocol ------------------------------------------------------------
 
-    def start_run(
+    def _open_run(
         self,
-        name: str | None = None,
+        name: str | None,
         *,
-        nested: bool = False,
-        tags: Mapping[str, str] | None = None,
-        resume: str | None = None,
-    ) -> RunContext:
-        check_not_open(len(self._stack), nested=nested)
+        parent: _OpenRun | None,
+        tags: Mapping[str, str],
+        resume: str | None,
+    ) -> _OpenRun:
         if resume:
-            journal = Journal(self.local_dir / resume)
-            run = _OpenRun(journal)
-            self._stack.append(run)
+            return _OpenRun(Journal(self.local_dir / resume))
+        header = {
+            "backend": self.backend,
+            "uri": self.uri,
+            "experiment": self.experiment,
+            "run_name": name,
+            "tags": dict(tags),
+            "parent": None
+            if parent is None
+            else {"journal_id": parent.journal.id, "run_id": parent.run_id, "uri": self.uri},
+        }
+        return _OpenRun(Journal.create(self.local_dir, header))
+
+    def _run_opened(self, run: _OpenRun, *, tags: Mapping[str, str], resume: str | None) -> None:
+        if resume:
             self._record("status", status="RUNNING")
             if tags:
                 self._record("tags", tags=dict(tags))
-        else:
-            parent = self._stack[-1] if self._stack else None
-            header = {
-                "backend": self.backend,
-                "uri": self.uri,
-                "experiment": self.experiment,
-                "run_name": name,
-                "tags": dict(tags or {}),
-                "parent": None
-                if parent is None
-                else {
-                    "journal_id": parent.journal.id,
-                    "run_id": parent.run_id,
-                    "uri": self.uri,
-                },
-            }
-            run = _OpenRun(Journal.create(self.local_dir, header))
-            self._stack.append(run)
         self._catch_up(run)
-        return RunContext(self)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         flat = flatten_params(params)

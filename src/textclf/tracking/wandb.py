@@ -26,10 +26,9 @@ from urllib.parse import urlsplit
 from textclf.errors import missing_extra
 from textclf.tracking.base import (
     DatasetRecord,
-    RunContext,
+    RunStack,
     RunStatus,
     TrackingInfo,
-    check_not_open,
     finite_metrics,
     flatten_params,
 )
@@ -69,7 +68,7 @@ def _artifact_name(text: str) -> str:
     return _ARTIFACT_NAME_UNSAFE.sub("-", text).strip("-")[:120] or "artifact"
 
 
-class WandbTracker:
+class WandbTracker(RunStack[Any]):
     """Records runs in Weights & Biases (see the module docstring).
 
     Args:
@@ -89,24 +88,17 @@ class WandbTracker:
         mode: str | None = None,
         entity: str | None = None,
     ):
+        super().__init__()
         self.project = project
         self.local_dir = Path(local_dir)
         self.mode = mode or resolve_mode()
         self.entity = entity
-        self._stack: list[Any] = []
         self._last: TrackingInfo | None = None
         self._warned = False
 
-    def start_run(
-        self,
-        name: str | None = None,
-        *,
-        nested: bool = False,
-        tags: Mapping[str, str] | None = None,
-        resume: str | None = None,
-    ) -> RunContext:
-        check_not_open(len(self._stack), nested=nested)
-        parent = self._stack[-1] if self._stack else None
+    def _open_run(
+        self, name: str | None, *, parent: Any, tags: Mapping[str, str], resume: str | None
+    ) -> Any:
         kwargs: dict[str, Any] = {
             "project": self.project,
             "entity": self.entity,
@@ -115,8 +107,8 @@ class WandbTracker:
             "reinit": "create_new",
             "job_type": "trial" if parent is not None else "train",
             "group": (parent.group or parent.id) if parent is not None else None,
-            "config": {"tags": dict(tags or {})},
-            "tags": self._tag_list(tags or {}),
+            "config": {"tags": dict(tags)},
+            "tags": self._tag_list(tags),
         }
         if not os.environ.get("WANDB_DIR"):
             self.local_dir.mkdir(parents=True, exist_ok=True)
@@ -136,8 +128,7 @@ class WandbTracker:
             )
             self.mode = kwargs["mode"] = "offline"
             run = wandb.init(**kwargs)
-        self._stack.append(run)
-        return RunContext(self)
+        return run
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self._call(lambda run: run.config.update(flatten_params(params), allow_val_change=True))

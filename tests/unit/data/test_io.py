@@ -415,18 +415,6 @@ def test_empty_texts_in_a_dataframe() -> None:
     assert split.skipped_rows == {"empty_text": [2]}
 
 
-def test_only_empty_texts_is_an_error(tmp_path: Path) -> None:
-    data = _write(tmp_path / "train.csv", "text,label\n ,x\n\t,y\n")
-    with pytest.raises(DataError, match=r"train\.csv: every text in column 'text' is empty"):
-        read_split(data, ColumnSpec())
-
-
-def test_header_only_is_an_error(tmp_path: Path) -> None:
-    data = _write(tmp_path / "train.csv", "text,label\n")
-    with pytest.raises(DataError, match=r"train\.csv: no data rows"):
-        read_split(data, ColumnSpec())
-
-
 def test_rows_survive_many_chunks(tmp_path: Path) -> None:
     # More rows than one Arrow batch (1000), with empty texts spread over several batches.
     n = 2500
@@ -447,21 +435,39 @@ def test_rows_survive_many_chunks(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def test_broken_jsonl_line_is_named(tmp_path: Path) -> None:
-    data = _write(tmp_path / "train.jsonl", '{"text": "a", "label": "x"}\n\n{"text": "b", \n')
-    with pytest.raises(DataError, match=r"train\.jsonl line 3: broken JSON"):
-        read_split(data, ColumnSpec())
-
-
-def test_jsonl_line_that_is_not_an_object(tmp_path: Path) -> None:
-    data = _write(tmp_path / "train.jsonl", '{"text": "a", "label": "x"}\n["b", "y"]\n')
-    with pytest.raises(DataError, match=r"line 2: expected a JSON object per line, found an array"):
-        read_split(data, ColumnSpec())
-
-
-def test_csv_row_with_too_many_fields_is_named(tmp_path: Path) -> None:
-    data = _write(tmp_path / "train.csv", "text,label\na,x\nb,y\nc,x,extra\n")
-    with pytest.raises(DataError, match=r"train\.csv line 4: expected 2 fields, found 3"):
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        pytest.param(
+            "train.csv",
+            "text,label\n ,x\n\t,y\n",
+            r"train\.csv: every text in column 'text' is empty",
+            id="only_empty_texts",
+        ),
+        pytest.param("train.csv", "text,label\n", r"train\.csv: no data rows", id="header_only"),
+        pytest.param(
+            "train.jsonl",
+            '{"text": "a", "label": "x"}\n\n{"text": "b", \n',
+            r"train\.jsonl line 3: broken JSON",
+            id="broken_jsonl_line",
+        ),
+        pytest.param(
+            "train.jsonl",
+            '{"text": "a", "label": "x"}\n["b", "y"]\n',
+            r"line 2: expected a JSON object per line, found an array",
+            id="jsonl_line_not_an_object",
+        ),
+        pytest.param(
+            "train.csv",
+            "text,label\na,x\nb,y\nc,x,extra\n",
+            r"train\.csv line 4: expected 2 fields, found 3",
+            id="csv_row_with_too_many_fields",
+        ),
+    ],
+)
+def test_malformed_file_is_named(tmp_path: Path, name: str, content: str, message: str) -> None:
+    data = _write(tmp_path / name, content)
+    with pytest.raises(DataError, match=message):
         read_split(data, ColumnSpec())
 
 

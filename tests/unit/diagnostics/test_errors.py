@@ -119,6 +119,17 @@ def test_confused_pairs_multilabel_pairs_misses_with_extras():
     assert got == {("a", "b"): 1, ("a", "none"): 1, ("none", "c"): 1}
 
 
+def _flag_noisy(noisy: np.ndarray, proba: np.ndarray, task: str) -> pd.DataFrame:
+    """``likely_label_errors`` on texts t0, t1, … with the (partly flipped) labels ``noisy``."""
+    return likely_label_errors(
+        texts=[f"t{i}" for i in range(len(noisy))],
+        y_true=noisy,
+        proba=proba,
+        task=task,
+        labels=LABELS,
+    )
+
+
 def test_likely_label_errors_finds_flipped_labels():
     rng = np.random.default_rng(0)
     n, k = 300, 3
@@ -128,13 +139,7 @@ def test_likely_label_errors_finds_flipped_labels():
     noisy = y.copy()
     flipped = np.arange(8)
     noisy[flipped] = (y[flipped] + 1) % k
-    found = likely_label_errors(
-        texts=[f"t{i}" for i in range(n)],
-        y_true=noisy,
-        proba=proba,
-        task="multiclass",
-        labels=LABELS,
-    )
+    found = _flag_noisy(noisy, proba, "multiclass")
     # Confident learning estimates how many labels are noisy, so it may keep a few back;
     # what it flags must be real, and it must catch most of them.
     assert set(found["row"]) <= set(flipped)
@@ -152,13 +157,7 @@ def test_likely_label_errors_multilabel():
     proba = np.clip(y * 0.8 + rng.random((n, k)) * 0.15, 0, 1)
     noisy = y.copy()
     noisy[:5, 0] = 1 - noisy[:5, 0]
-    found = likely_label_errors(
-        texts=[f"t{i}" for i in range(n)],
-        y_true=noisy,
-        proba=proba,
-        task="multilabel",
-        labels=LABELS,
-    )
+    found = _flag_noisy(noisy, proba, "multilabel")
     assert set(found["row"]) <= set(range(5))
     assert len(found) >= 4
 

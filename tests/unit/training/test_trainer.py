@@ -191,26 +191,27 @@ def test_head_learning_rate_multiplier_builds_param_groups(tiny_model_dir: Path,
     assert TrainConfig(head_lr_multiplier=3).head_lr_multiplier_for("binary") == 3.0
 
 
-@pytest.mark.parametrize(
-    ("metric", "greater"), [("f1_macro", True), ("log_loss", False), ("ece", False)]
-)
-def test_best_checkpoint_direction_follows_the_metric(tmp_path: Path, metric: str, greater: bool):
-    from textclf.config import TrainConfig
-    from textclf.training.resources import select_resources
-    from textclf.training.trainer import _training_args
-
-    args = _training_args(
-        TrainConfig(),
+def _cpu_training_args(cfg: TrainConfig, output_dir: Path, *, metric: str, n_train: int):
+    """The Trainer arguments for ``cfg`` on the CPU: learning rate 1e-4, batch 8, with eval."""
+    return trainer_mod._training_args(
+        cfg,
         learning_rate=1e-4,
-        output_dir=tmp_path,
+        output_dir=output_dir,
         seed=0,
         batch_size=8,
         accumulation=1,
         resources=select_resources("cpu", "auto"),
         has_eval=True,
         metric=metric,
-        n_train=100,
+        n_train=n_train,
     )
+
+
+@pytest.mark.parametrize(
+    ("metric", "greater"), [("f1_macro", True), ("log_loss", False), ("ece", False)]
+)
+def test_best_checkpoint_direction_follows_the_metric(tmp_path: Path, metric: str, greater: bool):
+    args = _cpu_training_args(TrainConfig(), tmp_path, metric=metric, n_train=100)
     assert args.greater_is_better is greater
 
 
@@ -218,23 +219,10 @@ def test_best_checkpoint_direction_follows_the_metric(tmp_path: Path, metric: st
 def test_min_steps_sizes_the_schedule_in_steps_on_small_data(
     tmp_path: Path, n_train: int, expected: int
 ):
-    from textclf.config import TrainConfig
-    from textclf.training.resources import select_resources
-    from textclf.training.trainer import _training_args
-
     # 40 texts x 5 epochs at batch 8 = 25 steps < 100: max_steps becomes 100;
     # 4,000 texts give 2,500 steps: the epochs decide.
-    args = _training_args(
-        TrainConfig(min_steps=100),
-        learning_rate=1e-4,
-        output_dir=tmp_path,
-        seed=0,
-        batch_size=8,
-        accumulation=1,
-        resources=select_resources("cpu", "auto"),
-        has_eval=True,
-        metric="f1_macro",
-        n_train=n_train,
+    args = _cpu_training_args(
+        TrainConfig(min_steps=100), tmp_path, metric="f1_macro", n_train=n_train
     )
     assert args.max_steps == expected
 

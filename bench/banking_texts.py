@@ -1,0 +1,41 @@
+"""Texts for the benchmarks: BANKING77 from ../shared/data when present, else synthetic ones.
+
+The synthetic sentences draw from a small banking vocabulary, so that a benchmark runs
+(with similar text lengths) on a machine without the shared data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77" / "test.csv"
+WORDS = [
+    "card",
+    "transfer",
+    "payment",
+    "refund",
+    "cash",
+    "atm",
+    "fee",
+    "pin",
+    "app",
+    "account",
+    "top",
+    "up",
+    "exchange",
+    "rate",
+]
+
+
+def synthetic_texts(n: int, seed: int = 0) -> list[str]:
+    """``n`` sentences of 4 to 15 banking words, the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(4, 16, size=n)
+    picks = rng.integers(0, len(WORDS), size=int(lengths.sum()))
+    out, at = [], 0
+    for k in lengths:
+        out.append(" ".join(WORDS[j] for j in picks[at : at + k]))
+        at += k
+    return out
