@@ -99,7 +99,9 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| textclf train (defaults) | {one:.0f} | - | {_accuracy(default_dir)} |")
     trials = "/".join(str(counts.get(k, 0)) for k in ("COMPLETE", "PRUNED", "FAIL"))
-    print(f"| textclf tune --trials {args.trials} | {tuned:.0f} | {trials} | {_accuracy(tune_dir)} |")
+    print(
+        f"| textclf tune --trials {args.trials} | {tuned:.0f} | {trials} | {_accuracy(tune_dir)} |"
+    )
     print(f"\ntune / one default run = {tuned / one:.2f} (target < {args.trials})")
 
 
