@@ -416,6 +416,11 @@ class TuneConfig(_Section):
     pruner_warmup_evals: int = Field(
         default=1, ge=0, description="Evaluations of a trial that are never pruned."
     )
+    start_from_defaults: bool = Field(
+        default=True,
+        description="Run the config's own values as the first trial, so the best trial is "
+        "never below the untuned config on validation.",
+    )
     keep_trial_models: bool = Field(
         default=False,
         description="Keep every trial's weights; by default only the exported best model's.",

@@ -117,6 +117,8 @@ def test_two_workers_share_one_study_and_every_trial_runs_once(
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     assert all(t.state in finished for t in trials), [t.state for t in trials]
+    # Trial 0 ran the untuned config, enqueued once although two workers started.
+    assert [t.number for t in trials if t.user_attrs.get("defaults")] == [0]
     params = [tuple(sorted(t.params.items())) for t in trials]
     assert len(set(params)) == 4  # no configuration drawn twice
     ran = sum(

@@ -20,6 +20,7 @@ from textclf.tuning import (
     PruningCallback,
     TrialPruned,
     config_with,
+    default_params,
     mask_url,
     open_storage,
     search_space,
@@ -227,3 +228,18 @@ def test_a_missing_optuna_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
     with pytest.raises(MissingExtraError, match=r"pip install 'textclf\[tune\]'"):
         import_optuna()
+
+
+def test_default_params_are_the_configs_own_values_where_the_space_holds_them() -> None:
+    cfg = apply_overrides(
+        ExperimentConfig(),
+        ["train.learning_rate=1e-6", "train.batch_size=8", "train.head_init=random"],
+    )
+    params = default_params(cfg, search_space(cfg), "multilabel")
+    assert "train.learning_rate" not in params  # 1e-6 is below the space's low: sampled
+    assert "train.batch_size" not in params  # 8 is not one of the choices: sampled
+    assert params["train.epochs"] == 5 and isinstance(params["train.epochs"], int)
+    assert params["train.head_init"] == "random"
+    # 'auto' resolves as training would: 10 for a random multi-label head.
+    assert params["train.head_lr_multiplier"] == 10.0
+    assert params["train.warmup_ratio"] == cfg.train.warmup_ratio

@@ -34,7 +34,14 @@ Example:
 
 from textclf.tuning.results import TuneResult, study_figures
 from textclf.tuning.search import PruningCallback, TrialPruned, tune
-from textclf.tuning.space import SEARCHABLE_SECTIONS, config_with, search_space, suggest, trial_base
+from textclf.tuning.space import (
+    SEARCHABLE_SECTIONS,
+    config_with,
+    default_params,
+    search_space,
+    suggest,
+    trial_base,
+)
 from textclf.tuning.storage import mask_url, open_storage, storage_path
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "TrialPruned",
     "TuneResult",
     "config_with",
+    "default_params",
     "mask_url",
     "open_storage",
     "search_space",

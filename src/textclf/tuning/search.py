@@ -33,7 +33,14 @@ from textclf.persistence import read_info
 from textclf.tracking.base import Tracker
 from textclf.tracking.session import StopRun, TrackingSession
 from textclf.tuning.results import TRIALS_DIR, TUNING_DIR, TuneResult, finish
-from textclf.tuning.space import config_with, describe, search_space, suggest, trial_base
+from textclf.tuning.space import (
+    config_with,
+    default_params,
+    describe,
+    search_space,
+    suggest,
+    trial_base,
+)
 from textclf.tuning.storage import (
     ask_lock,
     import_optuna,
@@ -229,6 +236,16 @@ def tune(
                 earlier,
                 tc.trials,
             )
+        if tc.start_from_defaults and space and tc.trials > 0:
+            with ask_lock(url):  # one worker enqueues, into a study with no trial yet
+                if not study.get_trials(deepcopy=False):
+                    params = default_params(config, space, data.space.task)
+                    study.enqueue_trial(params, user_attrs={"defaults": True})
+                    logger.info(
+                        "Trial 0 runs the config's own values (%d of %d searched keys).",
+                        len(params),
+                        len(space),
+                    )
         session.check()
         session.begin(
             output,

@@ -76,6 +76,45 @@ def search_space(config: ExperimentConfig, *, fixed: Sequence[str] = ()) -> list
     return specs
 
 
+def default_params(
+    config: ExperimentConfig, space: Sequence[ParamSpec], task: str
+) -> dict[str, Any]:
+    """The config's own values of the searched keys, where the space can express them.
+
+    The search enqueues them as its first trial, so a study can never report a best
+    trial below the untuned config on validation. A value outside its parameter's range
+    or choices is left out (Optuna samples it), and so is ``auto`` where it cannot be
+    resolved to a number.
+
+    Example:
+        >>> cfg = ExperimentConfig()
+        >>> default_params(cfg, search_space(cfg), "binary")["train.learning_rate"]
+        0.0001
+    """
+    data = config.model_dump(mode="json")
+    params: dict[str, Any] = {}
+    for spec in space:
+        node: Any = data
+        for part in spec.name.split("."):
+            node = node[part]
+        value = node
+        if spec.name == "train.head_lr_multiplier" and value == "auto":
+            value = config.train.head_lr_multiplier_for(task)
+        if spec.type == "categorical":
+            if value in (spec.choices or []):
+                params[spec.name] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if spec.type == "int":
+            if float(value) != int(value):
+                continue
+            value = int(value)
+        if float(spec.low or 0) <= value <= float(spec.high or 0):
+            params[spec.name] = value
+    return params
+
+
 def suggest(trial: Any, spec: ParamSpec) -> Any:
     """Sample one value of ``spec`` from an Optuna trial (``suggest_float/int/categorical``)."""
     if spec.type == "categorical":
