@@ -69,7 +69,15 @@ def test_int8_agrees_on_labels(exported: Path):
     texts = _texts(exported)
     torch_pred = Predictor.from_folder(exported, backend="torch", device="cpu")
     int8 = Predictor.from_onnx(exported, exported / ONNX_DIR / INT8_FILE, device="cpu")
-    assert int8.predict(texts) == torch_pred.predict(texts)
+    # Quantisation may flip a near-tie of the tiny test model, never a clear decision:
+    # every text whose two best torch probabilities are 0.1 apart keeps its label.
+    proba = np.sort(torch_pred.predict_proba(texts), axis=1)
+    clear = proba[:, -1] - proba[:, -2] > 0.1
+    assert clear.sum() >= len(texts) // 2, proba
+    got, expected = int8.predict(texts), torch_pred.predict(texts)
+    assert [g for g, c in zip(got, clear, strict=True) if c] == [
+        e for e, c in zip(expected, clear, strict=True) if c
+    ]
 
 
 def test_auto_prefers_int8_within_the_bar_and_fp32_otherwise(exported: Path, tmp_path: Path):
