@@ -28,6 +28,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -84,8 +85,6 @@ def main() -> None:
         args.workdir / "train.log",
     )
     if tune_dir.exists():
-        import shutil
-
         shutil.rmtree(tune_dir)  # a fresh study, not the continuation of an old one
     tuned = _timed(
         [*textclf, "tune", *common, "--trials", str(args.trials), "--output", str(tune_dir)],

@@ -62,15 +62,10 @@ class TextclfDeployment:
 
     def __init__(self, model_dir: str, settings_json: str | None = None) -> None:
         from textclf.feedback import model_fingerprint
-        from textclf.inference.pipeline import Predictor
+        from textclf.serving.app import load_predictor
 
         self.settings = ServeSettings.from_json(settings_json) if settings_json else ServeSettings()
-        extra: dict[str, Any] = (
-            {"batch_size": self.settings.batch_size} if self.settings.batch_size else {}
-        )
-        self.predictor = Predictor.from_folder(
-            model_dir, backend=self.settings.backend, device=self.settings.device, **extra
-        )
+        self.predictor: Any = load_predictor(model_dir, self.settings)
         self.info = self.predictor.info
         self.fingerprint = model_fingerprint(model_dir)
         self.max_chars = self.settings.chars_limit(self.info.max_length)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from textclf.errors import ConfigError
+from textclf.inference.onnx import BACKENDS
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ class ServeSettings:
         ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, not {getattr(self, name)}.")
-        if self.backend not in ("auto", "torch", "onnx"):
+        if self.backend not in BACKENDS:
             raise ConfigError(
-                f"--backend {self.backend}: unknown backend; use auto, torch or onnx."
+                f"--backend {self.backend}: unknown backend; use {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}."
             )
         if self.max_wait_ms < 0:
             raise ConfigError(f"--max-wait-ms must be 0 or more, not {self.max_wait_ms}.")
