@@ -135,13 +135,18 @@ def test_two_workers_share_one_study_and_every_trial_runs_once(
         str((output / "trials" / f"trial-{n:03d}").resolve()) for n in range(4)
     }
 
-    best = study.best_trial
+    # The exported trial is the best one, or the untuned trial 0 when the best beats it
+    # only by noise on the same validation examples (the paired bootstrap says which).
+    info = read_info(output)
+    kept_number = info.training["tuning"]["trial"]
+    assert kept_number in {study.best_trial.number, 0}
+    best = next(t for t in trials if t.number == kept_number)
+    if kept_number != study.best_trial.number:
+        assert any("Kept the untuned config (trial 0)" in out for out in outputs), outputs
     best_folder = Path(best.user_attrs["folder"])
     for folder in (best_folder, output):
         assert (folder / "textclf.json").is_file() and (folder / "model.safetensors").is_file()
     assert best.value == read_info(best_folder).training["best_metric"]["f1_macro"]
-    info = read_info(output)
-    assert info.training["tuning"]["trial"] == best.number
     assert info.metrics["split"] == "test" and info.metrics["n_examples"] == 9
     doc = json.loads((output / "eval" / "metrics.json").read_text())
     assert doc["split"] == "test" and "majority" in doc["baselines"]

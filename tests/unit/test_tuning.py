@@ -243,3 +243,73 @@ def test_default_params_are_the_configs_own_values_where_the_space_holds_them() 
     # 'auto' resolves as training would: 10 for a random multi-label head.
     assert params["train.head_lr_multiplier"] == 10.0
     assert params["train.warmup_ratio"] == cfg.train.warmup_ratio
+
+
+def _trial_folder(root: Path, name: str, truth: list[str], decided: list[str]) -> Path:
+    """A trial folder with validation predictions as ``assess`` writes them."""
+    import json
+
+    folder = root / name
+    (folder / "eval").mkdir(parents=True)
+    lines = [
+        json.dumps(
+            {
+                "row": i,
+                "text": f"text {i}",
+                "label": d,
+                "scores": {"neg": 0.9 if d == "neg" else 0.1, "pos": 0.1 if d == "neg" else 0.9},
+                "true": t,
+            }
+        )
+        for i, (t, d) in enumerate(zip(truth, decided, strict=True))
+    ]
+    (folder / "eval" / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("wrong_untuned", "wrong_best", "kept"),
+    [(60, 58, 0), (60, 20, 7)],  # 2 fewer errors in 200 is noise; 40 fewer is not
+)
+def test_the_untuned_trial_is_kept_unless_the_best_beats_it_by_more_than_noise(
+    tmp_path: Path, wrong_untuned: int, wrong_best: int, kept: int
+) -> None:
+    from types import SimpleNamespace
+
+    from textclf.tuning.selection import keep_trial
+
+    truth = ["pos", "neg"] * 100
+    flip = {"pos": "neg", "neg": "pos"}
+
+    def trial(number: int, wrong: int, **attrs: Any) -> Any:
+        decided = [flip[t] if i < wrong else t for i, t in enumerate(truth)]
+        folder = _trial_folder(tmp_path, f"trial-{number}", truth, decided)
+        return SimpleNamespace(number=number, user_attrs={"folder": str(folder), **attrs})
+
+    untuned = trial(0, wrong_untuned, defaults=True)
+    best = trial(7, wrong_best)
+    chosen = keep_trial(
+        best,
+        [untuned, best],
+        task="binary",
+        metric="accuracy",
+        direction="maximize",
+        confidence=0.95,
+        n_resamples=500,
+        seed=0,
+    )
+    assert chosen.trial.number == kept
+    assert chosen.note is not None
+    assert ("untuned config" in chosen.note) == (kept == 0)
+    # Without an untuned trial there is nothing to compare with.
+    alone = keep_trial(
+        best,
+        [best],
+        task="binary",
+        metric="accuracy",
+        direction="maximize",
+        confidence=0.95,
+        n_resamples=500,
+        seed=0,
+    )
+    assert alone.trial is best and alone.note is None

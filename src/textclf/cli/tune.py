@@ -122,7 +122,7 @@ def tune(
         print(f"This worker ran {result.ran} trial(s) in {result.total_runtime_s:.0f} s.")
         if result.best_trial is not None and result.best_value is not None:
             print(
-                f"Best: trial {result.best_trial}, validation {result.metric} "
+                f"Kept: trial {result.best_trial}, validation {result.metric} "
                 f"{result.best_value:.4f} (its best checkpoint)."
             )
             for key, value in result.best_params.items():

@@ -31,6 +31,7 @@ from textclf.experiment import diagnose, save_with_card
 from textclf.persistence import SIDECAR
 from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
+from textclf.tuning.selection import keep_trial
 from textclf.tuning.space import config_with, describe
 from textclf.tuning.storage import mask_url
 
@@ -53,7 +54,8 @@ class TuneResult:
         metric: The validation metric optimised, and its ``direction``.
         counts: Trials by state (``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``).
         ran: Trials this worker ran.
-        best_trial: Number of the best trial; ``None`` when none completed.
+        best_trial: Number of the kept trial: the best one, or the untuned one when the
+            best beats it only by noise (``selection``); ``None`` when none completed.
         best_value: Its value (the best checkpoint's validation metric).
         best_params: Its sampled values (dotted key → value).
         output_dir: The exported model folder; ``None`` when the best trial's folder is
@@ -63,6 +65,8 @@ class TuneResult:
         tracking: Where the search was tracked (``TrackingInfo`` fields).
         notes: Plain-words notes (pruned counts, skipped figures, where the best model is).
         warnings: Prominent verdicts (the model does not beat the best baseline).
+        selection: Why the exported trial was kept over the untuned one, or the other way
+            round (:func:`textclf.tuning.selection.keep_trial`); ``None`` when not compared.
         total_runtime_s: Wall time of this worker.
     """
 
@@ -82,6 +86,7 @@ class TuneResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     total_runtime_s: float = 0.0
+    selection: str | None = None
 
 
 def finish(
@@ -109,6 +114,19 @@ def finish(
         counts = {k: v for k, v in counts.items() if v}
         complete = [t for t in trials if t.state == state.COMPLETE]
         best = study.best_trial if complete else None
+        kept = None
+        if best is not None:
+            kept = keep_trial(
+                best,
+                complete,
+                task=data.space.task,
+                metric=metric,
+                direction=study.direction.name.lower(),
+                confidence=config.eval.confidence,
+                n_resamples=config.eval.n_resamples,
+                seed=config.seed,
+            )
+            best = kept.trial
         result = TuneResult(
             study=study.study_name,
             storage=mask_url(url),
@@ -124,6 +142,9 @@ def finish(
             tuning_dir=tuning,
         )
         result.notes.append(_counts_sentence(counts, len(trials)))
+        if kept is not None and kept.note:
+            result.selection = kept.note
+            result.notes.append(kept.note)
         _write_study_files(study, trials, result, tuning)
         figures, notes = study_figures(study, tuning / "figures")
         result.notes += notes
@@ -218,7 +239,10 @@ def _write_study_files(study: Any, trials: Sequence[Any], result: TuneResult, tu
             "trial": result.best_trial,
             "value": result.best_value,
             "params": result.best_params,
-            "folder": study.best_trial.user_attrs.get("folder"),
+            "folder": next(
+                (t.user_attrs.get("folder") for t in trials if t.number == result.best_trial),
+                None,
+            ),
         },
         "trials": [
             {**r, "intermediate": dict(t.intermediate_values)}
@@ -292,9 +316,11 @@ def _tuning_sections(
     ]
     if result.best_trial is not None:
         facts.append(
-            f"Best: trial {result.best_trial}, {result.metric} {result.best_value:.4f}, "
+            f"Kept: trial {result.best_trial}, {result.metric} {result.best_value:.4f}, "
             f"{describe(result.best_params)}."
         )
+    if result.selection:
+        facts.append(result.selection)
     body = "".join(f"<p>{H.esc(line)}</p>" for line in facts)
     images = [
         H.image(path.read_bytes(), alt=title, caption=title) for title, path in figures.items()
@@ -402,6 +428,8 @@ def _export(
         f"Chosen by a hyperparameter search: trial {best_number} of study '{result.study}' "
         f"({result.notes[0]}), validation {result.metric} {result.best_value:.4f}."
     )
+    if result.selection:
+        notes.append(result.selection)
     save_with_card(clf, output, info, config, data, doc, notes, result.warnings)
     if config.diagnostics.enabled:
         result.notes += diagnose(
