@@ -456,9 +456,13 @@ def _export(
 
 
 def _drop_trial_weights(output: Path, trials: Sequence[Any], best: int, state: Any) -> None:
-    """Delete the weights and checkpoints of finished trials other than the best (here)."""
+    """Delete the weights and checkpoints of finished trials but the kept and the untuned one.
+
+    The untuned trial keeps its weights: a worker that finishes later may keep it over a
+    new best that beats it only by noise (:func:`textclf.tuning.selection.keep_trial`).
+    """
     for t in trials:
-        if t.number == best or t.state == state.RUNNING:
+        if t.number == best or t.state == state.RUNNING or t.user_attrs.get("defaults"):
             continue
         folder = output / TRIALS_DIR / f"trial-{t.number:03d}"
         if not folder.is_dir():
