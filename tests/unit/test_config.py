@@ -89,3 +89,28 @@ def test_errors_name_the_flag_and_suggest_the_nearest_value():
         apply_overrides(ExperimentConfig(), ["train.learnig_rate=1e-4"])
     with pytest.raises(ConfigError, match="unknown section 'trian'; did you mean 'train'"):
         apply_overrides(ExperimentConfig(), ["trian.epochs=1"])
+
+
+@pytest.mark.parametrize(
+    ("n_train", "processes", "expected"),
+    [
+        *[(100, 1, 8), (403, 1, 8), (800, 1, 16), (1599, 1, 16), (1600, 1, 32)],
+        *[(10_000, 1, 32), (1600, 2, 16), (3200, 2, 32)],  # per device: all processes count
+    ],
+)
+def test_auto_batch_size_keeps_fifty_steps_per_epoch(
+    n_train: int, processes: int, expected: int
+) -> None:
+    train = ExperimentConfig().train
+    assert train.batch_size == "auto"
+    assert train.batch_size_for(n_train, processes) == expected
+    fixed = apply_overrides(ExperimentConfig(), ["train.batch_size=24"]).train
+    assert fixed.batch_size_for(n_train, processes) == 24
+
+
+def test_a_union_setting_names_the_setting_and_both_accepted_forms() -> None:
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(ExperimentConfig(), ["train.batch_size=0"])
+    message = str(info.value)
+    assert "'train.batch_size'" in message and "constrained" not in message
+    assert "greater than or equal to 1" in message and "'auto'" in message

@@ -233,11 +233,16 @@ def test_a_missing_optuna_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
 def test_default_params_are_the_configs_own_values_where_the_space_holds_them() -> None:
     cfg = apply_overrides(
         ExperimentConfig(),
-        ["train.learning_rate=1e-6", "train.batch_size=8", "train.head_init=random"],
+        ["train.learning_rate=1e-6", "train.batch_size=12", "train.head_init=random"],
     )
     params = default_params(cfg, search_space(cfg), "multilabel")
     assert "train.learning_rate" not in params  # 1e-6 is below the space's low: sampled
-    assert "train.batch_size" not in params  # 8 is not one of the choices: sampled
+    assert "train.batch_size" not in params  # 12 is not one of the choices: sampled
+    # The default batch size, 'auto', is one of the choices: trial 0 keeps it.
+    assert (
+        default_params(ExperimentConfig(), search_space(cfg), "binary")["train.batch_size"]
+        == "auto"
+    )
     assert params["train.epochs"] == 5 and isinstance(params["train.epochs"], int)
     assert params["train.head_init"] == "random"
     # 'auto' resolves as training would: 10 for a random multi-label head.

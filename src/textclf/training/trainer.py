@@ -35,7 +35,7 @@ from transformers import (
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from textclf.config import TrainConfig
+from textclf.config import AUTO_BATCH_STEPS, TrainConfig
 from textclf.data.labels import LabelSpace
 from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.metrics import (
@@ -324,6 +324,15 @@ def _training_args(
         per_epoch = math.ceil(n_train / (batch_size * accumulation))
         if per_epoch * cfg.epochs < cfg.min_steps:
             max_steps = cfg.min_steps
+            logger.info(
+                "Training for %d optimizer steps (train.min_steps), %.1f epochs of %d steps, "
+                "rather than %g epochs: small data needs more updates than epochs give "
+                "(train.min_steps=null trains exactly the epochs).",
+                max_steps,
+                max_steps / per_epoch,
+                per_epoch,
+                cfg.epochs,
+            )
     save_strategy = cfg.eval_strategy
     steps = cfg.eval_steps or 500
     return TrainingArguments(
@@ -421,22 +430,29 @@ def train_model(
         metrics.update(prediction_collapse(space.task, labels, proba))
         return metrics
 
-    batch_size = cfg.batch_size
+    rank, n_processes = world()
+    batch_size = cfg.batch_size_for(len(train_dataset), n_processes)
     accumulation = cfg.gradient_accumulation_steps
     notes: list[str] = []
     retries = 0
+    if cfg.batch_size == "auto":
+        logger.info(
+            "Batch size %d (auto: at least %d optimizer steps per epoch on %d texts).",
+            batch_size,
+            AUTO_BATCH_STEPS,
+            len(train_dataset),
+        )
     if cfg.freeze_embeddings:
         # On a CPU the word embeddings' dense gradient and AdamW update (11.7M of all-MiniLM-
         # L6-v2's 22.7M weights) are a large share of a short-text step.
         model.get_input_embeddings().weight.requires_grad_(False)
-    rank, n_processes = world()
     if n_processes > 1 and rank == 0:
         logger.info(
             "Distributed training on %d processes: batch size %d is per device, %d texts per "
             "optimizer step in all.",
             n_processes,
-            cfg.batch_size,
-            cfg.batch_size * cfg.gradient_accumulation_steps * n_processes,
+            batch_size,
+            batch_size * accumulation * n_processes,
         )
     resuming = resume and latest_complete_checkpoint(output_dir, move_aside=False) is not None
     if not resuming:

@@ -385,7 +385,7 @@ def _export(
     space = data.space
     baselines = fit_configured_baselines(data.splits["train"], space, config)
     split_name = "test" if "test" in data.splits else "validation"
-    batch_size = max(64, config.train.batch_size * 2)
+    batch_size = max(64, config.train.batch_size_for(len(data.splits["train"])) * 2)
     assessment = assess(
         clf,
         data.splits[split_name],
