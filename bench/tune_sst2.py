@@ -102,6 +102,11 @@ def main() -> None:
         f"| textclf tune --trials {args.trials} | {tuned:.0f} | {trials} | {_accuracy(tune_dir)} |"
     )
     print(f"\ntune / one default run = {tuned / one:.2f} (target < {args.trials})")
+    kept = (study.get("best") or {}).get("trial")
+    print(f"Exported trial: {kept} (trial 0 runs the untuned config)")
+    for line in (args.workdir / "tune.log").read_text().splitlines():
+        if line.startswith("Note: ") and "trial" in line and "untuned" in line:
+            print(line)
 
 
 if __name__ == "__main__":
