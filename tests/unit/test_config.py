@@ -114,3 +114,27 @@ def test_a_union_setting_names_the_setting_and_both_accepted_forms() -> None:
     message = str(info.value)
     assert "'train.batch_size'" in message and "constrained" not in message
     assert "greater than or equal to 1" in message and "'auto'" in message
+
+
+@pytest.mark.parametrize(
+    ("n_train", "processes", "expected"),
+    [(403, 1, 400), (1599, 1, 400), (1600, 1, None), (10_000, 1, None), (3000, 2, 400)],
+)
+def test_auto_min_steps_floors_only_small_data(
+    n_train: int, processes: int, expected: int | None
+) -> None:
+    train = ExperimentConfig().train
+    assert train.min_steps == "auto"
+    assert train.min_steps_for(n_train, processes) == expected
+    assert (
+        apply_overrides(ExperimentConfig(), ["train.min_steps=null"]).train.min_steps_for(
+            n_train, processes
+        )
+        is None
+    )
+    assert (
+        apply_overrides(ExperimentConfig(), ["train.min_steps=50"]).train.min_steps_for(
+            n_train, processes
+        )
+        == 50
+    )

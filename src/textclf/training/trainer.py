@@ -315,15 +315,17 @@ def _training_args(
     has_eval: bool,
     metric: str,
     n_train: int,
+    processes: int = 1,
 ) -> TrainingArguments:
     strategy = cfg.eval_strategy if has_eval else "no"
     max_steps = cfg.max_steps if cfg.max_steps is not None else -1
-    if cfg.max_steps is None and cfg.min_steps:
+    min_steps = cfg.min_steps_for(n_train, processes)
+    if cfg.max_steps is None and min_steps:
         # Small data: size the schedule in optimizer steps, not epochs (Mosbach et al. 2021:
         # few-sample runs fail mostly for lack of updates).
-        per_epoch = math.ceil(n_train / (batch_size * accumulation))
-        if per_epoch * cfg.epochs < cfg.min_steps:
-            max_steps = cfg.min_steps
+        per_epoch = math.ceil(n_train / (batch_size * accumulation * processes))
+        if per_epoch * cfg.epochs < min_steps:
+            max_steps = min_steps
             logger.info(
                 "Training for %d optimizer steps (train.min_steps), %.1f epochs of %d steps, "
                 "rather than %g epochs: small data needs more updates than epochs give "
@@ -483,6 +485,7 @@ def train_model(
             metric=metric_name,
             learning_rate=cfg.learning_rate,
             n_train=len(train_dataset),
+            processes=n_processes,
         )
         guard = DegenerationGuard(
             n_validation=len(eval_dataset) if eval_dataset is not None else None
