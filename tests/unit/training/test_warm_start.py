@@ -1,0 +1,62 @@
+"""The LP-FT warm start: the probe's features come from one pass over the training texts."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from textclf.data.labels import LabelSpace
+from textclf.training import warm_start as ws
+
+
+@pytest.fixture()
+def tiny(tiny_model_dir: Path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, num_labels=3, ignore_mismatched_sizes=True
+    )
+    texts = [f"apple banana {'cherry ' * (i % 5)}number {i}" for i in range(24)]
+    enc = tokenizer(texts, truncation=True, max_length=32)
+    rows = {
+        **enc,
+        "labels": [i % 3 for i in range(24)],
+        "length": [len(ids) for ids in enc["input_ids"]],
+    }
+    return model, tokenizer, datasets.Dataset.from_dict(dict(rows))
+
+
+def test_the_probe_reuses_the_pooler_pass_and_fits_the_same_head(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, tokenizer, data = tiny
+    space = LabelSpace("multiclass", ("a", "b", "c"))
+    slow_model = copy.deepcopy(model)
+    passes: list[int] = []
+    features = ws._features
+
+    def counting(*args, **kwargs):
+        passes.append(len(args[2]))
+        return features(*args, **kwargs)
+
+    monkeypatch.setattr(ws, "_features", counting)
+    kwargs = {"head_init": "probe", "pooler_init": "identity", "reinit_layers": 0, "seed": 0}
+    ws.warm_start(model, tokenizer, space, data, **kwargs)
+    # One pass over all 24 texts for the pooler's input, and 8 texts to check the shortcut.
+    assert passes == [24, 8]
+
+    monkeypatch.setattr(ws, "_after_pooler", lambda *_: None)  # the two full passes
+    passes.clear()
+    ws.warm_start(slow_model, tokenizer, space, data, **kwargs)
+    assert passes == [24, 24]
+    fast = ws.output_layer(model, 3)
+    slow = ws.output_layer(slow_model, 3)
+    torch.testing.assert_close(fast.weight, slow.weight, atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(fast.bias, slow.bias, atol=1e-4, rtol=1e-3)
+    assert np.abs(fast.weight.detach().numpy()).sum() > 0  # a fitted head, not zeros
