@@ -1,7 +1,9 @@
-"""Data builders shared by several test modules (fixtures live in conftest.py)."""
+"""Data builders and test doubles shared by several test modules (fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -58,3 +60,24 @@ def tiny_run_overrides(
         "train.early_stopping_patience=null",
         "eval.n_resamples=200",
     ]
+
+
+class GatedCalls:
+    """A stub model's record of its calls; each call is held while the gate is shut.
+
+    "While the model is busy" is then a state a test waits for (``entered``), never a
+    sleep that hopes to be long enough.
+    """
+
+    def __init__(self, *, gated: bool = False) -> None:
+        self.gate = threading.Event()
+        if not gated:
+            self.gate.set()
+        self.entered = threading.Event()
+        self.seen: list[list[str]] = []
+
+    def pass_gate(self, texts: Sequence[str], *, timeout: float) -> None:
+        """Record ``texts``, say the call has entered, and wait for the gate to open."""
+        self.seen.append(list(texts))
+        self.entered.set()
+        assert self.gate.wait(timeout), "test gate never opened"

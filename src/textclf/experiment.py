@@ -366,23 +366,21 @@ def _train_and_save(
     save_with_card(clf, output, info, config, data, doc, result.notes, result.warnings)
     if config.diagnostics.enabled and assessment is not None:
         # After the save: a failing figure must never cost the trained model.
-        result.notes += diagnose(
+        result.notes += diagnose_fit(
+            clf,
             assessment,
-            clf.predictor(batch_size=batch_size),
-            eval_dir,
-            options=config.diagnostics,
-            seed=config.seed,
-            splits={n: s for n, s in data.splits.items()},
-            findings=data.report.to_dict()["findings"],
+            data,
+            config,
+            output,
+            batch_size=batch_size,
             log_history=history.log_history,
             best_metric=history.metric_name,
             best_step=info.training["best_step"],
-            title=f"textclf report: {Path(config.output_dir or '').name or 'run'}",
+            title=f"textclf report: {output.name or 'run'}",
             facts=[
                 ("backbone", info.backbone_name),
                 ("training", f"{history.train_runtime_s:.0f} s on {history.resources.note}"),
             ],
-            retry=f"textclf report --model {config.output_dir} --data <test file>",
         )
     # Last, so that everything written (report, figures, model) is in the tracked run.
     result.tracking = session.complete(output, doc, task=space.task)
@@ -488,6 +486,40 @@ def diagnose(
         "Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started
     )
     return report.notes
+
+
+def diagnose_fit(
+    clf: TextClassifier,
+    assessment: Assessment,
+    data: PreparedData,
+    config: ExperimentConfig,
+    output: Path,
+    *,
+    batch_size: int,
+    log_history: list[dict[str, Any]] | None,
+    best_metric: str | None,
+    best_step: int | None,
+    title: str,
+    facts: list[tuple[str, str]],
+) -> list[str]:
+    """:func:`diagnose` for a model fitted on ``data`` and saved in ``output`` (by
+    :func:`run_experiment` or a tuning export): every split, the data checks, ``output/eval``.
+    """
+    return diagnose(
+        assessment,
+        clf.predictor(batch_size=batch_size),
+        output / "eval",
+        options=config.diagnostics,
+        seed=config.seed,
+        splits=dict(data.splits),
+        findings=data.report.to_dict()["findings"],
+        log_history=log_history,
+        best_metric=best_metric,
+        best_step=best_step,
+        title=title,
+        facts=facts,
+        retry=f"textclf report --model {output} --data <test file>",
+    )
 
 
 def report_files(

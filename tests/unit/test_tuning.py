@@ -291,30 +291,24 @@ def test_the_untuned_trial_is_kept_unless_the_best_beats_it_by_more_than_noise(
         folder = _trial_folder(tmp_path, f"trial-{number}", truth, decided)
         return SimpleNamespace(number=number, user_attrs={"folder": str(folder), **attrs})
 
+    def keep(best: Any, trials: list[Any]) -> Any:
+        return keep_trial(
+            best,
+            trials,
+            task="binary",
+            metric="accuracy",
+            direction="maximize",
+            confidence=0.95,
+            n_resamples=500,
+            seed=0,
+        )
+
     untuned = trial(0, wrong_untuned, defaults=True)
     best = trial(7, wrong_best)
-    chosen = keep_trial(
-        best,
-        [untuned, best],
-        task="binary",
-        metric="accuracy",
-        direction="maximize",
-        confidence=0.95,
-        n_resamples=500,
-        seed=0,
-    )
+    chosen = keep(best, [untuned, best])
     assert chosen.trial.number == kept
     assert chosen.note is not None
     assert ("untuned config" in chosen.note) == (kept == 0)
     # Without an untuned trial there is nothing to compare with.
-    alone = keep_trial(
-        best,
-        [best],
-        task="binary",
-        metric="accuracy",
-        direction="maximize",
-        confidence=0.95,
-        n_resamples=500,
-        seed=0,
-    )
+    alone = keep(best, [best])
     assert alone.trial is best and alone.note is None

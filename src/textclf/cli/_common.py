@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar, get_type_hints
 
@@ -62,13 +62,6 @@ def split_csv(value: str | None) -> list[str] | None:
 TrainedModel = Annotated[
     Path, typer.Option("--model", "-m", help="Model folder from 'textclf train'.")
 ]
-TrainData = Annotated[
-    str | None,
-    typer.Option("--train", help="Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset."),
-]
-ValidationData = Annotated[
-    str | None, typer.Option("--validation", help="Validation data (else split from --train).")
-]
 Task = Annotated[
     str | None,
     typer.Option(
@@ -78,7 +71,6 @@ Task = Annotated[
 IdColumn = Annotated[
     str | None, typer.Option("--id-column", help="Column copied into each record as its id.")
 ]
-ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML config file.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 Backend = Annotated[
     str,
@@ -87,20 +79,6 @@ Backend = Annotated[
         help="auto (ONNX when 'textclf export' wrote one, else torch), torch or onnx.",
     ),
 ]
-
-
-def build_config(
-    *,
-    config: Path | None,
-    overrides: list[str],
-    flags: dict[str, Any],
-) -> Any:
-    from textclf.config import ExperimentConfig, apply_overrides, load_config
-
-    cfg = load_config(config) if config else ExperimentConfig()
-    dotted = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-    # Flags first, then --set: the more specific --set wins. Errors name the flag typed.
-    return apply_overrides(cfg, dotted + list(overrides), flags={k: flag_name(k) for k in flags})
 
 
 _FLAG_NAMES = {
@@ -206,7 +184,8 @@ def option_group(
 
     Typer reads a command's options from its signature, so the commands that share a set
     of options would each list all of them; they are declared once, as the fields of
-    ``group`` (``--field-name``, of the field's type and default), in the place of the
+    ``group`` (``--field-name``, or the field's ``flag`` metadata, of the field's type and
+    default), in the place of the
     command's ``group``-typed parameter (so ``--help`` keeps their order), and reach the
     command as one ``group`` value.
 
@@ -224,7 +203,10 @@ def option_group(
     fields = [f for f in dataclasses.fields(group) if helps[f.name] is not None]
     options = {
         f.name: Annotated[
-            hints[f.name], typer.Option("--" + f.name.replace("_", "-"), help=helps[f.name])
+            hints[f.name],
+            typer.Option(
+                f.metadata.get("flag", "--" + f.name.replace("_", "-")), help=helps[f.name]
+            ),
         ]
         for f in fields
     }
@@ -351,21 +333,52 @@ TrackingUri = Annotated[
 NoTrack = Annotated[bool, typer.Option("--no-track", help=Records.HELP["no_track"])]
 
 
-def data_flags(
-    train: str | None,
-    validation: str | None,
-    test: str | None,
-    columns: Columns,
-    task: str | None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Splits:
+    """The data files of a run, one per split, as ``train``, ``tune`` and ``data validate`` take them."""
+
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+
+    HELP: ClassVar[dict[str, str]] = {
+        "train": "Training data: CSV, TSV, JSONL, JSON, Parquet or a hub dataset.",
+        "validation": "Validation data (else split from --train).",
+        "test": "Test data (else split from --train).",
+    }
+
+
+def data_flags(splits: Splits, columns: Columns, task: str | None) -> dict[str, Any]:
     """The ``data.*`` config keys that ``train``, ``tune`` and ``data validate`` set."""
     return {
-        "data.train": train,
-        "data.validation": validation,
-        "data.test": test,
+        "data.train": splits.train,
+        "data.validation": splits.validation,
+        "data.test": splits.test,
         **columns.flags(),
         "data.task": task,
     }
+
+
+@dataclass(frozen=True)
+class ConfigOptions:
+    """Where a command's config comes from: ``--seed``, a ``--config`` file, ``--set`` overrides."""
+
+    seed: int | None = None
+    config: Path | None = None
+    overrides: list[str] | None = field(default=None, metadata={"flag": "--set"})
+
+    HELP: ClassVar[dict[str, str]] = {"config": "YAML config file."}
+
+    def build(self, flags: dict[str, Any]) -> Any:
+        """The config file (else the defaults), then ``flags`` (dotted keys), then ``--set``."""
+        from textclf.config import ExperimentConfig, apply_overrides, load_config
+
+        cfg = load_config(self.config) if self.config else ExperimentConfig()
+        dotted = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+        # Flags first, then --set: the more specific --set wins. Errors name the flag typed.
+        return apply_overrides(
+            cfg, dotted + list(self.overrides or []), flags={k: flag_name(k) for k in flags}
+        )
 
 
 @dataclass(frozen=True)

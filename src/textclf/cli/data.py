@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,11 +12,12 @@ import typer
 
 from textclf.cli._common import (
     Columns,
-    ConfigFile,
+    ConfigOptions,
+    Splits,
     Task,
-    build_config,
     column_options,
     data_flags,
+    option_group,
     run,
 )
 from textclf.errors import ConfigError, TextclfError
@@ -39,13 +41,11 @@ def _guess_split_name(path: str, position: int) -> str:
     return ("train", "validation", "test")[position] if position < 3 else f"file{position + 1}"
 
 
-def _files_by_split(
-    files: Sequence[str], train: str | None, validation: str | None, test: str | None
-) -> dict[str, str | None]:
+def _files_by_split(files: Sequence[str], splits: Splits) -> Splits:
     """Positional files named by their stems (``*train*``, ``*dev*``/``*val*``, ``*test*``)."""
-    given: dict[str, str | None] = {"train": train, "validation": validation, "test": test}
+    given = dataclasses.asdict(splits)
     names = [_guess_split_name(f, i) for i, f in enumerate(files)]
-    if files and "train" not in names and train is None:
+    if files and "train" not in names and splits.train is None:
         names[0] = "train"
     for name, path in zip(names, files, strict=True):
         if name not in given:
@@ -58,11 +58,22 @@ def _files_by_split(
                 "with --train, --validation and --test."
             )
         given[name] = path
-    return given
+    return Splits(**given)
 
 
 @app.command("validate")
+@option_group(
+    Splits,
+    train="Training data (instead of a positional file).",
+    validation="Validation data (else split from train).",
+    test="Test data (else split from train).",
+)
 @column_options
+@option_group(
+    ConfigOptions,
+    seed="Seed of the carved splits.",
+    overrides="Dotted override, e.g. split.test_size=0.2.",
+)
 def data_validate(
     files: Annotated[
         list[str] | None,
@@ -71,15 +82,7 @@ def data_validate(
             "*dev*/*val* validation, *test* test."
         ),
     ] = None,
-    train_file: Annotated[
-        str | None, typer.Option("--train", help="Training data (instead of a positional file).")
-    ] = None,
-    validation: Annotated[
-        str | None, typer.Option("--validation", help="Validation data (else split from train).")
-    ] = None,
-    test: Annotated[
-        str | None, typer.Option("--test", help="Test data (else split from train).")
-    ] = None,
+    splits: Splits = Splits(),
     columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
@@ -89,12 +92,7 @@ def data_validate(
     max_length: Annotated[
         int | None, typer.Option("--max-length", help="Token limit to measure truncation at.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the carved splits.")] = None,
-    config: ConfigFile = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Dotted override, e.g. split.test_size=0.2."),
-    ] = None,
+    setup: ConfigOptions = ConfigOptions(),
     json_output: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON.")
     ] = None,
@@ -104,14 +102,13 @@ def data_validate(
     def body() -> None:
         from textclf.data.prepare import prepare_data
 
-        paths = _files_by_split(files or [], train_file, validation, test)
         flags = {
-            "seed": seed,
-            **data_flags(paths["train"], paths["validation"], paths["test"], columns, task),
+            "seed": setup.seed,
+            **data_flags(_files_by_split(files or [], splits), columns, task),
             "model.name": model,
             "model.max_length": max_length,
         }
-        cfg = build_config(config=config, overrides=overrides or [], flags=flags)
+        cfg = setup.build(flags)
         # train checks the model name too; here its tokenizer also measures the lengths.
         from textclf.modeling import check_max_length, token_counter
 

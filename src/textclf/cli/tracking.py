@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from textclf.cli._common import ConfigFile, TrackingUri, build_config, run
+from textclf.cli._common import ConfigOptions, TrackingUri, option_group, run
 
 app = typer.Typer(
     help="Check the experiment tracker; push runs recorded while it was down.",
@@ -16,6 +16,7 @@ app = typer.Typer(
 
 
 @app.command("check")
+@option_group(ConfigOptions, seed=None, overrides="Dotted override, e.g. tracking.uri=…")
 def tracking_check(
     tracking_uri: TrackingUri = None,
     experiment: Annotated[
@@ -26,10 +27,7 @@ def tracking_check(
         str | None,
         typer.Option("--train", help="Name the experiment after this data, as 'train' would."),
     ] = None,
-    config: ConfigFile = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", help="Dotted override, e.g. tracking.uri=…")
-    ] = None,
+    setup: ConfigOptions = ConfigOptions(),
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per check step.")] = 5.0,
 ) -> None:
     """Check the tracker a training run would use: reachable, MLflow, credentials, experiment."""
@@ -44,7 +42,7 @@ def tracking_check(
             "tracking.uri": tracking_uri,
             "tracking.experiment": experiment,
         }
-        cfg = build_config(config=config, overrides=overrides or [], flags=flags)
+        cfg = setup.build(flags)
         if cfg.tracking.backend != "mlflow":
             raise TrackingError(
                 f"tracking check covers MLflow; the config selects '{cfg.tracking.backend}' "

@@ -9,13 +9,11 @@ import typer
 
 from textclf.cli._common import (
     Columns,
-    ConfigFile,
+    ConfigOptions,
     Records,
     Schedule,
+    Splits,
     Task,
-    TrainData,
-    ValidationData,
-    build_config,
     column_options,
     data_flags,
     option_group,
@@ -25,6 +23,7 @@ from textclf.cli._common import (
 )
 
 
+@option_group(Splits)
 @column_options
 @option_group(
     Schedule,
@@ -40,16 +39,17 @@ from textclf.cli._common import (
     no_report="Skip eval/report.html, errors.csv and the figures.",
     register="Register the model under this name in the registry.",
 )
+@option_group(
+    ConfigOptions,
+    seed="Seeds splits, initialisation and sampling (default: 42).",
+    overrides="Dotted override, e.g. train.learning_rate=3e-5.",
+)
 def train(
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="Folder for the model, checkpoints and evaluation."),
     ],
-    train_file: TrainData = None,
-    validation: ValidationData = None,
-    test: Annotated[
-        str | None, typer.Option("--test", help="Test data (else split from --train).")
-    ] = None,
+    splits: Splits = Splits(),
     columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
@@ -61,15 +61,7 @@ def train(
         ),
     ] = None,
     schedule: Schedule = Schedule(),
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help="Seeds splits, initialisation and sampling (default: 42)."),
-    ] = None,
-    config: ConfigFile = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Dotted override, e.g. train.learning_rate=3e-5."),
-    ] = None,
+    setup: ConfigOptions = ConfigOptions(),
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")
     ] = False,
@@ -85,13 +77,13 @@ def train(
 
         flags = {
             "output_dir": str(output),
-            "seed": seed,
-            **data_flags(train_file, validation, test, columns, task),
+            "seed": setup.seed,
+            **data_flags(splits, columns, task),
             "model.name": model,
             **schedule.flags(),
             **records.flags(),
         }
-        cfg = build_config(config=config, overrides=overrides or [], flags=flags)
+        cfg = setup.build(flags)
         result = run_experiment(cfg, resume=resume, overwrite=overwrite)
         if not result.evaluation and result.notes and result.notes[0].startswith("rank "):
             return  # another rank of a distributed run: rank 0 prints the summary

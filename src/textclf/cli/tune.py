@@ -9,12 +9,11 @@ import typer
 
 from textclf.cli._common import (
     Columns,
+    ConfigOptions,
     Records,
     Schedule,
+    Splits,
     Task,
-    TrainData,
-    ValidationData,
-    build_config,
     column_options,
     data_flags,
     option_group,
@@ -24,6 +23,7 @@ from textclf.cli._common import (
 )
 
 
+@option_group(Splits, test="Test data, used once on the best model (else split).")
 @column_options
 @option_group(
     Schedule,
@@ -39,17 +39,18 @@ from textclf.cli._common import (
     no_report="Skip the best model's eval/report.html.",
     register="Register the best model under this name.",
 )
+@option_group(
+    ConfigOptions,
+    seed="Seeds splits, training and the sampler (default: 42).",
+    config="YAML config file (tune: holds the space).",
+    overrides="Dotted override, fixed for every trial, e.g. train.warmup_ratio=0.1.",
+)
 def tune(
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="Folder for the best model, trials/ and tuning/."),
     ],
-    train_file: TrainData = None,
-    validation: ValidationData = None,
-    test: Annotated[
-        str | None,
-        typer.Option("--test", help="Test data, used once on the best model (else split)."),
-    ] = None,
+    splits: Splits = Splits(),
     trials: Annotated[
         int | None,
         typer.Option(
@@ -77,19 +78,7 @@ def tune(
         str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
     ] = None,
     schedule: Schedule = Schedule(),
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help="Seeds splits, training and the sampler (default: 42)."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML config file (tune: holds the space).")
-    ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Dotted override, fixed for every trial, e.g. train.warmup_ratio=0.1."
-        ),
-    ] = None,
+    setup: ConfigOptions = ConfigOptions(),
     records: Records = Records(),
 ) -> None:
     """Search hyperparameters with Optuna (TPE, pruning); export the best trial's model.
@@ -104,8 +93,8 @@ def tune(
         fixed_flags = schedule.flags()
         flags = {
             "output_dir": str(output),
-            "seed": seed,
-            **data_flags(train_file, validation, test, columns, task),
+            "seed": setup.seed,
+            **data_flags(splits, columns, task),
             "model.name": model,
             **fixed_flags,
             **records.flags(),
@@ -114,9 +103,9 @@ def tune(
             "tune.storage": storage,
             "tune.study": study,
         }
-        cfg = build_config(config=config, overrides=overrides or [], flags=flags)
+        cfg = setup.build(flags)
         fixed = [k for k, v in fixed_flags.items() if v is not None]
-        fixed += [item.partition("=")[0].strip() for item in overrides or []]
+        fixed += [item.partition("=")[0].strip() for item in setup.overrides or []]
         result = run_tune(cfg, fixed=fixed)
         print(f"Study '{result.study}' in {result.storage}: {result.notes[0]}")
         print(f"This worker ran {result.ran} trial(s) in {result.total_runtime_s:.0f} s.")

@@ -489,7 +489,10 @@ class MlflowTracker(RunStack[_OpenRun]):
             raise RuntimeError("no open run: call start_run first")
         return self._stack[-1]
 
-    def _sink_or_none(self) -> MlflowSink | None:
+    def _online_sink(self) -> MlflowSink | None:
+        """The store's sink while online (made on first use; a failure goes offline)."""
+        if not self._online:
+            return None
         if self._sink is None:
             try:
                 self._sink = MlflowSink(self.uri, timeout=self.timeout, retries=self._retries)
@@ -515,9 +518,9 @@ class MlflowTracker(RunStack[_OpenRun]):
 
     def _forward(self, run: _OpenRun, record: dict[str, Any]) -> None:
         # Records go in order: one after a gap waits for the catch-up at the end.
-        if not self._online or run.run_id is None or record["seq"] != run.done + 1:
+        if run.run_id is None or record["seq"] != run.done + 1:
             return
-        sink = self._sink_or_none()
+        sink = self._online_sink()
         if sink is None:
             return
         try:
@@ -538,9 +541,7 @@ class MlflowTracker(RunStack[_OpenRun]):
 
     def _catch_up(self, run: _OpenRun) -> None:
         """Open (or find) the store's run and send whatever it has not acknowledged."""
-        if not self._online:
-            return
-        sink = self._sink_or_none()
+        sink = self._online_sink()
         if sink is None:
             return
         try:

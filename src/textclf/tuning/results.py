@@ -27,7 +27,7 @@ from textclf.config import ExperimentConfig, apply_overrides
 from textclf.data.prepare import PreparedData
 from textclf.errors import TextclfError
 from textclf.estimator import TextClassifier
-from textclf.experiment import diagnose, save_with_card
+from textclf.experiment import diagnose_fit, save_with_card
 from textclf.persistence import SIDECAR
 from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
@@ -432,14 +432,13 @@ def _export(
         notes.append(result.selection)
     save_with_card(clf, output, info, config, data, doc, notes, result.warnings)
     if config.diagnostics.enabled:
-        result.notes += diagnose(
+        result.notes += diagnose_fit(
+            clf,
             assessment,
-            clf.predictor(batch_size=batch_size),
-            eval_dir,
-            options=config.diagnostics,
-            seed=config.seed,
-            splits=dict(data.splits),
-            findings=data.report.to_dict()["findings"],
+            data,
+            config,
+            output,
+            batch_size=batch_size,
             log_history=log_history,
             best_metric=result.metric,
             best_step=info.training.get("best_step"),
@@ -448,7 +447,6 @@ def _export(
                 ("backbone", info.backbone_name),
                 ("search", f"study '{result.study}', trial {best_number}"),
             ],
-            retry=f"textclf report --model {output} --data <test file>",
         )
     folder.set_state("finished")
     result.output_dir = output

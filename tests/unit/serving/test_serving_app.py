@@ -17,31 +17,26 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 from fastapi.testclient import TestClient
 
+from tests_support import GatedCalls
 from textclf.evaluation.decision import DecisionRule
 from textclf.persistence import ModelInfo
 from textclf.serving.app import DELAY_ENV, create_app
 from textclf.serving.settings import ServeSettings
 
 
-class StubModel:
+class StubModel(GatedCalls):
     """Fixed logits per text; can be held on an event to keep requests in flight."""
 
     def __init__(
         self, info: ModelInfo, row: list[float], *, gated: bool = False, fail: bool = False
     ) -> None:
+        super().__init__(gated=gated)
         self.info = info
         self.row = np.asarray(row, dtype=np.float32)
-        self.gate = threading.Event()
-        if not gated:
-            self.gate.set()
-        self.entered = threading.Event()
-        self.seen: list[list[str]] = []
         self.fail = fail
 
     def logits(self, texts):
-        self.seen.append(list(texts))
-        self.entered.set()
-        assert self.gate.wait(20), "test gate never opened"
+        self.pass_gate(texts, timeout=20)
         if self.fail and texts != ["warm-up"]:
             raise RuntimeError("CUDA error: device-side assert\nsecond line")
         return np.tile(self.row, (len(texts), 1))

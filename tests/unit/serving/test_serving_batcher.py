@@ -7,30 +7,24 @@ is a state the test waits for, never a sleep that hopes to be long enough.
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import numpy as np
 import pytest
 
+from tests_support import GatedCalls
 from textclf.serving.batcher import ClosingError, MicroBatcher, QueueFullError
 from textclf.serving.settings import estimate_tokens
 
 
-class GatedModel:
+class GatedModel(GatedCalls):
     """Returns each text's length as its row; blocks in ``logits`` while the gate is shut."""
 
     def __init__(self, *, gated: bool = False, fail_on: str | None = None) -> None:
-        self.gate = threading.Event()
-        if not gated:
-            self.gate.set()
-        self.entered = threading.Event()
-        self.batches: list[list[str]] = []
+        super().__init__(gated=gated)
         self.fail_on = fail_on
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        self.batches.append(list(texts))
-        self.entered.set()
-        assert self.gate.wait(10), "test gate never opened"
+        self.pass_gate(texts, timeout=10)
         if self.fail_on is not None and self.fail_on in texts:
             raise RuntimeError("boom")
         return np.array([[len(t), i] for i, t in enumerate(texts)], dtype=np.float32)
@@ -75,7 +69,7 @@ def test_requests_queued_while_the_model_runs_share_one_batch_in_order():
         model.gate.set()
         rows = await asyncio.gather(first, second, third)
         await batcher.close()
-        return model.batches, rows
+        return model.seen, rows
 
     batches, (first, second, third) = asyncio.run(scenario())
     assert batches == [["a"], ["bb", "ccc", "dddd"]]
@@ -94,7 +88,7 @@ def test_batches_respect_the_token_budget():
         model.gate.set()
         await asyncio.gather(*futures)
         await batcher.close()
-        return model.batches
+        return model.seen
 
     batches = asyncio.run(scenario())
     assert [len(b) for b in batches] == [1, 2, 2, 1]
@@ -186,11 +180,11 @@ def test_a_lone_request_does_not_wait_but_an_arriving_one_is_waited_for():
         batcher.arriving(+1)  # a second request is being received
         first = batcher.submit(["first"])
         await asyncio.sleep(0.05)
-        waited = len(model.batches) == 1  # "first" is held for the arriving request
+        waited = len(model.seen) == 1  # "first" is held for the arriving request
         second = batcher.submit(["second"], arrived=True)  # nobody else is arriving now
         await asyncio.wait_for(asyncio.gather(first, second), 30)
         await batcher.close()
-        return waited, model.batches
+        return waited, model.seen
 
     waited, batches = asyncio.run(scenario())
     assert waited
@@ -208,6 +202,6 @@ def test_a_cancelled_request_is_not_run():
         model.gate.set()
         await asyncio.gather(running, kept)
         await batcher.close()
-        return model.batches
+        return model.seen
 
     assert asyncio.run(scenario()) == [["a"], ["kept"]]
