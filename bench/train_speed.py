@@ -105,11 +105,9 @@ def textclf_run(train: pd.DataFrame, dev: pd.DataFrame, args: argparse.Namespace
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
-        warmup_ratio=0.06,
-        early_stopping_patience=None,
-        # Equal budget: exactly the epochs asked for (the default would extend a short
-        # schedule to train.min_steps optimizer steps).
-        train_options={"min_steps": None},
+        # Equal budget: exactly the epochs asked for (no train.min_steps floor), no early
+        # stopping, the notebook's warm-up.
+        train_options={"warmup_ratio": 0.06, "early_stopping_patience": None, "min_steps": None},
     )
     clf.fit(list(train["sentence"]), [str(v) for v in train["label"]])
     proba = clf.predict_proba(list(dev["sentence"]))
