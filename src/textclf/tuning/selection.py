@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from textclf.data.labels import LabelSpace
+
 logger = logging.getLogger(__name__)
 
 #: Metrics computed from the scores rather than the decisions.
@@ -37,8 +39,8 @@ class Selection:
     note: str | None = None
 
 
-def _read(folder: Path) -> tuple[list[Any], list[str], np.ndarray, np.ndarray, bool] | None:
-    """Rows, label names, scores and 0/1 decisions of a trial's validation predictions."""
+def _read(folder: Path) -> tuple[list[Any], list[Any], list[str], np.ndarray, np.ndarray] | None:
+    """Row keys, true labels, label names, scores and 0/1 decisions of a trial's predictions."""
     path = folder / "eval" / "predictions.jsonl"
     if not path.is_file():
         return None
@@ -50,25 +52,12 @@ def _read(folder: Path) -> tuple[list[Any], list[str], np.ndarray, np.ndarray, b
     index = {name: j for j, name in enumerate(labels)}
     scores = np.array([[r["scores"][name] for name in labels] for r in records], dtype=float)
     decided = np.zeros_like(scores)
-    keys = []
     for i, r in enumerate(records):
         chosen = r["labels"] if multilabel else ([r["label"]] if r["label"] is not None else [])
         for name in chosen:
             decided[i, index[name]] = 1.0
-        keys.append((r.get("row"), r.get("text"), json.dumps(r["true"])))
-    return keys, labels, scores, decided, multilabel
-
-
-def _truth(keys: list[Any], labels: list[str], multilabel: bool) -> np.ndarray:
-    index = {name: j for j, name in enumerate(labels)}
-    trues = [json.loads(k[2]) for k in keys]
-    if multilabel:
-        y = np.zeros((len(trues), len(labels)), dtype=np.int64)
-        for i, names in enumerate(trues):
-            for name in names:
-                y[i, index[name]] = 1
-        return y
-    return np.array([index[t] for t in trues], dtype=np.int64)
+    keys = [(r.get("row"), r.get("text")) for r in records]
+    return keys, [r["true"] for r in records], labels, scores, decided
 
 
 def keep_trial(
@@ -106,8 +95,9 @@ def keep_trial(
             f"Trial {best.number} kept without a check against the untuned trial "
             f"{untuned.number}: one of their validation predictions is not on this machine.",
         )
-    (keys_a, labels_a, scores_a, dec_a, ml), (keys_b, labels_b, scores_b, dec_b, _) = first, second
-    if keys_a != keys_b or labels_a != labels_b:
+    (keys_a, true_a, labels_a, scores_a, dec_a) = first
+    (keys_b, true_b, labels_b, scores_b, dec_b) = second
+    if keys_a != keys_b or true_a != true_b or labels_a != labels_b:
         return Selection(
             best,
             f"Trial {best.number} kept without a check against the untuned trial "
@@ -120,7 +110,9 @@ def keep_trial(
     try:
         cmp = paired_bootstrap(
             task,
-            _truth(keys_a, labels_a, ml),
+            LabelSpace(task, tuple(labels_a)).encode(  # type: ignore[arg-type]
+                [t if isinstance(t, list) else [t] for t in true_a]
+            ),
             a,
             b,
             metric=metric,
