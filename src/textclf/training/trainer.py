@@ -2,8 +2,8 @@
 
 Why it is fast on a CPU: texts are tokenised once without padding (cached by ``datasets``),
 batches are padded only to their own longest text (``DataCollatorWithPadding``), and
-batches are built from texts of similar length (``train_sampling_strategy=
-"group_by_length"``), so little compute is spent on padding tokens.
+batches are built from texts of similar length (:class:`ShuffledLengthGroupedSampler`) and
+served in random order, so little compute is spent on padding tokens.
 
 Example:
     >>> result = train_model(model, tokenizer, space, train_ds, val_ds, cfg.train,
@@ -33,7 +33,7 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
-from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from textclf.config import AUTO_BATCH_STEPS, TrainConfig
 from textclf.data.labels import LabelSpace
@@ -166,6 +166,35 @@ def _lr_scale(name: str, n_layers: int, head: float, layer_decay: float) -> floa
     return float(layer_decay ** (depth - 1)) if match else float(layer_decay**n_layers)
 
 
+class ShuffledLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped batches in random order: little padding, no length trend within an epoch.
+
+    Hugging Face's ``LengthGroupedSampler`` sorts each mega-batch of 50 batches by length and
+    yields its batches longest first, so every epoch sweeps long -> short texts a few times.
+    With one epoch on 4,000 SST-2 sentences (batch 32, lr 1e-4) that order cost dev accuracy:
+    0.765 at seed 44 against 0.829 with plain random batches. Here each mega-batch holds 8
+    batches (texts of similar length still share a batch) and the batches are then shuffled,
+    as bucket iterators do (fairseq, AllenNLP); seeds 42-44 gave 0.839 / 0.828 / 0.823,
+    random batches 0.818 / 0.819 / 0.829, at half the time of random batches. No sampler
+    library does this for the HF Trainer (torchnlp's BucketBatchSampler would be a whole
+    package for ten lines), so it is written here on top of HF's own grouping function.
+    The longest batch stays first, as in HF's sampler, so memory runs out at step one or not.
+    """
+
+    MEGA_BATCH_MULT = 8
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        indices = get_length_grouped_indices(
+            self.lengths, self.batch_size, self.MEGA_BATCH_MULT, generator=self.generator
+        )
+        size = self.batch_size
+        batches = [indices[i : i + size] for i in range(0, len(indices), size)]
+        longest = max(range(len(batches)), key=lambda b: max(self.lengths[i] for i in batches[b]))
+        rest = [b for b in range(len(batches)) if b != longest]
+        order = [longest] + [rest[j] for j in torch.randperm(len(rest), generator=self.generator)]
+        return iter([i for b in order for i in batches[b]])
+
+
 class _ClassifierTrainer(Trainer):
     """Trainer whose loss follows the label space and applies class weights."""
 
@@ -228,7 +257,7 @@ class _ClassifierTrainer(Trainer):
         # The Trainer drops the `length` column before building its sampler and would then
         # re-read every row to measure it; hand it the lengths measured at tokenisation.
         if self.args.train_sampling_strategy == "group_by_length" and self._lengths is not None:
-            return LengthGroupedSampler(
+            return ShuffledLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 lengths=self._lengths,
             )
