@@ -4,7 +4,9 @@ One fine-tuning run on a few hundred examples is noise (Mosbach et al., ICLR 202
 sample runs often fail outright). This bench trains a recipe over several seeds on a grid
 of data sizes and prints, side by side, the mean ± sd of the headline metric, the failure
 rate (runs at or below the majority baseline), and the same for TF-IDF + logistic
-regression and for frozen sentence embeddings + logistic regression. For each seed the
+regression and for frozen sentence embeddings + logistic regression. The ``rule`` column
+scores the kept decision rule (tuned thresholds) and ``worse`` counts the runs where it fell
+below the plain rule (argmax / 0.5) by more than the plain rule's 95 % half-width on test. For each seed the
 data sample and the training seed change together, and every recipe sees the same
 samples, so recipes are compared on paired data.
 
@@ -175,6 +177,16 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
     out["steps"] = clf.history_.global_step
     proba = clf.predict_proba(cell.test[0])
     out["model"] = _scores(task, list(space.labels), y_test, proba)
+    # The plain rule's 95 % bootstrap half-width on test: the tolerance of the check that the
+    # kept decision rule never does worse than the plain one by more than the noise.
+    from textclf.evaluation.bootstrap import bootstrap_metrics
+
+    ci = bootstrap_metrics(task, y_test, proba, labels=list(space.labels), seed=seed).metrics
+    out["model_halfwidth"] = {
+        k: (ci[k].ci_high - ci[k].ci_low) / 2
+        for k in ("accuracy", "f1_macro", "f1_micro")
+        if k in ci
+    }
     rule = getattr(clf, "rule_", None)
     if rule is not None:
         # predict_proba applies the rule's temperature; the plain rule is argmax / 0.5.
@@ -224,7 +236,7 @@ def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) ->
         table.setdefault((r["cell"], r["recipe"]), []).append(r)
     print(
         f"{'cell':<15} {'recipe':<22} {'n':>2} {'metric':<8} {'model':>13} {'fail':>4} "
-        f"{'rule':>13} {'tfidf_lr':>13} {'embed_lr':>13} {'majority':>8} {'train_s':>8}"
+        f"{'rule':>13} {'worse':>5} {'tfidf_lr':>13} {'embed_lr':>13} {'majority':>8} {'train_s':>8}"
     )
     for (cell, recipe), rs in sorted(table.items()):
         metric = headline(rs[0]["task"])
@@ -236,10 +248,18 @@ def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) ->
             return f"{v.mean():.3f}±{v.std(ddof=1) if len(v) > 1 else 0:.3f}"
 
         fails = sum(r["model"][metric] <= r.get("majority", {}).get(metric, -1) + 0.01 for r in rs)
+        # runs whose kept rule scored below the plain rule by more than the plain rule's
+        # interval half-width on test (the acceptance check of issue 11)
+        checked = [r for r in rs if "model_rule" in r and "model_halfwidth" in r]
+        worse = sum(
+            r["model_rule"][metric] < r["model"][metric] - r["model_halfwidth"][metric]
+            for r in checked
+        )
+        worse_s = f"{worse}/{len(checked)}" if checked else "-"
         maj = np.mean([r["majority"][metric] for r in rs if "majority" in r] or [np.nan])
         print(
             f"{cell:<15} {recipe:<22} {len(rs):>2} {metric:<8} {ms('model'):>13} {fails:>4} "
-            f"{ms('model_rule'):>13} {ms('tfidf_lr'):>13} {ms('embed_lr'):>13} {maj:>8.3f} "
+            f"{ms('model_rule'):>13} {worse_s:>5} {ms('tfidf_lr'):>13} {ms('embed_lr'):>13} {maj:>8.3f} "
             f"{np.mean([r['train_s'] for r in rs]):>8.0f}"
         )
 
