@@ -3,7 +3,7 @@
 ``textclf export --model DIR [--quantize int8]`` writes::
 
     DIR/onnx/
-      model.onnx         fp32, dynamic batch and sequence axes (torch.onnx, dynamo exporter)
+      model.onnx         fp32, dynamic batch and sequence axes (torch.onnx)
       model.int8.onnx    dynamically quantised int8 weights (onnxruntime.quantization)
       parity.json        the export's check against the torch model, and its source weights
 
@@ -359,9 +359,16 @@ def _compare(
 
 
 def _export_graph(model: Any, tokenizer: Any, path: Path, opset: int | None) -> None:
-    """``torch.onnx.export`` (dynamo exporter) with dynamic batch and sequence axes."""
+    """``torch.onnx.export`` with dynamic batch and sequence axes.
+
+    The TorchScript exporter first: onnxruntime's CPU graph fusions were written for the
+    graphs it emits. On the Banking77 model (2 cores, 3,080 texts) its graph ran in 8.5 s
+    against 12.4 s for the dynamo exporter's, whose LayerNorm fusions made it slower than
+    with no fusions at all (9.9 s); labels agreed on every text, max |dp| 2e-5. torch
+    deprecates that exporter, so a model it cannot trace, or a torch without it, falls
+    back to the dynamo exporter.
+    """
     import torch
-    from torch.export import Dim
 
     names = [
         n
@@ -375,8 +382,15 @@ def _export_graph(model: Any, tokenizer: Any, path: Path, opset: int | None) -> 
         return_tensors="pt",
     )
     kwargs = {n: sample[n] for n in names}
-    batch, seq = Dim("batch"), Dim("sequence")
     with torch.inference_mode(False), torch.no_grad():
+        try:
+            _export_torchscript(model, kwargs, names, path, opset)
+            return
+        except Exception as e:  # any failure falls back to the other exporter
+            logger.info("TorchScript ONNX export failed (%s); using the dynamo exporter.", e)
+        from torch.export import Dim
+
+        batch, seq = Dim("batch"), Dim("sequence")
         program = torch.onnx.export(
             model,
             (),
@@ -392,6 +406,42 @@ def _export_graph(model: Any, tokenizer: Any, path: Path, opset: int | None) -> 
     if program is None:  # the dynamo exporter always returns one; keep mypy honest
         raise RuntimeError("torch.onnx.export returned no program")
     program.save(str(path), external_data=False)
+
+
+def _logits_only(model: Any, names: list[str]) -> Any:
+    """The classifier as a module of positional inputs that returns the logits (for tracing)."""
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: Any) -> Any:
+            return self.model(**dict(zip(names, inputs, strict=True))).logits
+
+    return LogitsOnly()
+
+
+def _export_torchscript(
+    model: Any, kwargs: dict[str, Any], names: list[str], path: Path, opset: int | None
+) -> None:
+    import torch
+
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            _logits_only(model, names),
+            tuple(kwargs[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset or 17,
+            dynamo=False,
+        )
 
 
 def _quantize(source: Path, target: Path) -> None:
