@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -81,3 +87,35 @@ class GatedCalls:
         self.seen.append(list(texts))
         self.entered.set()
         assert self.gate.wait(timeout), "test gate never opened"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, read, released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_module(args: Sequence[str], log: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """``python -m ARGS`` in the background, stdout and stderr appended to ``log``.
+
+    The child keeps its own handle on ``log``; this process closes its one at once.
+    """
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, **popen
+        )
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[Any], timeout: float) -> bool:
+    """Poll ``url`` until it answers 200 (True), or until ``proc`` exits or ``timeout`` s pass."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import textclf.app
+from tests_support import free_port, start_module, wait_until_up
 from textclf.auth import hash_password
 from textclf.feedback import FeedbackStore
 
@@ -50,18 +47,12 @@ def _artifacts() -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served_app(trained_run, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The app on a free loopback port with one user (ann / wonderland); yields (url, db)."""
     pytest.importorskip("streamlit", reason="the app needs the 'app' extra (streamlit)")
     db = tmp_path / "feedback.sqlite3"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTCLF_APP_")}
     env.update(
         TEXTCLF_APP_MODELS=str(trained_run("multiclass")),
@@ -69,8 +60,8 @@ def served_app(trained_run, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         TEXTCLF_APP_USERS="ann:" + hash_password("wonderland", n=2**10),
     )
     log = tmp_path / "server.log"
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(MAIN),
+    args = [
+        "streamlit", "run", str(MAIN),
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
@@ -79,21 +70,11 @@ def served_app(trained_run, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "--client.showErrorDetails", "none",
         "--theme.primaryColor", "#6366f1",
     ]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = start_module(args, log, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        if not wait_until_up(f"{url}/_stcore/health", proc, 90):
+            pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
         yield url, db
     finally:
         proc.terminate()

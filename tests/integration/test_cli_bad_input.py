@@ -300,6 +300,12 @@ def _rare_class_csv(path: Path) -> Path:
     return path
 
 
+def _fresh_csv(path: Path) -> Path:
+    """One new example of each of the rare-class file's labels: a held-out split for it."""
+    path.write_text("text,label\nfresh a,a\nfresh b,b\nfresh c,c\n", encoding="utf-8")
+    return path
+
+
 def _files(folder: Path) -> set[str]:
     return {p.name for p in folder.rglob("*")}
 
@@ -309,8 +315,7 @@ def test_validate_reports_what_train_refuses(
     runner: CliRunner, tmp_path: Path, tiny_model_dir: Path, with_test: bool
 ) -> None:
     train = _rare_class_csv(tmp_path / "train.csv")
-    test = tmp_path / "test.csv"
-    test.write_text("text,label\nfresh a,a\nfresh b,b\nfresh c,c\n", encoding="utf-8")
+    test = _fresh_csv(tmp_path / "test.csv")
     before = _files(tmp_path)
     validate = ["data", "validate", str(train), *([str(test)] if with_test else [])]
     validate += ["--model", str(tiny_model_dir)]
@@ -355,8 +360,7 @@ def test_validate_with_validation_and_test_options(
 ) -> None:
     # Both splits given: nothing is carved, so the rare class is fine, as it is for train.
     train = _rare_class_csv(tmp_path / "data.csv")
-    other = tmp_path / "holdout.csv"
-    other.write_text("text,label\nfresh a,a\nfresh b,b\nfresh c,c\n", encoding="utf-8")
+    other = _fresh_csv(tmp_path / "holdout.csv")
     args = ["data", "validate", str(train), "--validation", str(other), "--test", str(other)]
     result = runner.invoke(app, [*args, "--model", str(tiny_model_dir)])
     assert result.exit_code == 0, result.stderr

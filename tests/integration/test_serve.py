@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,16 +23,12 @@ from typing import Any
 
 import pytest
 
+from tests_support import free_port, start_module, wait_until_up
+
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
 TEXT = "apple and apricot with almond number 1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(url: str, payload: dict[str, Any] | None = None, timeout: float = 30) -> tuple[int, Any]:
@@ -48,16 +43,9 @@ def http(url: str, payload: dict[str, Any] | None = None, timeout: float = 30) -
 
 
 def wait_ready(base: str, proc: subprocess.Popen, deadline_s: float = 180) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+    if not wait_until_up(f"{base}/ready", proc, deadline_s):
         assert proc.poll() is None, f"server exited with {proc.returncode}"
-        try:
-            if http(f"{base}/ready", timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"server not ready after {deadline_s} s")
+        raise AssertionError(f"server not ready after {deadline_s} s")
 
 
 def in_flight(base: str) -> float:
@@ -73,24 +61,8 @@ def test_textclf_serve_answers_then_drains_on_sigterm_and_exits_0(trained_run, t
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "TEXTCLF_SERVE_DELAY_MS": "3000", "PYTHONUNBUFFERED": "1"}
     stderr = tmp_path / "server.log"
-    with open(stderr, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "textclf.cli",
-                "serve",
-                "--model",
-                str(model),
-                "--port",
-                str(port),
-                "--device",
-                "cpu",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    args = ["textclf.cli", "serve", "--model", str(model), "--port", str(port), "--device", "cpu"]
+    proc = start_module(args, stderr, env=env)
     try:
         wait_ready(base, proc)
         answer: dict[str, Any] = {}

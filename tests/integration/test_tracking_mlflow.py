@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,13 @@ from mlflow import MlflowClient
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
-from tests_support import held_out_splits, tiny_run_overrides
+from tests_support import (
+    free_port,
+    held_out_splits,
+    start_module,
+    tiny_run_overrides,
+    wait_until_up,
+)
 from textclf.cli import app
 from textclf.config import ExperimentConfig, apply_overrides
 from textclf.experiment import run_experiment
@@ -45,12 +50,6 @@ from textclf.tracking.mlflow import MlflowTracker
 from textclf.tracking.session import git_commit
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class MlflowServer:
@@ -68,11 +67,8 @@ class MlflowServer:
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no background job workers
             "MLFLOW_DISABLE_TELEMETRY": "true",
         }
-        log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the child keeps its own copy
-        self.proc = subprocess.Popen(
+        self.proc = start_module(
             [
-                sys.executable,
-                "-m",
                 "mlflow",
                 "server",
                 "--backend-store-uri",
@@ -86,12 +82,10 @@ class MlflowServer:
                 "--workers",
                 "1",
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            self.root / "server.log",
             env=env,
             start_new_session=True,
         )
-        log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -291,46 +285,34 @@ def test_mlflow_models_serve_returns_the_labels_of_textclf_predict(
 
     port = free_port()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                f"runs:/{info.run_id}/model",
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # The scoring server runs `uvicorn` from PATH: the environment's, as when the
-            # virtual environment is activated.
-            env={
-                **os.environ,
-                "MLFLOW_TRACKING_URI": server.uri,
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            },
-            start_new_session=True,
-        )
+    proc = start_module(
+        [
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            f"runs:/{info.run_id}/model",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        log_path,
+        # The scoring server runs `uvicorn` from PATH: the environment's, as when the
+        # virtual environment is activated.
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": server.uri,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
+        start_new_session=True,
+    )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-1500:]
-                pytest.skip(f"mlflow models serve did not start (exit {proc.poll()}):\n{tail}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
+        if not wait_until_up(f"http://127.0.0.1:{port}/ping", proc, 180):
+            tail = log_path.read_text(errors="replace")[-1500:]
+            pytest.skip(f"mlflow models serve did not start (exit {proc.poll()}):\n{tail}")
         # The documented payload for a DataFrame input: records with a "text" column.
         body = json.dumps({"dataframe_records": [{"text": t} for t in texts]}).encode()
         request = urllib.request.Request(

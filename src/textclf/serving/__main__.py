@@ -27,6 +27,10 @@ def main(argv: list[str]) -> int:
         from textclf.serving.settings import ServeSettings
 
         settings = ServeSettings(**(spec.get("settings") or {}))
+        address: dict[str, Any] = {
+            "host": spec.get("host", "127.0.0.1"),
+            "port": int(spec.get("port", 8000)),
+        }
         if spec.get("ray"):
             import logging
 
@@ -38,21 +42,14 @@ def main(argv: list[str]) -> int:
                 format="%(levelname)s %(message)s",
             )
 
-            run_ray(
-                spec["model_dir"],
-                settings,
-                host=spec.get("host", "127.0.0.1"),
-                port=int(spec.get("port", 8000)),
-                replicas=int(spec.get("replicas", 1)),
-            )
+            run_ray(spec["model_dir"], settings, **address, replicas=int(spec.get("replicas", 1)))
         else:
             from textclf.serving.server import run_server
 
             run_server(
                 spec["model_dir"],
                 settings,
-                host=spec.get("host", "127.0.0.1"),
-                port=int(spec.get("port", 8000)),
+                **address,
                 workers=int(spec.get("workers", 1)),
                 graceful_timeout_s=float(spec.get("graceful_timeout_s", 30.0)),
                 log_level=spec.get("log_level", "info"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from textclf.cli import serve as serve_cli
 from textclf.serving.__main__ import main
 
@@ -47,3 +49,23 @@ def test_the_server_entry_turns_user_errors_into_one_line_and_code_2(tmp_path, c
     assert main(["textclf.serving", json.dumps(spec)]) == 2
     err = capsys.readouterr().err
     assert err == "error: --max-batch-tokens must be at least 1, not 0.\n"
+
+
+@pytest.mark.parametrize("ray", [False, True], ids=["uvicorn", "ray"])
+def test_the_server_entry_gives_either_server_the_address(monkeypatch, ray: bool):
+    from textclf.serving import ray as ray_serving
+    from textclf.serving import server
+
+    calls: list[tuple[str, dict]] = []
+
+    def record(model_dir: str, settings: object, **kwargs: object) -> None:
+        calls.append((model_dir, kwargs))
+
+    monkeypatch.setattr(server, "run_server", record)
+    monkeypatch.setattr(ray_serving, "run_ray", record)
+    spec = {"model_dir": "/m", "host": "0.0.0.0", "port": "9001", "ray": ray}
+    assert main(["textclf.serving", json.dumps(spec)]) == 0
+    ((model_dir, kwargs),) = calls
+    assert model_dir == "/m"
+    assert (kwargs["host"], kwargs["port"]) == ("0.0.0.0", 9001)
+    assert ("replicas" in kwargs) == ray and ("workers" in kwargs) != ray

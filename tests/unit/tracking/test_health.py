@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,19 +14,13 @@ pytest.importorskip("mlflow", reason="the 'tracking' extra (mlflow) is not insta
 
 from mlflow import MlflowClient
 
+from tests_support import free_port
 from textclf.tracking.health import (
     check_tracking,
     mlflow_http_limits,
     resolve_uri,
     ui_hint,
 )
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, read, released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
