@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,7 +183,7 @@ class ShuffledLengthGroupedSampler(LengthGroupedSampler):
 
     MEGA_BATCH_MULT = 8
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[int]:
         indices = get_length_grouped_indices(
             self.lengths, self.batch_size, self.MEGA_BATCH_MULT, generator=self.generator
         )
