@@ -176,8 +176,8 @@ class TrainConfig(_Section):
     )
     min_steps: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
         default="auto",
-        description="Train for at least this many optimizer steps: more epochs when the data "
-        f"is small; 'auto' = {AUTO_MIN_STEPS} on small data (under {AUTO_BATCH_STEPS} steps "
+        description="Train for at least this many optimizer steps (early stopping waits for "
+        f"them): more epochs when the data is small; 'auto' = {AUTO_MIN_STEPS} on small data (under {AUTO_BATCH_STEPS} steps "
         "per epoch at batch 32), else none; null trains exactly the epochs (ignored when "
         "max_steps is set).",
     )

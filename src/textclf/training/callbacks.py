@@ -17,7 +17,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers import (
+    EarlyStoppingCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 
 from textclf.progress import progress_bar
 from textclf.tracking.base import Tracker, finite_metrics
@@ -286,3 +292,31 @@ class DegenerationGuard(TrainerCallback):
             f"examples at {self._streak} evaluations in a row (step {step}), "
             f"where the most common true value covers {true:.0%}"
         )
+
+
+class FloorEarlyStopping(EarlyStoppingCallback):
+    """Hugging Face's early stopping that waits for ``train.min_steps``.
+
+    The step floor exists because small data needs the updates (Mosbach et al., ICLR
+    2021), and its validation split is small and noisy: on the demo at seed 1 (403
+    training reports, 45 for validation) macro-F1 dipped in epochs 2-3 while the
+    learning rate was high, patience 2 stopped the run at step 153 of 400 and test
+    macro-F1 was 0.669, level with TF-IDF. Evaluations before the floor still choose the
+    best checkpoint; patience counts only those from the floor on.
+
+    Args:
+        early_stopping_patience: Evaluations without improvement before stopping.
+        min_steps: No stop before this optimizer step (``0``: none).
+    """
+
+    def __init__(self, early_stopping_patience: int, min_steps: int = 0) -> None:
+        super().__init__(early_stopping_patience=early_stopping_patience)
+        self.min_steps = min_steps
+
+    # EarlyStoppingCallback adds ``metrics`` to TrainerCallback's signature: mypy sees both.
+    def on_evaluate(  # type: ignore[override]
+        self, args: Any, state: Any, control: Any, metrics: Any, **kwargs: Any
+    ) -> Any:
+        # Skipped, not overridden: another callback (the degeneration guard) may stop.
+        if state.global_step >= self.min_steps:
+            super().on_evaluate(args, state, control, metrics, **kwargs)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from transformers import (
     DataCollatorWithPadding,
-    EarlyStoppingCallback,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     PrinterCallback,
@@ -46,6 +45,7 @@ from textclf.evaluation.metrics import (
 from textclf.faults import fail_point
 from textclf.training.callbacks import (
     DegenerationGuard,
+    FloorEarlyStopping,
     ProgressCallback,
     prediction_collapse,
 )
@@ -527,7 +527,12 @@ def train_model(
             *callbacks,
         ]
         if has_eval and cfg.early_stopping_patience:
-            cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+            floor = cfg.min_steps_for(len(train_dataset), n_processes) or 0
+            cbs.append(
+                FloorEarlyStopping(
+                    cfg.early_stopping_patience, min_steps=0 if cfg.max_steps else floor
+                )
+            )
         trainer = _ClassifierTrainer(
             model=model,
             args=args,

@@ -76,3 +76,29 @@ def test_a_failing_tracker_does_not_stop_training(caplog: Any) -> None:
     _on_log(callback, {"loss": 0.8}, step=10)
     warnings = [r for r in caplog.records if "tracking failed" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def _early_stop_after(step: int, *, min_steps: int, already_stopping: bool = False) -> bool:
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl, TrainerState
+
+    from textclf.training.callbacks import FloorEarlyStopping
+
+    cb = FloorEarlyStopping(1, min_steps=min_steps)
+    args = SimpleNamespace(metric_for_best_model="f1_macro", greater_is_better=True)
+    state = TrainerState(global_step=step, best_metric=0.9)
+    control = TrainerControl(should_training_stop=already_stopping)
+    cb.on_evaluate(args, state, control, {"eval_f1_macro": 0.5})  # worse than the best
+    return control.should_training_stop
+
+
+def test_early_stopping_waits_for_the_step_floor() -> None:
+    assert not _early_stop_after(153, min_steps=400)
+    assert _early_stop_after(400, min_steps=400)
+    assert _early_stop_after(153, min_steps=0)
+
+
+def test_early_stopping_floor_leaves_another_callbacks_stop_alone() -> None:
+    # the degeneration guard stops a collapsed run to restart it, floor or not
+    assert _early_stop_after(51, min_steps=400, already_stopping=True)
