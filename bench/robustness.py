@@ -5,10 +5,10 @@ sample runs often fail outright). This bench trains a recipe over several seeds 
 of data sizes and prints, side by side, the mean ± sd of the headline metric, the failure
 rate (runs at or below the majority baseline), and the same for TF-IDF + logistic
 regression and for frozen sentence embeddings + logistic regression. The ``rule`` column
-scores the kept decision rule (tuned thresholds) and ``worse`` counts the runs where it fell
-below the plain rule (argmax / 0.5) by more than the plain rule's 95 % half-width on test. For each seed the
-data sample and the training seed change together, and every recipe sees the same
-samples, so recipes are compared on paired data.
+scores the kept decision rule (tuned thresholds) and ``worse`` counts the runs where it
+fell below the plain rule (argmax / 0.5) by more than the plain rule's 95 % half-width on
+test. For each seed the data sample and the training seed change together, and every
+recipe sees the same samples, so recipes are compared on paired data.
 
 Cells (training texts; validation; test):
 

@@ -177,9 +177,9 @@ class TrainConfig(_Section):
     min_steps: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
         default="auto",
         description="Train for at least this many optimizer steps (early stopping waits for "
-        f"them): more epochs when the data is small; 'auto' = {AUTO_MIN_STEPS} on small data (under {AUTO_BATCH_STEPS} steps "
-        "per epoch at batch 32), else none; null trains exactly the epochs (ignored when "
-        "max_steps is set).",
+        f"them): more epochs when the data is small; 'auto' = {AUTO_MIN_STEPS} on small data "
+        f"(under {AUTO_BATCH_STEPS} steps per epoch at batch 32), else none; null trains "
+        "exactly the epochs (ignored when max_steps is set).",
     )
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.06, ge=0, lt=1)

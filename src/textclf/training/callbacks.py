@@ -306,12 +306,24 @@ class FloorEarlyStopping(EarlyStoppingCallback):
 
     Args:
         early_stopping_patience: Evaluations without improvement before stopping.
+        early_stopping_threshold: Smallest change that counts as an improvement.
         min_steps: No stop before this optimizer step (``0``: none).
     """
 
-    def __init__(self, early_stopping_patience: int, min_steps: int = 0) -> None:
-        super().__init__(early_stopping_patience=early_stopping_patience)
+    def __init__(
+        self,
+        early_stopping_patience: int = 1,
+        early_stopping_threshold: float | None = 0.0,
+        min_steps: int = 0,
+    ) -> None:
+        super().__init__(early_stopping_patience, early_stopping_threshold)
         self.min_steps = min_steps
+
+    def state(self) -> dict[str, Any]:
+        """HF's stateful-callback record, with the floor: a restored copy keeps it."""
+        out = super().state()
+        out["args"]["min_steps"] = self.min_steps
+        return out
 
     # EarlyStoppingCallback adds ``metrics`` to TrainerCallback's signature: mypy sees both.
     def on_evaluate(  # type: ignore[override]

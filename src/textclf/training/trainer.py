@@ -178,7 +178,8 @@ class ShuffledLengthGroupedSampler(LengthGroupedSampler):
     random batches 0.818 / 0.819 / 0.829, at half the time of random batches. No sampler
     library does this for the HF Trainer (torchnlp's BucketBatchSampler would be a whole
     package for ten lines), so it is written here on top of HF's own grouping function.
-    The longest batch stays first, as in HF's sampler, so memory runs out at step one or not.
+    The first batch stays first: HF's grouping puts the longest text in it, so memory runs
+    out at step one or not at all.
     """
 
     MEGA_BATCH_MULT = 8
@@ -189,9 +190,7 @@ class ShuffledLengthGroupedSampler(LengthGroupedSampler):
         )
         size = self.batch_size
         batches = [indices[i : i + size] for i in range(0, len(indices), size)]
-        longest = max(range(len(batches)), key=lambda b: max(self.lengths[i] for i in batches[b]))
-        rest = [b for b in range(len(batches)) if b != longest]
-        order = [longest] + [rest[j] for j in torch.randperm(len(rest), generator=self.generator)]
+        order = [0, *(torch.randperm(len(batches) - 1, generator=self.generator) + 1).tolist()]
         return iter([i for b in order for i in batches[b]])
 
 
@@ -527,12 +526,9 @@ def train_model(
             *callbacks,
         ]
         if has_eval and cfg.early_stopping_patience:
-            floor = cfg.min_steps_for(len(train_dataset), n_processes) or 0
-            cbs.append(
-                FloorEarlyStopping(
-                    cfg.early_stopping_patience, min_steps=0 if cfg.max_steps else floor
-                )
-            )
+            # max_steps overrides the floor (see _training_args)
+            floor = None if cfg.max_steps else cfg.min_steps_for(len(train_dataset), n_processes)
+            cbs.append(FloorEarlyStopping(cfg.early_stopping_patience, min_steps=floor or 0))
         trainer = _ClassifierTrainer(
             model=model,
             args=args,

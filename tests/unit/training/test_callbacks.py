@@ -102,3 +102,12 @@ def test_early_stopping_waits_for_the_step_floor() -> None:
 def test_early_stopping_floor_leaves_another_callbacks_stop_alone() -> None:
     # the degeneration guard stops a collapsed run to restart it, floor or not
     assert _early_stop_after(51, min_steps=400, already_stopping=True)
+
+
+def test_early_stopping_floor_survives_a_callback_state_round_trip() -> None:
+    # the Trainer rebuilds a stateful callback as type(cb)(**state["args"])
+    from textclf.training.callbacks import FloorEarlyStopping
+
+    cb = FloorEarlyStopping(3, min_steps=400)
+    copy = FloorEarlyStopping(**cb.state()["args"])
+    assert (copy.early_stopping_patience, copy.min_steps) == (3, 400)
