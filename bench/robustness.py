@@ -162,8 +162,11 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
     y_train = space.encode(canon(cell.train[1]))
     out: dict[str, Any] = {"n_train": len(cell.train[0]), "task": task}
     started = time.perf_counter()
+    from textclf.config import ModelConfig
+
     options = dict(recipe)
     pooling = options.pop("pooling", None)
+    model_options = {k: options.pop(k) for k in list(options) if k in ModelConfig.model_fields}
     clf = TextClassifier(
         "default",
         task=task,
@@ -171,6 +174,7 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
         random_state=seed,
         pooling=pooling,
         train_options=options,
+        model_options=model_options,
     )
     clf.fit(cell.train[0], cell.train[1], X_val=cell.validation[0], y_val=cell.validation[1])
     out["train_s"] = time.perf_counter() - started
@@ -269,7 +273,9 @@ def main() -> None:
     parser.add_argument("--cells", default="synth-mc-640")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--recipe", default="default", help="A name for the --set overrides.")
-    parser.add_argument("--set", action="append", default=[], help="TrainConfig key=value.")
+    parser.add_argument(
+        "--set", action="append", default=[], help="TrainConfig or ModelConfig key=value."
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--summary", action="store_true", help="Only print the table.")

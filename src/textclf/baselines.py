@@ -62,12 +62,16 @@ def frozen_embeddings(
     max_length: int = 256,
     batch_size: int = 64,
 ) -> np.ndarray:
-    """L2-normalised mean-pooled embeddings of the pretrained backbone, ``(n, hidden)``."""
+    """L2-normalised mean-pooled embeddings of the pretrained backbone, ``(n, hidden)``.
+
+    In bf16 where the device computes it natively (``fast=True``): a feature for a linear
+    model, to which bf16's rounding makes no measurable difference.
+    """
     from textclf.inference.pipeline import mean_pooled_embeddings
 
     model, tokenizer = _frozen_encoder(backbone, revision)
     emb = mean_pooled_embeddings(
-        model, tokenizer, texts, max_length=max_length, batch_size=batch_size
+        model, tokenizer, texts, max_length=max_length, batch_size=batch_size, fast=True
     )
     return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 

@@ -110,6 +110,16 @@ class ModelConfig(_Section):
         "token states to [CLS] (how sentence-embedding checkpoints were trained), still a "
         "plain BERT-family architecture; 'cls': the checkpoint's own [CLS] head.",
     )
+    attention_dropout: float | None = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout on the attention weights while training; null keeps the "
+        "checkpoint's own (0.1 for BERT-family models). 0 (measured, bench/robustness.py, "
+        "seeds 0-4): Banking77 at 10 per class macro-F1 0.859 either way, 500 SST-2 "
+        "sentences 0.798 +- 0.002 against 0.779 +- 0.010, and on a CPU the long demo "
+        "reports train 1.6x faster (no attention matrix to materialise and drop out).",
+    )
 
 
 class TrainConfig(_Section):

@@ -60,6 +60,8 @@ class TextClassifier:
             ``None`` takes the default of :class:`textclf.config.TrainConfig`.
         train_options: Any other :class:`~textclf.config.TrainConfig` field, e.g.
             ``{"head_init": "probe", "warmup_ratio": 0.1}``.
+        model_options: Any other :class:`~textclf.config.ModelConfig` field, e.g.
+            ``{"revision": "main", "attention_dropout": 0.1}``.
         eval_options: :class:`~textclf.config.EvalConfig` fields for the decision rule
             fitted on validation data, e.g. ``{"calibrate": False}``.
     """
@@ -79,6 +81,7 @@ class TextClassifier:
         class_weighting: str | None = None,
         train_options: Mapping[str, Any] | None = None,
         eval_options: Mapping[str, Any] | None = None,
+        model_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.task = task
@@ -92,6 +95,7 @@ class TextClassifier:
         self.class_weighting = class_weighting
         self.train_options = train_options
         self.eval_options = eval_options
+        self.model_options = model_options
 
     # -- scikit-learn parameters ------------------------------------------------------
 
@@ -131,13 +135,18 @@ class TextClassifier:
                 TrainConfig(**options),
                 EvalConfig(**dict(self.eval_options or {})),
                 ModelConfig(
-                    name=self.model,
-                    max_length=self.max_length,
-                    pooling=self.pooling or ModelConfig().pooling,  # type: ignore[arg-type]
+                    **{
+                        **dict(self.model_options or {}),
+                        "name": self.model,
+                        "max_length": self.max_length,
+                        "pooling": self.pooling or ModelConfig().pooling,
+                    }
                 ),
             )
         except ValueError as e:
-            raise ConfigError(f"TextClassifier: invalid option ({e}); see TrainConfig.") from e
+            raise ConfigError(
+                f"TextClassifier: invalid option ({e}); see TrainConfig and ModelConfig."
+            ) from e
 
     @classmethod
     def from_config(cls, config: ExperimentConfig) -> TextClassifier:
@@ -150,6 +159,7 @@ class TextClassifier:
             pooling=config.model.pooling,
             train_options=config.train.model_dump(),
             eval_options=config.eval.model_dump(exclude={"baselines"}),
+            model_options=config.model.model_dump(exclude={"name", "max_length", "pooling"}),
         )
 
     # -- fitting ----------------------------------------------------------------------
@@ -316,7 +326,11 @@ class TextClassifier:
         while True:
             set_seed(seed)
             net = build_model(
-                self.model, space, revision=model_cfg.revision, pooling=model_cfg.pooling
+                self.model,
+                space,
+                revision=model_cfg.revision,
+                pooling=model_cfg.pooling,
+                attention_dropout=model_cfg.attention_dropout,
             )
             result = train_model(
                 net,

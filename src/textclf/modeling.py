@@ -197,8 +197,18 @@ def _mean_pooling_layer(model: PreTrainedModel, scale: float = 20.0) -> None:
         layer.output.dense.bias.zero_()
 
 
+#: Where architectures keep their attention dropout (BERT, RoBERTa, DeBERTa, ELECTRA,
+#: MPNet: the first; DistilBERT: the second).
+_ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
+
+
 def build_model(
-    name: str, space: LabelSpace, *, revision: str | None = None, pooling: str = "cls"
+    name: str,
+    space: LabelSpace,
+    *,
+    revision: str | None = None,
+    pooling: str = "cls",
+    attention_dropout: float | None = None,
 ) -> PreTrainedModel:
     """Load an encoder with a fresh classification head for ``space``.
 
@@ -209,6 +219,9 @@ def build_model(
         pooling: ``cls`` (the architecture's own [CLS] head) or ``mean``: one more encoder
             layer, initialised to carry the mean of the last layer's states to [CLS] (BERT-
             family encoders; the architecture stays the standard one, with one more layer).
+        attention_dropout: Dropout on the attention weights in training; ``None`` keeps
+            the checkpoint's. At 0 the CPU runs the fused attention kernel instead of
+            materialising (and dropping out) every attention matrix.
 
     Returns:
         An ``AutoModelForSequenceClassification`` model, weights from safetensors.
@@ -239,6 +252,12 @@ def build_model(
             )
         if mean_layer:
             config.num_hidden_layers += 1
+        if attention_dropout is not None:
+            keys = [k for k in _ATTENTION_DROPOUT_KEYS if hasattr(config, k)]
+            if not keys:
+                logger.info("%s: no attention dropout setting in its config; left as is.", name)
+            for key in keys:
+                setattr(config, key, attention_dropout)
     except OSError as e:
         if Path(path).exists():
             raise ModelLoadError(f"{path}: unreadable config.json ({e}).") from e

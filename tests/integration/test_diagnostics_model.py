@@ -267,11 +267,11 @@ TEXTS = [
 
 
 def test_embeddings_shape_and_input_order(predictor: Predictor):
-    emb = sentence_embeddings(predictor, TEXTS, batch_size=2)
+    emb = sentence_embeddings(predictor, TEXTS, batch_size=2, fast=False)
     hidden = predictor.model.config.hidden_size
     assert emb.shape == (len(TEXTS), hidden) and emb.dtype == np.float32
     # Length-sorted batches must come back in input order: compare with one text at a time.
-    single = np.vstack([sentence_embeddings(predictor, [t]) for t in TEXTS])
+    single = np.vstack([sentence_embeddings(predictor, [t], fast=False) for t in TEXTS])
     np.testing.assert_allclose(emb, single, atol=1e-5)
     assert len({tuple(row.round(4)) for row in emb}) == len(TEXTS)
     assert sentence_embeddings(predictor, []).shape == (0, hidden)
@@ -284,6 +284,6 @@ def test_embeddings_are_the_masked_mean_of_the_last_hidden_state(predictor: Pred
         states = predictor.model.base_model(**enc).last_hidden_state[0].numpy()
     expected = states.mean(axis=0)  # one unpadded text: every token counts
     # Batched with a shorter text, padding must not leak into the mean.
-    emb = sentence_embeddings(predictor, [text, "apple"], batch_size=2)
+    emb = sentence_embeddings(predictor, [text, "apple"], batch_size=2, fast=False)
     np.testing.assert_allclose(emb[0], expected, atol=1e-5)
     assert not predictor.model.training

@@ -43,3 +43,25 @@ def test_folder_without_config_is_refused(tmp_path: Path):
         resolve_model_name(str(tmp_path))
     with pytest.raises(ModelLoadError, match="not found"):
         resolve_model_name(str(tmp_path / "missing" / "model"))
+
+
+def test_attention_dropout_is_set_where_the_architecture_keeps_it(tiny_model_dir: Path):
+    space = LabelSpace("binary", ("neg", "pos"))
+    kept = build_model(str(tiny_model_dir), space)
+    off = build_model(str(tiny_model_dir), space, attention_dropout=0.0)
+    assert kept.config.attention_probs_dropout_prob > 0
+    assert off.config.attention_probs_dropout_prob == 0.0
+    assert off.config.hidden_dropout_prob == kept.config.hidden_dropout_prob
+
+
+def test_model_options_reach_the_model_config():
+    from textclf.config import ExperimentConfig
+    from textclf.errors import ConfigError
+    from textclf.estimator import TextClassifier
+
+    cfg = ExperimentConfig.model_validate({"model": {"attention_dropout": 0.05, "revision": "v1"}})
+    clf = TextClassifier.from_config(cfg)
+    _, _, model_cfg = clf._configs()
+    assert (model_cfg.attention_dropout, model_cfg.revision) == (0.05, "v1")
+    with pytest.raises(ConfigError, match="ModelConfig"):
+        TextClassifier(model_options={"attention_dropout": 2.0})._configs()

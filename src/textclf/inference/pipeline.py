@@ -362,6 +362,7 @@ def mean_pooled_embeddings(
     device: torch.device | str = "cpu",
     batch_size: int = 64,
     progress: bool = False,
+    fast: bool = False,
 ) -> np.ndarray:
     """Attention-masked mean of the encoder's last hidden state (sentence-transformers' pooling).
 
@@ -376,6 +377,10 @@ def mean_pooled_embeddings(
         device: Where ``model`` is.
         batch_size: Texts per forward pass.
         progress: Show a progress bar ("Embedding").
+        fast: Run in bf16 autocast where the device computes bf16 natively
+            (:func:`~textclf.inference.torch_backend.native_bf16`), about 2.4x faster on
+            such a CPU; for features and maps, where bf16's rounding (about 1e-3 relative)
+            does not matter. ``False``: fp32.
 
     Returns:
         ``(n, hidden)`` float32, rows in input order.
@@ -386,6 +391,7 @@ def mean_pooled_embeddings(
     import torch
 
     from textclf.errors import ConfigError
+    from textclf.inference.torch_backend import native_bf16
     from textclf.progress import progress_bar
 
     hidden = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "dim", 0))
@@ -407,9 +413,14 @@ def mean_pooled_embeddings(
     out = np.empty((n, hidden), dtype=np.float32)
     was_training = model.training
     model.eval()
+    kind = torch.device(device).type
+    bf16 = fast and native_bf16(kind)
     bar = progress_bar(total=n, desc="Embedding", unit="text", enabled=progress)
     try:
-        with torch.inference_mode():
+        with (
+            torch.inference_mode(),
+            torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16),
+        ):
             for idx in batches:
                 arrays = pad_batch(enc, idx, pad_id=encoder.pad_id, names=names)
                 inputs = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}

@@ -41,6 +41,36 @@ _CHOSEN: dict[tuple[str, int], str] = {}
 _BF16_MARGIN = 1.15
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (x86 AVX512-BF16 or AMX-BF16).
+
+    Read from ``/proc/cpuinfo``: torch exposes no public check (its
+    ``mkldnn._is_mkldnn_bf16_supported`` is true for any AVX-512 CPU, where bf16 is
+    emulated). Elsewhere (macOS, Windows, ARM) ``False``: fp32, the safe choice.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bf16 natively: an Ampere-or-later GPU, or a CPU with
+    :func:`cpu_has_native_bf16`. Where it does, bf16 autocast roughly halves the time of a
+    forward pass (measured on the 2-core AVX512-BF16 EPYC: 400 pathology reports embedded
+    in 4.5 s instead of 11.1 s); elsewhere bf16 is emulated and slower than fp32.
+    """
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return kind == "cpu" and cpu_has_native_bf16()
+
+
 def pick_device(device: str) -> torch.device:
     """``auto`` → CUDA, else MPS, else CPU; any other name as given."""
     if device == "auto":

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from textclf.inference.torch_backend import cpu_has_native_bf16
+
 logger = logging.getLogger(__name__)
 
 
@@ -46,24 +48,6 @@ def _cuda_works() -> tuple[bool, str]:
 def _mps_works() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (x86 AVX512-BF16 or AMX-BF16).
-
-    Read from ``/proc/cpuinfo``: torch exposes no public check (its
-    ``mkldnn._is_mkldnn_bf16_supported`` is true for any AVX-512 CPU, where bf16 is
-    emulated). Elsewhere (macOS, Windows, ARM) ``False``: fp32, the safe choice.
-    """
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
 
 
 def select_resources(device: str = "auto", precision: str = "auto") -> Resources:

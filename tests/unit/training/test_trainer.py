@@ -237,3 +237,20 @@ def test_layer_decay_scales_learning_rates_by_depth():
     assert _lr_scale("classifier.weight", 6, 10.0, 0.5) == 10.0
     assert _lr_scale("bert.pooler.dense.weight", 6, 10.0, 0.5) == 10.0
     assert _lr_scale("bert.encoder.layer.0.output.dense.weight", 6, 1.0, 1.0) == 1.0
+
+
+def test_cpu_short_batches_take_the_plain_attention_path():
+    import contextlib
+
+    from textclf.training.trainer import _CPU_PLAIN_ATTENTION_MAX_TOKENS, _attention_kernel
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    short = torch.zeros((4, _CPU_PLAIN_ATTENTION_MAX_TOKENS), dtype=torch.long)
+    long = torch.zeros((4, _CPU_PLAIN_ATTENTION_MAX_TOKENS + 1), dtype=torch.long)
+    assert not isinstance(_attention_kernel(short, cpu), contextlib.nullcontext)
+    for ids, device in ((long, cpu), (short, cuda), (None, cpu)):
+        assert isinstance(_attention_kernel(ids, device), contextlib.nullcontext)
+    with _attention_kernel(short, cpu):  # the plain path computes attention
+        q = torch.randn(1, 2, 5, 8)
+        out = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+    assert out.shape == q.shape
