@@ -21,6 +21,7 @@ from textclf.inference.onnx import (
     INT8_FILE,
     ONNX_DIR,
     PARITY_FILE,
+    BackendChoice,
     choose_backend,
     export_onnx,
     int8_acceptable,
@@ -76,10 +77,38 @@ def test_int8_parity_report_is_what_int8_predicts(exported: Path):
     int8 = Predictor.from_onnx(exported, exported / ONNX_DIR / INT8_FILE, device="cpu")
     got, expected = int8.predict(texts), torch_pred.predict(texts)
     agreement = np.mean([g == e for g, e in zip(got, expected, strict=True)])
-    assert parity["int8"]["label_agreement"] == pytest.approx(agreement, abs=1e-6)
+    alone = parity["int8"]["alone"]  # int8 without re-checking its closest calls
+    assert alone["label_agreement"] == pytest.approx(agreement, abs=1e-6)
     diff = np.abs(int8.predict_proba(texts) - torch_pred.predict_proba(texts)).max()
-    assert parity["int8"]["max_abs_proba_diff"] == pytest.approx(diff, abs=1e-4)
+    assert alone["max_abs_proba_diff"] == pytest.approx(diff, abs=1e-4)
     assert 0 < diff < 1  # quantised, so not bit-identical, and still a probability
+    # Re-checking only ever moves int8 towards fp32.
+    assert parity["int8"]["label_agreement"] >= alone["label_agreement"]
+    assert 0 <= parity["int8"]["rechecked"] <= 1 and parity["int8"]["recheck_below"] >= 0
+
+
+def test_guarded_int8_rechecks_below_the_saved_margin(exported: Path, tmp_path: Path):
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    parity_file = folder / ONNX_DIR / PARITY_FILE
+    parity = json.loads(parity_file.read_text())
+    texts = _texts(folder)
+    fp32 = Predictor.from_onnx(folder, folder / ONNX_DIR / FP32_FILE, device="cpu").logits(texts)
+    alone = Predictor.from_onnx(folder, folder / ONNX_DIR / INT8_FILE, device="cpu").logits(texts)
+    int8_choice = BackendChoice("onnx-int8", folder / ONNX_DIR / INT8_FILE, "test")
+    # A margin above any possible one (margins are probability gaps, at most 1): every row
+    # is re-checked, so the output is fp32's.
+    parity["int8"]["recheck_below"] = 1.5
+    parity_file.write_text(json.dumps(parity))
+    everything = Predictor.from_onnx(folder, int8_choice, device="cpu")
+    np.testing.assert_array_equal(everything.logits(texts), fp32)
+    assert everything._onnx.rechecked == everything._onnx.seen == len(texts)
+    # Margin 0: nothing is re-checked and no fp32 graph is loaded.
+    parity["int8"]["recheck_below"] = 0.0
+    parity_file.write_text(json.dumps(parity))
+    nothing = Predictor.from_onnx(folder, int8_choice, device="cpu")
+    np.testing.assert_array_equal(nothing.logits(texts), alone)
+    assert nothing._onnx.rechecked == 0 and nothing._onnx._fallback is None
 
 
 def test_auto_prefers_int8_within_the_bar_and_fp32_otherwise(exported: Path, tmp_path: Path):

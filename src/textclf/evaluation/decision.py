@@ -132,6 +132,29 @@ class DecisionRule:
             reject_below=self.reject_below,
         )
 
+    def margins(self, proba: np.ndarray) -> np.ndarray:
+        """``(n,)`` how far each row's probabilities are from changing its decision.
+
+        Multi-class: the top probability minus the second (and, with ``reject_below``, no
+        more than the top's distance to it); binary: the positive label's distance to its
+        threshold; multi-label: the smallest distance of any label to its threshold.
+        ``textclf export --quantize int8`` re-checks the closest calls in fp32 with it.
+        """
+        proba = np.asarray(proba, dtype=np.float64)
+        if len(proba) == 0:
+            return np.zeros(0)
+        k = proba.shape[1]
+        if self.task == "multiclass":
+            top2 = np.sort(proba, axis=1)[:, -2:] if k > 1 else np.hstack([0 * proba, proba])
+            margin = top2[:, 1] - top2[:, 0]
+            if self.reject_below is not None:
+                margin = np.minimum(margin, np.abs(top2[:, 1] - self.reject_below))
+            return margin
+        t = np.asarray(self.per_label_thresholds(k), dtype=np.float64)
+        if self.task == "binary":
+            return np.abs(proba[:, 1] - t[0])
+        return np.abs(proba - t).min(axis=1)
+
     def with_threshold(self, value: float | None) -> DecisionRule:
         """This rule with a user's threshold: the positive label's (binary), every label's
         (multi-label), or the confidence below which a multi-class model abstains.

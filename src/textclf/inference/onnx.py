@@ -56,6 +56,11 @@ INT8_MIN_AGREEMENT = 0.995
 INT8_MAX_ACCURACY_DROP = 0.005
 #: Texts the parity check runs on at most (the first ones of the file).
 PARITY_MAX_TEXTS = 10_000
+#: The int8 model's closest calls are re-run in fp32: the smallest margin (see
+#: ``DecisionRule.margins``) that brings agreement with fp32 to this on the parity texts.
+#: On the Banking77 model int8 alone agreed on 98.8 % of 3,080 test texts; re-checking the
+#: 2.8 % whose top-two probabilities were within 0.4 of each other brought it to 99.9 %.
+INT8_GUARD_TARGET = 0.999
 
 
 def _onnxruntime() -> Any:
@@ -252,10 +257,33 @@ class OnnxBackend:
         self.output_name = self.session.get_outputs()[0].name
         shape = self.session.get_outputs()[0].shape
         self.num_labels = shape[-1] if isinstance(shape[-1], int) else None
+        self._fallback: OnnxBackend | None = None
+        self._margins: Callable[[np.ndarray], np.ndarray] | None = None
+        self._below = 0.0
+        self.rechecked = 0
+        self.seen = 0
+
+    def guard(
+        self,
+        fallback: OnnxBackend,
+        margins: Callable[[np.ndarray], np.ndarray],
+        below: float,
+    ) -> None:
+        """Re-run in ``fallback`` (the fp32 graph) the rows whose decision margin, computed
+        by ``margins`` from this graph's logits, is below ``below`` (counted in
+        ``rechecked`` of ``seen``)."""
+        self._fallback, self._margins, self._below = fallback, margins, below
 
     def forward(self, arrays: dict[str, np.ndarray]) -> Callable[[], np.ndarray]:
         """Run one batch; the returned thunk gives ``(b, k)`` float32 logits."""
         out = self.session.run([self.output_name], arrays)[0].astype(np.float32, copy=False)
+        if self._fallback is not None and self._margins is not None and len(out):
+            rows = np.flatnonzero(self._margins(out) < self._below)
+            if rows.size:
+                again = self._fallback.forward({k: v[rows] for k, v in arrays.items()})()
+                out[rows] = again
+            self.rechecked += int(rows.size)
+        self.seen += len(out)
         return lambda: out
 
 
@@ -356,6 +384,43 @@ def _compare(
         "accuracy_drop": drop,
         "headline": after["headline"],
     }
+
+
+def _guard_margin(margins: np.ndarray, wrong: np.ndarray) -> float:
+    """The smallest margin below which re-checking reaches ``INT8_GUARD_TARGET`` agreement.
+
+    Re-checked rows take fp32's decision, so the disagreements with the smallest margins
+    are the ones fixed; ``0.0`` when int8 alone reaches the target.
+    """
+    allowed = int(np.floor((1 - INT8_GUARD_TARGET) * len(margins)))
+    missed = np.sort(margins[wrong])
+    need = len(missed) - allowed
+    return 0.0 if need <= 0 else float(np.nextafter(missed[need - 1], np.inf))
+
+
+def _guarded(
+    rule: Any, reference: np.ndarray, fp32: np.ndarray, int8: np.ndarray, *, seed: int = 0
+) -> tuple[np.ndarray, float, float]:
+    """int8 with its closest calls re-checked in fp32, cross-fitted on two halves.
+
+    Each half is guarded with the margin fitted on the other half, so the agreement it
+    shows is what the margin does on texts it was not fitted on.
+
+    Returns:
+        The cross-fitted guarded probabilities, the share of rows re-checked, and the
+        margin fitted on all rows (the one saved for prediction).
+    """
+    margins = rule.margins(int8)
+    same = rule.decide(int8) == rule.decide(reference)
+    wrong = ~(same if same.ndim == 1 else np.all(same, axis=1))
+    halves = np.random.default_rng(seed).permutation(len(int8)) % 2
+    recheck = np.zeros(len(int8), dtype=bool)
+    for half in (0, 1):
+        fit, held = halves != half, halves == half
+        below = _guard_margin(margins[fit], wrong[fit])
+        recheck[held] = margins[held] < below
+    guarded = np.where(recheck[:, None], fp32, int8)
+    return guarded, float(recheck.mean()) if len(recheck) else 0.0, _guard_margin(margins, wrong)
 
 
 def _export_graph(model: Any, tokenizer: Any, path: Path, opset: int | None) -> None:
@@ -558,12 +623,21 @@ def export_onnx(
             rule = info.rule
             reference = rule.probabilities(torch_pred.logits(texts, progress=progress))
             parity["torch"] = _summary(rule, info.task, reference, y)
+            probas: dict[str, np.ndarray] = {}
             for name, file in (("fp32", fp32), ("int8", tmp / INT8_FILE)):
                 if not file.is_file():
                     continue
                 onnx_pred = Predictor.from_onnx(folder, file, info=info, device="cpu")
-                candidate = rule.probabilities(onnx_pred.logits(texts, progress=progress))
-                parity[name] = _compare(rule, reference, candidate, y, info.task)
+                probas[name] = rule.probabilities(onnx_pred.logits(texts, progress=progress))
+                parity[name] = _compare(rule, reference, probas[name], y, info.task)
+            if "int8" in probas:
+                guarded, share, below = _guarded(rule, reference, probas["fp32"], probas["int8"])
+                parity["int8"] = {
+                    **_compare(rule, reference, guarded, y, info.task),
+                    "recheck_below": below,
+                    "rechecked": round(share, 6),
+                    "alone": parity["int8"],
+                }
         else:
             parity["note"] = (
                 "no eval/predictions.jsonl and no --data: parity not measured, so int8 is not "
@@ -599,8 +673,15 @@ def parity_lines(parity: dict[str, Any]) -> list[str]:
     for name in ("fp32", "int8"):
         check = parity.get(name)
         if isinstance(check, dict):
+            alone = check.get("alone")
+            how = ""
+            if isinstance(alone, dict):
+                how = (
+                    f" (with the {pct(check.get('rechecked'))} closest calls re-checked in fp32; "
+                    f"int8 alone {pct(alone.get('label_agreement'))})"
+                )
             lines.append(
-                f"  onnx {name}: labels agree {pct(check['label_agreement'])}, max |Δp| "
+                f"  onnx {name}: labels agree {pct(check['label_agreement'])}{how}, max |Δp| "
                 f"{check['max_abs_proba_diff']:.2e}, accuracy {pct(check.get('accuracy'))}, "
                 f"headline {_num(check.get('headline'))}"
             )

@@ -86,3 +86,25 @@ def test_the_plain_decide_primitive():
     assert decide(np.array([[0.3, 0.7], [0.8, 0.2]]), "binary", threshold=0.75).tolist() == [0, 0]
     ml = decide(np.array([[0.1, 0.2]]), "multilabel", at_least_one=True)
     assert ml.tolist() == [[0, 1]]
+
+
+def test_margins_are_the_distance_to_a_changed_decision():
+    multiclass = DecisionRule(task="multiclass")
+    proba = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])
+    np.testing.assert_allclose(multiclass.margins(proba), [0.5, 0.05])
+    abstaining = DecisionRule(task="multiclass", reject_below=0.45)
+    np.testing.assert_allclose(abstaining.margins(proba), [0.25, 0.05])
+    binary = DecisionRule(task="binary", thresholds=0.3)
+    np.testing.assert_allclose(binary.margins(np.array([[0.6, 0.4], [0.1, 0.9]])), [0.1, 0.6])
+    multilabel = DecisionRule(task="multilabel", thresholds=[0.5, 0.2])
+    np.testing.assert_allclose(
+        multilabel.margins(np.array([[0.9, 0.25], [0.45, 0.9]])), [0.05, 0.05]
+    )
+    assert multiclass.margins(np.zeros((0, 3))).shape == (0,)
+    # A row is at margin 0 exactly where a nudge flips its decision.
+    rows = np.random.default_rng(0).dirichlet(np.ones(3), size=200)
+    for row, m in zip(rows, multiclass.margins(rows), strict=True):
+        nudged = row.copy()
+        second = np.argsort(row)[-2]
+        nudged[second] += m + 1e-9
+        assert multiclass.decide(nudged[None])[0] != multiclass.decide(row[None])[0]
