@@ -106,7 +106,7 @@ def pipeline_rows(model: Path, texts: list[str], max_length: int, *, default: bo
 
 
 def predictor_rows(model: Path, texts: list[str]) -> tuple[list[Row], list[str]]:
-    from textclf.inference.onnx import FP32_FILE, INT8_FILE, ONNX_DIR
+    from textclf.inference.onnx import FP32_FILE, INT8_FILE, ONNX_DIR, BackendChoice
     from textclf.inference.pipeline import Predictor
 
     rows = []
@@ -122,10 +122,22 @@ def predictor_rows(model: Path, texts: list[str]) -> tuple[list[Row], list[str]]
         if not path.is_file():
             print(f"(no {path}: run 'textclf export --model {model} --quantize int8' for this row)")
             continue
-        p = Predictor.from_onnx(model, path, device="cpu")
-        p.logits(texts[:64])
-        seconds, labels = timed(lambda p=p: p.predict(texts))
-        rows.append(Row(f"textclf Predictor, ONNX {name}", seconds, len(texts), labels))
+        # int8 alone, then as `auto` runs it: its closest calls re-checked in fp32.
+        choices = [BackendChoice("onnx", path, name)]
+        if name == "int8":
+            choices.append(BackendChoice("onnx-int8", path, name))
+        for choice in choices:
+            p = Predictor.from_onnx(model, choice, device="cpu")
+            p.logits(texts[:64])
+            seconds, labels = timed(lambda p=p: p.predict(texts))
+            label = f"textclf Predictor, ONNX {name}"
+            if choice.name == "onnx-int8":
+                assert p._onnx is not None
+                share = p._onnx.rechecked / max(p._onnx.seen, 1)
+                label += f" + fp32 re-check ({100 * share:.1f}% re-checked)"
+            elif name == "int8":
+                label += " alone"
+            rows.append(Row(label, seconds, len(texts), labels))
     return rows, reference
 
 
