@@ -323,6 +323,13 @@ class TextClassifier:
             saved = json.loads(attempt_file.read_text(encoding="utf-8"))
             attempt, seed, notes = saved["attempt"], saved["seed"], saved["notes"]
             cfg = train_cfg.model_copy(update=saved["update"])
+        attention_dropout = model_cfg.attention_dropout_for(len(train_ds))
+        if model_cfg.attention_dropout == "auto" and attention_dropout == 0.0:
+            logger.info(
+                "Attention dropout off for %d training texts (model.attention_dropout: auto; "
+                "small data trains better and faster without it).",
+                len(train_ds),
+            )
         while True:
             set_seed(seed)
             net = build_model(
@@ -330,7 +337,7 @@ class TextClassifier:
                 space,
                 revision=model_cfg.revision,
                 pooling=model_cfg.pooling,
-                attention_dropout=model_cfg.attention_dropout,
+                attention_dropout=attention_dropout,
             )
             result = train_model(
                 net,

@@ -65,3 +65,15 @@ def test_model_options_reach_the_model_config():
     assert (model_cfg.attention_dropout, model_cfg.revision) == (0.05, "v1")
     with pytest.raises(ConfigError, match="ModelConfig"):
         TextClassifier(model_options={"attention_dropout": 2.0})._configs()
+
+
+def test_auto_attention_dropout_is_off_on_small_data_only():
+    from textclf.config import AUTO_BATCH_STEPS, ModelConfig
+
+    auto = ModelConfig()
+    assert auto.attention_dropout == "auto"
+    small = AUTO_BATCH_STEPS * 32
+    assert auto.attention_dropout_for(small - 1) == 0.0
+    assert auto.attention_dropout_for(small) is None  # the checkpoint's own
+    assert ModelConfig(attention_dropout=0.2).attention_dropout_for(10) == 0.2
+    assert ModelConfig(attention_dropout=None).attention_dropout_for(10) is None
