@@ -109,7 +109,7 @@ def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
     _, result = clf._train_with_restarts(
         LabelSpace("binary", ("a", "b")),
         None,
-        None,
+        ["a text"] * 10,  # the training rows (only counted here)
         None,
         TrainConfig(learning_rate=1e-4, max_restarts=2, head_init="random"),
         ModelConfig(),
