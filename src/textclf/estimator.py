@@ -139,7 +139,7 @@ class TextClassifier:
                         **dict(self.model_options or {}),
                         "name": self.model,
                         "max_length": self.max_length,
-                        "pooling": self.pooling or ModelConfig().pooling,
+                        **({"pooling": self.pooling} if self.pooling else {}),
                     }
                 ),
             )

@@ -177,7 +177,7 @@ class Predictor:
             ModelLoadError: no ``tokenizer.json`` in the folder, or an unloadable file.
         """
         from textclf.errors import ModelLoadError
-        from textclf.inference.onnx import FP32_FILE, BackendChoice, OnnxBackend
+        from textclf.inference.onnx import BackendChoice, OnnxBackend
 
         folder = Path(directory)
         choice = (
@@ -206,7 +206,7 @@ class Predictor:
         self._device_name = device
         self._onnx = OnnxBackend(choice.file, device=device)
         if choice.name == "onnx-int8":
-            self._guard_int8(choice.file.parent / FP32_FILE, device)
+            self._guard_int8(folder, device)
         self._forward = self._onnx.forward
         self._inputs = model_inputs(self._onnx.input_names)
         self._max_tokens = max_batch_tokens or DEFAULT_MAX_TOKENS.get(self._onnx.device, 4096)
@@ -214,11 +214,12 @@ class Predictor:
         self._engine_length = -1
         return self
 
-    def _guard_int8(self, fp32: Path, device: str) -> None:
+    def _guard_int8(self, folder: Path, device: str) -> None:
         """Re-check int8's closest calls in fp32, below the margin the export fitted."""
-        from textclf.inference.onnx import OnnxBackend, read_parity
+        from textclf.inference.onnx import FP32_FILE, ONNX_DIR, OnnxBackend, read_parity
 
-        check = (read_parity(fp32.parent.parent) or {}).get("int8") or {}
+        fp32 = folder / ONNX_DIR / FP32_FILE
+        check = (read_parity(folder) or {}).get("int8") or {}
         below = check.get("recheck_below") if isinstance(check, dict) else None
         if not isinstance(below, int | float) or below <= 0 or not fp32.is_file():
             return
