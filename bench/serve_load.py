@@ -251,7 +251,8 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        help="Engine threads, offline and in the server alike [default: the server's default].",
+        help="Engine threads, offline and in the server alike [default: each side's own "
+        "default: every core offline; the server's --threads and --parallel-batches].",
     )
     parser.add_argument(
         "--server-arg",
@@ -262,12 +263,20 @@ def main() -> None:
     args = parser.parse_args()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    from textclf.serving.server import default_threads
+    from textclf.serving.server import default_parallel_batches, default_threads
 
-    # Before torch is imported here, and passed to the server: both sides run alike.
-    threads = args.threads or default_threads()
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    args.server_arg += ["--threads", str(threads)]
+    if args.threads:
+        # Before torch is imported here, and passed to the server: both sides run alike.
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        args.server_arg += ["--threads", str(args.threads)]
+        engines = f"engine threads {args.threads} on both sides"
+    else:
+        # Each side as a user runs it: offline on every core; the server with its defaults.
+        threads = default_threads()
+        engines = (
+            f"offline engine threads: all cores; server: {default_parallel_batches(1, threads)} "
+            f"batches at once x {threads} engine thread(s)"
+        )
     if args.model is None:
         model, data = ensure_model(args.workdir)
     else:
@@ -298,8 +307,8 @@ def main() -> None:
     print()
     print(
         f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, device {args.device}, engine threads "
-        f"{threads}; load average {load_before[0]:.1f} before, "
+        f"{os.cpu_count()} CPUs, device {args.device}, {engines}; load average "
+        f"{load_before[0]:.1f} before, "
         f"{load_after[0]:.1f} after (1 min)."
     )
     print(

@@ -200,3 +200,14 @@ def test_the_server_answers_on_the_backend_it_is_given(exported: Path, backend: 
     else:  # ONNX fp32 or int8: the export's parity bar, not bit-identity
         same = np.mean([a == b for a, b in zip(labels, expected, strict=True)])
         assert same >= 0.75, (labels, expected)
+
+
+def test_the_session_takes_its_threads_from_omp_num_threads(exported: Path, monkeypatch):
+    # `textclf serve --threads N` sets OMP_NUM_THREADS; ONNX Runtime must follow it as torch does.
+    from textclf.inference.onnx import OnnxBackend
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    backend = OnnxBackend(exported / ONNX_DIR / FP32_FILE, device="cpu")
+    assert backend.session.get_session_options().intra_op_num_threads == 1
+    explicit = OnnxBackend(exported / ONNX_DIR / FP32_FILE, device="cpu", threads=2)
+    assert explicit.session.get_session_options().intra_op_num_threads == 2

@@ -69,6 +69,14 @@ def serve(
         int | None,
         typer.Option("--batch-size", help="Texts per forward pass (default: the engine's choice)."),
     ] = None,
+    parallel_batches: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel-batches",
+            help="Micro-batches run at once per worker, each in its own thread (default: "
+            "cores / workers / --threads, at least 1).",
+        ),
+    ] = None,
     graceful_timeout: Annotated[
         float,
         typer.Option(
@@ -98,6 +106,7 @@ def serve(
         "backend": backend,
         "device": device,
         "batch_size": batch_size,
+        "parallel_batches": parallel_batches,
     }
     spec = {
         "model_dir": str(model.expanduser().resolve()),

@@ -351,6 +351,15 @@ class Engine:
         n = len(texts)
         if n == 0:
             return np.empty((0, self.num_labels), dtype=np.float32)
+        if n <= self.chunk_texts:
+            # One chunk: nothing to overlap its tokenisation with, so no worker thread
+            # (a server calls this per micro-batch; a thread each time costs ~5 %).
+            bar = _progress(progress, n)
+            try:
+                return self._run(self.encoder.encode(texts), bar)
+            finally:
+                if bar is not None:
+                    bar.close()
         chunks = (texts[i : i + self.chunk_texts] for i in range(0, n, self.chunk_texts))
         parts = [out for _, out in self.stream(chunks, _identity, progress=progress, total=n)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)

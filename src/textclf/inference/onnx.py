@@ -217,13 +217,20 @@ def choose_backend(
 # ---------------------------------------------------------------------------------------
 
 
+def _env_threads() -> int | None:
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 class OnnxBackend:
     """An ONNX Runtime session as an engine ``forward`` (see :mod:`textclf.inference.engine`).
 
     Args:
         path: The ``.onnx`` file.
         device: ``auto`` or ``cuda`` use the CUDA provider when onnxruntime has it; else CPU.
-        threads: Intra-op threads (default: onnxruntime's, one per physical core).
+        threads: Intra-op threads (default: ``OMP_NUM_THREADS`` when set, as torch reads
+            it, so ``textclf serve --threads`` holds for both engines; else onnxruntime's,
+            one per physical core).
 
     Raises:
         MissingExtraError: without onnxruntime.
@@ -236,6 +243,8 @@ class OnnxBackend:
         ort = _onnxruntime()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is None:
+            threads = _env_threads()
         if threads:
             options.intra_op_num_threads = threads
         # Idle worker threads sleep instead of spinning: on a shared machine spinning took

@@ -10,7 +10,10 @@ other request is *arriving* (received by the server but not yet queued). TEI nev
 a short wait lets requests that are still being parsed join the batch, and the arrival
 count keeps a lone client from paying it.
 
-While one batch runs, the next gathers, so at load the batch size grows with the queue.
+While one batch runs, the next gathers; it goes to the model the moment the running one
+returns, before that one's requests are answered, so the model does not idle while the
+loop writes responses. At load the batch size grows with the queue. With ``parallel``
+above 1, that many batches run at once, each in its own model thread.
 Closing stops new work and drains what is queued: nothing accepted is dropped.
 
 Example:
@@ -76,6 +79,16 @@ class _Entry:
 
 
 @dataclass
+class _Running:
+    """A batch in the model thread: its requests, text count, pending rows, start time."""
+
+    batch: list[_Entry]
+    texts: int
+    result: asyncio.Future[np.ndarray]
+    started: float
+
+
+@dataclass
 class _Throughput:
     """Texts per second over the last ``window`` seconds (for Retry-After)."""
 
@@ -104,6 +117,10 @@ class MicroBatcher:
         max_batch_tokens: Token budget of one batch.
         max_wait_ms: Longest the first text of a batch waits for company.
         max_queue_texts: Texts allowed to wait; more raises :class:`QueueFullError`.
+        parallel: Batches that run at once, each in its own model thread (``infer`` must
+            then be thread-safe, as the engines are). On a CPU, two single-threaded batches
+            keep both cores busy where one two-threaded batch waits at every barrier for
+            the thread the event loop interrupted.
         observer: Receives queue depths and batch sizes (metrics).
     """
 
@@ -115,9 +132,13 @@ class MicroBatcher:
         max_batch_tokens: int = 16384,
         max_wait_ms: float = 2.0,
         max_queue_texts: int = 4096,
+        parallel: int = 1,
         observer: BatchObserver | None = None,
     ) -> None:
+        if parallel < 1:
+            raise ValueError(f"parallel must be at least 1, not {parallel}")
         self._infer = infer
+        self._parallel = parallel
         self._max_length = max_length
         self._budget = max_batch_tokens
         self._max_wait = max_wait_ms / 1000.0
@@ -192,9 +213,10 @@ class MicroBatcher:
         """Start the batching task and the model thread (call inside the event loop)."""
         if self._task is not None:
             return
-        # One thread: the model is not re-entrant, and torch already uses every core
-        # inside a forward pass.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textclf-model")
+        # One thread per batch in flight; the engine's own threads work inside each.
+        self._executor = ThreadPoolExecutor(
+            max_workers=self._parallel, thread_name_prefix="textclf-model"
+        )
         self._task = asyncio.get_running_loop().create_task(self._run(), name="textclf-batcher")
 
     async def close(self, timeout: float | None = None) -> None:
@@ -220,23 +242,34 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
+        running: list[_Running] = []
+        try:
+            while True:
                 self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            await self._gather(loop)
-            batch = self._take()
-            if batch:
-                try:
-                    await self._run_batch(loop, batch)
-                except Exception as e:  # never let one batch end the loop
-                    logger.exception("Batch failed outside the model.")
-                    for entry in batch:
-                        if not entry.future.done():
-                            entry.future.set_exception(e)
+                finished = [r for r in running if r.result.done()]
+                running = [r for r in running if not r.result.done()]
+                # Fill the free model threads *before* answering what finished: answering
+                # (JSON, logs, sockets) takes the loop for milliseconds, and a model thread
+                # would idle meanwhile.
+                while len(running) < self._parallel and self._queue:
+                    if not running and not finished:
+                        await self._gather(loop)  # the model is idle: wait for company
+                    started = self._start(loop, self._take())
+                    if started is not None:
+                        running.append(started)
+                for done in finished:
+                    self._answer(done, loop.time())
+                if finished:
+                    continue  # a batch may have finished meanwhile
+                if not running and not self._queue and self._closing:
+                    return
+                await self._wakeup.wait()  # a request, or a batch finishing, sets it
+        except asyncio.CancelledError:  # close() timed out: these requests get an answer
+            for r in running:
+                for entry in r.batch:
+                    if not entry.future.done():
+                        entry.future.set_exception(ClosingError("the server shut down"))
+            raise
 
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for company until the budget fills, the wait ends, or nobody is arriving."""
@@ -270,37 +303,63 @@ class MicroBatcher:
         self._report_depth()
         return batch
 
-    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Entry]) -> None:
+    def _start(self, loop: asyncio.AbstractEventLoop, batch: list[_Entry]) -> _Running | None:
+        """Send ``batch`` to the model thread; ``None`` when every request in it went away."""
+        if not batch:
+            return None
         texts = [t for entry in batch for t in entry.texts]
-        started = loop.time()
+        result = loop.run_in_executor(self._executor, self._infer, texts)
+        result.add_done_callback(lambda _: self._wakeup.set())
+        return _Running(batch, len(texts), result, loop.time())
+
+    def _answer(self, done: _Running, finished: float) -> None:
+        """Give each request of a finished batch its rows, or the model's error."""
+        batch = done.batch
         try:
-            rows = await loop.run_in_executor(self._executor, self._infer, texts)
-            rows = np.asarray(rows)
-            if rows.shape[0] != len(texts):
-                raise RuntimeError(
-                    f"the model returned {rows.shape[0]} rows for {len(texts)} texts"
-                )
+            rows: np.ndarray | BaseException = done.result.result()
         except Exception as e:
-            ids = ", ".join(entry.request_id for entry in batch)
-            logger.exception("Model failed on a batch of %d texts (requests %s).", len(texts), ids)
+            rows = e
+        try:
+            self._deliver(done, rows, finished)
+        except Exception as e:  # never let one batch end the loop
+            logger.exception("Batch failed outside the model.")
             for entry in batch:
                 if not entry.future.done():
                     entry.future.set_exception(e)
+
+    def _deliver(self, done: _Running, rows: np.ndarray | BaseException, finished: float) -> None:
+        batch = done.batch
+        if not isinstance(rows, BaseException):
+            rows = np.asarray(rows)
+            if rows.shape[0] != done.texts:
+                rows = RuntimeError(
+                    f"the model returned {rows.shape[0]} rows for {done.texts} texts"
+                )
+        if isinstance(rows, BaseException):
+            ids = ", ".join(entry.request_id for entry in batch)
+            logger.error(
+                "Model failed on a batch of %d texts (requests %s).",
+                done.texts,
+                ids,
+                exc_info=rows,
+            )
+            for entry in batch:
+                if not entry.future.done():
+                    entry.future.set_exception(rows)
             return
-        finished = loop.time()
         offset = 0
         for entry in batch:
             n = len(entry.texts)
             if not entry.future.done():
                 entry.future.set_result(rows[offset : offset + n])
             offset += n
-        self._throughput.add(time.monotonic(), len(texts))
+        self._throughput.add(time.monotonic(), done.texts)
         if self._observer is not None:
             self._observer.batch_done(
-                texts=len(texts),
+                texts=done.texts,
                 tokens=sum(entry.tokens for entry in batch),
-                seconds=finished - started,
-                waits=[started - entry.queued_at for entry in batch],
+                seconds=finished - done.started,
+                waits=[done.started - entry.queued_at for entry in batch],
             )
 
     def _fail_queued(self, error: Exception) -> None:

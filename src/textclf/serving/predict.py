@@ -6,12 +6,16 @@ multi-label model (where TEI's ``/predict`` applies softmax, ``core/src/infer.rs
 its saved threshold(s) or the request's override — and the prediction records of
 :mod:`textclf.inference.records`.
 
+The scores are computed once per micro-batch (:func:`batch_scores`, in the model's thread):
+the temperature does not depend on the request, and one softmax over a batch costs what
+one over a single row does. :func:`respond` then applies each request's own thresholds.
+
 Example:
     >>> import numpy as np
     >>> from textclf.persistence import ModelInfo
     >>> info = ModelInfo(task="multilabel", labels=["a", "b"])
     >>> req = PredictRequest(text="x")
-    >>> body = respond(np.array([[2.0, 1.0]]), req, info, model="sha256:0")
+    >>> body = respond(batch_scores(info, np.array([[2.0, 1.0]])), req, info, model="sha256:0")
     >>> body["predictions"][0]["labels"]
     ['a', 'b']
 """
@@ -63,8 +67,14 @@ def prepare_texts(request: PredictRequest, *, max_texts: int, max_chars: int) ->
     return PreparedTexts(texts, truncated)
 
 
+def batch_scores(info: ModelInfo, logits: np.ndarray) -> np.ndarray:
+    """``(n, k)`` scores of a batch under the model's temperature (softmax, or sigmoids for
+    multi-label): what :func:`respond` takes."""
+    return info.rule.probabilities(np.asarray(logits, dtype=np.float64))
+
+
 def respond(
-    logits: np.ndarray,
+    scores: np.ndarray,
     request: PredictRequest,
     info: ModelInfo,
     *,
@@ -72,10 +82,10 @@ def respond(
     texts: list[str] | None = None,
     truncated: list[int] | None = None,
 ) -> dict[str, Any]:
-    """The response body for ``logits`` (``(n, k)``, the request's rows in order).
+    """The response body for ``scores`` (``(n, k)``, the request's rows in order).
 
     Args:
-        logits: Raw logits of the request's texts.
+        scores: The request's rows of :func:`batch_scores`.
         request: The request (threshold override, top_k, ids, return_text).
         info: The model's info: labels and decision rule.
         model: The model fingerprint named in the response.
@@ -83,7 +93,7 @@ def respond(
         truncated: Rows that were cut to the character limit.
     """
     rule = info.rule.with_threshold(request.threshold)
-    proba = rule.probabilities(np.asarray(logits, dtype=np.float64))
+    proba = np.asarray(scores, dtype=np.float64)
     decided = rule.decide(proba)
     records = prediction_records(
         proba,

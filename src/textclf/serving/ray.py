@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from textclf.errors import ConfigError, missing_extra
-from textclf.serving.predict import TooManyTextsError, prepare_texts, respond
+from textclf.serving.predict import TooManyTextsError, batch_scores, prepare_texts, respond
 from textclf.serving.schemas import PredictRequest, validation_message
 from textclf.serving.settings import ServeSettings
 
@@ -69,15 +69,18 @@ class TextclfDeployment:
         self.info = self.predictor.info
         self.fingerprint = model_fingerprint(model_dir)
         self.max_chars = self.settings.chars_limit(self.info.max_length)
-        batched: Any = self._logits  # serve.batch's wrapper carries the setters
+        batched: Any = self._scores  # serve.batch's wrapper carries the setters
         batched.set_max_batch_size(self.settings.batch_size or 64)
         batched.set_batch_wait_timeout_s(self.settings.max_wait_ms / 1000.0)
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
-    async def _logits(self, texts: list[str]) -> list[np.ndarray]:
+    async def _scores(self, texts: list[str]) -> list[np.ndarray]:
         # Off the replica's event loop, so it keeps accepting requests during a forward pass.
-        rows = await asyncio.to_thread(self.predictor.logits, texts)
+        rows = await asyncio.to_thread(self._batch, texts)
         return list(rows)
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        return batch_scores(self.info, self.predictor.logits(texts))
 
     async def predict(self, payload: Any) -> tuple[int, dict[str, Any]]:
         """Status and body for a ``/v1/predict`` payload (a JSON object)."""
@@ -92,7 +95,7 @@ class TextclfDeployment:
         except TooManyTextsError as e:
             return _error(413, str(e), "payload_too_large")
         try:
-            rows = await asyncio.gather(*(self._logits(t) for t in prepared.texts))
+            rows = await asyncio.gather(*(self._scores(t) for t in prepared.texts))
         except Exception as e:
             logger.exception("The model failed on a request.")
             return _error(500, f"The model failed on this request ({type(e).__name__}).", "backend")

@@ -133,7 +133,7 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
         sentence = "The request body is not valid JSON"
     elif kind == "missing" and not where:
         sentence = "The request needs a JSON body with 'text' or 'texts'"
-    elif kind == "model_attributes_type" or (kind == "dict_type" and not where):
+    elif kind in ("model_attributes_type", "model_type") or (kind == "dict_type" and not where):
         sentence = "The request body must be a JSON object with 'text' or 'texts'"
     elif kind == "extra_forbidden":
         sentence = f"Unknown field '{where}'; the fields are text, texts, ids, top_k, threshold and return_text"

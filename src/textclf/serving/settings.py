@@ -57,6 +57,9 @@ class ServeSettings:
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         batch_size: Texts per forward pass inside the engine (``None``: the engine's own
             choice); Ray batches this many texts (64 when ``None``).
+        parallel_batches: Micro-batches that run at once, each in its own model thread
+            (``None``: :func:`textclf.serving.server.run_server` fills the cores, one batch
+            per engine's worth of threads; 1 for an app built directly).
     """
 
     max_batch_tokens: int = 16384
@@ -70,6 +73,7 @@ class ServeSettings:
     backend: str = "auto"
     device: str = "auto"
     batch_size: int | None = None
+    parallel_batches: int | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -78,6 +82,7 @@ class ServeSettings:
             "max_texts_per_request",
             "max_request_bytes",
             "batch_size",
+            "parallel_batches",
         ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, not {getattr(self, name)}.")

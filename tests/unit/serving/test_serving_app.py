@@ -101,7 +101,8 @@ def test_health_ready_info_metrics_and_docs(multilabel_client: TestClient):
     assert "textclf_request_duration_seconds_bucket" in metrics
     assert 'textclf_model_info{fingerprint="sha256:stub"' in metrics
     schema = c.get("/openapi.json").json()
-    assert "/v1/predict" in schema["paths"]
+    body = schema["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"text", "texts", "threshold", "top_k"} <= set(body["schema"]["properties"])
     assert c.get("/docs").status_code == 200
 
 

@@ -205,3 +205,34 @@ def test_a_cancelled_request_is_not_run():
         return model.seen
 
     assert asyncio.run(scenario()) == [["a"], ["kept"]]
+
+
+def test_parallel_batches_run_at_once_and_each_request_gets_its_rows():
+    import threading
+
+    # Each call waits at a two-party barrier: it passes only if two batches run at once
+    # (with one model thread the barrier would time out and fail the requests).
+    barrier = threading.Barrier(2, timeout=10)
+
+    def model(texts: list[str]) -> np.ndarray:
+        barrier.wait()
+        return np.array([[len(t)] for t in texts], dtype=np.float32)
+
+    async def scenario():
+        batcher = MicroBatcher(model, max_length=32, max_wait_ms=0, parallel=2)
+        batcher.start()
+        first = batcher.submit(["a"])
+        await asyncio.sleep(0)  # the first batch starts alone
+        second = batcher.submit(["bb", "ccc"])
+        rows = await asyncio.gather(first, second)
+        await batcher.close()
+        return rows
+
+    first, second = asyncio.run(scenario())
+    assert first[:, 0].tolist() == [1]
+    assert second[:, 0].tolist() == [2, 3]
+
+
+def test_parallel_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        MicroBatcher(lambda texts: np.zeros((len(texts), 1)), max_length=8, parallel=0)

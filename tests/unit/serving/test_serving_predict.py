@@ -7,7 +7,7 @@ import pytest
 
 from textclf.evaluation.decision import DecisionRule
 from textclf.persistence import ModelInfo
-from textclf.serving.predict import TooManyTextsError, prepare_texts, respond
+from textclf.serving.predict import TooManyTextsError, batch_scores, prepare_texts, respond
 from textclf.serving.schemas import PredictRequest, validation_message
 
 
@@ -23,7 +23,8 @@ def test_prepare_counts_and_cuts():
 def test_respond_applies_temperature_then_per_label_sigmoid_thresholds():
     rule = DecisionRule(task="multilabel", temperature=2.0, thresholds=[0.6, 0.2])
     info = ModelInfo(task="multilabel", labels=["a", "b"], rule=rule)
-    body = respond(np.array([[1.0, -1.0]]), PredictRequest(text="t"), info, model="m")
+    scores = batch_scores(info, np.array([[1.0, -1.0]]))
+    body = respond(scores, PredictRequest(text="t"), info, model="m")
     (record,) = body["predictions"]
     # sigmoid(0.5) = 0.6225 >= 0.6; sigmoid(-0.5) = 0.3775 >= 0.2.
     assert record["scores"] == pytest.approx({"a": 0.622459, "b": 0.377541})
@@ -34,7 +35,8 @@ def test_respond_applies_temperature_then_per_label_sigmoid_thresholds():
 def test_respond_binary_threshold_override_and_echo():
     info = ModelInfo(task="binary", labels=["neg", "pos"])
     request = PredictRequest(texts=["x", "y"], threshold=0.9, return_text=True, ids=[1, 2])
-    body = respond(np.array([[0.0, 1.0], [0.0, 5.0]]), request, info, model="m", truncated=[0])
+    scores = batch_scores(info, np.array([[0.0, 1.0], [0.0, 5.0]]))
+    body = respond(scores, request, info, model="m", truncated=[0])
     assert [r["label"] for r in body["predictions"]] == ["neg", "pos"]
     assert [r["text"] for r in body["predictions"]] == ["x", "y"]
     assert [r["id"] for r in body["predictions"]] == [1, 2]

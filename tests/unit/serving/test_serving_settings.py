@@ -16,6 +16,7 @@ from textclf.serving.settings import ServeSettings, read_api_keys
         ({"max_batch_tokens": 0}, "--max-batch-tokens must be at least 1, not 0."),
         ({"max_wait_ms": -1}, "--max-wait-ms must be 0 or more, not -1."),
         ({"max_chars": 0}, "--max-chars must be at least 1, not 0."),
+        ({"parallel_batches": 0}, "--parallel-batches must be at least 1, not 0."),
         ({"backend": "tensorrt"}, "--backend tensorrt: unknown backend; use auto, torch or onnx."),
         ({"max_queue_texts": 10, "max_texts_per_request": 20}, "could never be queued"),
     ],
@@ -33,7 +34,9 @@ def test_character_limit_defaults_to_eight_per_token():
 
 
 def test_settings_survive_the_json_hand_over():
-    settings = ServeSettings(cors_origins=("https://a.example",), max_chars=99, api_key_file="/k")
+    settings = ServeSettings(
+        cors_origins=("https://a.example",), max_chars=99, api_key_file="/k", parallel_batches=2
+    )
     assert ServeSettings.from_json(settings.to_json()) == settings
 
 
@@ -55,3 +58,15 @@ def test_api_key_file_reads_keys_skips_comments_and_refuses_empty(tmp_path: Path
         read_api_keys(empty)
     with pytest.raises(ConfigError, match="cannot read the API key file"):
         read_api_keys(tmp_path / "missing")
+
+
+def test_default_engines_fill_the_cores_and_leave_a_core_to_the_loop(monkeypatch):
+    from textclf.serving import server
+
+    monkeypatch.setattr(server, "_cores", lambda: 2)
+    assert server.default_threads() == 1
+    assert server.default_parallel_batches(1, 1) == 2  # two one-thread batches on 2 cores
+    assert server.default_parallel_batches(1, 2) == 1
+    monkeypatch.setattr(server, "_cores", lambda: 16)
+    assert server.default_threads(2) == 7
+    assert server.default_parallel_batches(2, 7) == 1
