@@ -62,7 +62,7 @@ def serve(
         int | None,
         typer.Option(
             "--threads",
-            help="Engine threads per worker (default: cores / workers - 1, at least 1: one core is left to each event loop).",
+            help="Engine threads of each batch (default: cores / workers - 1, at least 1: one core is left to each event loop).",
         ),
     ] = None,
     batch_size: Annotated[

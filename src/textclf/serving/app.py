@@ -509,7 +509,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
                 headers={"Retry-After": "1"},
             ) from e
         try:
-            logits = await future
+            scores = await future
         except ClosingError as e:
             raise ApiError(503, "The server shut down before this request ran; retry it.") from e
         except Exception as e:
@@ -522,7 +522,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         if prepared.truncated:
             state.metrics.truncated.inc(len(prepared.truncated))
         content = respond(
-            logits,
+            scores,
             body,
             info,
             model=state.fingerprint,

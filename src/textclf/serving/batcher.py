@@ -1,8 +1,8 @@
 """Dynamic micro-batching: concurrent requests share forward passes, by a token budget.
 
 Requests queue their texts; one task on the event loop cuts the queue into batches and
-hands each to the model in a single worker thread, so the loop never blocks on the model
-and the model never runs twice at once. Each request gets its own rows back, in order.
+hands each to a model thread (``parallel`` of them, one by default), so the loop never
+blocks on the model. Each request gets its own rows back, in order.
 
 A batch closes when the next request would overflow ``max_batch_tokens`` (as in TEI's
 ``core/src/queue.rs``), when its first text has waited ``max_wait_ms``, or as soon as no
@@ -112,7 +112,8 @@ class MicroBatcher:
     """Queue texts from concurrent requests and run them through ``infer`` in batches.
 
     Args:
-        infer: ``texts -> (n, k)`` array, rows in input order (``Predictor.logits``).
+        infer: ``texts -> (n, k)`` array, rows in input order (the server passes the
+            model's scores, :func:`textclf.serving.predict.batch_scores`).
         max_length: The model's truncation length in tokens (caps each text's estimate).
         max_batch_tokens: Token budget of one batch.
         max_wait_ms: Longest the first text of a batch waits for company.
