@@ -140,6 +140,7 @@ class MicroBatcher:
             raise ValueError(f"parallel must be at least 1, not {parallel}")
         self._infer = infer
         self._parallel = parallel
+        self._answered = False  # whether a batch has come back from the model
         self._max_length = max_length
         self._budget = max_batch_tokens
         self._max_wait = max_wait_ms / 1000.0
@@ -252,7 +253,9 @@ class MicroBatcher:
                 # Fill the free model threads *before* answering what finished: answering
                 # (JSON, logs, sockets) takes the loop for milliseconds, and a model thread
                 # would idle meanwhile.
-                while len(running) < self._parallel and self._queue:
+                # The first batch runs alone: engines build lazily on their first call.
+                slots = self._parallel if self._answered else 1
+                while len(running) < slots and self._queue:
                     if not running and not finished:
                         await self._gather(loop)  # the model is idle: wait for company
                     started = self._start(loop, self._take())
@@ -354,6 +357,7 @@ class MicroBatcher:
             if not entry.future.done():
                 entry.future.set_result(rows[offset : offset + n])
             offset += n
+        self._answered = True
         self._throughput.add(time.monotonic(), done.texts)
         if self._observer is not None:
             self._observer.batch_done(
