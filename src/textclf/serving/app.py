@@ -576,6 +576,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             "backend": str(getattr(state.model, "backend", "unknown")),
             "precision": str(getattr(state.model, "precision", "unknown")),
             "limits": settings.limits(info.max_length),
+            "parallel_batches": settings.parallel_batches or 1,
         }
 
     @app.get("/metrics", summary="Prometheus metrics")

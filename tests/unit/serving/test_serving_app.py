@@ -92,6 +92,7 @@ def test_health_ready_info_metrics_and_docs(multilabel_client: TestClient):
     assert info["textclf_version"]
     assert info["limits"]["max_texts_per_request"] == 128
     assert info["limits"]["max_chars"] == 8 * 32
+    assert info["parallel_batches"] == 1  # an app built directly runs one batch at a time
     c.post("/v1/predict", json={"texts": ["one", "two"]})
     metrics = c.get("/metrics").text
     assert 'textclf_requests_total{endpoint="/v1/predict",status="200"} 1.0' in metrics
