@@ -217,8 +217,9 @@ def choose_backend(
 # ---------------------------------------------------------------------------------------
 
 
-def _env_threads() -> int | None:
-    value = os.environ.get("OMP_NUM_THREADS", "")
+def env_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as a positive count, or ``None`` when unset or not one."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
@@ -244,7 +245,7 @@ class OnnxBackend:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads is None:
-            threads = _env_threads()
+            threads = env_threads()
         if threads:
             options.intra_op_num_threads = threads
         # Idle worker threads sleep instead of spinning: on a shared machine spinning took

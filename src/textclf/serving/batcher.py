@@ -270,9 +270,7 @@ class MicroBatcher:
                 await self._wakeup.wait()  # a request, or a batch finishing, sets it
         except asyncio.CancelledError:  # close() timed out: these requests get an answer
             for r in running:
-                for entry in r.batch:
-                    if not entry.future.done():
-                        entry.future.set_exception(ClosingError("the server shut down"))
+                _fail(r.batch, ClosingError("the server shut down"))
             raise
 
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -320,52 +318,35 @@ class MicroBatcher:
         """Give each request of a finished batch its rows, or the model's error."""
         batch = done.batch
         try:
-            rows: np.ndarray | BaseException = done.result.result()
-        except Exception as e:
-            rows = e
-        try:
-            self._deliver(done, rows, finished)
-        except Exception as e:  # never let one batch end the loop
-            logger.exception("Batch failed outside the model.")
-            for entry in batch:
-                if not entry.future.done():
-                    entry.future.set_exception(e)
-
-    def _deliver(self, done: _Running, rows: np.ndarray | BaseException, finished: float) -> None:
-        batch = done.batch
-        if not isinstance(rows, BaseException):
-            rows = np.asarray(rows)
+            rows = np.asarray(done.result.result())
             if rows.shape[0] != done.texts:
-                rows = RuntimeError(
+                raise RuntimeError(
                     f"the model returned {rows.shape[0]} rows for {done.texts} texts"
                 )
-        if isinstance(rows, BaseException):
+        except Exception as e:
             ids = ", ".join(entry.request_id for entry in batch)
-            logger.error(
-                "Model failed on a batch of %d texts (requests %s).",
-                done.texts,
-                ids,
-                exc_info=rows,
-            )
-            for entry in batch:
-                if not entry.future.done():
-                    entry.future.set_exception(rows)
+            logger.exception("Model failed on a batch of %d texts (requests %s).", done.texts, ids)
+            _fail(batch, e)
             return
-        offset = 0
-        for entry in batch:
-            n = len(entry.texts)
-            if not entry.future.done():
-                entry.future.set_result(rows[offset : offset + n])
-            offset += n
-        self._answered = True
-        self._throughput.add(time.monotonic(), done.texts)
-        if self._observer is not None:
-            self._observer.batch_done(
-                texts=done.texts,
-                tokens=sum(entry.tokens for entry in batch),
-                seconds=finished - done.started,
-                waits=[done.started - entry.queued_at for entry in batch],
-            )
+        try:
+            offset = 0
+            for entry in batch:
+                n = len(entry.texts)
+                if not entry.future.done():
+                    entry.future.set_result(rows[offset : offset + n])
+                offset += n
+            self._answered = True
+            self._throughput.add(time.monotonic(), done.texts)
+            if self._observer is not None:
+                self._observer.batch_done(
+                    texts=done.texts,
+                    tokens=sum(entry.tokens for entry in batch),
+                    seconds=finished - done.started,
+                    waits=[done.started - entry.queued_at for entry in batch],
+                )
+        except Exception as e:  # never let one batch end the loop
+            logger.exception("Batch failed outside the model.")
+            _fail(batch, e)
 
     def _fail_queued(self, error: Exception) -> None:
         while self._queue:
@@ -378,3 +359,10 @@ class MicroBatcher:
     def _report_depth(self) -> None:
         if self._observer is not None:
             self._observer.queue_depth(self._queued_texts)
+
+
+def _fail(batch: list[_Entry], error: BaseException) -> None:
+    """Fail every request of ``batch`` still waiting for its rows."""
+    for entry in batch:
+        if not entry.future.done():
+            entry.future.set_exception(error)

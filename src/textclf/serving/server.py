@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from textclf.errors import ConfigError, missing_extra
+from textclf.inference.onnx import env_threads
 from textclf.serving.metrics import MULTIPROC_ENV
 from textclf.serving.settings import ServeSettings
 
@@ -113,9 +114,9 @@ def run_server(
     if threads is not None or "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(threads or default_threads(workers))
     if settings.parallel_batches is None:
+        engine = env_threads() or default_threads(workers)
         settings = dataclasses.replace(
-            settings,
-            parallel_batches=default_parallel_batches(workers, int(os.environ["OMP_NUM_THREADS"])),
+            settings, parallel_batches=default_parallel_batches(workers, engine)
         )
     signal.signal(signal.SIGTERM, _exit_quietly)
     options: dict[str, Any] = {

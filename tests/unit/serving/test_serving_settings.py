@@ -70,3 +70,13 @@ def test_default_engines_fill_the_cores_and_leave_a_core_to_the_loop(monkeypatch
     monkeypatch.setattr(server, "_cores", lambda: 16)
     assert server.default_threads(2) == 7
     assert server.default_parallel_batches(2, 7) == 1
+
+
+@pytest.mark.parametrize(("value", "expected"), [("3", 3), (" 2 ", 2), ("0", None), ("abc", None)])
+def test_engine_threads_from_the_environment_ignore_what_is_not_a_count(
+    monkeypatch, value: str, expected
+):
+    from textclf.inference.onnx import env_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert env_threads() == expected
