@@ -339,15 +339,6 @@ def _train_and_save(
     )
     info = clf.info()
     info.backbone = describe_backbone(config.model.name, revision=config.model.revision)
-    info.metrics = {
-        "split": eval_name,
-        "n_examples": result.n_eval,
-        "confidence": config.eval.confidence,
-        "metrics": doc.get("metrics", {}),
-        "comparison": doc.get("comparison"),
-        "validation_comparison": doc.get("validation_comparison"),
-    }
-    info.data = data.summary()
     info.training = {
         "device": history.resources.note,
         "precision": history.resources.precision,
@@ -363,25 +354,24 @@ def _train_and_save(
     }
     info.versions = library_versions()
     write_text_atomic(eval_dir / "log_history.json", json.dumps(history.log_history, indent=1))
-    save_with_card(clf, output, info, config, data, doc, result.notes, result.warnings)
-    if config.diagnostics.enabled and assessment is not None:
-        # After the save: a failing figure must never cost the trained model.
-        result.notes += diagnose_fit(
-            clf,
-            assessment,
-            data,
-            config,
-            output,
-            batch_size=batch_size,
-            log_history=history.log_history,
-            best_metric=history.metric_name,
-            best_step=info.training["best_step"],
-            title=f"textclf report: {output.name or 'run'}",
-            facts=[
-                ("backbone", info.backbone_name),
-                ("training", f"{history.train_runtime_s:.0f} s on {history.resources.note}"),
-            ],
-        )
+    result.notes += save_fitted(
+        clf,
+        output,
+        info,
+        config,
+        data,
+        assessment,
+        notes=result.notes,
+        warnings=result.warnings,
+        batch_size=batch_size,
+        log_history=history.log_history,
+        best_metric=history.metric_name,
+        title=f"textclf report: {output.name or 'run'}",
+        facts=[
+            ("backbone", info.backbone_name),
+            ("training", f"{history.train_runtime_s:.0f} s on {history.resources.note}"),
+        ],
+    )
     # Last, so that everything written (report, figures, model) is in the tracked run.
     result.tracking = session.complete(output, doc, task=space.task)
     # Finished before the checkpoints go: a crash in between leaves a finished run with
@@ -400,28 +390,66 @@ def _best_step(checkpoint: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def save_with_card(
+def save_fitted(
     clf: TextClassifier,
     output: Path,
     info: ModelInfo,
     config: ExperimentConfig,
     data: PreparedData,
-    evaluation: dict[str, Any],
+    assessment: Assessment | None,
+    *,
     notes: list[str],
     warnings: list[str],
-) -> None:
-    """Save the model folder with its resolved config and its model card."""
+    batch_size: int,
+    log_history: list[dict[str, Any]] | None,
+    best_metric: str | None,
+    title: str,
+    facts: list[tuple[str, str]],
+) -> list[str]:
+    """Save a model fitted on ``data`` (by :func:`run_experiment` or a tuning export) as
+    ``output`` with its config and card, then write its report; the report's notes.
+
+    ``info`` gains the measured metrics and the data summary. The report comes after the
+    save, so a failing figure never costs the trained model.
+    """
+    doc = assessment.document if assessment is not None else {}
+    info.metrics = {
+        "split": doc.get("split"),
+        "n_examples": int(doc.get("n_examples", 0)),
+        "confidence": config.eval.confidence,
+        "metrics": doc.get("metrics", {}),
+        "comparison": doc.get("comparison"),
+        "validation_comparison": doc.get("validation_comparison"),
+    }
+    info.data = data.summary()
     clf.save_pretrained(
         output,
         info=info,
         config_yaml=config.to_yaml(),
         model_card=model_card(
             info,
-            evaluation=evaluation,
+            evaluation=doc,
             data_markdown=data.report.to_markdown(),
             notes=notes,
             warnings=warnings,
         ),
+    )
+    if assessment is None or not config.diagnostics.enabled:
+        return []
+    return diagnose(
+        assessment,
+        clf.predictor(batch_size=batch_size),
+        output / "eval",
+        options=config.diagnostics,
+        seed=config.seed,
+        splits=dict(data.splits),
+        findings=data.report.to_dict()["findings"],
+        log_history=log_history,
+        best_metric=best_metric,
+        best_step=info.training.get("best_step"),
+        title=title,
+        facts=facts,
+        retry=f"textclf report --model {output} --data <test file>",
     )
 
 
@@ -486,40 +514,6 @@ def diagnose(
         "Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started
     )
     return report.notes
-
-
-def diagnose_fit(
-    clf: TextClassifier,
-    assessment: Assessment,
-    data: PreparedData,
-    config: ExperimentConfig,
-    output: Path,
-    *,
-    batch_size: int,
-    log_history: list[dict[str, Any]] | None,
-    best_metric: str | None,
-    best_step: int | None,
-    title: str,
-    facts: list[tuple[str, str]],
-) -> list[str]:
-    """:func:`diagnose` for a model fitted on ``data`` and saved in ``output`` (by
-    :func:`run_experiment` or a tuning export): every split, the data checks, ``output/eval``.
-    """
-    return diagnose(
-        assessment,
-        clf.predictor(batch_size=batch_size),
-        output / "eval",
-        options=config.diagnostics,
-        seed=config.seed,
-        splits=dict(data.splits),
-        findings=data.report.to_dict()["findings"],
-        log_history=log_history,
-        best_metric=best_metric,
-        best_step=best_step,
-        title=title,
-        facts=facts,
-        retry=f"textclf report --model {output} --data <test file>",
-    )
 
 
 def report_files(

@@ -336,20 +336,12 @@ class BatchRun:
 
     def prediction(self, index: int, thresholds: Sequence[float] | None) -> Prediction:
         """Row ``index`` of the results as a :class:`Prediction` (for feedback)."""
-        scores = [float(x) for x in self.proba[index]]
-        predicted = decided_labels(
-            self.proba[index : index + 1],
-            self.labels,
-            self.task,
-            thresholds=thresholds,
-            at_least_one=self.at_least_one,
-        )[0]
-        return Prediction(
+        prediction = Prediction(
             text=self.texts[index],
             task=self.task,
             labels=list(self.labels),
-            scores=scores,
-            predicted=predicted,
+            scores=[float(x) for x in self.proba[index]],
+            predicted=[],  # decided below, by the rule a history entry re-decides with
             thresholds=None if thresholds is None else list(thresholds),
             at_least_one=self.at_least_one,
             latency_ms=self.seconds * 1000 / max(1, len(self.texts)),
@@ -360,3 +352,5 @@ class BatchRun:
             created=self.created,
             id=f"{self.id}-{self.rows[index]}",
         )
+        prediction.predicted = prediction.redecide(thresholds)
+        return prediction

@@ -359,6 +359,36 @@ def data_flags(splits: Splits, columns: Columns, task: str | None) -> dict[str, 
     }
 
 
+def run_flags(
+    output: Path,
+    seed: int | None,
+    splits: Splits,
+    columns: Columns,
+    task: str | None,
+    model: str | None,
+    schedule: Schedule,
+    records: Records,
+) -> dict[str, Any]:
+    """The config keys that ``train`` and ``tune`` both set: the run's data, model and records."""
+    return {
+        "output_dir": str(output),
+        "seed": seed,
+        **data_flags(splits, columns, task),
+        "model.name": model,
+        **schedule.flags(),
+        **records.flags(),
+    }
+
+
+def folder_lines(output_dir: Path) -> list[str]:
+    """Where a finished run put its model folder, evaluation and report."""
+    lines = [f"Model folder: {output_dir}", f"Evaluation:   {output_dir / 'eval'}"]
+    report = output_dir / "eval" / "report.html"
+    if report.is_file():
+        lines.append(f"Report:       {report}")
+    return lines
+
+
 @dataclass(frozen=True)
 class ConfigOptions:
     """Where a command's config comes from: ``--seed``, a ``--config`` file, ``--set`` overrides."""

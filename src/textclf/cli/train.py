@@ -15,10 +15,11 @@ from textclf.cli._common import (
     Splits,
     Task,
     column_options,
-    data_flags,
+    folder_lines,
     option_group,
     print_result,
     run,
+    run_flags,
     tracking_lines,
 )
 
@@ -75,26 +76,14 @@ def train(
     def body() -> None:
         from textclf.experiment import run_experiment
 
-        flags = {
-            "output_dir": str(output),
-            "seed": setup.seed,
-            **data_flags(splits, columns, task),
-            "model.name": model,
-            **schedule.flags(),
-            **records.flags(),
-        }
-        cfg = setup.build(flags)
-        result = run_experiment(cfg, resume=resume, overwrite=overwrite)
+        flags = run_flags(output, setup.seed, splits, columns, task, model, schedule, records)
+        result = run_experiment(setup.build(flags), resume=resume, overwrite=overwrite)
         if not result.evaluation and result.notes and result.notes[0].startswith("rank "):
             return  # another rank of a distributed run: rank 0 prints the summary
         print_result(result)
         for line in result.notes:
             print(f"Note: {line}")
-        print(f"Model folder: {result.output_dir}")
-        print(f"Evaluation:   {result.output_dir / 'eval'}")
-        report = result.output_dir / "eval" / "report.html"
-        if report.is_file():
-            print(f"Report:       {report}")
+        print("\n".join(folder_lines(result.output_dir)))
         for line in tracking_lines(result.tracking):
             print(line)
 

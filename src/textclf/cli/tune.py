@@ -15,10 +15,11 @@ from textclf.cli._common import (
     Splits,
     Task,
     column_options,
-    data_flags,
+    folder_lines,
     option_group,
     print_evaluation,
     run,
+    run_flags,
     tracking_lines,
 )
 
@@ -90,21 +91,15 @@ def tune(
     def body() -> None:
         from textclf.tuning import tune as run_tune
 
-        fixed_flags = schedule.flags()
         flags = {
-            "output_dir": str(output),
-            "seed": setup.seed,
-            **data_flags(splits, columns, task),
-            "model.name": model,
-            **fixed_flags,
-            **records.flags(),
+            **run_flags(output, setup.seed, splits, columns, task, model, schedule, records),
             "tune.trials": trials,
             "tune.timeout_s": timeout,
             "tune.storage": storage,
             "tune.study": study,
         }
         cfg = setup.build(flags)
-        fixed = [k for k, v in fixed_flags.items() if v is not None]
+        fixed = [k for k, v in schedule.flags().items() if v is not None]
         fixed += [item.partition("=")[0].strip() for item in setup.overrides or []]
         result = run_tune(cfg, fixed=fixed)
         print(f"Study '{result.study}' in {result.storage}: {result.notes[0]}")
@@ -122,10 +117,7 @@ def tune(
         for line in result.notes[1:] + result.warnings:
             print(f"Note: {line}")
         if result.output_dir is not None:
-            print(f"Model folder: {result.output_dir}")
-            report = result.output_dir / "eval" / "report.html"
-            if report.is_file():
-                print(f"Report:       {report}")
+            print("\n".join(folder_lines(result.output_dir)))
         print(f"Search:       {result.tuning_dir} (trials.csv, study.json, report.html)")
         for line in tracking_lines(result.tracking):
             print(line)

@@ -109,6 +109,11 @@ def error_table(
     rows = list(range(n)) if rows is None else list(rows)
     pred = decide(proba, task, threshold=thresholds, at_least_one=at_least_one)
     records: list[dict[str, object]] = []
+
+    def record(i: int | np.integer, *values: object) -> dict[str, object]:
+        """Example ``i``'s row: its row number and text, then the other ERROR_COLUMNS."""
+        return dict(zip(ERROR_COLUMNS, (rows[i], texts[int(i)], *values), strict=True))
+
     if task == "multilabel":
         t = _as_threshold_vector(thresholds, k)
         wrong = pred != y_true
@@ -130,18 +135,16 @@ def error_table(
             else:
                 kind = "extra label"
             records.append(
-                {
-                    "row": rows[i],
-                    "text": texts[int(i)],
-                    "true": "|".join(names[j] for j in np.flatnonzero(y_true[i])),
-                    "predicted": "|".join(names[j] for j in np.flatnonzero(pred[i])),
-                    "error_type": kind,
-                    "confidence": float(proba[i, extra].max()) if len(extra) else 0.0,
-                    "true_label_score": float(proba[i, missed].min()) if len(missed) else 1.0,
-                    "margin": float(distance.min()),
-                    "missed": "|".join(names[j] for j in missed),
-                    "extra": "|".join(names[j] for j in extra),
-                }
+                record(
+                    i,
+                    *("|".join(names[j] for j in np.flatnonzero(v[i])) for v in (y_true, pred)),
+                    kind,
+                    float(proba[i, extra].max()) if len(extra) else 0.0,
+                    float(proba[i, missed].min()) if len(missed) else 1.0,
+                    float(distance.min()),
+                    "|".join(names[j] for j in missed),
+                    "|".join(names[j] for j in extra),
+                )
             )
     else:
         t_bin = float(_as_threshold_vector(thresholds, 1)[0])
@@ -155,18 +158,17 @@ def error_table(
             else:
                 kind = "confused pair"
             records.append(
-                {
-                    "row": rows[i],
-                    "text": texts[int(i)],
-                    "true": names[y_true[i]],
-                    "predicted": names[pred[i]],
-                    "error_type": kind,
-                    "confidence": float(p_pred),
-                    "true_label_score": float(p_true),
-                    "margin": float(margin),
-                    "missed": "",
-                    "extra": "",
-                }
+                record(
+                    i,
+                    names[y_true[i]],
+                    names[pred[i]],
+                    kind,
+                    float(p_pred),
+                    float(p_true),
+                    float(margin),
+                    "",
+                    "",
+                )
             )
     frame = pd.DataFrame.from_records(records, columns=ERROR_COLUMNS)
     severity = {

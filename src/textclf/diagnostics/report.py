@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,41 +268,40 @@ def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
 
 def _confusion_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> str:
     labels = list(inputs.space.labels)
-    figs = []
-    if inputs.space.multilabel:
-        figs.append(
-            b.figure(
+    y = inputs.y_true
+    # (file name, how to draw it, alt text, caption), drawn and saved one at a time.
+    specs: list[tuple[str, Callable[[], Figure], str, str]] = (
+        [
+            (
                 "multilabel_confusion",
-                plots.multilabel_confusion_figure(inputs.y_true, pred, labels),
-                alt="Per-label confusion matrices",
-                caption="Per label: true negatives, false positives, false negatives, true positives.",
-            )
-        )
-        figs.append(
-            b.figure(
+                lambda: plots.multilabel_confusion_figure(y, pred, labels),
+                "Per-label confusion matrices",
+                "Per label: true negatives, false positives, false negatives, true positives.",
+            ),
+            (
                 "label_cooccurrence",
-                plots.cooccurrence_figure(inputs.y_true, pred, labels),
-                alt="Label co-occurrence, true and predicted",
-                caption="How often two labels occur together, in the data and in the predictions.",
-            )
-        )
-    else:
-        figs.append(
-            b.figure(
+                lambda: plots.cooccurrence_figure(y, pred, labels),
+                "Label co-occurrence, true and predicted",
+                "How often two labels occur together, in the data and in the predictions.",
+            ),
+        ]
+        if inputs.space.multilabel
+        else [
+            (
                 "confusion_matrix",
-                plots.confusion_matrix_figure(inputs.y_true, pred, labels),
-                alt="Confusion matrix (counts)",
-                caption="Rows: true label; columns: predicted label.",
-            )
-        )
-        figs.append(
-            b.figure(
+                lambda: plots.confusion_matrix_figure(y, pred, labels),
+                "Confusion matrix (counts)",
+                "Rows: true label; columns: predicted label.",
+            ),
+            (
                 "confusion_matrix_normalized",
-                plots.confusion_matrix_figure(inputs.y_true, pred, labels, normalize=True),
-                alt="Confusion matrix (row-normalised)",
-                caption="Each cell: the share of the true label's examples predicted as that label.",
-            )
-        )
+                lambda: plots.confusion_matrix_figure(y, pred, labels, normalize=True),
+                "Confusion matrix (row-normalised)",
+                "Each cell: the share of the true label's examples predicted as that label.",
+            ),
+        ]
+    )
+    figs = [b.figure(name, draw(), alt=alt, caption=caption) for name, draw, alt, caption in specs]
     pairs = confused_pairs(inputs.y_true, pred, labels)
     pairs_path = b.out / "confused_pairs.csv"
     write_text_atomic(pairs_path, pairs.to_csv(index=False))

@@ -27,7 +27,7 @@ from textclf.config import ExperimentConfig, apply_overrides
 from textclf.data.prepare import PreparedData
 from textclf.errors import TextclfError
 from textclf.estimator import TextClassifier
-from textclf.experiment import diagnose_fit, save_with_card
+from textclf.experiment import save_fitted
 from textclf.persistence import SIDECAR
 from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
@@ -404,14 +404,6 @@ def _export(
     verdict = baseline_verdict(doc)
     result.warnings += [verdict] if verdict else []
     info = clf.info()
-    info.metrics = {
-        "split": split_name,
-        "n_examples": int(doc.get("n_examples", 0)),
-        "confidence": config.eval.confidence,
-        "metrics": doc.get("metrics", {}),
-        "comparison": doc.get("comparison"),
-    }
-    info.data = data.summary()
     info.training = {
         **info.training,
         "tuning": {
@@ -430,24 +422,24 @@ def _export(
     )
     if result.selection:
         notes.append(result.selection)
-    save_with_card(clf, output, info, config, data, doc, notes, result.warnings)
-    if config.diagnostics.enabled:
-        result.notes += diagnose_fit(
-            clf,
-            assessment,
-            data,
-            config,
-            output,
-            batch_size=batch_size,
-            log_history=log_history,
-            best_metric=result.metric,
-            best_step=info.training.get("best_step"),
-            title=f"textclf report: {output.name} (tuned, trial {best_number})",
-            facts=[
-                ("backbone", info.backbone_name),
-                ("search", f"study '{result.study}', trial {best_number}"),
-            ],
-        )
+    result.notes += save_fitted(
+        clf,
+        output,
+        info,
+        config,
+        data,
+        assessment,
+        notes=notes,
+        warnings=result.warnings,
+        batch_size=batch_size,
+        log_history=log_history,
+        best_metric=result.metric,
+        title=f"textclf report: {output.name} (tuned, trial {best_number})",
+        facts=[
+            ("backbone", info.backbone_name),
+            ("search", f"study '{result.study}', trial {best_number}"),
+        ],
+    )
     folder.set_state("finished")
     result.output_dir = output
     result.evaluation = doc
