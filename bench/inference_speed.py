@@ -224,7 +224,7 @@ def tiny_model(folder: Path) -> Path:
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-    from textclf.inference.onnx import export_onnx
+    from textclf.inference.onnx_export import export_onnx
     from textclf.persistence import ModelInfo, save_model_folder
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))

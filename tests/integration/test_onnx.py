@@ -23,9 +23,9 @@ from textclf.inference.onnx import (
     PARITY_FILE,
     BackendChoice,
     choose_backend,
-    export_onnx,
     int8_acceptable,
 )
+from textclf.inference.onnx_export import export_onnx
 from textclf.inference.pipeline import Predictor
 
 pytestmark = pytest.mark.slow

@@ -33,7 +33,7 @@ def export(
     """
 
     def body() -> None:
-        from textclf.inference.onnx import export_onnx, parity_lines
+        from textclf.inference.onnx_export import export_onnx, parity_lines
 
         result = export_onnx(model, quantize=quantize, opset=opset, data=data, progress=True)
         print(f"Wrote {', '.join(f.name for f in result.files)} to {result.folder}.")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from textclf.evaluation.decision import DecisionRule
-from textclf.inference.onnx import INT8_GUARD_TARGET, _guard_margin, _guarded
+from textclf.inference.onnx import INT8_GUARD_TARGET
+from textclf.inference.onnx_export import _guard_margin, _guarded
 
 
 def test_the_margin_covers_the_closest_disagreements_only_as_far_as_needed():
