@@ -146,7 +146,7 @@ def _write(
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = PredictionWriter(f, suffix, labels)
         chunk: Any
-        for chunk, logits in predictor.stream(chunks, _texts, progress=progress):
+        for chunk, logits in predictor.engine().stream(chunks, _texts, progress=progress):
             proba = rule.probabilities(logits)
             records = prediction_records(
                 proba,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -330,20 +330,6 @@ class Predictor:
     def logits(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Raw logits, ``(n, k)`` float32, in input order."""
         return self.engine().logits(texts, progress=progress)
-
-    def stream(
-        self,
-        chunks: Iterable[T],
-        texts_of: Callable[[T], Sequence[str]],
-        *,
-        progress: bool = False,
-        total: int | None = None,
-    ) -> Iterator[tuple[T, np.ndarray]]:
-        """``(chunk, logits)`` per chunk, in order; the next chunk is read meanwhile.
-
-        For input too large to hold: memory stays that of a few chunks.
-        """
-        return self.engine().stream(chunks, texts_of, progress=progress, total=total)
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Probabilities ``(n, k)``: columns follow ``info.labels``; the rule's temperature applied.
