@@ -36,6 +36,14 @@ class TrackingError(TextclfError):
     """The experiment tracker cannot be used (unreachable server, bad credentials, bad records)."""
 
 
+def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+    """``"; did you mean 'X'?"`` for the candidate nearest to a mistyped ``word``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def missing_extra(package: str, extra: str) -> MissingExtraError:
     """Build the error for an optional dependency that is not installed.
 

@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from textclf.config.schema import ExperimentConfig
-from textclf.errors import ConfigError
+from textclf.errors import ConfigError, did_you_mean
 
 
 def _section_keys(data: Any, prefix: str = "") -> list[str]:
@@ -26,13 +26,6 @@ def _section_keys(data: Any, prefix: str = "") -> list[str]:
             if isinstance(v, dict) and k not in ("tags",):
                 keys += _section_keys(v, key + ".")
     return keys
-
-
-def _did_you_mean(word: str, candidates: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _allowed_values(ctx: dict[str, Any] | None) -> list[str]:
@@ -66,14 +59,14 @@ def _format_validation_error(
     if first["type"] == "extra_forbidden":
         known = _section_keys(ExperimentConfig().model_dump(mode="json"))
         return (
-            f"{source}: unknown setting '{where}'{_did_you_mean(where, known)} "
+            f"{source}: unknown setting '{where}'{did_you_mean(where, known)} "
             "(every setting is listed in configs/default.yaml)."
         ).replace("'? (", "'? (")
     flag = (flags or {}).get(where)
     shown = f"{flag} {first.get('input')!r}" if flag else f"{source}: setting '{where}'"
     if first["type"] == "literal_error":
         allowed = _allowed_values(first.get("ctx"))
-        hint = _did_you_mean(str(first.get("input")), allowed)
+        hint = did_you_mean(str(first.get("input")), allowed)
         return f"{shown} is not one of {', '.join(allowed)}{hint}"
     return f"{shown} is invalid ({msg}); fix the value and run again."
 
@@ -150,7 +143,7 @@ def apply_overrides(
                 known = [k for k in _section_keys(data) if k.count(".") == i]
                 raise ConfigError(
                     f"--set {item!r}: unknown section '{'.'.join(parts[: i + 1])}'"
-                    f"{_did_you_mean('.'.join(parts[: i + 1]), known)} "
+                    f"{did_you_mean('.'.join(parts[: i + 1]), known)} "
                     "(every setting is listed in configs/default.yaml)."
                 )
             node = node[part]

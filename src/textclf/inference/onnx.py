@@ -34,7 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from textclf.errors import ConfigError, MissingExtraError, ModelLoadError, missing_extra
+from textclf.errors import (
+    ConfigError,
+    MissingExtraError,
+    ModelLoadError,
+    did_you_mean,
+    missing_extra,
+)
+from textclf.inference.devices import check_device
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +155,15 @@ def _gpu_present() -> bool:
     return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
 
 
+def check_backend(backend: str) -> None:
+    """Refuse a ``--backend`` that is not one of :data:`BACKENDS`, naming the nearest."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"--backend {backend}: unknown backend{did_you_mean(backend, BACKENDS)} "
+            "(use auto, torch or onnx)."
+        )
+
+
 def choose_backend(
     folder: str | os.PathLike[str], backend: str = "auto", *, device: str = "auto"
 ) -> BackendChoice:
@@ -159,12 +175,12 @@ def choose_backend(
     torch (the GPU is faster than the CPU graph).
 
     Raises:
-        ConfigError: for an unknown backend name.
+        ConfigError: for an unknown backend or device name.
         ModelLoadError: ``onnx`` asked for where there is no usable export.
         MissingExtraError: ``onnx`` asked for without onnxruntime installed.
     """
-    if backend not in BACKENDS:
-        raise ConfigError(f"--backend {backend}: unknown backend; use auto, torch or onnx.")
+    check_backend(backend)
+    check_device(device)
     path = Path(folder)
     if backend == "torch":
         return BackendChoice("torch", None, "asked for")
@@ -294,6 +310,7 @@ class OnnxBackend:
 __all__ = [
     "BackendChoice",
     "OnnxBackend",
+    "check_backend",
     "choose_backend",
     "env_threads",
     "int8_acceptable",

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from textclf.errors import ConfigError
+from textclf.inference.devices import check_device
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +72,46 @@ def native_bf16(device: torch.device | str) -> bool:
     return kind == "cpu" and cpu_has_native_bf16()
 
 
-def pick_device(device: str) -> torch.device:
-    """``auto`` → CUDA, else MPS, else CPU; any other name as given."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+def _cuda_works() -> tuple[bool, str]:
+    """Whether CUDA runs a kernel here, and the GPU's name or why it does not."""
+    if not torch.cuda.is_available():
+        return False, "no CUDA device is visible"
+    try:
+        torch.zeros(1, device="cuda").add_(1)
+        torch.cuda.synchronize()
+    except Exception as e:  # a broken driver or a busy GPU raises many different types
+        return False, f"CUDA is present but unusable ({type(e).__name__}: {e})"
+    return True, torch.cuda.get_device_name(0)
+
+
+def _mps_works() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def choose_device(device: str = "auto") -> tuple[torch.device, str]:
+    """The one device choice of training and inference, with a plain-words note.
+
+    ``auto``: a CUDA GPU that runs a kernel, else Apple's MPS, else the CPU. A GPU asked
+    for by name but not usable falls back to the CPU with a warning, rather than failing
+    at the first forward pass.
+
+    Raises:
+        ConfigError: for a name that is not a device, with the nearest valid one.
+    """
+    kind = check_device(device)
+    if kind in ("auto", "cuda"):
+        ok, detail = _cuda_works()
+        if ok:
+            return torch.device(device if kind == "cuda" else "cuda"), f"GPU: {detail}"
+        if kind == "cuda":
+            logger.warning("A GPU was requested but %s; running on the CPU instead.", detail)
+            return torch.device("cpu"), f"a GPU was requested but {detail}; CPU instead"
+    if kind in ("auto", "mps") and _mps_works():
+        return torch.device("mps"), "Apple GPU (MPS)"
+    if kind == "mps":
+        logger.warning("MPS was requested but is not available; running on the CPU instead.")
+    return torch.device("cpu"), f"CPU ({torch.get_num_threads()} threads)"
 
 
 def _timed(device: torch.device) -> bool:
@@ -105,7 +136,7 @@ class TorchBackend:
             raise ConfigError(
                 f"--precision {precision}: unknown precision; use auto, fp32 or bf16."
             )
-        self.device = pick_device(device)
+        self.device, _ = choose_device(device)
         self.model = model.to(self.device).eval()
         self.requested = precision
         self.precision = "fp32" if precision == "auto" else precision

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from textclf.errors import ConfigError
-from textclf.inference.onnx import BACKENDS
+from textclf.inference.devices import check_device
+from textclf.inference.onnx import check_backend
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +87,8 @@ class ServeSettings:
         ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, not {getattr(self, name)}.")
-        if self.backend not in BACKENDS:
-            raise ConfigError(
-                f"--backend {self.backend}: unknown backend; use {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}."
-            )
+        check_backend(self.backend)
+        check_device(self.device)
         if self.max_wait_ms < 0:
             raise ConfigError(f"--max-wait-ms must be 0 or more, not {self.max_wait_ms}.")
         if self.max_chars is not None and self.max_chars < 1:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from textclf.inference.torch_backend import cpu_has_native_bf16
+from textclf.inference.torch_backend import choose_device, cpu_has_native_bf16
 
 logger = logging.getLogger(__name__)
 
@@ -34,22 +34,6 @@ class Resources:
     note: str = ""
 
 
-def _cuda_works() -> tuple[bool, str]:
-    if not torch.cuda.is_available():
-        return False, "no CUDA device is visible"
-    try:
-        torch.zeros(1, device="cuda").add_(1)
-        torch.cuda.synchronize()
-    except Exception as e:  # a broken driver or a busy GPU raises many different types
-        return False, f"CUDA is present but unusable ({type(e).__name__}: {e})"
-    return True, torch.cuda.get_device_name(0)
-
-
-def _mps_works() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
-
-
 def select_resources(device: str = "auto", precision: str = "auto") -> Resources:
     """Pick the device (CUDA, then MPS, then CPU) and the precision it supports best.
 
@@ -62,25 +46,18 @@ def select_resources(device: str = "auto", precision: str = "auto") -> Resources
     bf16, which is slower than fp32, and train in fp32.
 
     Args:
-        device: ``auto``, ``cuda``, ``mps`` or ``cpu``.
+        device: ``auto``, ``cuda``, ``cuda:N``, ``mps`` or ``cpu``; chosen by
+            :func:`textclf.inference.torch_backend.choose_device`, as for inference.
         precision: ``auto``, ``bf16``, ``fp16`` or ``fp32``.
 
     Returns:
         The choice, with a note saying why (and when a GPU was asked for but not usable).
+
+    Raises:
+        ConfigError: for an unknown device name.
     """
-    note = ""
-    chosen = "cpu"
-    if device in ("auto", "cuda"):
-        ok, detail = _cuda_works()
-        if ok:
-            chosen, note = "cuda", f"GPU: {detail}"
-        elif device == "cuda":
-            note = f"a GPU was requested but {detail}; training on the CPU instead"
-            logger.warning("%s.", note[0].upper() + note[1:])
-    if chosen == "cpu" and device in ("auto", "mps") and _mps_works():
-        chosen, note = "mps", "Apple GPU (MPS)"
-    if chosen == "cpu" and not note:
-        note = f"CPU ({torch.get_num_threads()} threads)"
+    picked, note = choose_device(device)
+    chosen = picked.type
     if precision == "auto":
         if chosen == "cuda":
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -119,7 +96,7 @@ def free_accelerator_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     mps = getattr(torch, "mps", None)
-    if mps is not None and _mps_works():
+    if mps is not None and torch.backends.mps.is_available():
         mps.empty_cache()
 
 

@@ -17,7 +17,9 @@ from textclf.serving.settings import ServeSettings, read_api_keys
         ({"max_wait_ms": -1}, "--max-wait-ms must be 0 or more, not -1."),
         ({"max_chars": 0}, "--max-chars must be at least 1, not 0."),
         ({"parallel_batches": 0}, "--parallel-batches must be at least 1, not 0."),
-        ({"backend": "tensorrt"}, "--backend tensorrt: unknown backend; use auto, torch or onnx."),
+        ({"backend": "tensorrt"}, "--backend tensorrt: unknown backend (use auto, torch or onnx)."),
+        ({"backend": "onx"}, "--backend onx: unknown backend; did you mean 'onnx'?"),
+        ({"device": "cdua"}, "--device cdua: unknown device; did you mean 'cuda'?"),
         ({"max_queue_texts": 10, "max_texts_per_request": 20}, "could never be queued"),
     ],
 )

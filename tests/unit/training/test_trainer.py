@@ -38,10 +38,11 @@ def test_oom_detection():
 def test_the_cpu_trains_in_bf16_only_where_it_has_native_bf16(
     native: bool, monkeypatch: pytest.MonkeyPatch
 ):
+    from textclf.inference import torch_backend
     from textclf.training import resources
 
-    monkeypatch.setattr(resources, "_cuda_works", lambda: (False, "no GPU"))
-    monkeypatch.setattr(resources, "_mps_works", lambda: False)
+    monkeypatch.setattr(torch_backend, "_cuda_works", lambda: (False, "no GPU"))
+    monkeypatch.setattr(torch_backend, "_mps_works", lambda: False)
     monkeypatch.setattr(resources, "cpu_has_native_bf16", lambda: native)
     res = select_resources("auto", "auto")
     assert (res.device, res.precision) == ("cpu", "bf16" if native else "fp32")
