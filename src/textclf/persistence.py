@@ -101,16 +101,7 @@ class ModelInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
         """Read any ``textclf.json`` version (format 1 kept the rule in flat keys)."""
-        task = data["task"]
-        if "decision_rule" in data:
-            rule = DecisionRule.from_dict(data["decision_rule"], task=task)
-        else:
-            rule = DecisionRule(
-                task=task,
-                temperature=float(data.get("temperature", 1.0)),
-                thresholds=data.get("thresholds"),
-                at_least_one=bool(data.get("at_least_one", False)),
-            )
+        rule = DecisionRule.from_sidecar(data)
         backbone = data.get("backbone") or {}
         if isinstance(backbone, str):  # format 1: the name as given to --model
             backbone = {"name": backbone}

@@ -215,6 +215,15 @@ class DecisionRule:
             notes=list(data.get("notes") or []),
         )
 
+    @classmethod
+    def from_sidecar(cls, data: dict[str, Any]) -> DecisionRule:
+        """The rule of a ``textclf.json`` of any version (format 1 kept it in flat keys)."""
+        task = data.get("task")
+        if "decision_rule" in data:
+            return cls.from_dict(data["decision_rule"], task=task)
+        flat = ("temperature", "thresholds", "at_least_one")
+        return cls.from_dict({k: data[k] for k in flat if k in data}, task=task)
+
 
 def _counts(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per-example (tp, fp, fn, tn) counts, ``(n, 4)``: summed over labels for multi-label.

@@ -49,7 +49,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 
-from textclf.evaluation.metrics import ece_bin_index, ranking_per_example
+from textclf.evaluation.metrics import ECE_BINS, ece_bin_index, ranking_per_example
 
 #: Above this many prefix-sum entries, the closed-form jackknife of a micro-averaged
 #: average precision falls back to the generic path (only with very many labels per example).
@@ -325,7 +325,7 @@ class ECE(Component):
 
     names = ("ece",)
 
-    def __init__(self, y: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> None:
+    def __init__(self, y: np.ndarray, proba: np.ndarray, n_bins: int = ECE_BINS) -> None:
         n = len(y)
         conf = proba.max(axis=1)
         gap = (proba.argmax(axis=1) == y) - conf

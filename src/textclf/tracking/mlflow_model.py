@@ -24,6 +24,7 @@ import pandas as pd
 
 from textclf._version import __version__
 from textclf.errors import TrackingError, missing_extra
+from textclf.evaluation.decision import DecisionRule
 
 try:
     import mlflow
@@ -142,9 +143,7 @@ def log_model(
         )
     sidecar_path = model_dir / "textclf.json"
     sidecar = json.loads(sidecar_path.read_text(encoding="utf-8")) if sidecar_path.is_file() else {}
-    rule = sidecar.get("decision_rule") or {
-        k: sidecar.get(k) for k in ("thresholds", "temperature", "at_least_one")
-    }
+    rule = DecisionRule.from_sidecar(sidecar).to_dict() if sidecar else {}
     # Created here rather than by log_model, which would file it under the fluent API's
     # active experiment instead of the run's; an attempt cut short is completed.
     logged = (

@@ -108,3 +108,26 @@ def test_margins_are_the_distance_to_a_changed_decision():
         second = np.argsort(row)[-2]
         nudged[second] += m + 1e-9
         assert multiclass.decide(nudged[None])[0] != multiclass.decide(row[None])[0]
+
+
+def test_a_sidecar_of_either_format_gives_the_same_rule():
+    rule = DecisionRule(
+        task="multilabel", temperature=1.7, thresholds=[0.3, 0.6], at_least_one=True
+    )
+    nested = {"task": "multilabel", "decision_rule": rule.to_dict()}
+    flat = {
+        "task": "multilabel",
+        "temperature": 1.7,
+        "thresholds": [0.3, 0.6],
+        "at_least_one": True,
+    }
+    for sidecar in (nested, flat):
+        read = DecisionRule.from_sidecar(sidecar)
+        assert (read.task, read.temperature, read.thresholds, read.at_least_one) == (
+            "multilabel",
+            1.7,
+            [0.3, 0.6],
+            True,
+        )
+    plain = DecisionRule.from_sidecar({"task": "binary"})
+    assert (plain.temperature, plain.thresholds, plain.at_least_one) == (1.0, None, False)
