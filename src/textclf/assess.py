@@ -351,30 +351,27 @@ def compare_models(
                 f"{name}: its labels differ from {names[0]}'s; compare models trained on the same labels."
             )
     head = metric or headline_metric(space.task)
+    # The baselines are measured with the first model, by assess itself: one way to measure.
     runs = [
-        assess(p, data, eval_config=cfg, seed=seed, split_name=str(data.source), progress=True)
-        for p in predictors
+        assess(
+            p,
+            data,
+            baselines=baselines if i == 0 else None,
+            eval_config=cfg,
+            seed=seed,
+            split_name=str(data.source),
+            progress=True,
+        )
+        for i, p in enumerate(predictors)
     ]
     entries = [
         (n, r.proba, r.rule.thresholds, r.document["metrics"])
         for n, r in zip(names, runs, strict=True)
     ]
-    texts = runs[0].texts
     y_true = runs[0].y_true
-    for kind, baseline in (baselines or {}).items():
-        proba = baseline.predict_proba(texts)
-        res = bootstrap_metrics(
-            space.task,
-            y_true,
-            proba,
-            labels=list(space.labels),
-            n_resamples=cfg.n_resamples,
-            confidence=cfg.confidence,
-            seed=seed,
-        )
-        entries.append(
-            (BASELINE_NAMES[kind], proba, None, {k: v.to_dict() for k, v in res.metrics.items()})
-        )
+    measured = runs[0].document.get("baselines") or {}
+    for kind, proba in runs[0].baseline_proba.items():
+        entries.append((BASELINE_NAMES[kind], proba, None, measured[kind]["metrics"]))
     if head not in entries[0][3]:
         raise ConfigError(
             f"--metric {head}: unknown for {space.task}; use one of {sorted(entries[0][3])}."
@@ -382,9 +379,9 @@ def compare_models(
     ref_name, ref_proba, ref_t, _ = entries[0]
     rows: list[dict[str, Any]] = []
     md = [f"| model | {head} | difference vs {ref_name} | p-value |", "|---|---|---|---|"]
-    for name, proba, t, metrics in entries:
+    for i, (name, proba, t, metrics) in enumerate(entries):
         row: dict[str, Any] = {"name": name, "metrics": metrics}
-        if name != ref_name:
+        if i > 0:  # by position: two models may carry the same name
             row["vs_reference"] = paired_bootstrap(
                 space.task,
                 y_true,
@@ -408,7 +405,7 @@ def compare_models(
         md.append("| " + " | ".join(cells) + " |")
     document = {
         "data": str(data.source),
-        "n_examples": len(texts),
+        "n_examples": len(y_true),
         "metric": head,
         "confidence": cfg.confidence,
         "n_resamples": cfg.n_resamples,
@@ -501,8 +498,9 @@ def calibrate_folder(
 ) -> DecisionRule:
     """Refit a saved model's decision rule on a validation file and save it in the folder.
 
-    The stored metrics (``textclf.json``, ``eval/metrics.json``) and the model card were
-    measured under the old rule: they are marked stale, naming the command that re-measures.
+    The stored metrics (``textclf.json``, every ``metrics.json`` and ``metrics.md`` under
+    ``eval/``) and the model card were measured under the old rule: they are marked stale,
+    naming the command that re-measures.
 
     Raises:
         ConfigError: when ``data`` is the file recorded as the model's test split (unless
@@ -550,11 +548,13 @@ def calibrate_folder(
     card = folder / "README.md"
     if card.is_file():
         write_text_atomic(card, mark_stale(card.read_text(encoding="utf-8"), reason))
-    stored = folder / "eval" / "metrics.json"
-    if stored.is_file():
+    # Every evaluation stored in the folder: the run's, and evaluate's or report's copies.
+    for stored in sorted((folder / "eval").rglob("metrics.json")):
         doc = json.loads(stored.read_text(encoding="utf-8"))
         doc["stale"] = reason
         write_text_atomic(stored, json.dumps(doc, indent=2))
+    for stored in sorted((folder / "eval").rglob("metrics.md")):
+        write_text_atomic(stored, mark_stale(stored.read_text(encoding="utf-8"), reason))
     return rule
 
 

@@ -1,0 +1,72 @@
+"""What evaluate, compare and calibrate run on a saved model folder (``textclf.assess``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textclf.assess import calibrate_folder, compare_files, evaluate_files
+from textclf.config import EvalConfig
+from textclf.errors import ConfigError
+from textclf.model_card import STALE_MARK
+from textclf.persistence import ModelInfo
+
+pytestmark = pytest.mark.slow
+
+SMALL = EvalConfig(n_resamples=200, ci_method="bca")
+
+
+def test_evaluate_returns_arrays_beside_the_document(trained_run):
+    run = trained_run("multiclass")
+    ev = evaluate_files(run, str(run.parent / "test.csv"), train=str(run.parent / "train.csv"))
+    doc = ev.document
+    assert len(ev.texts) == doc["n_examples"] == len(ev.y_true) == len(ev.proba)
+    assert np.allclose(ev.proba.sum(axis=1), 1.0)
+    assert not any(key.startswith("_") for key in doc)  # no arrays smuggled in the document
+    assert set(ev.baseline_proba) == set(doc["baselines"]) >= {"tfidf_lr", "majority"}
+    assert doc["comparison"]["baseline"] in doc["baselines"]
+
+
+def test_compare_measures_baselines_as_evaluate_does(trained_run):
+    """One way to measure: the same baseline, seed and interval method give the same figures."""
+    run = trained_run("multiclass")
+    test, train = str(run.parent / "test.csv"), str(run.parent / "train.csv")
+    ev = evaluate_files(run, test, train=train, eval_config=SMALL, seed=3)
+    cmp = compare_files([run, run], test, train=train, eval_config=SMALL, seed=3)
+    rows = {row["name"]: row for row in cmp.document["models"]}
+    head = cmp.document["metric"]
+    # The model against itself: no difference at all.
+    second = cmp.document["models"][1]
+    assert second["vs_reference"]["difference"]["value"] == 0.0
+    for measured in ev.document["baselines"].values():
+        assert rows[measured["name"]]["metrics"][head] == measured["metrics"][head]
+    assert rows[cmp.document["reference"]]["metrics"][head] == ev.document["metrics"][head]
+
+
+def test_calibrate_refits_the_rule_and_marks_every_stored_figure_stale(trained_run, tmp_path: Path):
+    run = trained_run("multiclass")
+    model = tmp_path / "model"
+    shutil.copytree(run, model)
+    # A second stored evaluation, as 'textclf evaluate' or 'report' leaves one.
+    evaluate_files(model, str(run.parent / "test.csv")).write(model / "eval" / "test")
+    before = ModelInfo.from_dict(json.loads((model / "textclf.json").read_text()))
+
+    with pytest.raises(ConfigError, match="the file the model was tested on"):
+        calibrate_folder(model, str(run.parent / "test.csv"))
+    rule = calibrate_folder(model, str(run.parent / "validation.csv"), tune_thresholds=False)
+
+    after = ModelInfo.from_dict(json.loads((model / "textclf.json").read_text()))
+    assert after.rule.to_dict() == rule.to_dict()
+    assert after.rule.fitted_on == str(run.parent / "validation.csv")
+    assert before.rule.fitted_on != after.rule.fitted_on
+    assert "textclf calibrate" in after.metrics["stale"]
+    for stored in (model / "eval").rglob("metrics.json"):
+        assert "textclf calibrate" in json.loads(stored.read_text())["stale"], stored
+    mds = list((model / "eval").rglob("metrics.md"))
+    assert len(mds) == 2
+    for stored in [*mds, model / "README.md"]:
+        assert stored.read_text().count(STALE_MARK) == 1, stored
