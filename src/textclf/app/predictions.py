@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-import json
+import io
 import time
 import uuid
 from collections.abc import Sequence
@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from textclf.data.labels import LabelSpace
 from textclf.evaluation.decision import decide
+from textclf.inference.records import PredictionWriter, prediction_records
 from textclf.persistence import ModelInfo
 
 if TYPE_CHECKING:
@@ -248,42 +250,40 @@ def filter_results(
     return frame[keep]
 
 
-def _label_value(predicted: list[str], task: str) -> Any:
-    return list(predicted) if task == "multilabel" else (predicted[0] if predicted else "")
+def _records(frame: pd.DataFrame, task: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The shown rows as prediction records (:mod:`textclf.inference.records`), and the labels."""
+    labels = [c[len("score_") :] for c in frame.columns if c.startswith("score_")]
+    space = LabelSpace(task, tuple(labels))  # type: ignore[arg-type]
+    index = {label: j for j, label in enumerate(labels)}
+    proba = frame[[f"score_{label}" for label in labels]].to_numpy(dtype=np.float64)
+    decided: np.ndarray
+    if space.multilabel:
+        decided = np.zeros(proba.shape, dtype=np.int64)
+        for i, predicted in enumerate(frame["predicted"]):
+            decided[i, [index[label] for label in predicted]] = 1
+    else:  # an empty prediction is an abstention (reject option): label null
+        decided = np.array([index[p[0]] if p else -1 for p in frame["predicted"]], dtype=np.int64)
+    records = prediction_records(
+        proba, decided, space, texts=list(frame["text"]), rows=[int(r) for r in frame["row"]]
+    )
+    return records, labels
+
+
+def _download(frame: pd.DataFrame, task: str, suffix: str) -> bytes:
+    records, labels = _records(frame, task)
+    out = io.StringIO()
+    PredictionWriter(out, suffix, labels).write(records)
+    return out.getvalue().encode("utf-8")
 
 
 def results_csv(frame: pd.DataFrame, task: str) -> bytes:
-    """CSV like ``textclf predict``: ``row, text, label`` (multi-label: ``labels`` joined
-    with ``|``), ``confidence``, ``score_<label>``."""
-    out = frame.drop(columns=["prediction", "predicted"]).copy()
-    key = "labels" if task == "multilabel" else "label"
-    values = [
-        "|".join(p) if task == "multilabel" else _label_value(p, task) for p in frame["predicted"]
-    ]
-    out.insert(2, key, values)
-    return out.to_csv(index=False).encode("utf-8")
+    """The shown rows as CSV, the records of ``textclf predict --output x.csv``."""
+    return _download(frame, task, ".csv")
 
 
 def results_jsonl(frame: pd.DataFrame, task: str) -> bytes:
-    """JSON Lines like ``textclf predict``: ``row``, ``text``, ``label``/``labels``,
-    ``confidence`` and ``scores`` per label."""
-    score_cols = [c for c in frame.columns if c.startswith("score_")]
-    key = "labels" if task == "multilabel" else "label"
-    lines = []
-    for rec in frame.to_dict(orient="records"):
-        lines.append(
-            json.dumps(
-                {
-                    "row": int(rec["row"]),
-                    "text": rec["text"],
-                    key: _label_value(rec["predicted"], task),
-                    "confidence": round(float(rec["confidence"]), 6),
-                    "scores": {c[len("score_") :]: round(float(rec[c]), 6) for c in score_cols},
-                },
-                ensure_ascii=False,
-            )
-        )
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    """The shown rows as JSON Lines, the records of ``textclf predict``."""
+    return _download(frame, task, ".jsonl")
 
 
 @dataclass

@@ -24,7 +24,9 @@ from textclf.app.predictions import (
     top_k,
 )
 from textclf.app.render import chips_html, score_bars_html
+from textclf.data.labels import LabelSpace
 from textclf.evaluation.decision import DecisionRule, decide
+from textclf.inference.records import prediction_records
 from textclf.persistence import ModelInfo
 
 LABELS = ["a", "b", "c"]
@@ -117,13 +119,25 @@ def test_results_frame_filters_and_downloads():
     assert filter_results(frame, min_confidence=0.65)["row"].tolist() == [2, 4]
     assert filter_results(frame, query="TWO")["row"].tolist() == [2]
     csv = pd.read_csv(io.BytesIO(results_csv(frame, "multilabel")), keep_default_na=False)
-    assert csv.columns.tolist()[:4] == ["row", "text", "labels", "confidence"]
+    assert csv.columns.tolist() == ["row", "text", "labels", "score_a", "score_b", "score_c"]
     assert csv["labels"].tolist() == ["b|c", "", "a"]
     lines = [json.loads(x) for x in results_jsonl(frame, "multilabel").decode().splitlines()]
     assert lines[0]["labels"] == ["b", "c"] and lines[0]["scores"]["b"] == 0.7
     single = results_frame([1], ["x"], PROBA[:1], LABELS, "multiclass")
     assert json.loads(results_jsonl(single, "multiclass"))["label"] == "b"
     assert "label" in pd.read_csv(io.BytesIO(results_csv(single, "multiclass"))).columns
+
+
+def test_downloads_are_the_records_of_textclf_predict():
+    """One prediction record: the app's downloads are what predict writes for the same rows."""
+    frame = results_frame([1, 2, 4], ["x one", "y two", "z three"], PROBA, LABELS, "multilabel")
+    space = LabelSpace("multilabel", tuple(LABELS))
+    decided = decide(PROBA, "multilabel", threshold=None)
+    expected = prediction_records(
+        PROBA, decided, space, texts=["x one", "y two", "z three"], rows=[1, 2, 4]
+    )
+    got = [json.loads(x) for x in results_jsonl(frame, "multilabel").decode().splitlines()]
+    assert got == expected
 
 
 def _batch_run(**kw) -> BatchRun:

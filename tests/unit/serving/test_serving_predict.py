@@ -73,3 +73,19 @@ def test_validation_message_known_answers():
         )
         == "The request body is not valid JSON."
     )
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_the_openapi_record_is_the_shared_prediction_record(task: str):
+    """The server documents the record predict, the app and eval/predictions.jsonl write."""
+    from textclf.data.labels import LabelSpace
+    from textclf.inference.records import prediction_records
+    from textclf.serving.schemas import PredictionRecord
+
+    labels = ("a", "b") if task == "binary" else ("a", "b", "c")
+    space = LabelSpace(task, labels)  # type: ignore[arg-type]
+    proba = np.full((1, len(labels)), 1 / len(labels))
+    decided = np.ones((1, len(labels)), int) if task == "multilabel" else np.array([0])
+    (record,) = prediction_records(proba, decided, space, texts=["t"], ids=["x-1"], top_k=2)
+    assert set(record) <= set(PredictionRecord.model_fields)
+    assert PredictionRecord.model_validate(record).model_dump(exclude_none=True) == record
