@@ -391,32 +391,3 @@ def test_delay_fault_point_slows_every_forward_pass(monkeypatch):
         started = time.perf_counter()
         assert c.post("/v1/predict", json={"text": "t"}).status_code == 200
         assert time.perf_counter() - started >= 0.05
-
-
-# -- a real model -----------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_server_agrees_with_the_predictor(trained_run, task: str):
-    from textclf.inference.pipeline import Predictor
-
-    folder = trained_run(task)
-    predictor = Predictor.from_folder(folder, device="cpu")
-    texts = ["apple and apricot with almond", "banana and basil number 3", "grape guava"]
-    app = create_app(predictor, ServeSettings(device="cpu"), model_dir=folder)
-    with TestClient(app) as c:
-        wait_ready(c)
-        body = c.post("/v1/predict", json={"texts": texts}).json()
-        info = c.get("/info").json()
-    proba = predictor.predict_proba(texts)
-    expected = predictor.predict(texts)
-    got_scores = np.array(
-        [[r["scores"][lab] for lab in predictor.info.labels] for r in body["predictions"]]
-    )
-    np.testing.assert_allclose(got_scores, proba, atol=1e-5)
-    key = "labels" if task == "multilabel" else "label"
-    assert [r[key] for r in body["predictions"]] == expected
-    from textclf.feedback import model_fingerprint
-
-    assert body["model"] == info["model_fingerprint"] == model_fingerprint(folder)
-    assert info["scores"] == ("sigmoid" if task == "multilabel" else "softmax")

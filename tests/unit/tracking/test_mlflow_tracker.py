@@ -11,8 +11,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("mlflow", reason="the 'tracking' extra (mlflow) is not installed")
@@ -245,44 +243,3 @@ def test_resume_continues_the_same_run(store: str, tmp_path: Path) -> None:
     client = MlflowClient(store)
     assert [m.step for m in client.get_metric_history(info.run_id, "train_loss")] == [1, 2]
     assert client.get_run(info.run_id).info.status == "FINISHED"
-
-
-def test_multilabel_model_logs_as_a_pyfunc_that_applies_the_decision_rule(
-    store: str, tmp_path: Path, trained_run: Any
-) -> None:
-    import mlflow
-
-    from textclf.inference.pipeline import Predictor
-
-    model_dir = trained_run("multilabel")
-    tracker = MlflowTracker(store, "models", local_dir=tmp_path / "run" / "tracking")
-    tracker.start_run("ml")
-    tracker.log_model(model_dir, task="multilabel", registered_model=None)
-    info = tracker.end_run()
-    assert info.run_id and info.fallback is None
-    client = MlflowClient(store)
-    experiment_id = client.get_run(info.run_id).info.experiment_id
-    (logged,) = client.search_logged_models(experiment_ids=[experiment_id])
-    assert logged.source_run_id == info.run_id
-
-    texts = ["apple and banana with grape", "guava only", "basil and almond number 3"]
-    predictor = Predictor.from_folder(model_dir)
-    pyfunc = mlflow.pyfunc.load_model(logged.artifact_location)  # models:/ needs the global URI
-    meta = pyfunc.metadata.metadata["textclf"]
-    assert meta["task"] == "multilabel" and meta["labels"] == predictor.info.labels
-    assert meta["decision_rule"]["thresholds"] == predictor.info.rule.thresholds
-    served = pyfunc.predict(pd.DataFrame({"text": texts}))
-    assert served["labels"].tolist() == predictor.predict(texts)  # thresholds, not 0.5
-    proba = predictor.predict_proba(texts)  # sigmoids after the temperature
-    for row, scores in zip(proba, served["scores"], strict=True):
-        assert list(scores) == predictor.info.labels
-        np.testing.assert_allclose(list(scores.values()), row, atol=1e-5)
-    shipped_dir = mlflow.artifacts.download_artifacts(f"{logged.artifact_location}/artifacts/model")
-    shipped = {p.name for p in Path(shipped_dir).iterdir()}
-    assert {"textclf.json", "model.safetensors", "config.json"} <= shipped
-    assert not shipped & {"eval", "checkpoints", "tracking"}  # the model, not the run
-
-    # Replaying the journal into the same store does not log the model twice.
-    (again,) = sync_runs([tmp_path / "run"], uri=store)
-    assert again.ok and again.sent == 0
-    assert len(client.search_logged_models(experiment_ids=[experiment_id])) == 1

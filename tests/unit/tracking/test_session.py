@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from textclf.config import DataConfig, ExperimentConfig, apply_overrides
-from textclf.errors import TrackingError
 from textclf.tracking.base import DatasetRecord, NullTracker
 from textclf.tracking.session import (
     TrackingSession,
@@ -108,31 +107,6 @@ def test_switched_off_by_config_or_environment(
     env_off = TrackingSession(_config(tmp_path))
     assert env_off.check() is None and not env_off.active
     assert env_off.summary() == {}
-
-
-def test_required_tracker_that_fails_stops_the_run_before_anything_is_written(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    multiclass_csv: Path,
-    tiny_model_dir: Path,
-) -> None:
-    pytest.importorskip("mlflow", reason="the 'tracking' extra (mlflow) is not installed")
-    from textclf.experiment import run_experiment
-
-    monkeypatch.delenv("TEXTCLF_TRACKING", raising=False)
-    cfg = apply_overrides(
-        ExperimentConfig(),
-        [
-            f"output_dir={tmp_path / 'run'}",
-            f"data.train={multiclass_csv}",
-            f"model.name={tiny_model_dir}",
-            "tracking.uri=http://127.0.0.1:9",
-            "tracking.required=true",
-        ],
-    )
-    with pytest.raises(TrackingError, match=r"nothing listens on 127\.0\.0\.1:9"):
-        run_experiment(cfg)
-    assert not (tmp_path / "run").exists()
 
 
 def test_server_down_at_the_start_records_locally(
