@@ -197,7 +197,7 @@ class TextClassifier:
         """
         from transformers import set_seed
 
-        from textclf.modeling import load_classifier, load_tokenizer
+        from textclf.modeling import describe_backbone, load_classifier, load_tokenizer
         from textclf.training.checkpoints import read_train_record, save_trained, trained_snapshot
         from textclf.training.resources import is_main_process
         from textclf.training.trainer import TrainResult, tokenize
@@ -274,7 +274,14 @@ class TextClassifier:
         self.task_: str = space.task
         self.history_ = result
         self.info_ = ModelInfo(
-            task=space.task, labels=list(space.labels), max_length=self.max_length
+            task=space.task,
+            labels=list(space.labels),
+            max_length=self.max_length,
+            backbone=describe_backbone(
+                self.model,
+                revision=model_cfg.revision,
+                commit=getattr(net.config, "_commit_hash", None),
+            ),
         )
         self.rule_ = DecisionRule(task=space.task)
         self._predictor: Predictor | None = None

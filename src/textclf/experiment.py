@@ -32,7 +32,7 @@ from textclf.errors import ConfigError, RunFinishedError
 from textclf.estimator import TextClassifier
 from textclf.inference.pipeline import Predictor
 from textclf.model_card import model_card
-from textclf.modeling import check_max_length, describe_backbone, token_counter
+from textclf.modeling import check_max_length, token_counter
 from textclf.persistence import ModelInfo, library_versions
 from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
@@ -338,7 +338,6 @@ def _train_and_save(
         warnings=verdicts,
     )
     info = clf.info()
-    info.backbone = describe_backbone(config.model.name, revision=config.model.revision)
     info.training = {
         "device": history.resources.note,
         "precision": history.resources.precision,

@@ -61,11 +61,15 @@ def _weights_sha256(folder: Path) -> str | None:
     return h.hexdigest()
 
 
-def describe_backbone(name: str, *, revision: str | None = None) -> dict[str, str | None]:
+def describe_backbone(
+    name: str, *, revision: str | None = None, commit: str | None = None
+) -> dict[str, str | None]:
     """What was fine-tuned: the real name, where it came from, and its revision or weights hash.
 
     Recorded in ``textclf.json`` and the model card, so a model folder says which
-    pretrained checkpoint it started from even when ``--model default`` was given.
+    pretrained checkpoint it started from even when ``--model default`` was given. For a
+    hub model the revision is the commit that was loaded (``commit``, from the loaded
+    config's ``_commit_hash``), not a branch name that moves.
 
     Returns:
         ``{"name", "source", "revision", "sha256"}`` (``None`` where unknown).
@@ -97,7 +101,7 @@ def describe_backbone(name: str, *, revision: str | None = None) -> dict[str, st
         "given": name,
         "name": name,
         "source": "Hugging Face hub",
-        "revision": revision or "main",
+        "revision": commit or revision or "main",
         "sha256": None,
     }
 

@@ -112,3 +112,6 @@ def test_the_api_fits_the_same_decision_rule_as_train(tmp_path: Path, tiny_model
     )
     assert clf.rule_.to_dict() == info["decision_rule"]
     assert list(clf.classes_) == info["labels"]
+    # The Python API records the same backbone as train: where it came from, its weights.
+    assert clf.info().backbone == info["backbone"]
+    assert info["backbone"]["source"].startswith("local folder") and info["backbone"]["sha256"]

