@@ -65,6 +65,7 @@ class Assessment:
         proba: ``(n, k)`` model probabilities (the rule's temperature applied).
         y_pred: The model's decisions under the rule.
         baseline_proba: Each baseline's ``(n, k)`` probabilities.
+        ids: The id column's values (``--id-column``), when the data has one.
     """
 
     document: dict[str, Any]
@@ -76,6 +77,7 @@ class Assessment:
     proba: np.ndarray
     y_pred: np.ndarray
     baseline_proba: dict[str, np.ndarray] = field(default_factory=dict)
+    ids: list[Any] | None = None
 
     @property
     def metrics(self) -> dict[str, float | None]:
@@ -96,6 +98,7 @@ class Assessment:
             self.space,
             texts=self.texts,
             rows=self.rows,
+            ids=self.ids,
             true=[t if self.space.multilabel else t[0] for t in self.space.decode(self.y_true)],
         )
         write_predictions(out / "predictions.jsonl", records, list(self.space.labels))
@@ -269,6 +272,7 @@ def assess(
         proba=proba,
         y_pred=rule.decide(proba),
         baseline_proba=baseline_proba,
+        ids=list(data.dataset["id"]) if "id" in data.dataset.column_names else None,
     )
 
 

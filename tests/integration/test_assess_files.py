@@ -7,9 +7,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from textclf.assess import calibrate_folder, compare_files, evaluate_files
+from textclf.cli import app
 from textclf.config import EvalConfig
 from textclf.errors import ConfigError
 from textclf.model_card import STALE_MARK
@@ -70,3 +73,24 @@ def test_calibrate_refits_the_rule_and_marks_every_stored_figure_stale(trained_r
     assert len(mds) == 2
     for stored in [*mds, model / "README.md"]:
         assert stored.read_text().count(STALE_MARK) == 1, stored
+
+
+def test_evaluate_with_an_id_column_writes_ids_into_the_records(trained_run, tmp_path: Path):
+    run = trained_run("multiclass")
+    frame = pd.read_csv(run.parent / "test.csv")
+    frame.insert(0, "ticket", [f"T-{i:03d}" for i in range(len(frame))])
+    data = tmp_path / "test_ids.csv"
+    frame.to_csv(data, index=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            *("evaluate", "--model", str(run), "--data", str(data), "--id-column", "ticket"),
+            *("--output", str(tmp_path / "out"), "--n-resamples", "100"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    records = [
+        json.loads(x) for x in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()
+    ]
+    assert [r["id"] for r in records] == list(frame["ticket"])
+    assert [r["row"] for r in records] == list(range(1, len(frame) + 1))

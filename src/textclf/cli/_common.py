@@ -68,9 +68,6 @@ Task = Annotated[
         "--task", help="auto, binary, multiclass or multilabel (default: auto: from the labels)."
     ),
 ]
-IdColumn = Annotated[
-    str | None, typer.Option("--id-column", help="Column copied into each record as its id.")
-]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 Backend = Annotated[
     str,
@@ -238,7 +235,7 @@ def option_group(
 
 @dataclass(frozen=True)
 class Columns:
-    """The columns of a labelled file, as the six column options name them."""
+    """The columns of a labelled file, as the seven column options name them."""
 
     text_column: str | None = None
     label_column: str | None = None
@@ -246,6 +243,7 @@ class Columns:
     label_separator: str | None = None
     label_names: str | None = None
     column_names: str | None = None
+    id_column: str | None = None
 
     HELP: ClassVar[dict[str, str]] = {
         "text_column": "Column holding the text (default: auto: text, sentence, …).",
@@ -254,6 +252,7 @@ class Columns:
         "label_separator": "Separator of several labels in one cell, e.g. '|' (multi-label).",
         "label_names": "File naming integer label ids: one name per line, or JSON.",
         "column_names": "Comma-separated names for a file without a header row.",
+        "id_column": "Column copied into each prediction record as its id.",
     }
 
     def flags(self) -> dict[str, Any]:
@@ -273,9 +272,10 @@ class Columns:
         )
 
 
-# Every command that reads a labelled file takes the six column options as one Columns.
+# Every command that reads a labelled file takes the seven column options as one Columns.
 column_options = option_group(Columns)
 TextColumn = Annotated[str | None, typer.Option("--text-column", help=Columns.HELP["text_column"])]
+IdColumn = Annotated[str | None, typer.Option("--id-column", help=Columns.HELP["id_column"])]
 ColumnNames = Annotated[
     str | None, typer.Option("--column-names", help=Columns.HELP["column_names"])
 ]
@@ -435,6 +435,8 @@ class Measurement:
         Raises:
             TextclfError: An interval setting is out of range.
         """
+        from pydantic import ValidationError
+
         from textclf.config import EvalConfig
 
         try:
@@ -443,8 +445,13 @@ class Measurement:
                 ci_method=self.ci_method,  # type: ignore[arg-type]
                 confidence=self.confidence,
             )
-        except ValueError as e:
-            raise TextclfError(f"invalid evaluation option: {e.errors()[0]['msg']}.") from e  # type: ignore[attr-defined]
+        except ValidationError as e:
+            first = e.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else ""
+            value = getattr(self, name, None)
+            raise TextclfError(
+                f"--{name.replace('_', '-')} {value}: {first['msg'][0].lower()}{first['msg'][1:]}."
+            ) from e
         return {"eval_config": config, "seed": self.seed, "batch_size": self.batch_size}
 
 

@@ -1,0 +1,32 @@
+"""The option groups the commands share: the config keys they set, and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from textclf.cli._common import Columns, Measurement, flag_name
+from textclf.errors import TextclfError
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"n_resamples": 50}, "--n-resamples 50: input should be greater than or equal to 100."),
+        ({"ci_method": "bcaa"}, "--ci-method bcaa: input should be 'percentile' or 'bca'."),
+        ({"confidence": 1.5}, "--confidence 1.5: input should be less than 1."),
+    ],
+)
+def test_a_bad_measurement_option_is_named_as_typed(options: dict, message: str):
+    with pytest.raises(TextclfError) as info:
+        Measurement(**options).kwargs()
+    assert str(info.value) == message
+
+
+def test_the_column_options_set_the_data_keys_train_reads():
+    flags = Columns(text_column="body", label_columns="a, b", id_column="ticket").flags()
+    assert flags["data.text_column"] == "body"
+    assert flags["data.label_columns"] == ["a", "b"]
+    assert flags["data.id_column"] == "ticket"
+    spec = Columns(id_column="ticket").spec()
+    assert spec.id_column == "ticket"
+    assert flag_name("data.id_column") == "--id-column"
