@@ -19,7 +19,7 @@ from pathlib import Path
 
 from textclf.config import DataConfig
 from textclf.data.formats import not_utf8_error
-from textclf.errors import DataError
+from textclf.errors import DataError, did_you_mean
 
 TEXT_CANDIDATES = (
     "text",
@@ -144,8 +144,8 @@ def pick_column(
     if wanted is not None:
         if wanted not in columns:
             raise DataError(
-                f"{where}: no {what} column '{wanted}' (columns are {list(columns)}); "
-                f"pass the right name with --{what}-column."
+                f"{where}: no {what} column '{wanted}'{did_you_mean(wanted, columns)} (columns "
+                f"are {list(columns)}); pass the right name with --{what}-column."
             )
         return wanted
     lower = {c.lower(): c for c in columns}

