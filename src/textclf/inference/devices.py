@@ -19,8 +19,8 @@ def check_device(device: str) -> str:
     Raises:
         ConfigError: for a name that is not a device, with the nearest valid one.
     """
-    kind, _, index = device.partition(":")
-    if kind not in DEVICES or (index and not (kind == "cuda" and index.isdigit())):
+    kind, colon, index = device.partition(":")
+    if kind not in DEVICES or (colon and not (kind == "cuda" and index.isdigit())):
         raise ConfigError(
             f"--device {device}: unknown device{did_you_mean(device, DEVICES)} "
             f"(use {', '.join(DEVICES)} or cuda:N)."

@@ -72,16 +72,18 @@ def native_bf16(device: torch.device | str) -> bool:
     return kind == "cpu" and cpu_has_native_bf16()
 
 
-def _cuda_works() -> tuple[bool, str]:
-    """Whether CUDA runs a kernel here, and the GPU's name or why it does not."""
+def _cuda_works(index: int = 0) -> tuple[bool, str]:
+    """Whether CUDA runs a kernel on GPU ``index`` here, and its name or why it does not."""
     if not torch.cuda.is_available():
         return False, "no CUDA device is visible"
+    if index >= torch.cuda.device_count():
+        return False, f"there is no GPU {index} ({torch.cuda.device_count()} visible)"
     try:
-        torch.zeros(1, device="cuda").add_(1)
-        torch.cuda.synchronize()
+        torch.zeros(1, device=f"cuda:{index}").add_(1)
+        torch.cuda.synchronize(index)
     except Exception as e:  # a broken driver or a busy GPU raises many different types
         return False, f"CUDA is present but unusable ({type(e).__name__}: {e})"
-    return True, torch.cuda.get_device_name(0)
+    return True, torch.cuda.get_device_name(index)
 
 
 def _mps_works() -> bool:
@@ -101,7 +103,7 @@ def choose_device(device: str = "auto") -> tuple[torch.device, str]:
     """
     kind = check_device(device)
     if kind in ("auto", "cuda"):
-        ok, detail = _cuda_works()
+        ok, detail = _cuda_works(int(device.partition(":")[2] or 0))
         if ok:
             return torch.device(device if kind == "cuda" else "cuda"), f"GPU: {detail}"
         if kind == "cuda":

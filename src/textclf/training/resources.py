@@ -46,7 +46,7 @@ def select_resources(device: str = "auto", precision: str = "auto") -> Resources
     bf16, which is slower than fp32, and train in fp32.
 
     Args:
-        device: ``auto``, ``cuda``, ``cuda:N``, ``mps`` or ``cpu``; chosen by
+        device: ``auto``, ``cuda``, ``mps`` or ``cpu``; chosen by
             :func:`textclf.inference.torch_backend.choose_device`, as for inference.
         precision: ``auto``, ``bf16``, ``fp16`` or ``fp32``.
 

@@ -138,6 +138,11 @@ def test_downloads_are_the_records_of_textclf_predict():
     )
     got = [json.loads(x) for x in results_jsonl(frame, "multilabel").decode().splitlines()]
     assert got == expected
+    # Every row filtered out: the CSV keeps the header predict would write.
+    empty = pd.read_csv(io.BytesIO(results_csv(frame.iloc[:0], "multilabel")))
+    full = pd.read_csv(io.BytesIO(results_csv(frame, "multilabel")))
+    assert len(empty) == 0 and empty.columns.tolist() == full.columns.tolist()
+    assert results_jsonl(frame.iloc[:0], "multilabel") == b""
 
 
 def _batch_run(**kw) -> BatchRun:

@@ -13,13 +13,21 @@ from textclf.training.resources import select_resources
 
 @pytest.fixture
 def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch_backend, "_cuda_works", lambda: (False, "no CUDA device is visible"))
+    monkeypatch.setattr(
+        torch_backend, "_cuda_works", lambda index=0: (False, "no CUDA device is visible")
+    )
     monkeypatch.setattr(torch_backend, "_mps_works", lambda: False)
 
 
 @pytest.mark.parametrize(
     ("typed", "hint"),
-    [("cdua", "did you mean 'cuda'"), ("gpu", "use auto, cpu, cuda, mps"), ("cpu:1", "cuda:N")],
+    [
+        ("cdua", "did you mean 'cuda'"),
+        ("gpu", "use auto, cpu, cuda, mps"),
+        ("cpu:1", "cuda:N"),
+        ("cuda:", "cuda:N"),
+        ("cuda:x", "cuda:N"),
+    ],
 )
 def test_an_unknown_device_is_refused_naming_the_flag_and_the_nearest_name(typed: str, hint: str):
     with pytest.raises(ConfigError, match=rf"^--device {typed}: unknown device") as info:
@@ -53,7 +61,16 @@ def test_an_unusable_gpu_falls_back_to_the_cpu_with_a_warning(
     assert select_resources(asked, "fp32").device == "cpu"
 
 
-def test_a_working_gpu_is_kept_with_its_index(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(torch_backend, "_cuda_works", lambda: (True, "Test GPU"))
-    assert choose_device("cuda:1") == (torch.device("cuda:1"), "GPU: Test GPU")
-    assert choose_device("auto") == (torch.device("cuda"), "GPU: Test GPU")
+def test_the_gpu_asked_for_by_index_is_the_one_checked(monkeypatch: pytest.MonkeyPatch):
+    checked: list[int] = []
+
+    def works(index: int = 0) -> tuple[bool, str]:
+        checked.append(index)
+        return (True, f"Test GPU {index}") if index < 2 else (False, f"there is no GPU {index}")
+
+    monkeypatch.setattr(torch_backend, "_cuda_works", works)
+    monkeypatch.setattr(torch_backend, "_mps_works", lambda: False)
+    assert choose_device("cuda:1") == (torch.device("cuda:1"), "GPU: Test GPU 1")
+    assert choose_device("auto") == (torch.device("cuda"), "GPU: Test GPU 0")
+    assert choose_device("cuda:5")[0] == torch.device("cpu")
+    assert checked == [1, 0, 5]

@@ -41,7 +41,7 @@ def test_the_cpu_trains_in_bf16_only_where_it_has_native_bf16(
     from textclf.inference import torch_backend
     from textclf.training import resources
 
-    monkeypatch.setattr(torch_backend, "_cuda_works", lambda: (False, "no GPU"))
+    monkeypatch.setattr(torch_backend, "_cuda_works", lambda index=0: (False, "no GPU"))
     monkeypatch.setattr(torch_backend, "_mps_works", lambda: False)
     monkeypatch.setattr(resources, "cpu_has_native_bf16", lambda: native)
     res = select_resources("auto", "auto")
