@@ -19,7 +19,8 @@ Cells (training texts; validation; test):
 * ``banking-10``: Banking77, 10 per class; validation 3 more per class; test 3,080.
 * ``banking-full``: Banking77, all 10,003 (10 % carved for validation); test 3,080.
 
-Results go to a JSON-lines file, one line per (cell, recipe, seed), so an interrupted
+Each result records where it trained (``machine``; results without it come from the
+2-core AVX512-BF16 development CPU). Results go to a JSON-lines file, one line per (cell, recipe, seed), so an interrupted
 bench resumes where it stopped and several recipes accumulate in one table.
 
 Usage:
@@ -143,6 +144,20 @@ def _scores(task: str, labels: list[str], y_true: np.ndarray, proba: np.ndarray,
     return {k: float(m[k]) for k in keep if k in m}
 
 
+def _machine(clf: Any) -> str:
+    """Where the run trained, e.g. ``cpu (2 threads), bf16`` or ``NVIDIA H200, bf16``."""
+    import torch
+
+    resources = getattr(clf.history_, "resources", None)
+    device = getattr(resources, "device", "cpu")
+    where = (
+        torch.cuda.get_device_name(0)
+        if device == "cuda"
+        else f"{device} ({torch.get_num_threads()} threads)"
+    )
+    return f"{where}, {getattr(resources, 'precision', '?')}"
+
+
 def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> dict[str, Any]:
     """Train ``recipe`` on ``cell`` at ``seed``; score it and the baselines on the test split."""
     import torch
@@ -151,7 +166,8 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
     from textclf.data.labels import LabelSpace
     from textclf.estimator import TextClassifier
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # Several cells can share one big machine (a GPU box): TEXTCLF_BENCH_THREADS splits its cores.
+    torch.set_num_threads(int(os.environ.get("TEXTCLF_BENCH_THREADS", 0)) or os.cpu_count() or 1)
     task = cell.task
 
     def canon(labels: list[Any]) -> list[list[str]]:
@@ -178,6 +194,7 @@ def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> d
     )
     clf.fit(cell.train[0], cell.train[1], X_val=cell.validation[0], y_val=cell.validation[1])
     out["train_s"] = time.perf_counter() - started
+    out["machine"] = _machine(clf)
     out["steps"] = clf.history_.global_step
     proba = clf.predict_proba(cell.test[0])
     out["model"] = _scores(task, list(space.labels), y_test, proba)
@@ -234,6 +251,9 @@ def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) ->
         return
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     table: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    # The majority baseline depends on the data sample alone, so a recipe run without
+    # baselines is judged against the one another recipe's run recorded for that sample.
+    majority = {(r["cell"], r["seed"]): r["majority"] for r in rows if "majority" in r}
     for r in rows:
         if (cells and r["cell"] not in cells) or (recipes and r["recipe"] not in recipes):
             continue
@@ -251,7 +271,9 @@ def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) ->
                 return "-"
             return f"{v.mean():.3f}±{v.std(ddof=1) if len(v) > 1 else 0:.3f}"
 
-        fails = sum(r["model"][metric] <= r.get("majority", {}).get(metric, -1) + 0.01 for r in rs)
+        judged = [r for r in rs if (cell, r["seed"]) in majority]
+        fails = sum(r["model"][metric] <= majority[cell, r["seed"]][metric] + 0.01 for r in judged)
+        fails_s = f"{fails}/{len(judged)}" if judged else "-"
         # runs whose kept rule scored below the plain rule by more than the plain rule's
         # interval half-width on test (the acceptance check of issue 11)
         checked = [r for r in rs if "model_rule" in r and "model_halfwidth" in r]
@@ -260,9 +282,9 @@ def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) ->
             for r in checked
         )
         worse_s = f"{worse}/{len(checked)}" if checked else "-"
-        maj = np.mean([r["majority"][metric] for r in rs if "majority" in r] or [np.nan])
+        maj = np.mean([majority[cell, r["seed"]][metric] for r in judged] or [np.nan])
         print(
-            f"{cell:<15} {recipe:<22} {len(rs):>2} {metric:<8} {ms('model'):>13} {fails:>4} "
+            f"{cell:<15} {recipe:<22} {len(rs):>2} {metric:<8} {ms('model'):>13} {fails_s:>4} "
             f"{ms('model_rule'):>13} {worse_s:>5} {ms('tfidf_lr'):>13} {ms('embed_lr'):>13} {maj:>8.3f} "
             f"{np.mean([r['train_s'] for r in rs]):>8.0f}"
         )
