@@ -272,11 +272,12 @@ def _records(frame: pd.DataFrame, task: str) -> tuple[list[dict[str, Any]], list
 def _download(frame: pd.DataFrame, task: str, suffix: str) -> bytes:
     records, labels = _records(frame, task)
     out = io.StringIO()
-    if records:
-        PredictionWriter(out, suffix, labels).write(records)
-    elif suffix == ".csv":  # every row filtered out: the table still names its columns
-        key = "labels" if task == "multilabel" else "label"
-        out.write(",".join(["row", "text", key, *(f"score_{lab}" for lab in labels)]) + "\n")
+    writer = PredictionWriter(out, suffix, labels)
+    if not records:  # every row filtered out: the table still names predict's columns
+        scores = {f"score_{label}": [0.0] for label in labels}
+        example = pd.DataFrame({"row": [0], "text": [""], "predicted": [[]], **scores})
+        writer.write_header(_records(example, task)[0][0])
+    writer.write(records)
     return out.getvalue().encode("utf-8")
 
 

@@ -136,13 +136,25 @@ class PredictionWriter:
         rows = [_flat(r, self._labels) for r in records]
         if not rows:
             return
-        if self._table is None:
-            # The columns of the first record: every record of one file has the same keys.
-            self._table = csv.DictWriter(
-                self._f, fieldnames=list(rows[0]), delimiter=self._sep, lineterminator="\n"
-            )
-            self._table.writeheader()
+        # The columns of the first record: every record of one file has the same keys.
+        self._table = self._table or self._start(rows[0])
         self._table.writerows(rows)
+
+    def write_header(self, example: dict[str, Any]) -> None:
+        """Start a table with the columns of ``example``, a record of the file's shape.
+
+        For a table that may get no rows, so that it still names its columns; JSON lines
+        have no header, and a table already started keeps its own.
+        """
+        if self._csv and self._table is None:
+            self._table = self._start(_flat(example, self._labels))
+
+    def _start(self, row: dict[str, Any]) -> csv.DictWriter[str]:
+        table = csv.DictWriter(
+            self._f, fieldnames=list(row), delimiter=self._sep, lineterminator="\n"
+        )
+        table.writeheader()
+        return table
 
 
 def write_predictions(

@@ -49,3 +49,30 @@ def test_written_files_round_trip(tmp_path: Path):
     assert table.loc[0, "labels"] == "a" and table.loc[0, "score_b"] == pytest.approx(0.1)
     with pytest.raises(ConfigError, match="unknown output type"):
         write_predictions(tmp_path / "p.xlsx", recs, space.labels)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_a_table_with_no_rows_still_names_the_columns_of_its_records(suffix):
+    import io
+
+    from textclf.inference.records import PredictionWriter
+
+    space = LabelSpace("multiclass", ("a", "b"))
+    example = prediction_records(np.array([[0.4, 0.6]]), np.array([1]), space, texts=["x"])[0]
+    empty, full = io.StringIO(), io.StringIO()
+    PredictionWriter(empty, suffix, space.labels).write_header(example)
+    writer = PredictionWriter(full, suffix, space.labels)
+    writer.write([example])
+    writer.write_header(example)  # a started table keeps its header: no second one
+    if suffix == ".jsonl":
+        assert empty.getvalue() == "" and len(full.getvalue().splitlines()) == 1
+    else:
+        header, _row = full.getvalue().splitlines()
+        assert empty.getvalue().splitlines() == [header]
+        assert header.split("\t" if suffix == ".tsv" else ",") == [
+            "row",
+            "text",
+            "label",
+            "score_a",
+            "score_b",
+        ]
