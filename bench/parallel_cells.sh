@@ -25,5 +25,5 @@ for cell in ${cells//,/ }; do
     done
 done
 wait
-grep -h "^$recipe\|seed [0-9]*: model" "$logs"/*.log 2>/dev/null | grep -v "^cell"
+grep -h "seed [0-9]*: model" "$logs"/*.log 2>/dev/null
 echo "logs: $logs"

@@ -20,8 +20,9 @@ Cells (training texts; validation; test):
 * ``banking-full``: Banking77, all 10,003 (10 % carved for validation); test 3,080.
 
 Each result records where it trained (``machine``; results without it come from the
-2-core AVX512-BF16 development CPU). Results go to a JSON-lines file, one line per (cell, recipe, seed), so an interrupted
-bench resumes where it stopped and several recipes accumulate in one table.
+2-core AVX512-BF16 development CPU). Results go to a JSON-lines file, one line per (cell,
+recipe, seed), so an interrupted bench resumes where it stopped and several recipes
+accumulate in one table.
 
 Usage:
     python bench/robustness.py --cells synth-mc-640,sst2-500 --seeds 0-4 \\
@@ -148,14 +149,13 @@ def _machine(clf: Any) -> str:
     """Where the run trained, e.g. ``cpu (2 threads), bf16`` or ``NVIDIA H200, bf16``."""
     import torch
 
-    resources = getattr(clf.history_, "resources", None)
-    device = getattr(resources, "device", "cpu")
+    resources = clf.history_.resources
     where = (
         torch.cuda.get_device_name(0)
-        if device == "cuda"
-        else f"{device} ({torch.get_num_threads()} threads)"
+        if resources.device == "cuda"
+        else f"{resources.device} ({torch.get_num_threads()} threads)"
     )
-    return f"{where}, {getattr(resources, 'precision', '?')}"
+    return f"{where}, {resources.precision}"
 
 
 def run_one(cell: Cell, seed: int, recipe: dict[str, Any], baselines: bool) -> dict[str, Any]:
