@@ -176,6 +176,12 @@ class TrainConfig(_Section):
         description="Keep the word embeddings as pretrained: about half of a small encoder's "
         "weights, so each step's gradient and optimizer update cost about half as much.",
     )
+    freeze_layers: int = Field(
+        default=0,
+        ge=0,
+        description="Keep the embeddings and this many bottom encoder layers as pretrained "
+        "(never the top layer): backpropagation stops above them, so a step costs less.",
+    )
     max_restarts: int = Field(
         default=2,
         ge=0,

@@ -59,7 +59,7 @@ from textclf.training.resources import (
     select_resources,
     world,
 )
-from textclf.training.warm_start import warm_start
+from textclf.training.warm_start import freeze_bottom, warm_start
 
 logger = logging.getLogger(__name__)
 
@@ -498,10 +498,14 @@ def train_model(
             AUTO_BATCH_STEPS,
             len(train_dataset),
         )
-    if cfg.freeze_embeddings:
+    if cfg.freeze_embeddings or cfg.freeze_layers:
         # On a CPU the word embeddings' dense gradient and AdamW update (11.7M of all-MiniLM-
-        # L6-v2's 22.7M weights) are a large share of a short-text step.
-        model.get_input_embeddings().weight.requires_grad_(False)
+        # L6-v2's 22.7M weights) are a large share of a short-text step; each frozen bottom
+        # layer also drops its share of the backward pass.
+        frozen = freeze_bottom(model, cfg.freeze_layers, embeddings=cfg.freeze_embeddings)
+        if cfg.freeze_layers:
+            notes.append(f"embeddings and the bottom {frozen} encoder layer(s) kept frozen")
+            logger.info("Frozen: the embeddings and the bottom %d encoder layer(s).", frozen)
     if n_processes > 1 and rank == 0:
         logger.info(
             "Distributed training on %d processes: batch size %d is per device, %d texts per "

@@ -80,6 +80,15 @@ def _after_pooler(model: PreTrainedModel, cls_states: np.ndarray) -> np.ndarray 
     return None
 
 
+def encoder_layers(model: PreTrainedModel) -> nn.ModuleList | None:
+    """The encoder's list of transformer layers, bottom first (``None`` when not found)."""
+    for _, module in model.named_modules():
+        candidate = getattr(module, "layer", None)
+        if isinstance(candidate, nn.ModuleList) and len(candidate) > 0:
+            return candidate
+    return None
+
+
 def reinit_top_layers(model: PreTrainedModel, n: int) -> int:
     """Re-initialise the last ``n`` encoder layers with the model's own initialiser.
 
@@ -88,20 +97,40 @@ def reinit_top_layers(model: PreTrainedModel, n: int) -> int:
     """
     if n <= 0:
         return 0
-    layers = None
-    for _, module in model.named_modules():
-        candidate = getattr(module, "layer", None)
-        if isinstance(candidate, nn.ModuleList) and len(candidate) > 0:
-            layers = candidate
-            break
-    if layers is None:
-        return 0
+    layers = encoder_layers(model)
     init = getattr(model, "_init_weights", None)
-    if init is None:
+    if layers is None or init is None:
         return 0
     for layer in list(layers)[-n:]:
         layer.apply(init)
     return min(n, len(layers))
+
+
+def freeze_bottom(model: PreTrainedModel, n_layers: int, *, embeddings: bool) -> int:
+    """Keep the input embeddings and the lowest ``n_layers`` encoder layers as pretrained.
+
+    Backpropagation then stops at the lowest trained layer: the frozen layers cost a
+    forward pass only. ``n_layers`` > 0 freezes the whole embedding block (word, position,
+    type embeddings and their LayerNorm) with them; ``embeddings`` alone freezes the word
+    embeddings, the largest and least task-specific weights.
+
+    Returns:
+        How many encoder layers were frozen (never the top one: something must train).
+    """
+    if n_layers > 0:
+        block = getattr(model.base_model, "embeddings", None)
+        for param in (block or model.get_input_embeddings()).parameters():
+            param.requires_grad_(False)
+    elif embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    layers = encoder_layers(model)
+    if n_layers <= 0 or layers is None:
+        return 0
+    n = min(n_layers, len(layers) - 1)
+    for layer in list(layers)[:n]:
+        for param in layer.parameters():
+            param.requires_grad_(False)
+    return n
 
 
 @torch.inference_mode()

@@ -76,3 +76,29 @@ def test_the_probe_reuses_the_pooler_pass_and_fits_the_same_head(
     torch.testing.assert_close(fast.weight, slow.weight, atol=1e-4, rtol=1e-3)
     torch.testing.assert_close(fast.bias, slow.bias, atol=1e-4, rtol=1e-3)
     assert np.abs(fast.weight.detach().numpy()).sum() > 0  # a fitted head, not zeros
+
+
+def test_freeze_bottom_stops_the_gradient_below_the_lowest_trained_layer(tiny) -> None:
+    model, _, _ = tiny
+    layers = ws.encoder_layers(model)
+    assert layers is not None and len(layers) >= 2
+    assert ws.freeze_bottom(model, len(layers) + 3, embeddings=False) == len(layers) - 1
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any("embeddings" in n for n in trainable)
+    assert all(not p.requires_grad for layer in layers[:-1] for p in layer.parameters())
+    assert all(p.requires_grad for p in layers[-1].parameters())
+    assert any("classifier" in n for n in trainable)
+
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    loss = model(input_ids=ids, labels=torch.tensor([1])).loss
+    loss.backward()
+    assert model.get_input_embeddings().weight.grad is None
+    assert layers[-1].output.dense.weight.grad is not None
+
+
+def test_freeze_embeddings_alone_keeps_the_layers_trained(tiny) -> None:
+    model, _, _ = tiny
+    assert ws.freeze_bottom(model, 0, embeddings=True) == 0
+    assert not model.get_input_embeddings().weight.requires_grad
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert frozen == [n for n, _ in model.named_parameters() if "word_embeddings" in n]
