@@ -117,19 +117,15 @@ def freeze_bottom(model: PreTrainedModel, n_layers: int, *, embeddings: bool) ->
     Returns:
         How many encoder layers were frozen (never the top one: something must train).
     """
-    if n_layers > 0:
-        block = getattr(model.base_model, "embeddings", None)
-        for param in (block or model.get_input_embeddings()).parameters():
-            param.requires_grad_(False)
-    elif embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    layers = encoder_layers(model)
-    if n_layers <= 0 or layers is None:
+    if n_layers <= 0:
+        if embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
         return 0
-    n = min(n_layers, len(layers) - 1)
-    for layer in list(layers)[:n]:
-        for param in layer.parameters():
-            param.requires_grad_(False)
+    block = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+    layers = list(encoder_layers(model) or [])
+    n = min(n_layers, max(len(layers) - 1, 0))
+    for module in [block, *layers[:n]]:
+        module.requires_grad_(False)
     return n
 
 
