@@ -27,7 +27,11 @@ def store(tmp_path: Path) -> str:
 
 
 def test_multilabel_model_logs_as_a_pyfunc_that_applies_the_decision_rule(
-    store: str, tmp_path: Path, trained_run: Any
+    store: str,
+    tmp_path: Path,
+    trained_run: Any,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import mlflow
 
@@ -36,8 +40,15 @@ def test_multilabel_model_logs_as_a_pyfunc_that_applies_the_decision_rule(
     model_dir = trained_run("multilabel")
     tracker = MlflowTracker(store, "models", local_dir=tmp_path / "run" / "tracking")
     tracker.start_run("ml")
-    tracker.log_model(model_dir, task="multilabel", registered_model=None)
-    info = tracker.end_run()
+    capfd.readouterr()
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        tracker.log_model(model_dir, task="multilabel", registered_model=None)
+        info = tracker.end_run()
+    # MLflow tries the input example on a copy of the logged model: silently.
+    printed = capfd.readouterr()
+    assert "Downloading artifacts" not in printed.out + printed.err
+    assert not [r for r in caplog.records if r.name.startswith("textclf.inference")]
     assert info.run_id and info.fallback is None
     client = MlflowClient(store)
     experiment_id = client.get_run(info.run_id).info.experiment_id

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -160,7 +162,7 @@ def log_model(
         files = _copy_model_files(model_dir, Path(tmp) / "model")
         entry = Path(tmp) / "textclf_model.py"
         entry.write_text(_ENTRY_POINT, encoding="utf-8")
-        with _global_tracking_uri(uri):
+        with _global_tracking_uri(uri), _quiet_validation():
             # Model.log is what mlflow.pyfunc.log_model forwards to; called directly,
             # it takes the run to link the model to (log_model only knows the fluent
             # API's active run).
@@ -214,6 +216,30 @@ def _pip_requirements() -> list[str]:
             continue
         reqs.append(f"{dist}=={version.split('+')[0]}")  # no local tag such as +cpu
     return reqs
+
+
+@contextlib.contextmanager
+def _quiet_validation() -> Iterator[None]:
+    """Keep the input example's trial run out of the terminal.
+
+    Trying the example, MLflow copies the logged model back with a progress bar per file
+    and loads it, and the Predictor then logs which backend it chose: lines that read as
+    if the run were predicting again. Errors and warnings still show.
+    """
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    previous = os.environ.get(key)
+    os.environ[key] = "false"
+    inference = logging.getLogger("textclf.inference")
+    level = inference.level
+    inference.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        inference.setLevel(level)
+        if previous is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = previous
 
 
 @contextlib.contextmanager
