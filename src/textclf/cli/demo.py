@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
+    ConfigOptions,
     NoTrack,
     TrackingUri,
+    option_group,
     print_result,
     run,
     tracking_lines,
@@ -23,6 +25,13 @@ DEMO_TEST_N = 400
 _TEST_SEED_OFFSET = 1_000_003  # test reports drawn apart from any training seed
 
 
+@option_group(
+    ConfigOptions,
+    seed=None,
+    config=None,
+    overrides="Dotted override applied after the demo's own settings, e.g. "
+    "train.freeze_embeddings=true.",
+)
 def demo(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for the demo's data and model.")
@@ -52,6 +61,7 @@ def demo(
     ] = 0,
     tracking_uri: TrackingUri = None,
     no_track: NoTrack = False,
+    setup: ConfigOptions = ConfigOptions(),
 ) -> None:
     """Generate synthetic pathology reports, fine-tune the default backbone, evaluate, save.
 
@@ -62,7 +72,7 @@ def demo(
     """
 
     def body() -> None:
-        from textclf.config import ExperimentConfig
+        from textclf.config import ExperimentConfig, apply_overrides
         from textclf.data.synth import TASKS, write_reports
         from textclf.errors import ConfigError
         from textclf.experiment import run_experiment
@@ -70,14 +80,8 @@ def demo(
         if task not in TASKS:
             raise ConfigError(f"--task {task}: unknown task; use one of {', '.join(TASKS)}.")
         started = time.perf_counter()
-        data_file = write_reports(output / "data" / "pathology_reports.csv", task, n, seed=seed)
-        test_file = write_reports(
-            output / "data" / "test_reports.csv", task, test_n, seed=seed + _TEST_SEED_OFFSET
-        )
-        print(
-            f"Generated {n} synthetic pathology reports for training ({data_file}) and "
-            f"{test_n} fresh ones for the test ({test_file})."
-        )
+        data_file = output / "data" / "pathology_reports.csv"
+        test_file = output / "data" / "test_reports.csv"
         cfg = ExperimentConfig(output_dir=str(output / "model"), seed=seed)
         cfg.data.train = str(data_file)
         cfg.data.test = str(test_file)
@@ -92,6 +96,14 @@ def demo(
         cfg.tracking.uri = tracking_uri
         cfg.tracking.enabled = not no_track
         cfg.tracking.run_name = "demo"
+        # Checked before any report is written, so a mistyped key leaves nothing behind.
+        cfg = apply_overrides(cfg, list(setup.overrides or []))
+        write_reports(data_file, task, n, seed=seed)
+        write_reports(test_file, task, test_n, seed=seed + _TEST_SEED_OFFSET)
+        print(
+            f"Generated {n} synthetic pathology reports for training ({data_file}) and "
+            f"{test_n} fresh ones for the test ({test_file})."
+        )
         result = run_experiment(cfg, overwrite=True)
         print_result(result)
         print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")

@@ -1,0 +1,53 @@
+"""``textclf demo`` through the CLI, on the tiny fixture model: ``--set`` and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from textclf.cli import app
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_cli_state")]
+
+
+def test_a_mistyped_override_stops_the_demo_before_anything_is_written(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "demo"
+    result = runner.invoke(
+        app, ["demo", "-o", str(out), "--no-track", "--set", "train.lerning_rate=1e-4"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "train.lerning_rate" in result.stderr and "learning_rate" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_overrides_apply_after_the_demo_settings(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    out = tmp_path / "demo"
+    args = ["demo", "-o", str(out), "--n", "48", "--test-n", "24", "--no-track"]
+    overrides = [
+        f"model.name={tiny_model_dir}",
+        "model.max_length=64",  # the demo's own 256 is beyond the tiny model's positions
+        "train.max_steps=3",
+        "train.min_steps=null",
+        "train.freeze_embeddings=true",
+        "diagnostics.enabled=false",
+    ]
+    for item in overrides:
+        args += ["--set", item]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((out / "model" / "config.yaml").read_text())
+    assert saved["model"]["max_length"] == 64
+    assert saved["train"]["freeze_embeddings"] is True
+    assert saved["train"]["metric_for_best_model"] == "f1_macro"  # the demo's own setting
+    info = json.loads((out / "model" / "textclf.json").read_text())
+    assert info["training"]["global_step"] == 3
+    assert not (out / "model" / "eval" / "report.html").exists()
