@@ -14,15 +14,22 @@ from textclf.cli import app
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_cli_state")]
 
 
-def test_a_mistyped_override_stops_the_demo_before_anything_is_written(
-    runner: CliRunner, tmp_path: Path
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--set", "train.lerning_rate=1e-4"], ["train.lerning_rate", "'train.learning_rate'"]),
+        (["--epochs", "-1"], ["--epochs", "greater than 0"]),
+    ],
+    ids=["mistyped-set", "bad-epochs"],
+)
+def test_a_bad_setting_stops_the_demo_before_anything_is_written(
+    runner: CliRunner, tmp_path: Path, args: list[str], named: list[str]
 ) -> None:
     out = tmp_path / "demo"
-    result = runner.invoke(
-        app, ["demo", "-o", str(out), "--no-track", "--set", "train.lerning_rate=1e-4"]
-    )
+    result = runner.invoke(app, ["demo", "-o", str(out), "--no-track", *args])
     assert result.exit_code == 2, result.output
-    assert "train.lerning_rate" in result.stderr and "learning_rate" in result.stderr
+    assert all(word in result.stderr for word in named), result.stderr
+    assert "bug in textclf" not in result.stderr
     assert "Traceback" not in result.output
     assert not out.exists()
 

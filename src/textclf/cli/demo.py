@@ -72,7 +72,6 @@ def demo(
     """
 
     def body() -> None:
-        from textclf.config import ExperimentConfig, apply_overrides
         from textclf.data.synth import TASKS, write_reports
         from textclf.errors import ConfigError
         from textclf.experiment import run_experiment
@@ -82,22 +81,26 @@ def demo(
         started = time.perf_counter()
         data_file = output / "data" / "pathology_reports.csv"
         test_file = output / "data" / "test_reports.csv"
-        cfg = ExperimentConfig(output_dir=str(output / "model"), seed=seed)
-        cfg.data.train = str(data_file)
-        cfg.data.test = str(test_file)
-        cfg.model.max_length = 256  # 99% of the reports fit (mean 175 tokens)
-        if epochs is not None:
-            cfg.train.epochs = epochs
-        cfg.train.metric_for_best_model = "f1_macro"
-        # The report's slowest parts, trimmed to the budget: UMAP (t-SNE and PCA stay) and
-        # the attributions to one example of each kind (about 10 s each on 2 cores).
-        cfg.diagnostics.projections = ["pca", "tsne"]
-        cfg.diagnostics.attribution_examples = 1
-        cfg.tracking.uri = tracking_uri
-        cfg.tracking.enabled = not no_track
-        cfg.tracking.run_name = "demo"
-        # Checked before any report is written, so a mistyped key leaves nothing behind.
-        cfg = apply_overrides(cfg, list(setup.overrides or []))
+        # The demo's settings as flags, then --set: one validation, whose errors name the
+        # option typed, before any report is written (a mistake leaves nothing behind).
+        cfg = setup.build(
+            {
+                "output_dir": str(output / "model"),
+                "seed": seed,
+                "data.train": str(data_file),
+                "data.test": str(test_file),
+                "model.max_length": 256,  # 99% of the reports fit (mean 175 tokens)
+                "train.epochs": epochs,
+                "train.metric_for_best_model": "f1_macro",
+                # The report's slowest parts, trimmed to the budget: UMAP (t-SNE and PCA
+                # stay) and the attributions to one example of each kind (~10 s each).
+                "diagnostics.projections": ["pca", "tsne"],
+                "diagnostics.attribution_examples": 1,
+                "tracking.uri": tracking_uri,
+                "tracking.enabled": not no_track,
+                "tracking.run_name": "demo",
+            }
+        )
         write_reports(data_file, task, n, seed=seed)
         write_reports(test_file, task, test_n, seed=seed + _TEST_SEED_OFFSET)
         print(
