@@ -42,7 +42,13 @@ from textclf.estimator import TextClassifier
 from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
 from textclf.evaluation.decision import DecisionRule
 from textclf.evaluation.metrics import headline_metric
-from textclf.evaluation.report import fmt_interval, metrics_document, metrics_markdown
+from textclf.evaluation.report import (
+    fmt_interval,
+    fmt_p,
+    metrics_document,
+    metrics_markdown,
+    p_phrase,
+)
 from textclf.faults import fail_point
 from textclf.inference.pipeline import Predictor
 from textclf.inference.records import prediction_records, write_predictions
@@ -303,7 +309,7 @@ def baseline_verdict(
     comparison = losing[-1][1]
     name = BASELINE_NAMES.get(comparison["baseline"], comparison["baseline"])
     parts = "; ".join(
-        f"{split}: {c['metric']} difference {fmt_interval(c['difference'])}, p = {c['p_value']:.3g}"
+        f"{split}: {c['metric']} difference {fmt_interval(c['difference'])}, {p_phrase(c['p_value'])}"
         for split, c in losing
     )
     worse = any(c["difference"]["value"] <= 0 for _, c in losing)
@@ -405,7 +411,7 @@ def compare_models(
             name,
             fmt_interval(metrics[head]),
             fmt_interval(vs["difference"]) if vs else "reference",
-            f"{vs['p_value']:.3g}" if vs else "",
+            fmt_p(vs["p_value"]) if vs else "",
         ]
         md.append("| " + " | ".join(cells) + " |")
     document = {

@@ -116,6 +116,23 @@ def fmt_interval(iv: dict[str, Any] | None, digits: int = 4) -> str:
     return f"{iv['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def fmt_p(p: float | None) -> str:
+    """A p-value as papers print it: ``0.012``, ``0.35``; ``< 0.001`` below that (APA style).
+
+    A paired bootstrap with ``B`` resamples cannot show a p below ``1 / (B + 1)``: 1,000
+    resamples give 0.000999 at best, which reads as spurious precision.
+    """
+    if p is None or math.isnan(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
+def p_phrase(p: float | None) -> str:
+    """``p = 0.012`` or ``p < 0.001``, for a sentence."""
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 #: Column headings for the baselines in tables (their full names are in the text).
 BASELINE_HEADINGS = {
     "tfidf_lr": "TF-IDF+LR",
@@ -154,11 +171,11 @@ def comparison_sentence(doc: dict[str, Any]) -> str | None:
     level = round(100 * doc["confidence"])
     mc = ""
     if comp.get("mcnemar_p_value") is not None:
-        mc = f"; McNemar's test on accuracy p = {comp['mcnemar_p_value']:.3g}"
+        mc = f"; McNemar's test on accuracy {p_phrase(comp['mcnemar_p_value'])}"
     return (
         f"Transformer vs {name} on {comp['metric']}: difference {diff['value']:+.4f} "
         f"({level}% CI [{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]), paired bootstrap "
-        f"p = {comp['p_value']:.3g}{mc}."
+        f"{p_phrase(comp['p_value'])}{mc}."
     )
 
 

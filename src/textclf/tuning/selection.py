@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from textclf.data.labels import LabelSpace
+from textclf.evaluation.report import p_phrase
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def keep_trial(
     interval = (
         f"validation {metric} {cmp.b.value:.4f} against {cmp.a.value:.4f}, difference "
         f"{d.value:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}] "
-        f"({confidence:.0%} paired bootstrap, p = {cmp.p_value:.3f})"
+        f"({confidence:.0%} paired bootstrap, {p_phrase(cmp.p_value)})"
     )
     if better:
         return Selection(

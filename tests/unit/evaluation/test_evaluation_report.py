@@ -17,6 +17,7 @@ from textclf.evaluation.report import (
     comparison_sentence,
     decision_rule_lines,
     fmt_interval,
+    fmt_p,
     headline_table,
     interval_notes,
     metrics_document,
@@ -121,6 +122,30 @@ def test_comparison_sentence_names_the_baseline_and_both_p_values():
         "+0.1800]), paired bootstrap p = 0.012; McNemar's test on accuracy p = 0.03."
     )
     assert comparison_sentence({**_doc(), "comparison": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (0.012, "0.012"),
+        (0.35, "0.35"),
+        (1.0, "1"),
+        (0.001, "0.001"),
+        (1 / 1001, "< 0.001"),
+        (None, "n/a"),
+        (math.nan, "n/a"),
+    ],
+)
+def test_fmt_p_prints_no_precision_the_bootstrap_cannot_give(p, text):
+    assert fmt_p(p) == text
+
+
+def test_comparison_sentence_at_the_smallest_bootstrap_p():
+    doc = _doc()
+    doc["comparison"].update(p_value=1 / 1001, mcnemar_p_value=2e-9)
+    sentence = comparison_sentence(doc)
+    assert sentence is not None
+    assert sentence.endswith("paired bootstrap p < 0.001; McNemar's test on accuracy p < 0.001.")
 
 
 def test_decision_rule_lines():
