@@ -35,6 +35,7 @@ import numpy as np
 from textclf.atomic import write_text_atomic
 from textclf.baselines import BASELINE_NAMES, BaselineClassifier
 from textclf.config import EvalConfig, ExperimentConfig
+from textclf.data.formats import check_source
 from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
@@ -464,6 +465,18 @@ def read_training_file(path: str, spec: ColumnSpec, space: LabelSpace) -> Split:
     return read_labelled(path, dataclasses.replace(spec, id_column=None), space, "train")
 
 
+def check_sources(spec: ColumnSpec | None, *paths: str | None) -> None:
+    """Refuse a missing data file before a model is loaded (seconds) for nothing.
+
+    Raises:
+        DataError: naming the first path that is neither a file nor a hub dataset name.
+    """
+    file_format = spec.file_format if spec is not None else "auto"
+    for path in paths:
+        if path is not None:
+            check_source(path, file_format)
+
+
 def _file_baselines(
     train: str | None, spec: ColumnSpec, predictor: Predictor, *, seed: int
 ) -> dict[str, BaselineClassifier] | None:
@@ -491,6 +504,7 @@ def evaluate_files(
     batch_size: int = 64,
 ) -> Assessment:
     """:func:`assess` a saved model on a labelled file; with ``train``, against the baselines."""
+    check_sources(spec, data, train)
     predictor = as_predictor(model, batch_size=batch_size)
     spec = spec or ColumnSpec()
     split = read_labelled(data, spec, predictor.space, "test")
@@ -530,6 +544,7 @@ def calibrate_folder(
     from textclf.model_card import mark_stale
     from textclf.persistence import SIDECAR
 
+    check_sources(spec, data)
     folder = Path(model)
     clf = TextClassifier.from_pretrained(folder)
     clf.predictor(batch_size=batch_size)
@@ -590,6 +605,7 @@ def compare_files(
     batch_size: int = 64,
 ) -> Comparison:
     """:func:`compare_models` on a labelled file (with baselines fitted on ``train``)."""
+    check_sources(spec, data, train)
     spec = spec or ColumnSpec()
     predictors = [as_predictor(m, batch_size=batch_size) for m in models]
     space = predictors[0].space

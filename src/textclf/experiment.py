@@ -532,8 +532,9 @@ def report_files(
     Returns:
         The assessment and notes on anything the report left out.
     """
-    from textclf.assess import as_predictor, evaluate_files, read_training_file
+    from textclf.assess import as_predictor, check_sources, evaluate_files, read_training_file
 
+    check_sources(spec, data, train)
     predictor = as_predictor(model, batch_size=batch_size)
     spec = spec or ColumnSpec()
     assessment = evaluate_files(

@@ -441,3 +441,42 @@ def test_max_length_beyond_the_backbone_is_refused_up_front(
         "(its position limit); use --max-length 128 or less."
     ]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "--input", "{missing}", "--output", "{out}/p.jsonl"],
+        ["evaluate", "--data", "{missing}"],
+        ["evaluate", "--data", "{good}", "--train", "{missing}"],
+        ["calibrate", "--data", "{missing}"],
+        ["report", "--data", "{missing}", "--output", "{out}/rep"],
+        ["compare", "{model}", "--data", "{missing}"],
+    ],
+    ids=["predict", "evaluate", "evaluate-train", "calibrate", "report", "compare"],
+)
+def test_a_missing_data_file_is_refused_before_the_model_loads(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    from textclf.estimator import TextClassifier
+    from textclf.inference.pipeline import Predictor
+
+    def load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the data file was checked")
+
+    monkeypatch.setattr(Predictor, "from_folder", load)
+    monkeypatch.setattr(TextClassifier, "from_pretrained", load)
+    model = tmp_path / "model"
+    model.mkdir()
+    names = {
+        "missing": str(tmp_path / "nowhere.csv"),
+        "good": str(_good_csv(tmp_path / "good.csv")),
+        "out": str(tmp_path / "out"),
+        "model": str(model),
+    }
+    args = [part.format(**names) for part in command]
+    args += [] if command[0] == "compare" else ["--model", str(model)]
+    result = runner.invoke(app, args)
+    line = _assert_one_clean_error(result, names="nowhere.csv")
+    assert "file not found" in line
+    assert not (tmp_path / "out").exists()

@@ -32,6 +32,7 @@ import codecs
 import csv
 import io
 import logging
+import os
 import re
 import shlex
 from collections.abc import Iterable, Sequence
@@ -109,6 +110,32 @@ _UNICODE_BOMS = (
     (codecs.BOM_UTF16_LE, "utf_16"),
     (codecs.BOM_UTF16_BE, "utf_16"),
 )
+
+
+def check_source(source: str | os.PathLike[str], file_format: str = "auto") -> Path | None:
+    """The data file ``source`` names, or ``None`` for a hub dataset name; nothing is read.
+
+    Lets a command refuse a mistyped path before it spends seconds loading a model.
+
+    Raises:
+        DataError: for a path that does not exist (and is no hub name) or is a folder.
+    """
+    path = Path(source).expanduser()
+    if path.exists():
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder; give a data file inside it.")
+        return path
+    if file_format == "hf" or (file_format == "auto" and _looks_like_hub_name(str(source))):
+        return None
+    raise DataError(f"{path}: file not found; check the path.")
+
+
+def _looks_like_hub_name(source: str) -> bool:
+    return (
+        Path(source).suffix.lower() not in EXTENSIONS
+        and not source.startswith((".", "/", "~"))
+        and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", source) is not None
+    )
 
 
 def detect_format(path: Path, forced: str = "auto") -> str:
@@ -395,7 +422,8 @@ def diagnose_csv(path: Path, dialect: Dialect, *, has_header: bool, n_columns: i
                 n_records += 1
                 if len(record) != n_columns:
                     return DataError(
-                        f"{path} line {reader.line_num}: expected {n_columns} fields, found "
+                        f"{path} line {reader.line_num}: expected {n_columns} "
+                        f"field{'s' if n_columns != 1 else ''}, found "
                         f"{len(record)}; quote the text field or fix the "
                         f"{dialect.separator_name}s on that line."
                     )

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,6 +48,7 @@ from textclf.data.columns import (
 )
 from textclf.data.formats import (
     EXTENSIONS,
+    check_source,
     csv_header,
     detect_format,
     diagnose_csv,
@@ -172,14 +172,6 @@ def _load_csv(path: Path, fmt: str, spec: ColumnSpec, sample: str) -> datasets.D
         ) from e
 
 
-def _looks_like_hub_name(source: str) -> bool:
-    return (
-        Path(source).suffix.lower() not in EXTENSIONS
-        and not source.startswith((".", "/", "~"))
-        and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", source) is not None
-    )
-
-
 def _load_file(path: Path, fmt: str, spec: ColumnSpec) -> datasets.Dataset:
     if fmt in ("csv", "tsv", "jsonl", "json"):
         sample = read_text_sample(path)
@@ -236,16 +228,10 @@ def _as_raw_dataset(source: Any, spec: ColumnSpec, split_name: str) -> tuple[dat
                 "with .astype(str)."
             ) from e
     if isinstance(source, os.PathLike | str):
-        path = Path(source).expanduser()
-        if path.exists():
-            if path.is_dir():
-                raise DataError(f"{path}: is a folder; give a data file inside it.")
+        path = check_source(source, spec.file_format)
+        if path is not None:
             return _load_file(path, detect_format(path, spec.file_format), spec), str(path)
-        if spec.file_format == "hf" or (
-            spec.file_format == "auto" and _looks_like_hub_name(str(source))
-        ):
-            return _load_hub(str(source), spec, split_name), f"hub:{source}"
-        raise DataError(f"{path}: file not found; check the path.")
+        return _load_hub(str(source), spec, split_name), f"hub:{source}"
     raise DataError(
         f"cannot read data from a {type(source).__name__}; give a file path, a pandas "
         "DataFrame, a datasets.Dataset, or lists of texts and labels."

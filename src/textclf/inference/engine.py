@@ -389,7 +389,7 @@ class Engine:
                 return None
             return chunk, self.encoder.encode(texts_of(chunk))
 
-        bar = _progress(progress, total)
+        bar = None
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="textclf-tokenize") as pool:
                 pending = pool.submit(prepare)
@@ -397,6 +397,9 @@ class Engine:
                     item = pending.result()
                     if item is None:
                         break
+                    # The bar starts with the first chunk read: a file refused on its first
+                    # rows leaves an error, not an empty bar above it.
+                    bar = bar or _progress(progress, total)
                     pending = pool.submit(prepare)
                     chunk, enc = item
                     yield chunk, self._run(enc, bar)

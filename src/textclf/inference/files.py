@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textclf.data.formats import check_source
 from textclf.faults import fail_point
 from textclf.inference.reader import (
     CHUNK_ROWS,
@@ -95,6 +96,8 @@ def predict_file(
     from textclf.inference.pipeline import Predictor
 
     out = check_output_path(output)
+    spec = spec or InputColumns()
+    check_source(input_file, spec.file_format)  # a mistyped path fails before the model loads
     predictor = (
         model
         if isinstance(model, Predictor)
@@ -106,7 +109,6 @@ def predict_file(
         rule = predictor.info.rule.with_threshold(threshold)
     except ValueError as e:
         raise ConfigError(f"--threshold {threshold}: must be between 0 and 1.") from e
-    spec = spec or InputColumns()
     started = time.perf_counter()
     stats = InputStats()
     with atomic_path(out) as tmp:

@@ -779,6 +779,12 @@ def test_rows_with_one_field_more_than_the_header_are_refused(tmp_path: Path) ->
         read_split(data, ColumnSpec())
 
 
+def test_an_unquoted_comma_in_a_one_column_file_is_named_in_the_singular(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.csv", "text\nhello, world\n")
+    with pytest.raises(DataError, match=r"t\.csv line 2: expected 1 field, found 2; quote"):
+        read_split(data, ColumnSpec(), require_labels=False)
+
+
 def test_jsonl_null_line_is_refused_not_a_crash(tmp_path: Path) -> None:
     # pyarrow 25's JSON reader dies with SIGSEGV on this file (apache/arrow#47409).
     data = _write(tmp_path / "t.jsonl", 'null\n{"text": "a", "label": "x"}\n')

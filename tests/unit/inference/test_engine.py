@@ -157,6 +157,24 @@ def test_progress_bar_only_when_asked(loaded, capsys):
     assert "Predicting" in capsys.readouterr().err
 
 
+def test_no_progress_bar_when_the_first_chunk_cannot_be_read(loaded, capsys):
+    from textclf.errors import DataError
+
+    model, tokenizer = loaded
+    engine = Predictor(model, tokenizer, _info(), device="cpu").engine()
+
+    def chunks():
+        raise DataError("input.csv line 2: expected 1 field, found 2")
+        yield  # a generator that fails on its first item
+
+    with pytest.raises(DataError, match="line 2"):
+        list(engine.stream(chunks(), lambda c: c, progress=True))
+    assert "Predicting" not in capsys.readouterr().err
+    # a readable stream still shows it
+    list(engine.stream(iter([TEXTS]), lambda c: c, progress=True))
+    assert "Predicting" in capsys.readouterr().err
+
+
 def test_fp32_on_cpu_and_an_unknown_precision_is_refused(loaded):
     model, tokenizer = loaded
     predictor = Predictor(model, tokenizer, _info(), device="cpu")
