@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,28 @@ class ExperimentResult:
     fallback, sync_command, ui_hint); empty when tracking is off."""
 
 
-def _check_output_dir(folder: RunFolder, *, resume: bool, overwrite: bool) -> None:
+def _check_output_dir(
+    folder: RunFolder, *, resume: bool, overwrite: bool, inputs: Sequence[object] = ()
+) -> None:
+    foreign = folder.foreign_files()
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise ConfigError(
+            f"{folder.path}: the output folder holds files that are not a textclf run ({shown}); "
+            "choose a new or empty --output (--overwrite replaces only an earlier run)."
+        )
+    if overwrite and not resume and folder.path.is_dir():
+        root = folder.path.resolve()
+        for source in inputs:
+            if isinstance(source, str | os.PathLike) and Path(source).exists():
+                path = Path(source).resolve()
+                if path.is_relative_to(root):
+                    raise ConfigError(
+                        f"{source}: this data file lies inside the output folder {folder.path}, "
+                        "which --overwrite would empty; move it out or choose another --output."
+                    )
     state = folder.state()
     if state == "finished" and resume and not overwrite:
         raise RunFinishedError(
@@ -164,7 +186,16 @@ def _run_experiment(
         raise ConfigError("no output folder: pass --output DIR (or output_dir in the config).")
     output = Path(config.output_dir)
     folder = RunFolder(output)
-    _check_output_dir(folder, resume=resume, overwrite=overwrite)
+    _check_output_dir(
+        folder,
+        resume=resume,
+        overwrite=overwrite,
+        inputs=[
+            train if train is not None else config.data.train,
+            validation if validation is not None else config.data.validation,
+            test if test is not None else config.data.test,
+        ],
+    )
     # The model first (as data validate does): a bad --model or a --max-length beyond the
     # backbone's positions fails before the data is read, and before any folder appears.
     limit = check_max_length(

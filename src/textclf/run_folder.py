@@ -58,6 +58,19 @@ class RunFolder:
         # Folders written before the state file existed: finished when the model is there.
         return "finished" if (self.path / SIDECAR).is_file() else "running"
 
+    def foreign_files(self) -> list[str]:
+        """Names in a non-empty folder that holds no textclf run (``[]`` for a run or an empty folder).
+
+        A run leaves its state file, its model sidecar or its checkpoints' config; a folder
+        with none of them is somebody else's, which ``--overwrite`` must never empty.
+        """
+        if self.state() == "empty":
+            return []
+        marks = (STATE, SIDECAR, "checkpoints/run-config.yaml")
+        if any((self.path / mark).exists() for mark in marks):
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.name != LOCK)
+
     def set_state(self, status: Literal["running", "finished"]) -> None:
         """Record the run's state (atomically)."""
         record = {

@@ -480,3 +480,32 @@ def test_a_missing_data_file_is_refused_before_the_model_loads(
     line = _assert_one_clean_error(result, names="nowhere.csv")
     assert "file not found" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_overwrite_never_empties_a_folder_that_is_not_a_run(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    out = tmp_path / "papers"
+    out.mkdir()
+    (out / "notes.txt").write_text("important", encoding="utf-8")
+    train = _good_csv(out / "train.csv")
+    args = ["train", "--train", str(train), "--output", str(out), "--overwrite"]
+    result = runner.invoke(app, [*args, "--model", str(tiny_model_dir), "--max-steps", "1"])
+    line = _assert_one_clean_error(result, names="not a textclf run")
+    assert "notes.txt" in line
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "train.csv"]
+
+
+def test_overwrite_refuses_a_data_file_inside_the_run_it_would_empty(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from textclf.run_folder import RunFolder
+
+    out = tmp_path / "run"
+    out.mkdir()
+    RunFolder(out).set_state("finished")  # an earlier run's folder
+    train = _good_csv(out / "train.csv")
+    args = ["train", "--train", str(train), "--output", str(out), "--overwrite"]
+    result = runner.invoke(app, [*args, "--model", str(tiny_model_dir), "--max-steps", "1"])
+    _assert_one_clean_error(result, names="lies inside the output folder")
+    assert train.is_file()
