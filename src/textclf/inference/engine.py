@@ -263,6 +263,8 @@ def plan_batches(
     Returns:
         Index arrays into ``lengths``; together they hold every index exactly once.
     """
+    if max_texts is not None and max_texts < 1:
+        raise ValueError(f"max_texts={max_texts} must be at least 1")
     order = np.argsort(-np.asarray(lengths), kind="stable")
     batches: list[np.ndarray] = []
     start, n = 0, len(order)

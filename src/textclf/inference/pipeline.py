@@ -56,6 +56,18 @@ T = TypeVar("T")
 DEFAULT_MAX_TOKENS = {"cpu": 4096, "cuda": 65536, "mps": 16384}
 
 
+def check_batch_size(batch_size: int | None) -> None:
+    """Refuse a batch size below 1 (``None``: the token budget decides).
+
+    Raises:
+        ConfigError: naming ``--batch-size``; a zero would plan empty batches for ever.
+    """
+    from textclf.errors import ConfigError
+
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"--batch-size {batch_size}: must be at least 1.")
+
+
 class Predictor:
     """Probabilities and labels for texts from a fine-tuned classifier.
 
@@ -85,6 +97,7 @@ class Predictor:
     ) -> None:
         from textclf.inference.torch_backend import TorchBackend
 
+        check_batch_size(batch_size)
         self._torch: TorchBackend | None = TorchBackend(model, device=device, precision=precision)
         self._model: Any = self._torch.model
         self._tokenizer: Any = tokenizer
@@ -129,6 +142,7 @@ class Predictor:
         """
         from textclf.inference.onnx import choose_backend
 
+        check_batch_size(batch_size)
         folder = Path(directory)
         info = read_info(folder)  # a missing folder fails here, before any backend talk
         choice = choose_backend(folder, backend, device=device)
@@ -178,6 +192,8 @@ class Predictor:
         """
         from textclf.errors import ModelLoadError
         from textclf.inference.onnx import BackendChoice, OnnxBackend
+
+        check_batch_size(batch_size)
 
         folder = Path(directory)
         choice = (

@@ -207,3 +207,16 @@ def test_auto_precision_is_timed_once_where_bf16_can_pay(loaded, monkeypatch):
     assert list(torch_backend._CHOSEN.values()) == [predictor.precision]
     reference = _reference(model, tokenizer, TEXTS, 48)
     np.testing.assert_allclose(got, reference, atol=1e-5 if predictor.precision == "fp32" else 0.05)
+
+
+def test_a_batch_size_below_one_is_refused_not_planned_for_ever(loaded):
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ValueError, match="max_texts=0"):
+        plan_batches(np.array([3, 2, 1]), max_tokens=64, max_texts=0)
+    model, tokenizer = loaded
+    for bad in (0, -1):
+        with pytest.raises(ConfigError, match=f"--batch-size {bad}: must be at least 1"):
+            Predictor(model, tokenizer, _info(), device="cpu", batch_size=bad)
+    with pytest.raises(ConfigError, match="--batch-size 0"):
+        Predictor.from_folder("/nonexistent", batch_size=0)  # before the folder is read
