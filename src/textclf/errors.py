@@ -7,6 +7,7 @@ only with ``--debug``.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 
 
@@ -71,13 +72,12 @@ def os_error_message(err: BaseException) -> str | None:
     Writers deep in PyTorch or safetensors wrap ``ENOSPC`` in their own exception types,
     so the whole ``__cause__``/``__context__`` chain and the message text are examined.
     """
-    import errno
-
     seen: set[int] = set()
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        where = getattr(current, "filename", None)
+        # A rename names its target second: that is the path the user gave.
+        where = getattr(current, "filename2", None) or getattr(current, "filename", None)
         prefix = f"{where}: " if where else ""
         code = getattr(current, "errno", None)
         text = str(current).lower()
@@ -91,5 +91,17 @@ def os_error_message(err: BaseException) -> str | None:
                 f"{prefix}cannot write here ({current.strerror if isinstance(current, OSError) else text}); "
                 "choose a folder you can write to, or fix its permissions."
             )
+        if where and code in _PATH_FIXES:
+            return f"{where}: {_PATH_FIXES[code]}"
         current = current.__cause__ or current.__context__
     return None
+
+
+# Output paths that clash with what is on disk: the user's path, not a bug.
+_PATH_FIXES = {
+    errno.EEXIST: "a file of that name is in the way of a folder that must be created here; remove it or "
+    "choose another --output.",
+    errno.EISDIR: "is a folder, where a file must be written; give a file name, or remove the folder.",
+    errno.ENOTDIR: "a part of this path is a file, not a folder; choose another --output.",
+    errno.ENOENT: "no such file or folder, and it cannot be created there; check the path.",
+}
