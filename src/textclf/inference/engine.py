@@ -349,7 +349,17 @@ class Engine:
         self.chunk_texts = chunk_texts
 
     def logits(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Logits ``(n, k)`` float32 for ``texts``, in input order."""
+        """Logits ``(n, k)`` float32 for ``texts``, in input order.
+
+        Raises:
+            TypeError: for one string, which would otherwise be read as a list of
+                characters (scikit-learn's text vectorizers refuse it the same way).
+        """
+        if isinstance(texts, str | bytes):
+            raise TypeError(
+                f"expected a list of texts, got one string ({texts[:30]!r}); wrap it in a list: "
+                "predict([text])."
+            )
         n = len(texts)
         if n == 0:
             return np.empty((0, self.num_labels), dtype=np.float32)

@@ -220,3 +220,12 @@ def test_a_batch_size_below_one_is_refused_not_planned_for_ever(loaded):
             Predictor(model, tokenizer, _info(), device="cpu", batch_size=bad)
     with pytest.raises(ConfigError, match="--batch-size 0"):
         Predictor.from_folder("/nonexistent", batch_size=0)  # before the folder is read
+
+
+def test_one_string_is_refused_not_read_as_characters(loaded):
+    model, tokenizer = loaded
+    predictor = Predictor(model, tokenizer, _info(), device="cpu")
+    for call in (predictor.predict, predictor.predict_proba, predictor.logits):
+        with pytest.raises(TypeError, match=r"got one string \('goal team'\); wrap it in a list"):
+            call("goal team")
+    assert len(predictor.predict(["goal team"])) == 1
