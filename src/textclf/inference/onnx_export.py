@@ -173,6 +173,12 @@ def _guarded(
     return guarded, float(recheck.mean()) if len(recheck) else 0.0, _guard_margin(margins, wrong)
 
 
+#: The opsets ``--opset`` accepts. Below 14 torch's TorchScript exporter cannot write
+#: scaled-dot-product attention and the dynamo fallback silently writes opset 18 instead;
+#: above 20 that exporter stops (torch.onnx._constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET).
+OPSETS = (14, 20)
+
+
 def _export_graph(model: Any, tokenizer: Any, path: Path, opset: int | None) -> None:
     """``torch.onnx.export`` with dynamic batch and sequence axes.
 
@@ -301,7 +307,7 @@ def export_onnx(
     Args:
         model_dir: A folder from ``textclf train`` (or ``save_pretrained``).
         quantize: ``int8`` to also write ``model.int8.onnx``.
-        opset: ONNX opset (default: the exporter's).
+        opset: ONNX opset, 14 to 20 (default: 17).
         data: A data file to check parity on (default: ``eval/predictions.jsonl``).
         progress: Show progress bars while checking.
 
@@ -316,6 +322,11 @@ def export_onnx(
     """
     if quantize not in (None, "int8"):
         raise ConfigError(f"--quantize {quantize}: only int8 is supported.")
+    if opset is not None and not OPSETS[0] <= opset <= OPSETS[1]:
+        raise ConfigError(
+            f"--opset {opset}: textclf exports opsets {OPSETS[0]} to {OPSETS[1]}; choose one of "
+            "them, or leave --opset out for 17."
+        )
     load_onnxruntime()
     for package in ("onnx", "onnxscript"):
         try:
