@@ -243,6 +243,18 @@ def _as_raw_dataset(source: Any, spec: ColumnSpec, split_name: str) -> tuple[dat
 # ---------------------------------------------------------------------------------------
 
 
+def _headerless_hint(spec: ColumnSpec, source: object) -> str:
+    """For a delimited file read with a header row: the fix if its first line is data."""
+    if spec.column_names is not None or Path(str(source)).suffix.lower() not in (
+        ".csv",
+        ".tsv",
+        ".tab",
+        ".txt",
+    ):
+        return ""
+    return "; if the file has no header row, give --column-names (e.g. text,label) instead"
+
+
 def canonicalize(
     raw: datasets.Dataset,
     spec: ColumnSpec,
@@ -266,7 +278,7 @@ def canonicalize(
     if text_col is None:
         raise DataError(
             f"{source}: no text column found (columns are {list(columns)}); "
-            "name it with --text-column."
+            f"name it with --text-column{_headerless_hint(spec, source)}."
         )
     label_col: str | None = None
     label_cols: tuple[str, ...] | None = None
@@ -283,7 +295,8 @@ def canonicalize(
         if label_col is None and require_labels:
             raise DataError(
                 f"{source}: no label column found (columns are {list(columns)}); name it with "
-                "--label-column, or give 0/1 columns with --label-columns."
+                "--label-column, or give 0/1 columns with --label-columns"
+                f"{_headerless_hint(spec, source)}."
             )
     elif spec.text is None:
         # Unlabelled input keeps a label column if one happens to be there (for evaluation).

@@ -354,6 +354,17 @@ def test_no_text_column(tmp_path: Path) -> None:
         read_split(data, ColumnSpec())
 
 
+def test_a_headerless_file_is_pointed_to_column_names(tmp_path: Path) -> None:
+    data = _write(tmp_path / "train.tsv", "match player goal\tsports\nstock market\tbusiness\n")
+    with pytest.raises(DataError, match=r"no text column found.*give --column-names"):
+        read_split(data, ColumnSpec())
+    named = read_split(data, ColumnSpec(column_names=("text", "label")))
+    assert named.dataset["text"] == ["match player goal", "stock market"]
+    with pytest.raises(DataError) as info:  # a JSON Lines file has no header row to blame
+        read_split(_write(tmp_path / "t.jsonl", '{"words": "a", "label": "x"}\n'), ColumnSpec())
+    assert "--column-names" not in str(info.value)
+
+
 def test_named_text_column_absent(tmp_path: Path) -> None:
     data = _write(tmp_path / "train.csv", "text,label\na,x\n")
     with pytest.raises(DataError, match=r"no text column 'body'"):
