@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import tempfile
 from pathlib import Path
 from types import FrameType
@@ -71,6 +72,27 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on, before seconds go into loading the model.
+
+    Binds and releases it as uvicorn will (``SO_REUSEADDR``), so a port left in TIME_WAIT by
+    a server that just stopped still counts as free.
+
+    Raises:
+        ConfigError: naming the address, when it cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ConfigError(
+                f"--port {port}: cannot listen on {host}:{port} ({e.strerror}); stop what "
+                "uses it, or choose another --port or --host."
+            ) from None
+
+
 def run_server(
     model_dir: str | os.PathLike[str],
     settings: ServeSettings,
@@ -110,6 +132,7 @@ def run_server(
         raise ConfigError(f"--port must be between 1 and 65535, not {port}.")
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, not {threads}.")
+    check_port_free(host, port)
     # Set before the engine is imported (it reads it once), unless the environment has.
     if threads is not None or "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(threads or default_threads(workers))
