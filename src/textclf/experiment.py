@@ -66,6 +66,36 @@ class ExperimentResult:
     fallback, sync_command, ui_hint); empty when tracking is off."""
 
 
+def _check_resumable(output: Path, space: LabelSpace) -> None:
+    """Refuse to resume checkpoints whose head was built for other labels than the data's.
+
+    Loading them would fail deep in ``load_state_dict`` (a size mismatch) or, with as many
+    labels under other names, silently mix two label sets.
+
+    Raises:
+        ConfigError: naming both label sets, before the folder is touched.
+    """
+    from textclf.training.checkpoints import latest_complete_checkpoint
+
+    checkpoint = latest_complete_checkpoint(output / "checkpoints", move_aside=False)
+    if checkpoint is None:
+        return
+    try:
+        config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return  # not readable here: the Trainer's own check reports it
+    id2label = config.get("id2label") or {}
+    saved = [id2label[k] for k in sorted(id2label, key=int)]
+    multilabel = config.get("problem_type") == "multi_label_classification"
+    if saved != list(space.labels) or multilabel != space.multilabel:
+        kind = "multi-label" if multilabel else "single-label"
+        raise ConfigError(
+            f"{output}: its checkpoints were trained for {len(saved)} {kind} labels {saved[:6]}, "
+            f"this data has {space.num_labels} {space.task} labels {list(space.labels)[:6]}; "
+            "resume with the run's own data, or start afresh with --overwrite."
+        )
+
+
 def _check_output_dir(
     folder: RunFolder, *, resume: bool, overwrite: bool, inputs: Sequence[object] = ()
 ) -> None:
@@ -217,6 +247,8 @@ def _run_experiment(
         wait_for_everyone()
         clf = _fit(config, data, output, resume=resume, callbacks=callbacks or [])
         return _result_of_a_helper_rank(output, data, clf, rank, started)
+    if resume:
+        _check_resumable(output, data.space)
     for finding in data.report.warnings:
         logger.warning(finding.message)
     session.check()  # the tracker's health check, before anything is written

@@ -509,3 +509,29 @@ def test_overwrite_refuses_a_data_file_inside_the_run_it_would_empty(
     result = runner.invoke(app, [*args, "--model", str(tiny_model_dir), "--max-steps", "1"])
     _assert_one_clean_error(result, names="lies inside the output folder")
     assert train.is_file()
+
+
+def test_resume_with_other_labels_is_refused_and_leaves_the_run_as_it_was(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from textclf.run_folder import RunFolder
+    from textclf.training.checkpoints import latest_complete_checkpoint, mark_complete
+
+    out = tmp_path / "run"
+    checkpoint = out / "checkpoints" / "checkpoint-5"
+    checkpoint.mkdir(parents=True)
+    RunFolder(out).set_state("running")  # a run killed after its first checkpoint
+    config = {"id2label": {"0": "food", "1": "sports", "2": "tech"}}
+    config["problem_type"] = "single_label_classification"
+    (checkpoint / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    for name, size in (("model.safetensors", 64), ("optimizer.pt", 32), ("scheduler.pt", 8)):
+        (checkpoint / name).write_bytes(b"w" * size)
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 5}))
+    mark_complete(checkpoint)
+    assert latest_complete_checkpoint(out / "checkpoints", move_aside=False) == checkpoint
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    args = ["train", "--train", str(_good_csv(tmp_path / "binary.csv")), "--output", str(out)]
+    result = runner.invoke(app, [*args, "--model", str(tiny_model_dir), "--resume"])
+    line = _assert_one_clean_error(result, names="its checkpoints were trained for 3")
+    assert "['food', 'sports', 'tech']" in line and "2 binary labels" in line
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
