@@ -440,7 +440,8 @@ def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> No
     if unknown:
         raise DataError(
             f"{where}: label(s) {sorted(unknown)[:5]} are not among the model's "
-            f"{space.num_labels} labels; check --label-column / --label-names, or use a model "
+            f"{space.num_labels} labels; check --label-column / --label-names"
+            f"{' / --label-separator' if space.multilabel else ''}, or use a model "
             "trained on these labels."
         )
 
@@ -463,6 +464,31 @@ def read_training_file(path: str, spec: ColumnSpec, space: LabelSpace) -> Split:
     evaluated on, not one this file must have.
     """
     return read_labelled(path, dataclasses.replace(spec, id_column=None), space, "train")
+
+
+def model_spec(spec: ColumnSpec | None, folder: str | os.PathLike[str] | None) -> ColumnSpec:
+    """``spec``, with the label separator the model was trained with when none is given.
+
+    A multi-label model trained on ``"a|b"`` cells reads its test file the same way;
+    without this, every such cell would be one unknown label.
+    """
+    spec = spec or ColumnSpec()
+    config = Path(folder) / "config.yaml" if folder is not None else None
+    if spec.label_separator is not None or spec.label_columns or config is None:
+        return spec
+    if not config.is_file():
+        return spec
+    import yaml
+
+    try:
+        data = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("data") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return spec
+    separator = data.get("label_separator") if isinstance(data, dict) else None
+    if not isinstance(separator, str) or not separator:
+        return spec
+    logger.info("Labels split at %r, as in the model's training (its config.yaml).", separator)
+    return dataclasses.replace(spec, label_separator=separator)
 
 
 def check_sources(spec: ColumnSpec | None, *paths: str | None) -> None:
@@ -506,7 +532,7 @@ def evaluate_files(
     """:func:`assess` a saved model on a labelled file; with ``train``, against the baselines."""
     check_sources(spec, data, train)
     predictor = as_predictor(model, batch_size=batch_size)
-    spec = spec or ColumnSpec()
+    spec = model_spec(spec, predictor.folder)
     split = read_labelled(data, spec, predictor.space, "test")
     return assess(
         predictor,
@@ -549,7 +575,7 @@ def calibrate_folder(
     clf = TextClassifier.from_pretrained(folder)
     clf.predictor(batch_size=batch_size)
     info = clf.info()
-    split = read_labelled(data, spec or ColumnSpec(), info.space, "validation")
+    split = read_labelled(data, model_spec(spec, folder), info.space, "validation")
     recorded = (info.data or {}).get("fingerprints") or {}
     fp = fingerprint(data, split)
     if fp == recorded.get("test") and not force:
@@ -606,8 +632,8 @@ def compare_files(
 ) -> Comparison:
     """:func:`compare_models` on a labelled file (with baselines fitted on ``train``)."""
     check_sources(spec, data, train)
-    spec = spec or ColumnSpec()
     predictors = [as_predictor(m, batch_size=batch_size) for m in models]
+    spec = model_spec(spec, predictors[0].folder)
     space = predictors[0].space
     split = read_labelled(data, spec, space, "test")
     return compare_models(

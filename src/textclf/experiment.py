@@ -595,11 +595,17 @@ def report_files(
     Returns:
         The assessment and notes on anything the report left out.
     """
-    from textclf.assess import as_predictor, check_sources, evaluate_files, read_training_file
+    from textclf.assess import (
+        as_predictor,
+        check_sources,
+        evaluate_files,
+        model_spec,
+        read_training_file,
+    )
 
     check_sources(spec, data, train)
     predictor = as_predictor(model, batch_size=batch_size)
-    spec = spec or ColumnSpec()
+    spec = model_spec(spec, predictor.folder)
     assessment = evaluate_files(
         predictor,
         data,
