@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,11 @@ import numpy as np
 from textclf.config import Task
 from textclf.errors import DataError
 
+logger = logging.getLogger(__name__)
+
+#: Separators users join several labels with in one cell.
+JOINERS = ("|", ";", ",")
+
 
 def _natural_key(label: str) -> tuple[Any, ...]:
     # isdecimal, not isdigit: "²" is a digit that int() rejects.
@@ -32,6 +38,22 @@ def _natural_key(label: str) -> tuple[Any, ...]:
     # The label itself breaks ties ("A" vs "a", "01" vs "1"), so the order never depends on
     # which label came first in the data.
     return (parts, label)
+
+
+def joined_labels(counts: Iterable[str]) -> tuple[str, str] | None:
+    """``(separator, example)`` when some labels are other labels joined by a separator.
+
+    ``"sports|food"`` next to ``"sports"`` and ``"food"`` is almost surely two labels in
+    one cell read without ``--label-separator``; a label whose parts are not labels of
+    their own (``"Billing, refunds"``) is left alone.
+    """
+    names = set(counts)
+    for sep in JOINERS:
+        for name in sorted(names):
+            parts = [p.strip() for p in name.split(sep)]
+            if len(parts) > 1 and all(p in names for p in parts):
+                return sep, name
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,16 @@ class LabelSpace:
                 multi_rows += 1
             counts.update(labels)
         multilabel = multilabel_source or multi_rows > 0
+        joined = None if multilabel_source or order is not None else joined_labels(counts)
+        if joined is not None:
+            sep, example = joined
+            hint = (
+                f"{source}: labels such as '{example}' look like several labels joined by "
+                f"'{sep}', read here as one label; pass --label-separator '{sep}'"
+            )
+            if task == "multilabel":
+                raise DataError(f"{hint} to read them as multi-label.")
+            logger.warning("%s if they are several labels.", hint)
         if task == "auto":
             # A names file fixes the number of classes, even if some have no example here.
             n_classes = len(order) if order is not None else len(counts)

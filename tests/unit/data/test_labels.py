@@ -221,3 +221,23 @@ def test_inferred_space_encodes_its_own_data(rows: list[list[str]]) -> None:
 def test_dict_round_trip() -> None:
     space = LabelSpace("multilabel", ("b", "a"))
     assert LabelSpace.from_dict(space.to_dict()) == space
+
+
+def test_labels_joined_by_a_separator_are_refused_as_multilabel_and_warned_about(caplog):
+    rows = [["sports"], ["food"], ["sports|food"], ["tech"], ["tech|food"]]
+    with pytest.raises(DataError, match=r"'sports\|food' look like several labels joined by '\|'"):
+        LabelSpace.infer(rows, task="multilabel", source="t.csv")
+    with caplog.at_level("WARNING"):
+        space = LabelSpace.infer(rows, source="t.csv")
+    assert space.task == "multiclass" and "sports|food" in space.labels
+    assert "--label-separator '|'" in caplog.text
+
+
+def test_a_label_whose_parts_are_not_labels_is_not_taken_for_joined(caplog):
+    rows = [["Billing, refunds"], ["Shipping"], ["Login; 2FA"], ["Other"]]
+    with caplog.at_level("WARNING"):
+        assert LabelSpace.infer(rows, source="t.csv").num_labels == 4
+    assert "joined" not in caplog.text
+    # labels that came split (JSON lists, 0/1 columns) are not second-guessed
+    split = [["a"], ["b"], ["a|b"]]
+    assert LabelSpace.infer(split, task="multilabel", multilabel_source=True).num_labels == 3
