@@ -364,6 +364,23 @@ def _check_imbalance(
                 len(absent),
             )
         )
+    if absent and name in ("validation", "test") and len(absent) < len(counts):
+        use = (
+            "it picks the kept checkpoint and fits the decision rule blind to them"
+            if name == "validation"
+            else "the test scores say nothing about them"
+        )
+        out.append(
+            Finding(
+                "warning",
+                "label_missing_from_split",
+                name,
+                f"{summary.source}: label(s) {absent[:5]} have no {name} example, so {use}; add "
+                f"examples of them to the {name} file, or leave the {name} split out and let "
+                "textclf carve a stratified one.",
+                len(absent),
+            )
+        )
     present = [c for c in counts if c > 0]
     if name == "train" and present and max(present) >= 10 * min(present):
         out.append(

@@ -216,8 +216,13 @@ def test_to_dict_and_markdown_contain_the_findings(tmp_path: Path) -> None:
     doc = report.to_dict()
     json.dumps(doc)  # plain data, writable as the --json report
     assert doc["n_errors"] == 1
-    assert doc["n_warnings"] == 2
-    assert {f["code"] for f in doc["findings"]} == {"duplicate_text", "leakage", "unseen_label"}
+    assert doc["n_warnings"] == 3
+    assert {f["code"] for f in doc["findings"]} == {
+        "duplicate_text",
+        "leakage",
+        "unseen_label",
+        "label_missing_from_split",  # no 'y' in test
+    }
     assert doc["splits"]["train"]["n_used"] == 4
     assert doc["splits"]["test"]["label_counts"] == {"x": 1, "z": 1}
     markdown = report.to_markdown()
@@ -297,3 +302,15 @@ def test_a_counter_that_returns_the_wrong_number_of_counts_is_a_bug(tmp_path: Pa
     train = _split(tmp_path, "train", [("a", "x"), ("b", "y")])
     with pytest.raises(ValueError, match="returned 1 counts for 2 texts"):
         measure_truncation({"train": train}, lambda ts: [1], max_length=8)
+
+
+def test_a_validation_split_without_a_class_is_warned_about(tmp_path: Path) -> None:
+    train = _split(tmp_path, "train", [("a", "x"), ("b", "y"), ("c", "x"), ("d", "y")])
+    validation = _split(tmp_path, "validation", [("e", "x"), ("f", "x")])
+    report = validate_splits({"train": train, "validation": validation}, AB)
+    (finding,) = [f for f in report.findings if f.code == "label_missing_from_split"]
+    assert finding.split == "validation" and finding.level == "warning"
+    assert "['y'] have no validation example" in finding.message
+    both = _split(tmp_path, "validation", [("e", "x"), ("f", "y")])
+    report = validate_splits({"train": train, "validation": both}, AB)
+    assert "label_missing_from_split" not in {f.code for f in report.findings}
