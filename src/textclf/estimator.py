@@ -36,6 +36,7 @@ from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError
 from textclf.evaluation.decision import DecisionRule, fit_decision_rule
+from textclf.inference.engine import texts_list
 from textclf.inference.pipeline import Predictor
 from textclf.persistence import ModelInfo, load_model_folder, save_model_folder
 
@@ -44,6 +45,16 @@ logger = logging.getLogger(__name__)
 # Training options with their own constructor argument (the common ones); any other
 # TrainConfig field goes through ``train_options``. ``None`` means "the config default".
 _TRAIN_KEYS = ("epochs", "max_steps", "batch_size", "learning_rate", "class_weighting")
+
+
+def _integer_labels(y: Any) -> bool:
+    """Whether every label in ``y`` (or in its lists, for multi-label) is an int, not a bool."""
+    if y is None:
+        return False
+    flat = [v for item in y for v in (item if isinstance(item, list | tuple) else [item])]
+    return bool(flat) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in flat
+    )
 
 
 class TextClassifier:
@@ -270,7 +281,6 @@ class TextClassifier:
         self.model_ = net.to("cpu").eval()  # type: ignore[arg-type]
         self.tokenizer_ = tokenizer
         self.labels_ = list(space.labels)
-        self.classes_ = np.asarray(self.labels_, dtype=object)
         self.task_: str = space.task
         self.history_ = result
         self.info_ = ModelInfo(
@@ -283,6 +293,10 @@ class TextClassifier:
                 commit=getattr(net.config, "_commit_hash", None),
             ),
         )
+        if not isinstance(X, Split) and _integer_labels(y):
+            # sklearn's contract: predict returns labels of the kind fit was given.
+            self.info_.data = {**self.info_.data, "label_type": "int"}
+        self._set_classes()
         self.rule_ = DecisionRule(task=space.task)
         self._predictor: Predictor | None = None
         if val is not None and len(val) > 0:
@@ -476,11 +490,28 @@ class TextClassifier:
 
     def predict_proba(self, X: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Probabilities ``(n, len(classes_))``; softmax rows or per-label sigmoids, calibrated."""
-        return self.predictor(batch_size=batch_size).predict_proba(list(X))
+        return self.predictor(batch_size=batch_size).predict_proba(texts_list(X))
 
     def predict(self, X: Sequence[str], *, batch_size: int = 64) -> list[Any]:
-        """Label names per text under the decision rule (a list of names for multi-label)."""
-        return self.predictor(batch_size=batch_size).predict(list(X))
+        """Labels per text under the decision rule (a list of them for multi-label).
+
+        Label names, or ints when ``fit`` was given int labels (as scikit-learn returns).
+        """
+        pred = self.predictor(batch_size=batch_size).predict(texts_list(X))
+        if self.info_.data.get("label_type") != "int":
+            return pred
+        if self.task_ == "multilabel":
+            return [[int(name) for name in row] for row in pred]
+        return [None if name is None else int(name) for name in pred]
+
+    def _set_classes(self) -> None:
+        """``classes_`` in ``predict_proba``'s column order, of the kind ``predict`` returns."""
+        ints = self.info_.data.get("label_type") == "int"
+        self.classes_ = (
+            np.asarray([int(name) for name in self.labels_])
+            if ints
+            else np.asarray(self.labels_, dtype=object)
+        )
 
     # -- persistence ------------------------------------------------------------------
 
@@ -512,9 +543,9 @@ class TextClassifier:
         clf.model_ = model
         clf.tokenizer_ = tokenizer
         clf.labels_ = list(info.labels)
-        clf.classes_ = np.asarray(clf.labels_, dtype=object)
         clf.task_ = info.task
         clf.info_ = info
+        clf._set_classes()
         clf.rule_ = info.rule
         clf._predictor = None
         return clf

@@ -115,3 +115,27 @@ def test_the_api_fits_the_same_decision_rule_as_train(tmp_path: Path, tiny_model
     # The Python API records the same backbone as train: where it came from, its weights.
     assert clf.info().backbone == info["backbone"]
     assert info["backbone"]["source"].startswith("local folder") and info["backbone"]["sha256"]
+
+
+def test_int_labels_come_back_as_ints_and_one_string_is_refused(
+    tmp_path: Path, tiny_model_dir: Path
+):
+    import numpy as np
+
+    from textclf.estimator import TextClassifier
+
+    words = ["goal match team", "stock market bank", "pasta pizza food"]
+    X = [f"{words[i % 3]} {i}" for i in range(60)]
+    y = [i % 3 for i in range(60)]
+    clf = TextClassifier(str(tiny_model_dir), max_steps=30, batch_size=8, learning_rate=3e-3)
+    clf.fit(X, y)
+    assert clf.classes_.tolist() == [0, 1, 2] and clf.classes_.dtype.kind == "i"
+    pred = clf.predict(X)
+    assert all(type(p) is int for p in pred)
+    assert (np.asarray(pred) == np.asarray(y)).mean() > 0.9  # comparable with y as given
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        clf.predict("goal match team")
+    clf.save_pretrained(tmp_path / "model")
+    again = TextClassifier.from_pretrained(tmp_path / "model")
+    assert again.classes_.tolist() == [0, 1, 2]
+    assert again.predict(X[:6]) == pred[:6]

@@ -246,6 +246,20 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def texts_list(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list; one string is refused, not read as a list of characters.
+
+    Raises:
+        TypeError: for a ``str`` or ``bytes`` (scikit-learn's text vectorizers refuse it too).
+    """
+    if isinstance(texts, str | bytes):
+        raise TypeError(
+            f"expected a list of texts, got one string ({texts[:30]!r}); wrap it in a list: "
+            "predict([text])."
+        )
+    return texts if isinstance(texts, list) else list(texts)
+
+
 def plan_batches(
     lengths: np.ndarray, *, max_tokens: int, max_texts: int | None = None
 ) -> list[np.ndarray]:
@@ -355,11 +369,7 @@ class Engine:
             TypeError: for one string, which would otherwise be read as a list of
                 characters (scikit-learn's text vectorizers refuse it the same way).
         """
-        if isinstance(texts, str | bytes):
-            raise TypeError(
-                f"expected a list of texts, got one string ({texts[:30]!r}); wrap it in a list: "
-                "predict([text])."
-            )
+        texts = texts_list(texts)
         n = len(texts)
         if n == 0:
             return np.empty((0, self.num_labels), dtype=np.float32)
