@@ -250,7 +250,8 @@ def _run_experiment(
     if resume:
         _check_resumable(output, data.space)
     for finding in data.report.warnings:
-        logger.warning(finding.message)
+        if finding.code != "empty_text":  # the reader already warned, as the rows were read
+            logger.warning(finding.message)
     session.check()  # the tracker's health check, before anything is written
     with folder.claim():
         if overwrite and not resume:

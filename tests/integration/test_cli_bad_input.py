@@ -443,26 +443,47 @@ def test_max_length_beyond_the_backbone_is_refused_up_front(
     assert not out.exists()
 
 
+MISSING = "nowhere.csv: file not found"
+
+
 @pytest.mark.parametrize(
-    "command",
+    ("command", "says"),
     [
-        ["predict", "--input", "{missing}", "--output", "{out}/p.jsonl"],
-        ["evaluate", "--data", "{missing}"],
-        ["evaluate", "--data", "{good}", "--train", "{missing}"],
-        ["calibrate", "--data", "{missing}"],
-        ["report", "--data", "{missing}", "--output", "{out}/rep"],
-        ["compare", "{model}", "--data", "{missing}"],
+        (["predict", "--input", "{missing}", "--output", "{out}/p.jsonl"], MISSING),
+        (["evaluate", "--data", "{missing}"], MISSING),
+        (["evaluate", "--data", "{good}", "--train", "{missing}"], MISSING),
+        (["calibrate", "--data", "{missing}"], MISSING),
+        (["report", "--data", "{missing}", "--output", "{out}/rep"], MISSING),
+        (["compare", "{model}", "--data", "{missing}"], MISSING),
+        (
+            ["predict", "--input", "{good}", "--output", "{out}/p.jsonl", "--top-k", "0"],
+            "--top-k 0: must be at least 1",
+        ),
+        (["predict", "--input", "-", "--output", "{out}/p.jsonl"], "from standard input"),
     ],
-    ids=["predict", "evaluate", "evaluate-train", "calibrate", "report", "compare"],
+    ids=[
+        "predict",
+        "evaluate",
+        "evaluate-train",
+        "calibrate",
+        "report",
+        "compare",
+        "top-k",
+        "stdin",
+    ],
 )
-def test_a_missing_data_file_is_refused_before_the_model_loads(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+def test_bad_arguments_are_refused_before_the_model_loads(
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    says: str,
 ) -> None:
     from textclf.estimator import TextClassifier
     from textclf.inference.pipeline import Predictor
 
     def load(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded before the data file was checked")
+        raise AssertionError("the model was loaded before the arguments were checked")
 
     monkeypatch.setattr(Predictor, "from_folder", load)
     monkeypatch.setattr(TextClassifier, "from_pretrained", load)
@@ -477,8 +498,7 @@ def test_a_missing_data_file_is_refused_before_the_model_loads(
     args = [part.format(**names) for part in command]
     args += [] if command[0] == "compare" else ["--model", str(model)]
     result = runner.invoke(app, args)
-    line = _assert_one_clean_error(result, names="nowhere.csv")
-    assert "file not found" in line
+    _assert_one_clean_error(result, names=says)
     assert not (tmp_path / "out").exists()
 
 

@@ -120,6 +120,11 @@ def check_source(source: str | os.PathLike[str], file_format: str = "auto") -> P
     Raises:
         DataError: for a path that does not exist (and is no hub name) or is a folder.
     """
+    if str(source) == "-":
+        raise DataError(
+            "-: textclf does not read data from standard input; save it to a file (CSV, TSV, "
+            "JSON Lines or Parquet) and give that file's path."
+        )
     path = Path(source).expanduser()
     if path.exists():
         if path.is_dir():

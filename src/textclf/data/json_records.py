@@ -71,7 +71,8 @@ def _json_line(line: str, lineno: int, where: str) -> dict[str, Any] | None:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
         raise DataError(
-            f"{where} line {lineno}: broken JSON ({e.msg} at column {e.colno}); "
+            f"{where} line {lineno}: broken JSON ({e.msg.removesuffix(' at')} at column "
+            f"{e.colno}); "
             "fix or remove that line."
         ) from e
     except RecursionError as e:

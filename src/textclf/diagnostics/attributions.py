@@ -472,7 +472,7 @@ def explain(
             f"attribution method {unknown[0]!r} is not known; use one of {', '.join(METHODS)}."
         )
     if n_steps < 1:
-        raise ConfigError(f"n_steps={n_steps} must be at least 1.")
+        raise ConfigError(f"--steps {n_steps}: must be at least 1 (n_steps in Python).")
     model = predictor.model
     was_training = model.training
     model.eval()

@@ -96,6 +96,8 @@ def predict_file(
     from textclf.inference.pipeline import Predictor
 
     out = check_output_path(output)
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"--top-k {top_k}: must be at least 1 (or leave it out).")
     spec = spec or InputColumns()
     check_source(input_file, spec.file_format)  # a mistyped path fails before the model loads
     predictor = (

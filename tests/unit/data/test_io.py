@@ -602,6 +602,13 @@ def test_broken_jsonl_after_a_bom_names_its_line(tmp_path: Path) -> None:
         read_split(data, ColumnSpec())
 
 
+def test_a_raw_control_character_in_jsonl_is_named_once(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.jsonl", '{"text": "a\tb", "label": "x"}\n')
+    with pytest.raises(DataError) as info:
+        read_split(data, ColumnSpec())
+    assert "line 1: broken JSON (Invalid control character at column" in str(info.value)
+
+
 def test_json_document_with_a_bom(tmp_path: Path) -> None:
     data = tmp_path / "train.json"
     data.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"text": "a", "label": "x"}]).encode())
