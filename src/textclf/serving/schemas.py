@@ -56,6 +56,14 @@ class PredictRequest(BaseModel):
         if (self.text is None) == (self.texts is None):
             raise ValueError("give either 'text' or 'texts'")
         n = 1 if self.texts is None else len(self.texts)
+        # As a file's empty rows are skipped rather than given a label: nothing to classify.
+        blank = [i for i, t in enumerate(self.all_texts()) if not t.strip()]
+        if blank:
+            where = "'text'" if self.texts is None else f"texts[{blank[0]}]"
+            more = f" (and {len(blank) - 1} more)" if len(blank) > 1 else ""
+            raise ValueError(
+                f"the text in {where}{more} is empty or only whitespace; send text to classify"
+            )
         if self.ids is not None and len(self.ids) != n:
             raise ValueError(f"'ids' has {len(self.ids)} values for {n} texts")
         return self

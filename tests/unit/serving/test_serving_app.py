@@ -265,6 +265,11 @@ def test_full_queue_is_429_with_retry_after():
             "Field 'threshold': input should be less than or equal to 1.",
         ),
         ({"text": "a", "ids": [1, 2]}, "'ids' has 2 values for 1 texts."),
+        ({"text": "  "}, "The text in 'text' is empty or only whitespace; send text to classify."),
+        (
+            {"texts": ["ok", "", "\t"]},
+            "The text in texts[1] (and 1 more) is empty or only whitespace; send text to classify.",
+        ),
         (
             {"txt": "a"},
             "Unknown field 'txt'; the fields are text, texts, ids, top_k, threshold and return_text.",
