@@ -575,6 +575,11 @@ def calibrate_folder(
     clf = TextClassifier.from_pretrained(folder)
     clf.predictor(batch_size=batch_size)
     info = clf.info()
+    if at_least_one and not info.space.multilabel:
+        raise ConfigError(
+            f"--at-least-one: {folder} is a {info.task} model, which always predicts one label; "
+            "the option is for multi-label models, so leave it out."
+        )
     split = read_labelled(data, model_spec(spec, folder), info.space, "validation")
     recorded = (info.data or {}).get("fingerprints") or {}
     fp = fingerprint(data, split)
