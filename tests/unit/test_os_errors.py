@@ -1,4 +1,4 @@
-"""errors.py: file-system failures become one line naming the user's path, not "a bug"."""
+"""errors.os_error_message: file-system failures become one line naming the user's path, not "a bug"."""
 
 from __future__ import annotations
 
