@@ -60,7 +60,7 @@ def test_calibrate_refits_the_rule_and_marks_every_stored_figure_stale(trained_r
 
     with pytest.raises(ConfigError, match="the file the model was tested on"):
         calibrate_folder(model, str(run.parent / "test.csv"))
-    with pytest.raises(ConfigError, match="--at-least-one: .* is a multiclass model"):
+    with pytest.raises(ConfigError, match=r"--at-least-one: .* is a multiclass model"):
         calibrate_folder(model, str(run.parent / "validation.csv"), at_least_one=True)
     rule = calibrate_folder(model, str(run.parent / "validation.csv"), tune_thresholds=False)
 
