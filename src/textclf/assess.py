@@ -589,6 +589,22 @@ def calibrate_folder(
             "split in textclf.json), so a rule fitted on it would make the test figures "
             "optimistic; calibrate on the validation file, or pass --force."
         )
+    shared = _shared_with_test(folder, split.dataset["text"])
+    if shared and not force and fp != recorded.get("test"):
+        n = len(split)
+        if 2 * shared >= n:
+            raise ConfigError(
+                f"{data}: {shared} of its {n} texts are in the split the model was tested on "
+                f"({folder / 'eval' / 'predictions.jsonl'}), so a rule fitted on them would make "
+                "the test figures optimistic; calibrate on validation data, or pass --force."
+            )
+        logger.warning(
+            "%s: %d of its %d texts are in the model's test split; the stored test figures "
+            "will be somewhat optimistic.",
+            data,
+            shared,
+            n,
+        )
     if fp == recorded.get("train"):
         logger.warning(
             "%s is the model's training file: a rule fitted on training data is over-confident; "
@@ -622,6 +638,24 @@ def calibrate_folder(
     for stored in sorted((folder / "eval").rglob("metrics.md")):
         write_text_atomic(stored, mark_stale(stored.read_text(encoding="utf-8"), reason))
     return rule
+
+
+def _shared_with_test(folder: Path, texts: Sequence[str]) -> int:
+    """How many of ``texts`` are texts of the test split the model's stored evaluation used.
+
+    The fingerprint check catches the test file itself; this catches its rows under
+    another name or format. 0 when the folder holds no test-split predictions.
+    """
+    metrics, records = folder / "eval" / "metrics.json", folder / "eval" / "predictions.jsonl"
+    try:
+        if json.loads(metrics.read_text(encoding="utf-8")).get("split") != "test":
+            return 0
+        with records.open(encoding="utf-8") as f:
+            tested = {json.loads(line).get("text") for line in f if line.strip()}
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return 0
+    tested.discard(None)
+    return sum(1 for text in texts if text in tested)
 
 
 def compare_files(

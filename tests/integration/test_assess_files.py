@@ -60,6 +60,11 @@ def test_calibrate_refits_the_rule_and_marks_every_stored_figure_stale(trained_r
 
     with pytest.raises(ConfigError, match="the file the model was tested on"):
         calibrate_folder(model, str(run.parent / "test.csv"))
+    # The same test rows in another format: not the recorded file, but the same texts.
+    as_jsonl = tmp_path / "test-again.jsonl"
+    pd.read_csv(run.parent / "test.csv").to_json(as_jsonl, orient="records", lines=True)
+    with pytest.raises(ConfigError, match=r"texts are in the split the model was tested on"):
+        calibrate_folder(model, str(as_jsonl))
     with pytest.raises(ConfigError, match=r"--at-least-one: .* is a multiclass model"):
         calibrate_folder(model, str(run.parent / "validation.csv"), at_least_one=True)
     rule = calibrate_folder(model, str(run.parent / "validation.csv"), tune_thresholds=False)
