@@ -405,10 +405,12 @@ class ConfigOptions:
 
         cfg = load_config(self.config) if self.config else ExperimentConfig()
         dotted = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-        # Flags first, then --set: the more specific --set wins. Errors name the flag typed.
-        return apply_overrides(
-            cfg, dotted + list(self.overrides or []), flags={k: flag_name(k) for k in flags}
-        )
+        # Flags first, then --set: the more specific --set wins. Errors name what was typed:
+        # the flag, unless --set gave that setting after it.
+        overrides = list(self.overrides or [])
+        by_set = {item.partition("=")[0].strip() for item in overrides}
+        typed = {k: flag_name(k) for k, v in flags.items() if v is not None and k not in by_set}
+        return apply_overrides(cfg, dotted + overrides, flags=typed)
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,27 @@ def test_the_column_options_set_the_data_keys_train_reads():
     spec = Columns(id_column="ticket").spec()
     assert spec.id_column == "ticket"
     assert flag_name("data.id_column") == "--id-column"
+
+
+@pytest.mark.parametrize(
+    ("flags", "overrides", "named"),
+    [
+        ({"train.learning_rate": -1.0}, [], "--learning-rate -1.0 is invalid"),
+        (
+            {"train.learning_rate": None},
+            ["train.learning_rate=abc"],
+            "setting 'train.learning_rate'",
+        ),
+        (
+            {"train.learning_rate": 1e-4},
+            ["train.learning_rate=abc"],
+            "setting 'train.learning_rate'",
+        ),
+    ],
+)
+def test_a_bad_value_is_named_as_it_was_typed(flags: dict, overrides: list, named: str):
+    from textclf.cli._common import ConfigOptions
+
+    with pytest.raises(TextclfError) as info:
+        ConfigOptions(overrides=overrides).build(flags)
+    assert named in str(info.value)
