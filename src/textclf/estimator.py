@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfig
 from textclf.data.io import Split, split_from_lists
@@ -57,7 +59,12 @@ def _integer_labels(y: Any) -> bool:
     )
 
 
-class TextClassifier:
+class NotFittedModelError(ConfigError, NotFittedError):
+    """Prediction before ``fit``: a textclf error (one line, CLI exit 2) that scikit-learn's
+    ``check_is_fitted`` callers recognise as its ``NotFittedError``."""
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """A fine-tuned transformer text classifier (binary, multi-class or multi-label).
 
     Args:
@@ -216,6 +223,10 @@ class TextClassifier:
         train_cfg, eval_cfg, model_cfg = self._configs()
         train = X if isinstance(X, Split) else split_from_lists(X, y, name="train")
         val: Split | None = None
+        if (X_val is None) != (y_val is None) and not isinstance(X_val, Split):
+            raise ConfigError(
+                "give X_val and y_val together (validation texts and their labels), or neither."
+            )
         if X_val is not None:
             val = (
                 X_val
@@ -457,7 +468,7 @@ class TextClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise ConfigError(
+            raise NotFittedModelError(
                 "this TextClassifier is not fitted yet; call fit() or from_pretrained()."
             )
 
@@ -503,6 +514,26 @@ class TextClassifier:
         if self.task_ == "multilabel":
             return [[int(name) for name in row] for row in pred]
         return [None if name is None else int(name) for name in pred]
+
+    def score(self, X: Sequence[str], y: Sequence[Any], sample_weight: Any = None) -> float:
+        """Accuracy on ``(X, y)`` (multi-label: the share of texts with every label right).
+
+        scikit-learn's default scorer, so ``cross_val_score(clf, X, y)`` works without a
+        ``scoring`` argument.
+        """
+        from sklearn.metrics import accuracy_score
+
+        pred = self.predict(X)
+        if self.task_ == "multilabel":
+            from sklearn.preprocessing import MultiLabelBinarizer
+
+            binarizer = MultiLabelBinarizer(classes=list(self.classes_)).fit([])
+            return float(
+                accuracy_score(
+                    binarizer.transform(y), binarizer.transform(pred), sample_weight=sample_weight
+                )
+            )
+        return float(accuracy_score(list(y), pred, sample_weight=sample_weight))
 
     def _set_classes(self) -> None:
         """``classes_`` in ``predict_proba``'s column order, of the kind ``predict`` returns."""

@@ -139,3 +139,10 @@ def test_int_labels_come_back_as_ints_and_one_string_is_refused(
     again = TextClassifier.from_pretrained(tmp_path / "model")
     assert again.classes_.tolist() == [0, 1, 2]
     assert again.predict(X[:6]) == pred[:6]
+    # scikit-learn's model selection takes it as any classifier (score: accuracy)
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    assert clf.score(X, y) == (np.asarray(pred) == np.asarray(y)).mean()
+    scores = cross_val_score(clone(clf), X, y, cv=2)
+    assert scores.shape == (2,) and (scores > 0.5).all()

@@ -44,3 +44,20 @@ def test_invalid_options_fail_at_fit_with_the_field_named():
 def test_unfitted_model_says_how_to_fit():
     with pytest.raises(ConfigError, match="not fitted yet"):
         TextClassifier().predict(["x"])
+
+
+def test_a_scikit_learn_classifier_that_says_when_it_is_not_fitted():
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import NotFittedError
+
+    clf = TextClassifier()
+    assert is_classifier(clf)
+    with pytest.raises(NotFittedError, match="not fitted yet; call fit"):
+        clf.predict(["a"])
+    with pytest.raises(ConfigError, match="not fitted"):  # and a textclf error (CLI exit 2)
+        clf.predict_proba(["a"])
+
+
+def test_validation_texts_without_labels_are_refused_before_training():
+    with pytest.raises(ConfigError, match="give X_val and y_val together"):
+        TextClassifier().fit(["a", "b"], ["x", "y"], X_val=["c"])
