@@ -64,7 +64,7 @@ class NotFittedModelError(ConfigError, NotFittedError):
     ``check_is_fitted`` callers recognise as its ``NotFittedError``."""
 
 
-class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class TextClassifier(ClassifierMixin, BaseEstimator):
     """A fine-tuned transformer text classifier (binary, multi-class or multi-label).
 
     Args:
