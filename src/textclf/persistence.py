@@ -27,6 +27,7 @@ import logging
 import os
 import platform
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ import numpy as np
 
 from textclf.atomic import make_temp_dir, write_text_atomic
 from textclf.data.labels import LabelSpace
-from textclf.errors import ModelLoadError
+from textclf.errors import ConfigError, ModelLoadError
 from textclf.evaluation.decision import DecisionRule
 from textclf.faults import fail_point
 
@@ -259,3 +260,61 @@ def load_model_folder(
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{folder}: cannot load the tokenizer ({e}).") from e
     return model, tokenizer, info
+
+
+# Folders never searched for models: checkpoints hold weights but are not finished models.
+_SKIP = {"checkpoints", "eval", ".git", "__pycache__", "node_modules", ".venv"}
+
+
+def is_model_folder(path: Path, *, strict: bool = True) -> bool:
+    """A finished textclf model folder (``textclf.json``); with ``strict=False`` also a
+    plain Hugging Face classifier folder (``config.json`` and safetensors weights)."""
+    if (path / "textclf.json").is_file():
+        return True
+    return not strict and (path / "config.json").is_file() and any(path.glob("model*.safetensors"))
+
+
+def discover_models(paths: Iterable[str | os.PathLike[str]], *, depth: int = 2) -> list[Path]:
+    """Model folders among ``paths``: each path itself, or the model folders below it.
+
+    A path given directly may be a plain Hugging Face folder; below a path only folders
+    with ``textclf.json`` count (so training checkpoints are not offered).
+
+    Args:
+        paths: Folders given by the user.
+        depth: How many levels below each path to search.
+
+    Returns:
+        Model folders, in the order given, sorted by name below each path; no duplicates.
+
+    Raises:
+        ConfigError: a path does not exist, or no model folder is found at all.
+    """
+    found: list[Path] = []
+    given = [Path(p).expanduser() for p in paths]
+    for root in given:
+        if not root.is_dir():
+            raise ConfigError(
+                f"{root}: model folder not found; pass the --output folder of 'textclf train'."
+            )
+        if is_model_folder(root, strict=False):
+            found.append(root)
+            continue
+        level = [root]
+        for _ in range(depth):
+            children = sorted(
+                c
+                for d in level
+                for c in d.iterdir()
+                if c.is_dir() and c.name not in _SKIP and not c.name.startswith(".")
+            )
+            found += [c for c in children if is_model_folder(c)]
+            level = [c for c in children if not is_model_folder(c)]
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        where = ", ".join(str(p) for p in given) or "(none given)"
+        raise ConfigError(
+            f"no model folder found in {where}; pass a folder made by 'textclf train' with "
+            "--model (or in TEXTCLF_APP_MODELS)."
+        )
+    return unique

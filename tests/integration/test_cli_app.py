@@ -84,6 +84,8 @@ def test_app_starts_streamlit_with_the_options(runner, tmp_path: Path, monkeypat
     [
         ([], "no model given"),
         (["--model", "missing-folder"], "missing-folder: model folder not found"),
+        (["--model", "empty"], "no model folder found in empty"),
+        (["--port", "99999"], "--port 99999: must be between 1 and 65535"),
         (["--theme", "pink"], "--theme pink"),
         (["--auth", "users.toml"], "password hash is invalid"),
     ],
@@ -92,6 +94,7 @@ def test_app_errors_stop_before_the_server(runner, tmp_path: Path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     model = _model(tmp_path / "run")
     (tmp_path / "users.toml").write_text('[users]\nann = "plain"\n')
+    (tmp_path / "empty").mkdir()
     if args and args[0] != "--model":
         args = ["--model", str(model), *args]
     _FakeProcess.calls = []

@@ -139,14 +139,13 @@ def app_main(
         from textclf.auth import AUTH_FILE_ENV, load_users
         from textclf.errors import ConfigError, missing_extra
         from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
+        from textclf.persistence import discover_models
 
         if not model:
             raise ConfigError("no model given; pass --model DIR (a folder from 'textclf train').")
-        for m in model:
-            if not m.is_dir():
-                raise ConfigError(
-                    f"{m}: model folder not found; pass a 'textclf train' --output folder."
-                )
+        discover_models(model)  # a folder with no model in it fails here, not in the browser
+        if not 0 < port < 65536:
+            raise ConfigError(f"--port {port}: must be between 1 and 65535.")
         if theme not in ("auto", "light", "dark"):
             raise ConfigError(f"--theme {theme}: use auto, light or dark.")
         if max_upload_mb <= 0 or max_rows <= 0:
