@@ -102,3 +102,16 @@ def test_freeze_embeddings_alone_keeps_the_layers_trained(tiny) -> None:
     assert not model.get_input_embeddings().weight.requires_grad
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     assert frozen == [n for n, _ in model.named_parameters() if "word_embeddings" in n]
+
+
+def test_no_probe_over_freshly_reinitialised_layers(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, tokenizer, data = tiny
+    space = LabelSpace("multiclass", ("a", "b", "c"))
+    head_before = ws.output_layer(model, 3).weight.detach().clone()
+    passes = _count_passes(monkeypatch)
+    notes = ws.warm_start(model, tokenizer, space, data, **{**KWARGS, "reinit_layers": 1})
+    assert "re-initialised the top 1 encoder layer(s)" in notes
+    assert any(note.startswith("head left random") for note in notes)
+    assert not any("probe on frozen features" in note for note in notes)
+    torch.testing.assert_close(ws.output_layer(model, 3).weight, head_before)  # untouched
+    assert passes == []  # no feature pass: the pooler keeps scale 1 without one
