@@ -86,6 +86,7 @@ _FLAG_NAMES = {
     "tracking.enabled": "--no-track",
     "tracking.uri": "--tracking-uri",
     "tracking.registered_model": "--register",
+    "tune.timeout_s": "--timeout",
 }
 
 

@@ -54,3 +54,14 @@ def test_a_bad_value_is_named_as_it_was_typed(flags: dict, overrides: list, name
     with pytest.raises(TextclfError) as info:
         ConfigOptions(overrides=overrides).build(flags)
     assert named in str(info.value)
+
+
+def test_every_config_key_tune_sets_is_named_by_an_option_tune_has():
+    import typer.main
+
+    from textclf.cli import app
+
+    command = typer.main.get_command(app).commands["tune"]  # type: ignore[attr-defined]
+    options = {opt for param in command.params for opt in param.opts}
+    for key in ("tune.trials", "tune.timeout_s", "tune.storage", "tune.study", "train.epochs"):
+        assert flag_name(key) in options, key
