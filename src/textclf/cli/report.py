@@ -127,6 +127,11 @@ def explain(
             raise TextclfError(
                 f"unknown --method '{method}'; use integrated_gradients, attention_rollout or both."
             )
+        blank = [i + 1 for i, text in enumerate(texts) if not text.strip()]
+        if blank:
+            raise TextclfError(
+                f"text {blank[0]} is empty or only whitespace; give a text to explain."
+            )
         predictor = Predictor.from_folder(model)
         unknown = [lab for lab in label or [] if lab not in predictor.info.labels]
         if unknown:
