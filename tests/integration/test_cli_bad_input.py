@@ -460,6 +460,7 @@ MISSING = "nowhere.csv: file not found"
             "--top-k 0: must be at least 1",
         ),
         (["predict", "--input", "-", "--output", "{out}/p.jsonl"], "from standard input"),
+        (["explain", "a text", " "], "text 2 is empty or only whitespace"),
     ],
     ids=[
         "predict",
@@ -470,6 +471,7 @@ MISSING = "nowhere.csv: file not found"
         "compare",
         "top-k",
         "stdin",
+        "explain-empty",
     ],
 )
 def test_bad_arguments_are_refused_before_the_model_loads(
