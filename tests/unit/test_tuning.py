@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,25 @@ def test_space_edited_through_set() -> None:
 def test_malformed_specs_are_config_errors(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config_from_dict({"tune": {"space": [spec]}})
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        (
+            "[{name: train.head_init, type: categorical, choices: [probe, bogus]}]",
+            "train.head_init = 'bogus' is not a valid value (not one of random, probe)",
+        ),
+        (
+            "[{name: train.warmup_ratio, type: float, low: 0.0, high: 2.0}]",
+            "train.warmup_ratio = 2.0 is not a valid value (Input should be less than 1)",
+        ),
+    ],
+)
+def test_values_no_trial_could_use_are_refused_before_the_search(space: str, message: str):
+    cfg = apply_overrides(ExperimentConfig(), [f"tune.space={space}"])
+    with pytest.raises(ConfigError, match=re.escape(f"tune.space: {message}; fix the space.")):
+        search_space(cfg)
 
 
 def test_fixed_keys_and_max_steps_leave_the_space() -> None:

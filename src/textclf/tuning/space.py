@@ -72,8 +72,33 @@ def search_space(config: ExperimentConfig, *, fixed: Sequence[str] = ()) -> list
         if spec.name in dropped:
             logger.info("%s is fixed for every trial: it is left out of the search.", spec.name)
             continue
+        _check_values(config, spec)
         specs.append(spec)
     return specs
+
+
+def _check_values(config: ExperimentConfig, spec: ParamSpec) -> None:
+    """Every choice (or both bounds) must be a valid value, before any trial runs.
+
+    Raises:
+        ConfigError: naming the setting and the value, e.g. a categorical choice that
+            is not one of the setting's values (each trial sampling it would fail).
+    """
+    if spec.type == "categorical":
+        values: list[Any] = list(spec.choices or [])
+    else:
+        cast = int if spec.type == "int" else float
+        values = [cast(spec.low), cast(spec.high)]
+    for value in values:
+        try:
+            config_with(config, {spec.name: value})
+        except ConfigError as e:
+            # "--set: setting 'x' is invalid (why); fix …" or "… is not one of a, b": the why.
+            why = str(e).partition(" is ")[2].split("; fix")[0].rstrip(".")
+            why = why.removeprefix("invalid (").removesuffix(")") or str(e)
+            raise ConfigError(
+                f"tune.space: {spec.name} = {value!r} is not a valid value ({why}); fix the space."
+            ) from None
 
 
 def default_params(
