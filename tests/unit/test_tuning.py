@@ -110,7 +110,7 @@ def test_fixed_keys_and_max_steps_leave_the_space() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("train.learning_rte", "is not a config setting"),
+        ("train.learning_rte", "is not a config setting; did you mean 'train.learning_rate'"),
         ("data.train", "cannot be searched"),
         ("seed", "cannot be searched"),
     ],
