@@ -72,7 +72,8 @@ def feedback_export(
         )
         print(
             f"Wrote {result.n_rows} examples to {result.path} ({result.n_correct} confirmed, "
-            f"{result.n_corrected} corrected; {result.n_superseded} older verdicts on the same "
+            f"{result.n_corrected} corrected; {result.n_superseded} older "
+            f"verdict{'s' if result.n_superseded != 1 else ''} on the same "
             "texts left out)."
         )
         print(f"Train on it: {result.train_command()}")
@@ -96,7 +97,7 @@ def feedback_stats(
 
         stats = _feedback_store(feedback_db).stats(**_model_filter(model))
         print(
-            f"{stats.total} verdicts: {stats.correct} confirmed, {stats.corrected} corrected"
+            f"{stats.total} verdict{'s' if stats.total != 1 else ''}: {stats.correct} confirmed, {stats.corrected} corrected"
             + (f" ({stats.first} to {stats.last})." if stats.total else ".")
         )
         if stats.labels:

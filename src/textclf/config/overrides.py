@@ -67,7 +67,7 @@ def _format_validation_error(
     if first["type"] == "literal_error":
         allowed = _allowed_values(first.get("ctx"))
         hint = did_you_mean(str(first.get("input")), allowed)
-        return f"{shown} is not one of {', '.join(allowed)}{hint}"
+        return f"{shown} is not one of {', '.join(allowed)}{hint or '; use one of them.'}"
     return f"{shown} is invalid ({msg}); fix the value and run again."
 
 

@@ -69,7 +69,12 @@ def search_space(config: ExperimentConfig, *, fixed: Sequence[str] = ()) -> list
                 raise ConfigError(f"tune.space: '{spec.name}' is not a config setting{hint}")
             node = node[part]
         if spec.name in dropped:
-            logger.info("%s is fixed for every trial: it is left out of the search.", spec.name)
+            why = (
+                "fixed for every trial"
+                if spec.name in fixed
+                else "moot with train.max_steps set (it fixes the run's length)"
+            )
+            logger.info("%s is %s: it is left out of the search.", spec.name, why)
             continue
         _check_values(config, spec)
         specs.append(spec)
@@ -100,7 +105,7 @@ def _check_values(config: ExperimentConfig, spec: ParamSpec) -> None:
             config_with(config, {spec.name: value})
         except ConfigError as e:
             # "--set: setting 'x' is invalid (why); fix …" or "… is not one of a, b": the why.
-            why = str(e).partition(" is ")[2].split("; fix")[0].rstrip(".")
+            why = str(e).partition(" is ")[2].split("; ")[0].rstrip(".")
             why = why.removeprefix("invalid (").removesuffix(")") or str(e)
             raise ConfigError(
                 f"tune.space: {spec.name} = {value!r} is not a valid value ({why}); fix the space."
