@@ -145,6 +145,11 @@ class LabelSpace:
             raise DataError(f"{source}: no labels found; check the label column(s).")
         return cls(task=detected, labels=labels_sorted)
 
+    def _shown(self, most: int = 8) -> str:
+        """The labels for a message: all of them, or the first ``most`` and how many more."""
+        more = f", … {self.num_labels - most} more" if self.num_labels > most else ""
+        return ", ".join(self.labels[:most]) + more
+
     @property
     def multilabel(self) -> bool:
         return self.task == "multilabel"
@@ -187,13 +192,19 @@ class LabelSpace:
             for i, labels in enumerate(label_lists):
                 for lab in labels:
                     if lab not in index:
-                        raise DataError(f"label '{lab}' is not one of the model's labels.")
+                        raise DataError(
+                            f"row {i + 1}: label '{lab}' is not one of the model's labels "
+                            f"({self._shown()}); fix the label or train on it."
+                        )
                     out[i, index[lab]] = 1.0
             return out
         ids = np.empty(len(label_lists), dtype=np.int64)
         for i, labels in enumerate(label_lists):
             if len(labels) != 1 or labels[0] not in index:
-                raise DataError(f"label {list(labels)} is not one of the model's labels.")
+                raise DataError(
+                    f"row {i + 1}: label {list(labels)} is not one of the model's labels "
+                    f"({self._shown()}); fix the label or train on it."
+                )
             ids[i] = index[labels[0]]
         return ids
 
