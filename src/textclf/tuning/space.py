@@ -98,8 +98,9 @@ def _check_values(config: ExperimentConfig, spec: ParamSpec) -> None:
     if spec.type == "categorical":
         values: list[Any] = list(spec.choices or [])
     else:
-        cast = int if spec.type == "int" else float
-        values = [cast(spec.low), cast(spec.high)]
+        # Both bounds are there: ParamSpec checks low <= high for int and float.
+        bounds = [b for b in (spec.low, spec.high) if b is not None]
+        values = [int(b) if spec.type == "int" else float(b) for b in bounds]
     for value in values:
         try:
             config_with(config, {spec.name: value})
