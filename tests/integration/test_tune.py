@@ -250,10 +250,18 @@ def test_failed_and_pruned_trials_are_recorded_and_tracked_under_one_parent(
 
 
 def test_a_search_with_no_completed_trial_says_where_the_errors_are(
-    files: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+    files: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from textclf.errors import ConfigError
+    from textclf.tuning import search
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise ConfigError("this trial's settings cannot train (a stand-in failure)")
+
+    # A value no trial can use is refused before the search now: every trial fails here.
+    monkeypatch.setattr(search, "run_experiment", failing)
     output = tmp_path / "search"
-    space = "tune.space=[{name: train.layer_decay, type: categorical, choices: [1.5]}]"
+    space = "tune.space=[{name: train.layer_decay, type: categorical, choices: [0.9, 1.0]}]"
     result = CliRunner().invoke(
         app, _args(files, tiny_model_dir, output, "--trials", "2", "--set", space)
     )
