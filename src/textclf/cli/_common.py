@@ -408,10 +408,13 @@ class ConfigOptions:
         dotted = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
         # Flags first, then --set: the more specific --set wins. Errors name what was typed:
         # the flag, unless --set gave that setting after it.
-        overrides = list(self.overrides or [])
-        by_set = {item.partition("=")[0].strip() for item in overrides}
+        by_set = set(self.set_keys())
         typed = {k: flag_name(k) for k, v in flags.items() if v is not None and k not in by_set}
-        return apply_overrides(cfg, dotted + overrides, flags=typed)
+        return apply_overrides(cfg, dotted + list(self.overrides or []), flags=typed)
+
+    def set_keys(self) -> list[str]:
+        """The dotted keys the ``--set`` overrides give, in order."""
+        return [item.partition("=")[0].strip() for item in self.overrides or []]
 
 
 @dataclass(frozen=True)

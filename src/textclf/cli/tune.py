@@ -100,7 +100,7 @@ def tune(
         }
         cfg = setup.build(flags)
         fixed = [k for k, v in schedule.flags().items() if v is not None]
-        fixed += [item.partition("=")[0].strip() for item in setup.overrides or []]
+        fixed += setup.set_keys()
         result = run_tune(cfg, fixed=fixed)
         print(f"Study '{result.study}' in {result.storage}: {result.notes[0]}")
         print(f"This worker ran {result.ran} trial(s) in {result.total_runtime_s:.0f} s.")

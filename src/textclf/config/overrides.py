@@ -16,7 +16,7 @@ from textclf.config.schema import ExperimentConfig
 from textclf.errors import ConfigError, did_you_mean
 
 
-def _section_keys(data: Any, prefix: str = "") -> list[str]:
+def dotted_keys(data: Any, prefix: str = "") -> list[str]:
     """Every dotted key of a config dict (sections and their fields)."""
     keys: list[str] = []
     if isinstance(data, dict):
@@ -24,7 +24,7 @@ def _section_keys(data: Any, prefix: str = "") -> list[str]:
             key = f"{prefix}{k}"
             keys.append(key)
             if isinstance(v, dict) and k not in ("tags",):
-                keys += _section_keys(v, key + ".")
+                keys += dotted_keys(v, key + ".")
     return keys
 
 
@@ -57,7 +57,7 @@ def _format_validation_error(
         )
     )
     if first["type"] == "extra_forbidden":
-        known = _section_keys(ExperimentConfig().model_dump(mode="json"))
+        known = dotted_keys(ExperimentConfig().model_dump(mode="json"))
         return (
             f"{source}: unknown setting '{where}'{did_you_mean(where, known)} "
             "(every setting is listed in configs/default.yaml)."
@@ -140,7 +140,7 @@ def apply_overrides(
         parts = key.strip().split(".")
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
-                known = [k for k in _section_keys(data) if k.count(".") == i]
+                known = [k for k in dotted_keys(data) if k.count(".") == i]
                 raise ConfigError(
                     f"--set {item!r}: unknown section '{'.'.join(parts[: i + 1])}'"
                     f"{did_you_mean('.'.join(parts[: i + 1]), known)} "

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textclf.config import ExperimentConfig, ParamSpec, apply_overrides
+from textclf.config.overrides import dotted_keys
 from textclf.errors import ConfigError, did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def search_space(config: ExperimentConfig, *, fixed: Sequence[str] = ()) -> list
         node: Any = data
         for part in spec.name.split("."):
             if not isinstance(node, dict) or part not in node:
-                known = [k for k in _dotted_keys(data) if k.startswith(SEARCHABLE_SECTIONS)]
+                known = [k for k in dotted_keys(data) if k.startswith(SEARCHABLE_SECTIONS)]
                 hint = did_you_mean(spec.name, known) or "; check its spelling against config.yaml."
                 raise ConfigError(f"tune.space: '{spec.name}' is not a config setting{hint}")
             node = node[part]
@@ -79,13 +80,6 @@ def search_space(config: ExperimentConfig, *, fixed: Sequence[str] = ()) -> list
         _check_values(config, spec)
         specs.append(spec)
     return specs
-
-
-def _dotted_keys(data: Any, prefix: str = "") -> list[str]:
-    """Every dotted leaf key of a config dict (``train.learning_rate``, …)."""
-    if not isinstance(data, dict):
-        return [prefix.rstrip(".")]
-    return [k for name, value in data.items() for k in _dotted_keys(value, f"{prefix}{name}.")]
 
 
 def _check_values(config: ExperimentConfig, spec: ParamSpec) -> None:
