@@ -216,16 +216,18 @@ def _run_experiment(
         raise ConfigError("no output folder: pass --output DIR (or output_dir in the config).")
     output = Path(config.output_dir)
     folder = RunFolder(output)
-    _check_output_dir(
-        folder,
-        resume=resume,
-        overwrite=overwrite,
-        inputs=[
-            train if train is not None else config.data.train,
-            validation if validation is not None else config.data.validation,
-            test if test is not None else config.data.test,
-        ],
-    )
+    # Rank 0 alone judges the folder: another rank may look after rank 0 has claimed it.
+    if world()[0] == 0:
+        _check_output_dir(
+            folder,
+            resume=resume,
+            overwrite=overwrite,
+            inputs=[
+                train if train is not None else config.data.train,
+                validation if validation is not None else config.data.validation,
+                test if test is not None else config.data.test,
+            ],
+        )
     # The model first (as data validate does): a bad --model or a --max-length beyond the
     # backbone's positions fails before the data is read, and before any folder appears.
     limit = check_max_length(
