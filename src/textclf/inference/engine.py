@@ -247,17 +247,37 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def texts_list(texts: Sequence[str]) -> list[str]:
-    """``texts`` as a list; one string is refused, not read as a list of characters.
+    """``texts`` as a list of non-empty strings.
+
+    One string is refused, not read as a list of characters. An empty or whitespace-only
+    text is refused as the server refuses it and the file readers skip and count it: it
+    holds nothing to classify, yet a model would give it a confident label.
 
     Raises:
-        TypeError: for a ``str`` or ``bytes`` (scikit-learn's text vectorizers refuse it too).
+        TypeError: for a ``str`` or ``bytes`` (scikit-learn's text vectorizers refuse it
+            too), or an item that is not a string.
+        ValueError: for an empty or whitespace-only text, naming its position.
     """
     if isinstance(texts, str | bytes):
         raise TypeError(
             f"expected a list of texts, got one string ({texts[:30]!r}); wrap it in a list: "
             "predict([text])."
         )
-    return texts if isinstance(texts, list) else list(texts)
+    texts = texts if isinstance(texts, list) else list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"text {i} is a {type(text).__name__} ({text!r:.30}), not a string; "
+                "pass strings (e.g. fill or drop missing values first)."
+            )
+        if not text or text.isspace():
+            blank = sum(1 for t in texts if isinstance(t, str) and not t.strip())
+            more = f" (and {blank - 1} more)" if blank > 1 else ""
+            raise ValueError(
+                f"text {i}{more} is empty or only whitespace, so there is nothing to "
+                "classify; drop such texts before predicting."
+            )
+    return texts
 
 
 def plan_batches(

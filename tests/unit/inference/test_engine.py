@@ -229,3 +229,14 @@ def test_one_string_is_refused_not_read_as_characters(loaded):
         with pytest.raises(TypeError, match=r"got one string \('goal team'\); wrap it in a list"):
             call("goal team")
     assert len(predictor.predict(["goal team"])) == 1
+
+
+def test_an_empty_or_non_string_text_is_refused_by_position(loaded):
+    model, tokenizer = loaded
+    predictor = Predictor(model, tokenizer, _info(), device="cpu")
+    for call in (predictor.predict, predictor.predict_proba, predictor.logits):
+        with pytest.raises(ValueError, match=r"text 1 \(and 1 more\) is empty or only whitespace"):
+            call(["goal team", "  ", ""])
+        with pytest.raises(TypeError, match=r"text 0 is a float \(nan\), not a string"):
+            call([float("nan"), "goal team"])
+    assert len(predictor.predict(np.array(["goal team", "bank"]))) == 2  # numpy str_ is a str
