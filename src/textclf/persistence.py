@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIDECAR = "textclf.json"
+# Left in a folder whose weights were deleted on purpose (``tune`` drops its losing
+# trials' weights); holds the one-line reason and fix that loading reports.
+WEIGHTS_REMOVED = "WEIGHTS-REMOVED.txt"
 FORMAT_VERSION = 2
 
 
@@ -169,7 +172,10 @@ def save_model_folder(
     model.config.problem_type = info.space.problem_type  # type: ignore[assignment]
     tmp = make_temp_dir(target, ".saving-")
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        from textclf.modeling import quiet_transformers
+
+        with quiet_transformers():
+            model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         if config_yaml is not None:
             (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
@@ -248,8 +254,14 @@ def load_model_folder(
     from textclf.modeling import load_classifier
 
     folder = Path(directory)
+    has_weights = (folder / "model.safetensors").is_file() or any(
+        folder.glob("model-*.safetensors")
+    )
+    removed = folder / WEIGHTS_REMOVED
+    if not has_weights and removed.is_file():
+        raise ModelLoadError(f"{folder}: {removed.read_text(encoding='utf-8').strip()}")
     info = read_info(folder)
-    if not (folder / "model.safetensors").is_file() and not any(folder.glob("model-*.safetensors")):
+    if not has_weights:
         raise ModelLoadError(
             f"{folder}: no model.safetensors; textclf loads safetensors weights only "
             "(re-save the model with save_pretrained(safe_serialization=True))."

@@ -30,7 +30,8 @@ from conftest import _texts_for
 from textclf import tuning
 from textclf.cli import app
 from textclf.config import ExperimentConfig, apply_overrides
-from textclf.persistence import read_info
+from textclf.errors import ModelLoadError
+from textclf.persistence import load_model_folder, read_info
 
 pytestmark = pytest.mark.slow
 
@@ -158,6 +159,14 @@ def test_two_workers_share_one_study_and_every_trial_runs_once(
     assert (output / "tuning" / "figures" / "history.png").stat().st_size > 1000
     others = [t for t in trials if t.number != best.number]
     assert not any(Path(t.user_attrs["folder"], "model.safetensors").exists() for t in others)
+    # A dropped trial's folder says why it cannot load, and how to keep trials' models.
+    for t in others:
+        reason = (
+            "was pruned" if t.state == optuna.trial.TrialState.PRUNED else "deleted the weights"
+        )
+        with pytest.raises(ModelLoadError, match=rf"trial {t.number} .*keep_trial_models"):
+            load_model_folder(t.user_attrs["folder"])
+        assert reason in Path(t.user_attrs["folder"], "WEIGHTS-REMOVED.txt").read_text()
 
     # The same command again continues the study: it is complete, so nothing runs.
     again = CliRunner().invoke(app, args)

@@ -20,6 +20,7 @@ from textclf.tracking.session import StopRun
 from textclf.tuning import (
     PruningCallback,
     TrialPruned,
+    absolute_url,
     config_with,
     default_params,
     mask_url,
@@ -224,6 +225,19 @@ def test_storage_urls(tmp_path: Path) -> None:
     assert storage_path(f"sqlite:///{tmp_path}/s.db") == tmp_path / "s.db"
     assert storage_path("postgresql://u:p@db/optuna") is None
     assert mask_url("mysql+pymysql://me:pw@db/x") == "mysql+pymysql://me:***@db/x"
+
+
+def test_a_local_study_file_is_recorded_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (
+        absolute_url("journal:out/tuning/s.journal") == f"journal:{tmp_path}/out/tuning/s.journal"
+    )
+    assert absolute_url("sqlite:///s.db") == f"sqlite:///{tmp_path}/s.db"
+    assert absolute_url(f"sqlite:///{tmp_path}/s.db") == f"sqlite:///{tmp_path}/s.db"
+    for unchanged in ("sqlite:///:memory:", "postgresql://u:p@db/optuna", "journal:"):
+        assert absolute_url(unchanged) == unchanged
     journal = open_storage(f"journal:{tmp_path}/sub/study.log")
     study = optuna.create_study(storage=journal, study_name="s")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)

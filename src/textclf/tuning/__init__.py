@@ -42,13 +42,14 @@ from textclf.tuning.space import (
     suggest,
     trial_base,
 )
-from textclf.tuning.storage import mask_url, open_storage, storage_path
+from textclf.tuning.storage import absolute_url, mask_url, open_storage, storage_path
 
 __all__ = [
     "SEARCHABLE_SECTIONS",
     "PruningCallback",
     "TrialPruned",
     "TuneResult",
+    "absolute_url",
     "config_with",
     "default_params",
     "mask_url",

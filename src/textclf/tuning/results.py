@@ -28,7 +28,7 @@ from textclf.data.prepare import PreparedData
 from textclf.errors import TextclfError
 from textclf.estimator import TextClassifier
 from textclf.experiment import save_fitted
-from textclf.persistence import SIDECAR
+from textclf.persistence import SIDECAR, WEIGHTS_REMOVED
 from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
 from textclf.tuning.selection import keep_trial
@@ -445,6 +445,14 @@ def _export(
     result.evaluation = doc
 
 
+def mark_weights_removed(folder: Path, reason: str) -> None:
+    """Leave ``reason`` in a trial folder whose model is gone, for loading it to report."""
+    write_text_atomic(
+        folder / WEIGHTS_REMOVED,
+        f"{reason}; run tune with --set tune.keep_trial_models=true to keep every trial's model.\n",
+    )
+
+
 def _drop_trial_weights(output: Path, trials: Sequence[Any], best: int, state: Any) -> None:
     """Delete the weights and checkpoints of finished trials but the kept and the untuned one.
 
@@ -458,7 +466,14 @@ def _drop_trial_weights(output: Path, trials: Sequence[Any], best: int, state: A
         if not folder.is_dir():
             continue
         shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-        (folder / "model.safetensors").unlink(missing_ok=True)
+        weights = folder / "model.safetensors"
+        if weights.is_file():
+            mark_weights_removed(
+                folder,
+                f"'textclf tune' deleted the weights of trial {t.number}, which was not kept "
+                f"(the kept model is {output})",
+            )
+            weights.unlink()
 
 
 def _complete_tracking(

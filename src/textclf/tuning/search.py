@@ -32,7 +32,13 @@ from textclf.experiment import dataset_records, run_experiment
 from textclf.persistence import read_info
 from textclf.tracking.base import Tracker
 from textclf.tracking.session import StopRun, TrackingSession
-from textclf.tuning.results import TRIALS_DIR, TUNING_DIR, TuneResult, finish
+from textclf.tuning.results import (
+    TRIALS_DIR,
+    TUNING_DIR,
+    TuneResult,
+    finish,
+    mark_weights_removed,
+)
 from textclf.tuning.space import (
     config_with,
     default_params,
@@ -42,6 +48,7 @@ from textclf.tuning.space import (
     trial_base,
 )
 from textclf.tuning.storage import (
+    absolute_url,
     ask_lock,
     import_optuna,
     make_pruner,
@@ -192,7 +199,7 @@ def tune(
     tc = config.tune
     space = search_space(config, fixed=fixed)
     study_name = tc.study or output.resolve().name
-    url = tc.storage or f"journal:{output / TUNING_DIR / 'study.journal'}"
+    url = absolute_url(tc.storage or f"journal:{output / TUNING_DIR / 'study.journal'}")
     data = prepare_data(config, train=train, validation=validation, test=test)
     from textclf.modeling import load_tokenizer
 
@@ -393,6 +400,10 @@ def _run_trial(
         logger.info("Trial %d %s after %.0f s.", number, e, time.perf_counter() - started)
         if not keep_models:
             shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+            if folder.is_dir():
+                mark_weights_removed(
+                    folder, f"trial {number} was pruned (stopped early), so it has no model"
+                )
     except KeyboardInterrupt:
         trial.set_user_attr("error", "interrupted")
         study.tell(trial, state=state.FAIL)

@@ -49,6 +49,23 @@ def storage_path(url: str) -> Path | None:
     return None
 
 
+def absolute_url(url: str) -> str:
+    """``url`` with a local ``journal:`` or ``sqlite:///`` file made absolute.
+
+    The study's records (``study.json``, the search marker, the tracking run) then name a
+    file that can be found from any folder, not one relative to where tune was started.
+
+    Example:
+        >>> absolute_url("postgresql://db/optuna")
+        'postgresql://db/optuna'
+    """
+    path = storage_path(url)
+    scheme = "journal:" if url.startswith("journal:") else "sqlite:///"
+    if path is None or path.is_absolute() or not url[len(scheme) :].strip():
+        return url
+    return f"{scheme}{path.resolve()}"
+
+
 def mask_url(url: str) -> str:
     """The storage URL without its password, for logs and files.
 
