@@ -46,11 +46,12 @@ def _frozen_encoder(backbone: str, revision: str | None) -> tuple[Any, Any]:
     """The pretrained encoder and tokenizer, loaded once per process."""
     from transformers import AutoModel
 
-    from textclf.modeling import load_tokenizer, resolve_model_name
+    from textclf.modeling import load_tokenizer, quiet_transformers, resolve_model_name
 
-    model = AutoModel.from_pretrained(
-        resolve_model_name(backbone), revision=revision, trust_remote_code=False
-    )
+    with quiet_transformers():  # a classifier checkpoint's head would be listed as unused
+        model = AutoModel.from_pretrained(
+            resolve_model_name(backbone), revision=revision, trust_remote_code=False
+        )
     return model.eval(), load_tokenizer(backbone, revision=revision)
 
 

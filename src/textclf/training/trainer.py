@@ -44,6 +44,7 @@ from textclf.evaluation.metrics import (
     headline_metric,
 )
 from textclf.faults import fail_point
+from textclf.modeling import quiet_transformers
 from textclf.training.callbacks import (
     DegenerationGuard,
     FloorEarlyStopping,
@@ -590,7 +591,8 @@ def train_model(
                     "--resume: no checkpoint in %s yet; starting from the beginning.", output_dir
                 )
         try:
-            output = trainer.train(resume_from_checkpoint=resume_from)
+            with quiet_transformers():  # checkpoint bars and notices (textclf's bar stays)
+                output = trainer.train(resume_from_checkpoint=resume_from)
             break
         except Exception as e:
             if not is_out_of_memory(e) or retries >= cfg.oom_retries:
