@@ -321,6 +321,18 @@ def _api_problem(uri: str, e: Exception, started: float) -> HealthReport:
             started,
         )
     kind: Problem = "error" if is_http(uri) else "store"
+    # MLflow answers an unknown scheme with three sentences and a link; one is enough.
+    schemes = re.search(r"schemes are: \[([^\]]*)\]", text)
+    if schemes:
+        known = [s.strip(" '\"") for s in schemes.group(1).split(",")]
+        return _fail(
+            uri,
+            "store",
+            f"the tracking URI {uri} has a scheme MLflow cannot store runs in "
+            f"({urlsplit(uri).scheme or 'none'}); use a folder or a URI of scheme "
+            f"{', '.join(k for k in known if k)} (e.g. sqlite:///mlflow.db).",
+            started,
+        )
     return _fail(uri, kind, f"the tracking store {uri} failed ({text}).", started)
 
 

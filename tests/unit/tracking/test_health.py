@@ -145,6 +145,14 @@ def test_missing_store_folder_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "no-such-folder").exists()
 
 
+def test_an_unknown_scheme_is_one_sentence_with_the_known_ones() -> None:
+    report = check_tracking("bogus://x", "e")
+    assert (report.ok, report.problem) == (False, "store")
+    assert report.message.startswith("the tracking URI bogus://x has a scheme MLflow cannot")
+    assert "sqlite" in report.message and "http" in report.message
+    assert "Supported URI schemes" not in report.message and "mlflow.org" not in report.message
+
+
 def test_resolve_uri_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
