@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from textclf.config import ExperimentConfig
 from textclf.data.io import ColumnSpec, Split, quiet_datasets, read_split
 from textclf.data.labels import LabelSpace
@@ -64,6 +67,10 @@ class PreparedData:
         }
 
 
+# Checks of one file as a whole; on a carved split they would only repeat a part.
+_WHOLE_FILE = ("duplicate_text", "conflicting_labels")
+
+
 def fingerprint(source: Any, split: Split) -> str:
     path = Path(str(source)) if isinstance(source, str | Path) else None
     if path is not None and path.is_file():
@@ -92,16 +99,25 @@ def _carve(
     if not carved:
         return ""
     y = space.encode(train_split.dataset["labels"])
+    # One group per distinct text: a repeated text stays in one split, or the carve itself
+    # would leak it into validation and test (and split a conflict across them).
+    groups, uniques = pd.factorize(np.asarray(train_split.dataset["text"], dtype=object))
+    _, first = np.unique(groups, return_index=True)
     check_splittable(
-        y,
+        y[first],
         space.labels,
         min_per_class=config.split.min_examples_per_class,
         source=train_split.source,
         carved=carved,
+        distinct=len(uniques) < len(groups),
     )
     try:
         tr, va, te = split_indices(
-            y, validation_size=sizes["validation"], test_size=sizes["test"], seed=config.seed
+            y,
+            validation_size=sizes["validation"],
+            test_size=sizes["test"],
+            seed=config.seed,
+            groups=None if len(uniques) == len(groups) else groups,
         )
     except DataError as e:
         raise DataError(f"{train_split.source}: {e}") from e
@@ -125,8 +141,13 @@ def _carve(
             skipped_rows=train_split.skipped_rows,
             label_sets=train_split.label_sets,
         )
+    grouped = (
+        f", the {len(groups) - len(uniques)} repeats of a text kept in its split"
+        if len(uniques) < len(groups)
+        else ""
+    )
     return (
-        f"{' and '.join(carved)} split(s) carved from the training file ({method}, "
+        f"{' and '.join(carved)} split(s) carved from the training file ({method}{grouped}, "
         f"seed {config.seed}): train {len(tr)}, validation {len(va)}, test {len(te)}."
     )
 
@@ -201,8 +222,15 @@ def prepare_data(
             split_error = Finding("error", "cannot_split", "train", str(e), 0)
         if note:
             logger.info(note)
-            # Summaries now describe the splits actually used.
+            # Summaries now describe the splits actually used. Repeats and conflicts were
+            # found in the whole file, before the carve: those findings stay, and the
+            # per-split ones on the carved parts (subsets of them) are dropped.
+            whole = [f for f in report.findings if f.split == "train" and f.code in _WHOLE_FILE]
+            parts = {"train", *(n for n in missing if n in splits)}
             report = validate_splits(splits, space)
+            report.findings = whole + [
+                f for f in report.findings if not (f.code in _WHOLE_FILE and f.split in parts)
+            ]
     if split_error is not None:
         report.findings.append(split_error)
     if count_tokens is not None:

@@ -36,6 +36,7 @@ def check_splittable(
     min_per_class: int,
     source: str,
     carved: Sequence[str] = ("validation", "test"),
+    distinct: bool = False,
 ) -> None:
     """Stop when a class is too small to appear in every split carved from ``y``.
 
@@ -46,6 +47,8 @@ def check_splittable(
         source: Name of the data, for the message.
         carved: The splits to be carved from this data (the others were given as files);
             the message names only these.
+        distinct: ``y`` has one row per distinct text (repeats split together), so the
+            message counts distinct texts.
 
     Raises:
         DataError: naming the smallest class and the fix.
@@ -64,7 +67,8 @@ def check_splittable(
         files = [f"--{split}" for split in carved]
         give = f"a {files[0]} file" if len(files) == 1 else f"{_and(files)} files"
         raise DataError(
-            f"{source}: class '{name}' has only {count} example(s){others}, too few to split "
+            f"{source}: class '{name}' has only {count} {'distinct text' if distinct else 'example'}"
+            f"(s){others}, too few to split "
             f"into {_and(['train', *carved])} (need {min_per_class}); add examples, merge or "
             f"remove the class, or give {give}."
         )
@@ -100,6 +104,7 @@ def split_indices(
     validation_size: float,
     test_size: float,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stratified indices for train, validation and test.
 
@@ -108,13 +113,34 @@ def split_indices(
         validation_size: Fraction of all rows for validation (0 → empty).
         test_size: Fraction of all rows for test (0 → empty).
         seed: Random seed; the same seed gives the same split.
+        groups: ``(n,)`` group ids (e.g. one per distinct text): the rows of a group all go
+            to the same split, stratified on each group's first row; the fractions are then
+            of groups. ``None``: every row is its own group.
 
     Returns:
         Sorted, disjoint index arrays whose union is ``range(n)``.
 
     Raises:
         DataError: when there are too few rows to hold out the asked fractions.
+
+    Example:
+        >>> y = np.array([0, 1] * 50)
+        >>> groups = np.arange(100) // 2  # rows 2i and 2i+1 are one group
+        >>> tr, va, te = split_indices(y, validation_size=0.2, test_size=0.2, seed=0, groups=groups)
+        >>> len(tr) + len(va) + len(te), set(groups[tr]) & set(groups[va]), len(te)
+        (100, set(), 20)
     """
+    if groups is not None:
+        # scikit-learn's GroupShuffleSplit does not stratify and StratifiedGroupKFold gives
+        # folds, not fractions; splitting one representative per group and bringing the
+        # rest along is the stratified group split the carve needs.
+        _, first, codes = np.unique(groups, return_index=True, return_inverse=True)
+        parts = split_indices(
+            y[first], validation_size=validation_size, test_size=test_size, seed=seed
+        )
+        return tuple(  # type: ignore[return-value]
+            np.flatnonzero(np.isin(codes.ravel(), part)) for part in parts
+        )
     n = len(y)
     all_idx = np.arange(n)
     empty = np.array([], dtype=np.int64)

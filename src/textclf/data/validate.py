@@ -281,9 +281,9 @@ def _check_duplicates(split: Split, out: list[Finding]) -> None:
                 "warning",
                 "duplicate_text",
                 split.name,
-                f"{split.source}: {extra} row(s) repeat a text seen earlier in the same split "
-                f"({dup_texts.num_rows} distinct texts, e.g. rows {rows[:4]}); de-duplicate "
-                "unless the repetition is intended.",
+                f"{split.source}: {extra} row(s) repeat a text seen earlier in it "
+                f"({dup_texts.num_rows} distinct text{'' if dup_texts.num_rows == 1 else 's'}, "
+                f"e.g. rows {rows[:4]}); de-duplicate unless the repetition is intended.",
                 extra,
                 rows,
             )

@@ -81,6 +81,31 @@ def test_split_settings_apply(rare_class: Path) -> None:
     assert "carved from the training file" in data.split_note
 
 
+def test_a_repeated_text_stays_in_one_split_and_is_reported_for_the_whole_file(
+    tmp_path: Path,
+) -> None:
+    # 60 distinct texts; 12 repeated once with the same label and one with another label.
+    rows = [(f"text number {i}", "ab"[i % 2]) for i in range(60)]
+    rows += rows[:12] + [("text number 13", "a")]
+    data = prepare_data(_config(f"data.train={_csv(tmp_path / 'train.csv', rows)}"))
+    texts = {name: set(split.dataset["text"]) for name, split in data.splits.items()}
+    assert not texts["train"] & texts["validation"] and not texts["train"] & texts["test"]
+    assert not texts["validation"] & texts["test"]
+    assert sum(len(s) for s in data.splits.values()) == 73  # nothing dropped
+    assert "the 13 repeats of a text kept in its split" in data.split_note
+    found = {(f.code, f.split): f for f in data.report.findings}
+    assert set(found) == {("duplicate_text", "train"), ("conflicting_labels", "train")}
+    assert found["duplicate_text", "train"].count == 13  # of the whole file, not one part
+    assert found["duplicate_text", "train"].message.startswith(f"{tmp_path / 'train.csv'}: 13")
+    assert found["conflicting_labels", "train"].rows == [14, 73]
+
+
+def test_a_class_of_one_repeated_text_cannot_be_split(tmp_path: Path) -> None:
+    rows = [(f"common text {i}", "ab"[i % 2]) for i in range(20)] + [("rare one", "c")] * 4
+    with pytest.raises(DataError, match=r"class 'c' has only 1 distinct text\(s\), too few"):
+        prepare_data(_config(f"data.train={_csv(tmp_path / 'train.csv', rows)}"))
+
+
 def test_too_few_rows_names_the_file(tmp_path: Path) -> None:
     # Two rows: one goes to test, and the one left cannot also give a validation row.
     train = _csv(tmp_path / "tiny.csv", [("a", "x"), ("b", "y")])
