@@ -86,7 +86,7 @@ def test_a_repeated_text_stays_in_one_split_and_is_reported_for_the_whole_file(
 ) -> None:
     # 60 distinct texts; 12 repeated once with the same label and one with another label.
     rows = [(f"text number {i}", "ab"[i % 2]) for i in range(60)]
-    rows += rows[:12] + [("text number 13", "a")]
+    rows += [*rows[:12], ("text number 13", "a")]
     data = prepare_data(_config(f"data.train={_csv(tmp_path / 'train.csv', rows)}"))
     texts = {name: set(split.dataset["text"]) for name, split in data.splits.items()}
     assert not texts["train"] & texts["validation"] and not texts["train"] & texts["test"]
