@@ -127,12 +127,23 @@ def check_source(source: str | os.PathLike[str], file_format: str = "auto") -> P
         )
     path = Path(source).expanduser()
     if path.exists():
-        if path.is_dir():
-            raise DataError(f"{path}: is a folder; give a data file inside it.")
+        if path.is_dir() and not is_saved_dataset(path):
+            raise DataError(
+                f"{path}: is a folder; give a data file inside it (or a folder written by "
+                "datasets' save_to_disk)."
+            )
         return path
     if file_format == "hf" or (file_format == "auto" and _looks_like_hub_name(str(source))):
         return None
     raise DataError(f"{path}: file not found; check the path.")
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """A folder written by ``datasets``' ``save_to_disk`` (a Dataset or a DatasetDict)."""
+    return any(
+        (path / marker).is_file()
+        for marker in ("dataset_dict.json", "dataset_info.json", "state.json")
+    )
 
 
 def _looks_like_hub_name(source: str) -> bool:

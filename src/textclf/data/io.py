@@ -208,15 +208,33 @@ def _load_hub(name: str, spec: ColumnSpec, split_name: str) -> datasets.Dataset:
     return obj
 
 
+def _pick_split(
+    source: datasets.DatasetDict, split_name: str, name: str, fix: str = "pass the split"
+) -> datasets.Dataset:
+    if split_name not in source:
+        raise DataError(f"{name} has no '{split_name}' split (it has {list(source)}); {fix}.")
+    return source[split_name]
+
+
+def _load_saved(path: Path, split_name: str) -> tuple[datasets.Dataset, str]:
+    """A ``save_to_disk`` folder: its Dataset, or the ``split_name`` split of a DatasetDict."""
+    try:
+        obj = datasets.load_from_disk(str(path))
+    except Exception as e:
+        raise DataError(
+            f"{path}: not a readable datasets folder ({e}); save it again with save_to_disk."
+        ) from e
+    if isinstance(obj, datasets.DatasetDict):
+        fix = f"give one of its split folders, e.g. {path / next(iter(obj))}"
+        return _pick_split(obj, split_name, f"{path} (a DatasetDict)", fix), f"{path}[{split_name}]"
+    return obj, str(path)
+
+
 def _as_raw_dataset(source: Any, spec: ColumnSpec, split_name: str) -> tuple[datasets.Dataset, str]:
     if isinstance(source, datasets.Dataset):
         return source, "Dataset"
     if isinstance(source, datasets.DatasetDict):
-        if split_name not in source:
-            raise DataError(
-                f"DatasetDict has no '{split_name}' split (it has {list(source)}); pass the split."
-            )
-        return source[split_name], f"DatasetDict[{split_name}]"
+        return _pick_split(source, split_name, "DatasetDict"), f"DatasetDict[{split_name}]"
     if isinstance(source, pd.DataFrame):
         if source.empty:
             raise DataError("the DataFrame is empty; give at least one row.")
@@ -229,6 +247,8 @@ def _as_raw_dataset(source: Any, spec: ColumnSpec, split_name: str) -> tuple[dat
             ) from e
     if isinstance(source, os.PathLike | str):
         path = check_source(source, spec.file_format)
+        if path is not None and path.is_dir():
+            return _load_saved(path, split_name)
         if path is not None:
             return _load_file(path, detect_format(path, spec.file_format), spec), str(path)
         return _load_hub(str(source), spec, split_name), f"hub:{source}"

@@ -169,6 +169,21 @@ def test_datasets_dataset_dict_without_the_split() -> None:
         read_split(dd, ColumnSpec(), name="validation")
 
 
+def test_a_save_to_disk_folder_is_read_and_a_dict_folder_by_split(tmp_path: Path) -> None:
+    _hf_dataset().save_to_disk(tmp_path / "one")
+    split = read_split(tmp_path / "one", ColumnSpec())
+    assert _rows(split) == EXPECTED and split.source == str(tmp_path / "one")
+    other = datasets.Dataset.from_dict({"text": ["x", "y"], "label": ["a", "b"]})
+    datasets.DatasetDict({"train": _hf_dataset(), "test": other}).save_to_disk(tmp_path / "dd")
+    assert read_split(tmp_path / "dd", ColumnSpec(), name="test").dataset["text"] == ["x", "y"]
+    with pytest.raises(
+        DataError,
+        match=rf"dd \(a DatasetDict\) has no 'validation' split \(it has \['train', 'test'\]\); "
+        rf"give one of its split folders, e.g. {tmp_path / 'dd' / 'train'}\.$",
+    ):
+        read_split(tmp_path / "dd", ColumnSpec(), name="validation")
+
+
 def test_unsupported_object() -> None:
     with pytest.raises(DataError, match="cannot read data from a int"):
         read_split(42, ColumnSpec())
