@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -395,6 +396,35 @@ def _check_imbalance(
         )
 
 
+def _spelling(label: str) -> str:
+    """The label with case and number formatting taken out: "01", "1.0" and "1" agree."""
+    folded = label.strip().casefold()
+    try:
+        number = float(folded)
+    except ValueError:
+        return folded
+    return repr(number) if math.isfinite(number) else folded
+
+
+def _check_label_spelling(source: str, space: LabelSpace, out: list[Finding]) -> None:
+    groups: dict[str, list[str]] = {}
+    for label in space.labels:
+        groups.setdefault(_spelling(label), []).append(label)
+    alike = [names for names in groups.values() if len(names) > 1]
+    if alike:
+        shown = "; ".join(" and ".join(repr(n) for n in names) for names in alike[:3])
+        out.append(
+            Finding(
+                "warning",
+                "labels_alike",
+                "train",
+                f"{source}: labels {shown} differ only in case or number formatting, so they "
+                "are different classes; if they mean the same, write them one way in the file.",
+                sum(len(names) for names in alike),
+            )
+        )
+
+
 def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> ValidationReport:
     """Run every check on the given splits.
 
@@ -415,6 +445,8 @@ def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> Valid
         if space is not None and split.labelled:
             _check_imbalance(name, report.splits[name], space, report.findings)
     train = splits.get("train")
+    if train is not None and space is not None:
+        _check_label_spelling(train.source, space, report.findings)
     if train is not None:
         for name, split in splits.items():
             if name != "train":

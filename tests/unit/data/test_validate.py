@@ -70,6 +70,21 @@ def test_duplicate_text_counts_the_extra_copies(tmp_path: Path) -> None:
     assert "conflicting_labels" not in _codes(report)
 
 
+def test_labels_that_differ_only_in_formatting_are_named(tmp_path: Path) -> None:
+    labels = ("1", "01", "2", "Pos", "pos", "1.0", "neg")
+    rows = [(f"text {i}", lab) for i, lab in enumerate(labels)]
+    space = LabelSpace("multiclass", tuple(sorted(labels)))
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, space)
+    alike = _only(report, "labels_alike")
+    assert (alike.level, alike.count) == ("warning", 5)
+    assert "labels '01' and '1' and '1.0'; 'Pos' and 'pos' differ only in case" in alike.message
+    clean = LabelSpace("multiclass", ("1", "2", "10", "positive"))
+    rows = [(f"text {i}", lab) for i, lab in enumerate(clean.labels)]
+    assert "labels_alike" not in _codes(
+        validate_splits({"train": _split(tmp_path, "train", rows)}, clean)
+    )
+
+
 def test_conflicting_labels(tmp_path: Path) -> None:
     rows = [("a", "x"), ("b", "x"), ("a", "y"), ("c", "y"), ("b", "x")]
     report = validate_splits({"train": _split(tmp_path, "train", rows)}, AB)
