@@ -154,6 +154,23 @@ def test_streaming_writes_the_same_records_as_one_chunk(model: Path, tmp_path: P
     _same_records(_jsonl(tmp_path / "pq.jsonl"), _jsonl(tmp_path / "one.jsonl"))
 
 
+def test_json_output_is_one_array_and_the_input_file_is_never_the_output(
+    model: Path, tmp_path: Path
+):
+    src = tmp_path / "in.csv"
+    src.write_text("text\n" + "".join(f'"{TEXTS[i % 6]} {i}"\n' for i in range(9)))
+    predictor = Predictor.from_folder(model, device="cpu")
+    predict_file(predictor, str(src), tmp_path / "p.jsonl", chunk_rows=4, progress=False)
+    predict_file(predictor, str(src), tmp_path / "p.json", chunk_rows=4, progress=False)
+    array = json.loads((tmp_path / "p.json").read_text())
+    assert isinstance(array, list) and len(array) == 9
+    _same_records(array, _jsonl(tmp_path / "p.jsonl"))
+    before = src.read_bytes()
+    same = _cli("predict", "-m", model, "-i", src, "-o", tmp_path / "." / "in.csv")
+    assert same.exit_code == 2 and "is the input file" in same.stderr
+    assert src.read_bytes() == before
+
+
 def test_a_bad_row_half_way_leaves_no_output_and_the_old_one_intact(model: Path, tmp_path: Path):
     src = tmp_path / "in.csv"
     good = "".join(f'"{TEXTS[i % 6]}"\n' for i in range(20))

@@ -25,7 +25,10 @@ def predict(
         str, typer.Option("--input", "-i", help="File of texts (CSV, TSV, JSONL, JSON, Parquet).")
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Predictions file, .jsonl or .csv.")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Predictions file: .jsonl, .json (one array), .csv or .tsv."
+        ),
     ],
     text_column: TextColumn = None,
     id_column: IdColumn = None,

@@ -75,7 +75,7 @@ def predict_file(
     Args:
         model: A loaded predictor or a model folder.
         input_file: CSV, TSV, JSONL, JSON or Parquet (labels, if any, are ignored).
-        output: ``.jsonl``/``.json`` or ``.csv``/``.tsv``.
+        output: ``.jsonl``, ``.json`` (one array), ``.csv`` or ``.tsv``; not the input file.
         spec: Column options (text, id, names for a headerless file, …).
         threshold: Override the rule's threshold (see ``DecisionRule.with_threshold``).
         top_k: Also list the ``k`` best labels per text.
@@ -96,6 +96,13 @@ def predict_file(
     from textclf.inference.pipeline import Predictor
 
     out = check_output_path(output)
+    if isinstance(input_file, str | os.PathLike) and Path(input_file).resolve() == out.resolve():
+        raise ConfigError(
+            f"--output {out}: is the input file, which the predictions would replace; choose "
+            "another output name."
+        )
+    if out.exists():
+        logger.info("%s exists: it is replaced once every prediction is written.", out)
     if top_k is not None and top_k < 1:
         raise ConfigError(f"--top-k {top_k}: must be at least 1 (or leave it out).")
     spec = spec or InputColumns()
@@ -164,6 +171,7 @@ def _write(
             writer.write(records)
             n += len(records)
             fail_point("predict_chunk")
+        writer.close()
         f.flush()
         os.fsync(f.fileno())
     return n

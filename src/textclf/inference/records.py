@@ -94,7 +94,8 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     out = Path(path)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ConfigError(
-            f"{out}: unknown output type '{out.suffix}'; use .jsonl (or .json) or .csv/.tsv."
+            f"{out}: unknown output type '{out.suffix}'; use .jsonl, .json (one array), .csv "
+            "or .tsv."
         )
     return out
 
@@ -124,11 +125,21 @@ class PredictionWriter:
         self._f = f
         self._csv = suffix.lower() in (".csv", ".tsv")
         self._sep = "\t" if suffix.lower() == ".tsv" else ","
+        # ``.json`` is one JSON array, as the readers take a ``.json`` file; it is written
+        # record by record too, and closed by :meth:`close`.
+        self._array = suffix.lower() == ".json"
+        self._opened = False
         self._labels = list(labels)
         self._table: csv.DictWriter[str] | None = None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         """Append ``records``."""
+        if self._array:
+            for rec in records:
+                self._f.write(",\n" if self._opened else "[\n")
+                self._f.write(json.dumps(rec, ensure_ascii=False))
+                self._opened = True
+            return
         if not self._csv:
             dumps = json.dumps
             self._f.writelines(dumps(rec, ensure_ascii=False) + "\n" for rec in records)
@@ -139,6 +150,11 @@ class PredictionWriter:
         # The columns of the first record: every record of one file has the same keys.
         self._table = self._table or self._start(rows[0])
         self._table.writerows(rows)
+
+    def close(self) -> None:
+        """End the file: a JSON array's closing bracket (``[]`` when no record came)."""
+        if self._array:
+            self._f.write("\n]\n" if self._opened else "[]\n")
 
     def write_header(self, example: dict[str, Any]) -> None:
         """Start a table with the columns of ``example``, a record of the file's shape.
@@ -160,7 +176,8 @@ class PredictionWriter:
 def write_predictions(
     path: str | os.PathLike[str], records: Sequence[dict[str, Any]], labels: Sequence[str]
 ) -> Path:
-    """Write records atomically: JSON lines for ``.jsonl``/``.json``, a table for ``.csv``/``.tsv``.
+    """Write records atomically: JSON lines for ``.jsonl``, a JSON array for ``.json``, a table
+    for ``.csv``/``.tsv``.
 
     Raises:
         ConfigError: for an unknown extension.
@@ -169,5 +186,7 @@ def write_predictions(
 
     out = check_output_path(path)
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        PredictionWriter(f, out.suffix, labels).write(records)
+        writer = PredictionWriter(f, out.suffix, labels)
+        writer.write(records)
+        writer.close()
     return out

@@ -45,6 +45,10 @@ def test_written_files_round_trip(tmp_path: Path):
     recs = prediction_records(np.array([[0.9, 0.1]]), np.array([[1, 0]]), space, texts=["t"])
     jsonl = write_predictions(tmp_path / "p.jsonl", recs, space.labels)
     assert [json.loads(line) for line in jsonl.read_text().splitlines()] == recs
+    assert (
+        json.loads(write_predictions(tmp_path / "p.json", recs, space.labels).read_text()) == recs
+    )
+    assert json.loads(write_predictions(tmp_path / "e.json", [], space.labels).read_text()) == []
     table = pd.read_csv(write_predictions(tmp_path / "p.csv", recs, space.labels))
     assert table.loc[0, "labels"] == "a" and table.loc[0, "score_b"] == pytest.approx(0.1)
     with pytest.raises(ConfigError, match="unknown output type"):
