@@ -171,6 +171,21 @@ def test_json_output_is_one_array_and_the_input_file_is_never_the_output(
     assert src.read_bytes() == before
 
 
+def test_format_reads_a_file_whose_extension_does_not_say_it(model: Path, tmp_path: Path):
+    src = tmp_path / "export.dat"
+    src.write_text("text,label\n" + "".join(f'"{TEXTS[i % 6]}",x\n' for i in range(6)))
+    out = tmp_path / "p.jsonl"
+    refused = _cli("predict", "-m", model, "-i", src, "-o", out)
+    assert (
+        refused.exit_code == 2 and "or pass --format csv|tsv|jsonl|json|parquet" in refused.stderr
+    )
+    done = _cli("predict", "-m", model, "-i", src, "-o", out, "--format", "csv")
+    assert done.exit_code == 0, done.stderr
+    assert [r["text"] for r in _jsonl(out)] == [TEXTS[i % 6] for i in range(6)]
+    bad = _cli("evaluate", "-m", model, "--data", src, "--format", "xls")
+    assert bad.exit_code == 2 and "--format xls: unknown format; use one of csv" in bad.stderr
+
+
 def test_a_bad_row_half_way_leaves_no_output_and_the_old_one_intact(model: Path, tmp_path: Path):
     src = tmp_path / "in.csv"
     good = "".join(f'"{TEXTS[i % 6]}"\n' for i in range(20))

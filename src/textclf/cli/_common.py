@@ -234,9 +234,15 @@ def option_group(
     return decorate
 
 
+FORMAT_HELP = (
+    "File format where the extension does not say it: csv, tsv, jsonl, json or parquet "
+    "(default: by extension)."
+)
+
+
 @dataclass(frozen=True)
 class Columns:
-    """The columns of a labelled file, as the seven column options name them."""
+    """The columns (and format) of a labelled file, as the column options name them."""
 
     text_column: str | None = None
     label_column: str | None = None
@@ -245,6 +251,7 @@ class Columns:
     label_names: str | None = None
     column_names: str | None = None
     id_column: str | None = None
+    format: str | None = None
 
     HELP: ClassVar[dict[str, str]] = {
         "text_column": "Column holding the text (default: auto: text, sentence, …).",
@@ -254,13 +261,18 @@ class Columns:
         "label_names": "File naming integer label ids: one name per line, or JSON.",
         "column_names": "Comma-separated names for a file without a header row.",
         "id_column": "Column copied into each prediction record as its id.",
+        "format": FORMAT_HELP,
     }
 
     def flags(self) -> dict[str, Any]:
         """The ``data.*`` config keys the column options set (comma lists split)."""
+        from textclf.data.formats import check_format
+
         flags = {f"data.{name}": value for name, value in dataclasses.asdict(self).items()}
         for key in ("data.label_columns", "data.column_names"):
             flags[key] = split_csv(flags[key])
+        if self.format is not None:
+            flags["data.format"] = check_format(self.format)
         return flags
 
     def spec(self) -> Any:
@@ -269,17 +281,24 @@ class Columns:
         from textclf.data.io import ColumnSpec
 
         return ColumnSpec.from_config(
-            DataConfig(**{key.removeprefix("data."): value for key, value in self.flags().items()})
+            DataConfig(
+                **{
+                    key.removeprefix("data."): value
+                    for key, value in self.flags().items()
+                    if value is not None or key != "data.format"
+                }
+            )
         )
 
 
-# Every command that reads a labelled file takes the seven column options as one Columns.
+# Every command that reads a labelled file takes the column options as one Columns.
 column_options = option_group(Columns)
 TextColumn = Annotated[str | None, typer.Option("--text-column", help=Columns.HELP["text_column"])]
 IdColumn = Annotated[str | None, typer.Option("--id-column", help=Columns.HELP["id_column"])]
 ColumnNames = Annotated[
     str | None, typer.Option("--column-names", help=Columns.HELP["column_names"])
 ]
+FileFormat = Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from textclf.cli._common import (
     Backend,
     ColumnNames,
     Device,
+    FileFormat,
     IdColumn,
     TextColumn,
     TrainedModel,
@@ -33,6 +34,7 @@ def predict(
     text_column: TextColumn = None,
     id_column: IdColumn = None,
     column_names: ColumnNames = None,
+    file_format: FileFormat = None,
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -70,6 +72,7 @@ def predict(
     def body() -> None:
         # Imports stay light here: on an exported model the whole command runs without
         # torch, transformers, datasets or pandas (see textclf.inference.onnx).
+        from textclf.data.formats import check_format
         from textclf.inference.files import predict_file
         from textclf.inference.reader import InputColumns
 
@@ -82,6 +85,7 @@ def predict(
                 text=text_column,
                 id_column=id_column,
                 column_names=tuple(names) if names else None,
+                file_format=check_format(file_format),
             ),
             threshold=threshold,
             top_k=top_k,

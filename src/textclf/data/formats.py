@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from textclf.errors import DataError
+from textclf.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +154,23 @@ def _looks_like_hub_name(source: str) -> bool:
     )
 
 
+# The formats ``--format`` (``data.format``) can force; ``hf`` (a hub name) is config-only.
+FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
+
+
+def check_format(name: str | None) -> str:
+    """``name`` as a forced file format (``None``: ``auto``, by extension).
+
+    Raises:
+        ConfigError: for a format the readers do not have.
+    """
+    if name is None or name == "auto":
+        return "auto"
+    if name.lower() not in FORMATS:
+        raise ConfigError(f"--format {name}: unknown format; use one of {', '.join(FORMATS)}.")
+    return name.lower()
+
+
 def detect_format(path: Path, forced: str = "auto") -> str:
     """Return ``csv``, ``tsv``, ``jsonl``, ``json`` or ``parquet`` for a file path."""
     if forced != "auto":
@@ -163,7 +180,7 @@ def detect_format(path: Path, forced: str = "auto") -> str:
         known = ", ".join(sorted(EXTENSIONS))
         raise DataError(
             f"{path}: unknown file type '{path.suffix or '(none)'}'; use one of {known} "
-            "or pass --set data.format=csv|tsv|jsonl|json|parquet."
+            f"or pass --format {'|'.join(FORMATS)}."
         )
     return fmt
 
