@@ -58,14 +58,35 @@ class LabelParser:
         label_names: Names of integer label ids (id ``i`` is ``label_names[i]``).
         label_separator: Splits ``"a|b"`` into ``["a", "b"]``; a blank cell is then the
             empty label set.
-        saw_sets: Some cell held a list or a JSON list, so the labels are sets.
     """
 
     where: str
     column: str
     label_names: Sequence[str] | None = field(default=None, kw_only=True)
     label_separator: str | None = field(default=None, kw_only=True)
-    saw_sets: bool = field(default=False, init=False)
+    # Cells seen as lists (or JSON lists) and as single names; the longest list; whether a
+    # list was empty; the first list's row.
+    _lists: int = field(default=0, init=False)
+    _names: int = field(default=0, init=False)
+    _longest: int = field(default=0, init=False)
+    _first_list: int = field(default=0, init=False)
+
+    @property
+    def saw_sets(self) -> bool:
+        """The labels are sets: every cell was a list, or some list held several names or
+        none. A few one-name lists among single names are still single-label data (see
+        :meth:`stray_lists`)."""
+        return self._lists > 0 and (self._names == 0 or self._longest != 1)
+
+    def stray_lists(self) -> str | None:
+        """The warning for one-name lists among single-name cells, read as single names."""
+        if not self._lists or self.saw_sets:
+            return None
+        return (
+            f"{self.where}: {self._lists} label cell(s) hold a one-name list (first: row "
+            f"{self._first_list}) among {self._names} single names, so the data is read as "
+            "single-label unless --task multilabel is given."
+        )
 
     def name(self, item: Any, row: int) -> str:
         """The label name of one scalar item (an id maps through ``label_names``)."""
@@ -101,17 +122,25 @@ class LabelParser:
             ) from e
         return parsed if isinstance(parsed, list) else [parsed]
 
+    def _saw_list(self, items: list[Any], row: int) -> list[Any]:
+        self._lists += 1
+        self._first_list = self._first_list or row
+        size = sum(1 for item in items if not is_missing(item))
+        if size == 0:
+            self._longest = -1  # an empty set: only multi-label data has one
+        elif self._longest != -1:
+            self._longest = max(self._longest, size)
+        return items
+
     def __call__(self, value: Any, row: int) -> list[str]:
         """The label names of one cell, in order of first appearance, without repeats."""
         items: list[Any]
         if isinstance(value, list | tuple):
-            items = list(value)
-            self.saw_sets = True
+            items = self._saw_list(list(value), row)
         elif (
             isinstance(value, str) and value.strip().startswith("[") and value.strip().endswith("]")
         ):
-            items = self._json_list(value.strip(), row)
-            self.saw_sets = True
+            items = self._saw_list(self._json_list(value.strip(), row), row)
         elif isinstance(value, str) and self.label_separator:
             # The empty set joined by a separator is the empty string: a blank cell is an
             # example with no labels, not a missing one (see the module docstring).
@@ -128,8 +157,10 @@ class LabelParser:
             )
         elif isinstance(value, str):
             items = [value.strip()]
+            self._names += 1
         else:
             items = [value]
+            self._names += 1
         out: list[str] = []
         for item in items:
             if is_missing(item):

@@ -405,6 +405,9 @@ def canonicalize(
             n_empty,
             empty_rows[0],
         )
+    stray = parser.stray_lists() if label_col is not None and spec.label_separator is None else None
+    if stray:
+        logger.warning(stray)
     return Split(
         name=name,
         source=source,
