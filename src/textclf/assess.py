@@ -438,8 +438,14 @@ def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> No
     """
     unknown = space.unknown(split.dataset["labels"])
     if unknown:
+        known = set(space.labels)
+        first = next(
+            row
+            for row, labels in zip(split.dataset["row"], split.dataset["labels"], strict=True)
+            if not set(labels) <= known
+        )
         raise DataError(
-            f"{where}: label(s) {sorted(unknown)[:5]} are not among the model's "
+            f"{where} row {first}: label(s) {sorted(unknown)[:5]} are not among the model's "
             f"{space.num_labels} labels; check --label-column / --label-names"
             f"{' / --label-separator' if space.multilabel else ''}, or use a model "
             "trained on these labels."

@@ -103,3 +103,14 @@ def test_evaluate_with_an_id_column_writes_ids_into_the_records(trained_run, tmp
     ]
     assert [r["id"] for r in records] == list(frame["ticket"])
     assert [r["row"] for r in records] == list(range(1, len(frame) + 1))
+
+
+def test_an_unknown_label_is_named_with_its_row(trained_run, tmp_path: Path):
+    from textclf.errors import DataError
+
+    run = trained_run("multiclass")
+    frame = pd.read_csv(run.parent / "test.csv")
+    frame.loc[3, "label"] = "no-such-label"
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    with pytest.raises(DataError, match=r"test\.csv row 4: label\(s\) \['no-such-label'\] are not"):
+        evaluate_files(run, str(tmp_path / "test.csv"))
