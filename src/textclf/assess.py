@@ -509,15 +509,69 @@ def check_sources(spec: ColumnSpec | None, *paths: str | None) -> None:
             check_source(path, file_format)
 
 
+def _warn_if_seen(data: str, split: Split, predictor: Predictor) -> None:
+    """Warn when ``data`` is the file the model was trained or validated on.
+
+    Its fingerprint (the file's sha256) is the one ``textclf.json`` recorded: the scores
+    would measure what the model has seen. (``calibrate`` refuses the test file itself.)
+    """
+    from textclf.data.prepare import fingerprint
+
+    recorded = (predictor.info.data or {}).get("fingerprints") or {}
+    seen = [name for name in ("train", "validation") if recorded.get(name)]
+    if not seen:
+        return
+    fp = fingerprint(data, split)
+    for name in seen:
+        if fp == recorded[name]:
+            use = "trained" if name == "train" else "validated (checkpoint and rule chosen)"
+            logger.warning(
+                "%s is the %s file the model was %s on (its fingerprint is in textclf.json), "
+                "so these scores are optimistic; evaluate on held-out data.",
+                data,
+                name,
+                use,
+            )
+            return
+
+
+def _warn_if_shared(data: str, split: Split, train: str, train_split: Split) -> None:
+    """Warn when texts of ``data`` are in the ``--train`` file the baselines are fitted on."""
+    known = set(train_split.dataset["text"])
+    shared = sum(1 for text in split.dataset["text"] if text in known)
+    if shared:
+        logger.warning(
+            "%d of the %d texts of %s are also in --train %s, so the baselines fitted on it "
+            "score optimistically; give a --train file without the evaluated texts.",
+            shared,
+            len(split),
+            data,
+            train,
+        )
+
+
 def _file_baselines(
-    train: str | None, spec: ColumnSpec, predictor: Predictor, *, seed: int
+    train: str | None,
+    spec: ColumnSpec,
+    predictor: Predictor,
+    *,
+    seed: int,
+    data: str,
+    split: Split,
 ) -> dict[str, BaselineClassifier] | None:
-    """Baselines fitted on a labelled file with the model's backbone; ``None`` without one."""
+    """Baselines fitted on a labelled file with the model's backbone; ``None`` without one.
+
+    Also warns when the evaluated file ``data`` (read as ``split``) is one the model or
+    the baselines have seen.
+    """
+    _warn_if_seen(data, split, predictor)
     if not train:
         return None
     info = predictor.info
+    train_split = read_training_file(train, spec, predictor.space)
+    _warn_if_shared(data, split, train, train_split)
     return fit_baselines(
-        read_training_file(train, spec, predictor.space),
+        train_split,
         predictor.space,
         seed=seed,
         backbone=str(info.backbone.get("given") or "default"),
@@ -543,7 +597,7 @@ def evaluate_files(
     return assess(
         predictor,
         split,
-        baselines=_file_baselines(train, spec, predictor, seed=seed),
+        baselines=_file_baselines(train, spec, predictor, seed=seed, data=data, split=split),
         eval_config=eval_config,
         seed=seed,
         split_name=Path(data).name,
@@ -681,11 +735,13 @@ def compare_files(
     spec = model_spec(spec, predictors[0].folder)
     space = predictors[0].space
     split = read_labelled(data, spec, space, "test")
+    for other in predictors[1:]:
+        _warn_if_seen(data, split, other)
     return compare_models(
         predictors,
         split,
         names=[str(m) for m in models],
-        baselines=_file_baselines(train, spec, predictors[0], seed=seed),
+        baselines=_file_baselines(train, spec, predictors[0], seed=seed, data=data, split=split),
         metric=metric,
         eval_config=eval_config,
         seed=seed,

@@ -114,3 +114,19 @@ def test_an_unknown_label_is_named_with_its_row(trained_run, tmp_path: Path):
     frame.to_csv(tmp_path / "test.csv", index=False)
     with pytest.raises(DataError, match=r"test\.csv row 4: label\(s\) \['no-such-label'\] are not"):
         evaluate_files(run, str(tmp_path / "test.csv"))
+
+
+def test_evaluating_on_seen_texts_is_warned_about(trained_run, caplog: pytest.LogCaptureFixture):
+    run = trained_run("multiclass")
+    train, test = str(run.parent / "train.csv"), str(run.parent / "test.csv")
+    with caplog.at_level("WARNING", logger="textclf.assess"):
+        evaluate_files(run, test, train=train, eval_config=SMALL)
+    assert "optimistic" not in caplog.text  # held-out data, a separate training file
+    with caplog.at_level("WARNING", logger="textclf.assess"):
+        evaluate_files(run, train, eval_config=SMALL)
+    assert f"{train} is the train file the model was trained on" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="textclf.assess"):
+        compare_files([run], test, train=test, eval_config=SMALL)
+    n = len(pd.read_csv(test))
+    assert f"{n} of the {n} texts of {test} are also in --train {test}" in caplog.text
