@@ -113,13 +113,17 @@ class Assessment:
         return out
 
 
-def as_predictor(model: Model, *, batch_size: int = 64) -> Predictor:
-    """The inference engine behind ``model`` (a fitted classifier, a predictor or a folder)."""
+def as_predictor(model: Model, *, batch_size: int = 64, backend: str = "auto") -> Predictor:
+    """The inference engine behind ``model`` (a fitted classifier, a predictor or a folder).
+
+    ``backend`` picks a folder's engine as ``predict`` does (``auto``: its ONNX export
+    when there is one); a classifier in memory runs on torch.
+    """
     if isinstance(model, Predictor):
         return model
     if isinstance(model, TextClassifier):
         return model.predictor(batch_size=batch_size)
-    return Predictor.from_folder(model, batch_size=batch_size)
+    return Predictor.from_folder(model, batch_size=batch_size, backend=backend)
 
 
 def fit_baselines(
@@ -588,13 +592,17 @@ def evaluate_files(
     eval_config: EvalConfig | None = None,
     seed: int = 42,
     batch_size: int = 64,
+    backend: str = "auto",
 ) -> Assessment:
-    """:func:`assess` a saved model on a labelled file; with ``train``, against the baselines."""
+    """:func:`assess` a saved model on a labelled file; with ``train``, against the baselines.
+
+    ``backend`` as in :func:`as_predictor`; the document records the one used.
+    """
     check_sources(spec, data, train)
-    predictor = as_predictor(model, batch_size=batch_size)
+    predictor = as_predictor(model, batch_size=batch_size, backend=backend)
     spec = model_spec(spec, predictor.folder)
     split = read_labelled(data, spec, predictor.space, "test")
-    return assess(
+    assessment = assess(
         predictor,
         split,
         baselines=_file_baselines(train, spec, predictor, seed=seed, data=data, split=split),
@@ -603,6 +611,8 @@ def evaluate_files(
         split_name=Path(data).name,
         batch_size=batch_size,
     )
+    assessment.document["backend"] = predictor.backend
+    return assessment
 
 
 def calibrate_folder(
@@ -728,10 +738,11 @@ def compare_files(
     eval_config: EvalConfig | None = None,
     seed: int = 42,
     batch_size: int = 64,
+    backend: str = "auto",
 ) -> Comparison:
     """:func:`compare_models` on a labelled file (with baselines fitted on ``train``)."""
     check_sources(spec, data, train)
-    predictors = [as_predictor(m, batch_size=batch_size) for m in models]
+    predictors = [as_predictor(m, batch_size=batch_size, backend=backend) for m in models]
     spec = model_spec(spec, predictors[0].folder)
     space = predictors[0].space
     split = read_labelled(data, spec, space, "test")

@@ -592,8 +592,11 @@ def report_files(
     eval_config: EvalConfig | None = None,
     seed: int = 42,
     batch_size: int = 64,
+    backend: str = "auto",
 ) -> tuple[Assessment, list[str]]:
     """What ``textclf report`` runs: assess a saved model on a file, write metrics and the report.
+
+    ``backend`` picks the folder's engine as ``predict`` does (see ``assess.as_predictor``).
 
     Returns:
         The assessment and notes on anything the report left out.
@@ -607,7 +610,7 @@ def report_files(
     )
 
     check_sources(spec, data, train)
-    predictor = as_predictor(model, batch_size=batch_size)
+    predictor = as_predictor(model, batch_size=batch_size, backend=backend)
     spec = model_spec(spec, predictor.folder)
     assessment = evaluate_files(
         predictor,

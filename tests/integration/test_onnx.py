@@ -122,6 +122,21 @@ def test_auto_prefers_int8_within_the_bar_and_fp32_otherwise(exported: Path, tmp
     assert not int8_acceptable(dropped)
 
 
+def test_evaluate_measures_the_backend_it_is_given_and_records_it(exported: Path, trained_run):
+    from textclf.assess import evaluate_files
+    from textclf.config import EvalConfig
+
+    data = str(trained_run("multiclass").parent / "test.csv")
+    small = EvalConfig(n_resamples=100)
+    measured = {
+        backend: evaluate_files(exported, data, backend=backend, eval_config=small).document
+        for backend in ("auto", "torch", "onnx")
+    }
+    assert measured["auto"]["backend"] == choose_backend(exported, "auto", device="cpu").name
+    assert measured["torch"]["backend"] == "torch"
+    assert measured["onnx"]["backend"] in ("onnx", "onnx-int8")
+
+
 def test_onnx_backend_without_an_export_is_one_clear_error(trained_run):
     with pytest.raises(ModelLoadError, match=r"no ONNX export.*textclf export"):
         choose_backend(trained_run("multiclass"), "onnx")

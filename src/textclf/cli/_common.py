@@ -445,6 +445,7 @@ class Measurement:
     confidence: float = 0.95
     seed: int = 42
     batch_size: int = 64
+    backend: str = "auto"
 
     HELP: ClassVar[dict[str, str | None]] = {
         "n_resamples": "Bootstrap resamples behind each interval.",
@@ -452,6 +453,8 @@ class Measurement:
         "confidence": "Confidence level of the intervals.",
         "seed": "Seed of the bootstrap and the baselines.",
         "batch_size": "Texts per forward pass.",
+        "backend": "Engine measured: auto (the ONNX export when there is one, as predict "
+        "uses), torch or onnx.",
     }
 
     def kwargs(self) -> dict[str, Any]:
@@ -477,7 +480,12 @@ class Measurement:
             raise TextclfError(
                 f"--{name.replace('_', '-')} {value}: {first['msg'][0].lower()}{first['msg'][1:]}."
             ) from e
-        return {"eval_config": config, "seed": self.seed, "batch_size": self.batch_size}
+        return {
+            "eval_config": config,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "backend": self.backend,
+        }
 
 
 # Every command that measures a saved model takes these options as one Measurement.
