@@ -420,14 +420,21 @@ def sniff_dialect(
 
 
 def csv_header(path: Path, dialect: Dialect, column_names: Sequence[str] | None) -> list[str]:
-    """The column names: ``column_names`` when given, else the checked header row."""
-    if column_names:
-        return list(column_names)
+    """The column names: ``column_names`` when given, else the checked header row.
+
+    Raises:
+        DataError: a header row missing, blank or with repeated names; or, with
+            ``column_names``, a first row that has another number of fields or is itself
+            a header row of those names.
+    """
     try:
         with _open_text(path) as f:
             header = next(dialect.reader(f), None)
     except csv.Error as e:
         raise DataError(f"{path} line 1: {e}; fix the quoting of the header row.") from e
+    if column_names:
+        check_named_columns(path, header or [], column_names)
+        return list(column_names)
     if not header or not any(h.strip() for h in header):
         raise DataError(f"{path} line 1: no header row; add one or pass the column names.")
     # A blank header cell (a pandas index column) gets pandas' name for it.
@@ -436,6 +443,24 @@ def csv_header(path: Path, dialect: Dialect, column_names: Sequence[str] | None)
     if dupes:
         raise DataError(f"{path} line 1: duplicate column name(s) {dupes}; rename them.")
     return header
+
+
+def check_named_columns(path: Path, first: Sequence[str], column_names: Sequence[str]) -> None:
+    """Check the first record of a file read with ``--column-names`` against the names.
+
+    Raises:
+        DataError: the record has another number of fields, or is a header row already.
+    """
+    if [f.strip().casefold() for f in first] == [n.casefold() for n in column_names]:
+        raise DataError(
+            f"{path} line 1: the file already has a header row ({', '.join(first)}); leave "
+            "out --column-names."
+        )
+    if first and len(first) != len(column_names):
+        raise DataError(
+            f"{path} line 1: {len(first)} field(s), but --column-names gives "
+            f"{len(column_names)} name(s); give one name per column."
+        )
 
 
 def diagnose_csv(path: Path, dialect: Dialect, *, has_header: bool, n_columns: int) -> DataError:

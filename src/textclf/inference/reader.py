@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 # columns and formats import neither datasets nor pandas (tests/unit/data/test_formats.py).
 from textclf.data.columns import TEXT_CANDIDATES, pick_column
-from textclf.data.formats import read_text_sample, sniff_dialect
+from textclf.data.formats import check_named_columns, read_text_sample, sniff_dialect
 from textclf.errors import DataError
 
 if TYPE_CHECKING:
@@ -232,6 +232,14 @@ def _csv_rows(
             reader = dialect.reader(f, strict=True)
             if spec.column_names:
                 header = list(spec.column_names)
+                first = next(reader, None)
+                try:
+                    check_named_columns(path, first or [], header)
+                except DataError as e:
+                    raise NeedsFullReader(str(e)) from e  # read_split raises it again
+                if first:
+                    f.seek(0)
+                    reader = dialect.reader(f, strict=True)
             else:
                 first = next(reader, None)
                 if not first or not any(h.strip() for h in first):

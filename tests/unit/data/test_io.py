@@ -348,6 +348,16 @@ def test_headerless_file_with_column_names(tmp_path: Path) -> None:
     assert _rows(split) == [(1, "good film", ["pos"]), (2, "bad plot", ["neg"])]
 
 
+def test_column_names_on_a_file_with_a_header_or_of_another_width_are_refused(
+    tmp_path: Path,
+) -> None:
+    data = _write(tmp_path / "train.csv", "Text,Label\ngood film,pos\n")
+    with pytest.raises(DataError, match=r"train\.csv line 1: the file already has a header row"):
+        read_split(data, ColumnSpec(column_names=("text", "label")))
+    with pytest.raises(DataError, match=r"line 1: 2 field\(s\), but --column-names gives 3"):
+        read_split(data, ColumnSpec(column_names=("text", "label", "extra")))
+
+
 def test_autodetected_columns(tmp_path: Path) -> None:
     data = _write(tmp_path / "train.csv", "id,Review,Category\n7,good film,pos\n8,bad plot,neg\n")
     split = read_split(data, ColumnSpec())

@@ -101,6 +101,17 @@ def test_anything_unusual_goes_to_read_split(tmp_path: Path, name: str):
         assert str(path) in str(e)
 
 
+def test_column_names_on_a_header_row_go_to_read_split_which_refuses_them(tmp_path: Path):
+    # The fast reader would otherwise predict the header line as a text.
+    path = tmp_path / "named_header.csv"
+    path.write_text("text,label\na,b\n", encoding="utf-8")
+    spec = InputColumns(column_names=("text", "label"))
+    with pytest.raises(NeedsFullReader):
+        list(stream_rows(path, spec, chunk_rows=1, stats=InputStats()))
+    with pytest.raises(DataError, match="already has a header row"):
+        list(split_rows(path, spec, stats=InputStats()))
+
+
 def test_chunks_hold_at_most_chunk_rows(tmp_path: Path):
     path = tmp_path / "many.jsonl"
     path.write_text("".join(json.dumps({"text": f"t{i}"}) + "\n" for i in range(25)))
