@@ -459,11 +459,27 @@ def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> No
 def read_labelled(path: str, spec: ColumnSpec, space: LabelSpace, name: str) -> Split:
     """Read a labelled file and check its labels against the model's.
 
+    Repeated texts and conflicting labels in it are warned about as ``data validate``
+    words them: a bootstrap counts copies as independent examples, so its intervals come
+    out too narrow.
+
     Raises:
         DataError: for an unreadable file or labels the model does not know.
     """
+    from textclf.data.validate import validate_splits
+
     split = read_split(path, spec, name=name)
     _check_known_labels(split, space, where=path)
+    if name == "train":  # the baselines' training file: repeats measure nothing there
+        return split
+    for finding in validate_splits({name: split}, None).findings:
+        if finding.code == "duplicate_text":
+            logger.warning(
+                "%s The intervals count each copy as an example, so they are too narrow.",
+                finding.message,
+            )
+        elif finding.code == "conflicting_labels":
+            logger.warning("%s", finding.message)
     return split
 
 

@@ -130,3 +130,15 @@ def test_evaluating_on_seen_texts_is_warned_about(trained_run, caplog: pytest.Lo
         compare_files([run], test, train=test, eval_config=SMALL)
     n = len(pd.read_csv(test))
     assert f"{n} of the {n} texts of {test} are also in --train {test}" in caplog.text
+
+
+def test_repeats_in_the_evaluated_file_are_warned_about(
+    trained_run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    run = trained_run("multiclass")
+    frame = pd.read_csv(run.parent / "test.csv")
+    pd.concat([frame, frame.iloc[:3]]).to_csv(tmp_path / "test.csv", index=False)
+    with caplog.at_level("WARNING", logger="textclf.assess"):
+        evaluate_files(run, str(tmp_path / "test.csv"), eval_config=SMALL)
+    assert "3 row(s) repeat a text seen earlier in it" in caplog.text
+    assert "the intervals count each copy as an example" in caplog.text.lower()
