@@ -139,7 +139,7 @@ def test_streaming_writes_the_same_records_as_one_chunk(model: Path, tmp_path: P
     one = predict_file(
         predictor, str(src), tmp_path / "one.jsonl", chunk_rows=10_000, progress=False
     )
-    many = predict_file(predictor, str(src), tmp_path / "many.jsonl", chunk_rows=3, progress=False)
+    many = predict_file(predictor, str(src), tmp_path / "many.jsonl", chunk_rows=3, progress=True)
     assert one.n_written == many.n_written == 40
     # Chunks batch (and so pad) differently: scores may differ in the last printed digit.
     _same_records(_jsonl(tmp_path / "many.jsonl"), _jsonl(tmp_path / "one.jsonl"))

@@ -441,7 +441,8 @@ class Engine:
                         break
                     # The bar starts with the first chunk read: a file refused on its first
                     # rows leaves an error, not an empty bar above it.
-                    bar = bar or _progress(progress, total)
+                    if bar is None:  # not `bar or …`: a tqdm without a total has no truth value
+                        bar = _progress(progress, total)
                     pending = pool.submit(prepare)
                     chunk, enc = item
                     yield chunk, self._run(enc, bar)
