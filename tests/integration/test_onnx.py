@@ -19,11 +19,13 @@ from textclf.errors import ModelLoadError
 from textclf.inference.onnx import (
     FP32_FILE,
     INT8_FILE,
+    INT8_MIN_TEXTS,
     ONNX_DIR,
     PARITY_FILE,
     BackendChoice,
     choose_backend,
     int8_acceptable,
+    int8_shortfall,
 )
 from textclf.inference.onnx_export import export_onnx
 from textclf.inference.pipeline import Predictor
@@ -120,6 +122,15 @@ def test_auto_prefers_int8_within_the_bar_and_fp32_otherwise(exported: Path, tmp
     assert not int8_acceptable(bad)
     dropped = {**parity, "int8": {**parity["int8"], "label_agreement": 1.0, "accuracy_drop": 0.01}}
     assert not int8_acceptable(dropped)
+    # Agreement on a handful of texts is no evidence: the bar needs INT8_MIN_TEXTS of them.
+    perfect = {**parity["int8"], "label_agreement": 1.0, "accuracy_drop": 0.0}
+    assert int8_acceptable({**parity, "n_texts": INT8_MIN_TEXTS, "int8": perfect})
+    few = {**parity, "n_texts": 20, "int8": perfect}
+    assert not int8_acceptable(few)
+    assert f"checked on 20 texts, fewer than the {INT8_MIN_TEXTS}" in int8_shortfall(few)
+    from textclf.inference.onnx_export import parity_lines
+
+    assert "int8 is not used by --backend auto (checked on 20 texts" in parity_lines(few)[-1]
 
 
 def test_evaluate_measures_the_backend_it_is_given_and_records_it(exported: Path, trained_run):

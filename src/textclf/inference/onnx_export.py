@@ -34,7 +34,7 @@ from textclf.inference.onnx import (
     ONNX_DIR,
     PARITY_FILE,
     PARITY_MAX_TEXTS,
-    int8_acceptable,
+    int8_shortfall,
     load_onnxruntime,
     weights_fingerprint,
 )
@@ -447,9 +447,11 @@ def parity_lines(parity: dict[str, Any]) -> list[str]:
                 f"headline {_num(check.get('headline'))}"
             )
     if "int8" in parity:
-        ok = int8_acceptable(parity)
+        why = int8_shortfall(parity)
         lines.append(
-            "  int8 is used by --backend auto" if ok else "  int8 missed the bar: auto uses fp32"
+            "  int8 is used by --backend auto"
+            if why is None
+            else f"  int8 is not used by --backend auto ({why}): auto uses fp32"
         )
     if parity.get("note"):
         lines.append(f"  note: {parity['note']}")
