@@ -52,6 +52,7 @@ def test_export_writes_the_files_and_a_parity_report(exported: Path):
     assert {p.name for p in onnx.iterdir()} == {FP32_FILE, INT8_FILE, PARITY_FILE}
     parity = json.loads((onnx / PARITY_FILE).read_text())
     assert parity["data"] == "eval/predictions.jsonl" and parity["n_texts"] > 0
+    assert parity["opset"] == 17  # what the file holds (the default), not null
     assert parity["fp32"]["label_agreement"] == 1.0
     assert parity["fp32"]["max_abs_proba_diff"] < 1e-4
     assert parity["torch"]["accuracy"] is not None and parity["int8"]["accuracy"] is not None
@@ -146,6 +147,18 @@ def test_evaluate_measures_the_backend_it_is_given_and_records_it(exported: Path
     assert measured["auto"]["backend"] == choose_backend(exported, "auto", device="cpu").name
     assert measured["torch"]["backend"] == "torch"
     assert measured["onnx"]["backend"] in ("onnx", "onnx-int8")
+
+
+def test_parity_data_with_unknown_labels_says_why_accuracy_is_missing(
+    exported: Path, tmp_path: Path
+):
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    data = tmp_path / "other.csv"
+    data.write_text("text,label\nfirst text,no-such-label\nsecond one,no-such-label\n")
+    parity = export_onnx(folder, data=str(data)).parity
+    assert parity["torch"]["accuracy"] is None and parity["fp32"]["label_agreement"] == 1.0
+    assert parity["note"] == "accuracy not measured: labels the model does not know (no-such-label)"
 
 
 def test_onnx_backend_without_an_export_is_one_clear_error(trained_run):

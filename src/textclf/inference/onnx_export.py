@@ -53,8 +53,9 @@ class ExportResult:
 
 def _parity_data(
     folder: Path, data: str | None, space: Any
-) -> tuple[list[str], np.ndarray | None, str]:
-    """Texts (and encoded true labels when known) for the parity check, and their source."""
+) -> tuple[list[str], np.ndarray | None, str, str]:
+    """Texts (and encoded true labels when known) for the parity check, their source, and
+    why labels that were there are not used (``""`` otherwise)."""
     if data is not None:
         from textclf.data.io import ColumnSpec, read_split
 
@@ -65,17 +66,14 @@ def _parity_data(
             labels = split.dataset["labels"][: len(texts)]
             unknown = space.unknown(labels)
             if unknown:
-                logger.warning(
-                    "%s: labels the model does not know (%s); parity shows agreement only.",
-                    data,
-                    ", ".join(sorted(unknown)[:5]),
-                )
-            else:
-                y = space.encode(labels)
-        return texts, y, str(data)
+                why = f"labels the model does not know ({', '.join(sorted(unknown)[:5])})"
+                logger.warning("%s: %s; parity shows agreement only.", data, why)
+                return texts, None, str(data), why
+            y = space.encode(labels)
+        return texts, y, str(data), ""
     saved = folder / "eval" / "predictions.jsonl"
     if not saved.is_file():
-        return [], None, ""
+        return [], None, "", ""
     texts, true = [], []
     with open(saved, encoding="utf-8") as f:
         for line in f:
@@ -87,13 +85,13 @@ def _parity_data(
                     texts.append(rec["text"])
                     true.append(rec.get("true"))
     if not texts:
-        return [], None, ""
+        return [], None, "", ""
     y = None
     if all(t is not None for t in true):
         lists = [t if isinstance(t, list) else [t] for t in true]
         if not space.unknown(lists):
             y = space.encode(lists)
-    return texts, y, str(saved.relative_to(folder))
+    return texts, y, str(saved.relative_to(folder)), ""
 
 
 def _summary(
@@ -344,7 +342,7 @@ def export_onnx(
             f"{folder}: no tokenizer.json; the ONNX backend needs a fast tokenizer, so save "
             "the model with a fast tokenizer (AutoTokenizer.from_pretrained(...).save_pretrained)."
         )
-    texts, y, source = _parity_data(folder, data, info.space)
+    texts, y, source, unused = _parity_data(folder, data, info.space)
     started = datetime.now(UTC)
     tmp = make_temp_dir(folder, ".onnx-")
     try:
@@ -373,11 +371,13 @@ def export_onnx(
         parity: dict[str, Any] = {
             "created": started.isoformat(timespec="seconds"),
             "source": weights_fingerprint(folder),
-            "opset": opset,
+            "opset": _written_opset(fp32),
             "data": source or None,
             "n_texts": len(texts),
             "task": info.task,
         }
+        if unused:
+            parity["note"] = f"accuracy not measured: {unused}"
         if texts:
             logger.info("Checking parity on %d texts from %s …", len(texts), source)
             torch_pred = Predictor(model, tokenizer, info, device="cpu")
@@ -416,6 +416,17 @@ def export_onnx(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(folder=target, files=[target / f.name for f in files], parity=parity)
+
+
+def _written_opset(path: Path) -> int | None:
+    """The default-domain opset the exporter wrote (the dynamo fallback may pick its own)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # a record of the export, never a reason to fail it
+        return None
+    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def parity_lines(parity: dict[str, Any]) -> list[str]:
