@@ -127,6 +127,8 @@ def test_threshold_on_multiclass_abstains_below_it(model: Path, tmp_path: Path):
     assert any(r["label"] is None for r in got) and any(r["label"] is not None for r in got)
     for r in got:
         assert (r["label"] is None) == (max(r["scores"].values()) < cut)
+    n_none = sum(r["label"] is None for r in got)
+    assert f"; {n_none} given no label (no score reached --threshold)." in result.stdout
     bad = _cli("predict", "-m", model, "-i", src, "-o", out, "--threshold", "1.5")
     assert bad.exit_code == 2 and "between 0 and 1" in bad.stderr
 

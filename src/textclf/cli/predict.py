@@ -100,6 +100,8 @@ def predict(
             if skipped
             else ""
         )
+        if summary.n_abstained:
+            note += f"; {summary.n_abstained} given no label (no score reached --threshold)"
         print(
             f"Wrote {summary.n_written} predictions to {summary.output} in "
             f"{summary.seconds:.1f} s ({summary.backend}){note}."

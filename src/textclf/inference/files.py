@@ -53,6 +53,8 @@ class PredictSummary:
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_rows: dict[str, list[int]] = field(default_factory=dict)
     backend: str = ""
+    #: Single-label texts given no label: every score below ``--threshold``.
+    n_abstained: int = 0
 
 
 def predict_file(
@@ -123,14 +125,18 @@ def predict_file(
     with atomic_path(out) as tmp:
         try:
             chunks = stream_rows(input_file, spec, chunk_rows=chunk_rows, stats=stats)
-            n = _write(predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress)
+            n, abstained = _write(
+                predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress
+            )
         except NeedsFullReader as why:
             # Start again from the top with the reference reader (see reader.py); the
             # temporary file is rewritten from its first byte.
             logger.debug("%s: read with read_split (%s).", input_file, why)
             stats = InputStats()
             chunks = split_rows(input_file, spec, chunk_rows=chunk_rows, stats=stats)
-            n = _write(predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress)
+            n, abstained = _write(
+                predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress
+            )
     return PredictSummary(
         output=out,
         n_written=n,
@@ -138,6 +144,7 @@ def predict_file(
         skipped=stats.skipped,
         skipped_rows={"empty_text": stats.skipped_rows} if stats.skipped_rows else {},
         backend=predictor.backend,
+        n_abstained=abstained,
     )
 
 
@@ -150,9 +157,10 @@ def _write(
     *,
     top_k: int | None,
     progress: bool,
-) -> int:
-    """Predict chunk by chunk and append the records to ``path``; the rows written."""
-    n = 0
+) -> tuple[int, int]:
+    """Predict chunk by chunk and append the records to ``path``; the rows written, and
+    how many of them abstained (single-label, no score reached the threshold)."""
+    n = abstained = 0
     labels = list(predictor.info.labels)
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = PredictionWriter(f, suffix, labels)
@@ -170,11 +178,12 @@ def _write(
             )
             writer.write(records)
             n += len(records)
+            abstained += sum(1 for r in records if "label" in r and r["label"] is None)
             fail_point("predict_chunk")
         writer.close()
         f.flush()
         os.fsync(f.fileno())
-    return n
+    return n, abstained
 
 
 def _texts(chunk: Chunk) -> list[str]:
