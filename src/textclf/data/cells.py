@@ -78,14 +78,16 @@ class LabelParser:
         :meth:`stray_lists`)."""
         return self._lists > 0 and (self._names == 0 or self._longest != 1)
 
-    def stray_lists(self) -> str | None:
-        """The warning for one-name lists among single-name cells, read as single names."""
+    def stray_lists(self) -> tuple[str, int] | None:
+        """The warning, and the cells it is about, for one-name lists among single names
+        (read as single names)."""
         if not self._lists or self.saw_sets:
             return None
         return (
             f"{self.where}: {self._lists} label cell(s) hold a one-name list (first: row "
             f"{self._first_list}) among {self._names} single names, so the data is read as "
-            "single-label unless --task multilabel is given."
+            "single-label unless --task multilabel is given.",
+            self._lists,
         )
 
     def name(self, item: Any, row: int) -> str:

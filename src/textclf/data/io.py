@@ -97,6 +97,8 @@ class Split:
         skipped: Rows skipped, by reason; their row numbers are in ``skipped_rows``.
         label_sets: The labels came as sets (lists, JSON lists, a label separator or 0/1
             columns), which makes the data multi-label even where every row has one label.
+        stray_lists: The warning and count for a few one-name label lists among single
+            names (read as single names); ``data.validate`` reports it.
     """
 
     name: str
@@ -106,6 +108,7 @@ class Split:
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_rows: dict[str, list[int]] = field(default_factory=dict)
     label_sets: bool = False
+    stray_lists: tuple[str, int] | None = None
 
     @property
     def labelled(self) -> bool:
@@ -406,8 +409,6 @@ def canonicalize(
             empty_rows[0],
         )
     stray = parser.stray_lists() if label_col is not None and spec.label_separator is None else None
-    if stray:
-        logger.warning(stray)
     return Split(
         name=name,
         source=source,
@@ -418,6 +419,7 @@ def canonicalize(
         label_sets=label_cols is not None
         or (label_col is not None and spec.label_separator is not None)
         or parser.saw_sets,
+        stray_lists=stray,
     )
 
 

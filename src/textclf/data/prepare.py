@@ -68,7 +68,7 @@ class PreparedData:
 
 
 # Checks of one file as a whole; on a carved split they would only repeat a part.
-_WHOLE_FILE = ("duplicate_text", "conflicting_labels")
+_WHOLE_FILE = ("duplicate_text", "conflicting_labels", "stray_label_lists")
 
 
 def fingerprint(source: Any, split: Split) -> str:

@@ -439,6 +439,9 @@ def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> Valid
     for name, split in splits.items():
         report.splits[name] = summarize(split)
         _check_skipped(split, report.findings)
+        if split.stray_lists is not None:
+            message, count = split.stray_lists
+            report.findings.append(Finding("warning", "stray_label_lists", name, message, count))
         _check_duplicates(split, report.findings)
         if space is not None and split.labelled and name != "train":
             _check_unseen_labels(split, space, report.findings)

@@ -807,22 +807,20 @@ def test_plain_names_are_not_label_sets(tmp_path: Path) -> None:
     assert not read_split(data, ColumnSpec()).label_sets
 
 
-def test_a_stray_one_name_list_among_names_is_single_label_and_warned_about(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_stray_one_name_list_among_names_is_single_label_and_noted(tmp_path: Path) -> None:
     rows = [{"text": f"t{i}", "label": "xy"[i % 2]} for i in range(6)]
     rows[4]["label"] = ["x"]
     stray = _write(tmp_path / "s.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    with caplog.at_level("WARNING"):
-        split = read_split(stray, ColumnSpec())
+    split = read_split(stray, ColumnSpec())
     assert not split.label_sets and split.dataset["labels"][4] == ["x"]
-    assert "1 label cell(s) hold a one-name list (first: row 5) among 5 single names" in caplog.text
-    # A list of two names, or an empty one, among names: multi-label data, no warning.
+    assert split.stray_lists is not None and split.stray_lists[1] == 1
+    assert "1 label cell(s) hold a one-name list (first: row 5) among 5" in split.stray_lists[0]
+    # A list of two names, or an empty one, among names: multi-label data, nothing to say.
     for other in (["x", "y"], []):
         rows[4]["label"] = other
         path = _write(tmp_path / "m.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-        caplog.clear()
-        assert read_split(path, ColumnSpec()).label_sets and "one-name list" not in caplog.text
+        split = read_split(path, ColumnSpec())
+        assert split.label_sets and split.stray_lists is None
 
 
 def test_nested_label_lists_name_the_row(tmp_path: Path) -> None:

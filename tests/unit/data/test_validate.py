@@ -85,6 +85,14 @@ def test_labels_that_differ_only_in_formatting_are_named(tmp_path: Path) -> None
     )
 
 
+def test_a_stray_label_list_is_a_counted_warning(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\na,x\nb,"[""y""]"\nc,y\nd,x\n', encoding="utf-8")
+    report = validate_splits({"train": read_split(path, ColumnSpec())}, AB)
+    stray = _only(report, "stray_label_lists")
+    assert (stray.level, stray.count) == ("warning", 1) and "first: row 2" in stray.message
+
+
 def test_conflicting_labels(tmp_path: Path) -> None:
     rows = [("a", "x"), ("b", "x"), ("a", "y"), ("c", "y"), ("b", "x")]
     report = validate_splits({"train": _split(tmp_path, "train", rows)}, AB)
