@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 
 class PredictRequest(BaseModel):
@@ -38,18 +46,20 @@ class PredictRequest(BaseModel):
     ids: list[StrictStr | StrictInt] | None = Field(
         default=None, description="One id per text, copied into its record as 'id'."
     )
-    top_k: int | None = Field(
+    # Strict: "2" or "true" as a string is a client bug, named rather than guessed at.
+    top_k: StrictInt | None = Field(
         default=None, ge=1, description="Also list the K best labels with their scores."
     )
     threshold: float | None = Field(
         default=None,
+        allow_inf_nan=False,
         ge=0.0,
         le=1.0,
         description="Override the saved rule: the positive label's threshold (binary), every "
         "label's (multi-label), or the top probability below which a multi-class model "
         "abstains (label null).",
     )
-    return_text: bool = Field(default=False, description="Echo each text in its record.")
+    return_text: StrictBool = Field(default=False, description="Echo each text in its record.")
 
     @model_validator(mode="after")
     def _one_source(self) -> PredictRequest:

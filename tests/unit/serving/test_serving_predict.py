@@ -43,6 +43,23 @@ def test_respond_binary_threshold_override_and_echo():
     assert body["truncated"] == [0]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"text": "a", "threshold": float("nan")}, "Field 'threshold': input should be a finite"),
+        ({"text": "a", "top_k": "2"}, "Field 'top_k': input should be a valid integer"),
+        ({"text": "a", "return_text": "yes"}, "Field 'return_text': input should be a valid bool"),
+    ],
+)
+def test_a_setting_of_the_wrong_kind_is_named_not_coerced(body: dict, message: str):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        PredictRequest(**body)
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in err.value.errors()]
+    assert validation_message(errors).startswith(message)
+
+
 def test_validation_message_known_answers():
     assert validation_message([]) == "The request is not valid."
     assert (
