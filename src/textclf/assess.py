@@ -311,14 +311,17 @@ def baseline_verdict(
     ]
     if not losing:
         return None
-    comparison = losing[-1][1]
-    name = BASELINE_NAMES.get(comparison["baseline"], comparison["baseline"])
+    # Each split compares with its own best baseline; they may differ.
+    names = [BASELINE_NAMES.get(c["baseline"], c["baseline"]) for _, c in losing]
+    same = len(set(names)) == 1
     parts = "; ".join(
-        f"{split}: {c['metric']} difference {fmt_interval(c['difference'])}, {p_phrase(c['p_value'])}"
-        for split, c in losing
+        f"{split}{'' if same else ', against ' + baseline}: {c['metric']} difference "
+        f"{fmt_interval(c['difference'])}, {p_phrase(c['p_value'])}"
+        for (split, c), baseline in zip(losing, names, strict=True)
     )
     worse = any(c["difference"]["value"] <= 0 for _, c in losing)
     verb = "does not beat" if worse else "is not clearly better than"
+    name = names[0] if same else "its best baseline"
     return (
         f"The fine-tuned model {verb} {name} ({parts}). Remedies: more labelled examples, "
         "more optimizer steps (--epochs, or --set train.min_steps=N), or use the baseline, "
