@@ -436,9 +436,10 @@ def bootstrap_metrics(
             ", ".join(f"{k} ({v}/{n_resamples})" for k, v in undefined.items()),
         )
     if fallbacks:
-        logger.warning(
-            "Bootstrap: %d interval(s) are not plain %s intervals (noted in metrics.json "
-            "under 'fallback'): %s.",
+        # A note, not a warning: the interval is still valid (each records its 'fallback'
+        # in the metrics document), and this runs for splits whose document is not saved.
+        logger.info(
+            "Bootstrap: %d interval(s) are not plain %s intervals: %s.",
             len(fallbacks),
             method,
             "; ".join(f"{k}: {v}" for k, v in fallbacks.items()),
