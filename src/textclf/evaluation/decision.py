@@ -365,7 +365,7 @@ def fit_decision_rule(
             result = tune_multilabel_thresholds(
                 y, proba, labels=list(labels), min_positives=min_positives_per_label
             )
-            metric = "f1_micro"
+            metric = "f1_micro"  # the multi-label headline: per-label F1s are its parts
         else:
             result = tune_binary_threshold(y, proba, metric=threshold_metric)
             metric = threshold_metric

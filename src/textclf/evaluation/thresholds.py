@@ -146,8 +146,11 @@ def tune_multilabel_thresholds(
         f1_before = float(skm.f1_score(y[:, j], (p[:, j] >= 0.5).astype(int), zero_division=0))
         tuned = positives >= min_positives
         if tuned:
-            t, _ = _best_f1_threshold(y[:, j], p[:, j])
-            thresholds[j] = t
+            t, f1_t = _best_f1_threshold(y[:, j], p[:, j])
+            # As for a binary threshold: never move it without a gain on validation (a
+            # separable label ties everywhere between its classes, and any pick is noise).
+            tuned = f1_t > f1_before
+            thresholds[j] = t if tuned else 0.5
         f1_after = float(
             skm.f1_score(y[:, j], (p[:, j] >= thresholds[j]).astype(int), zero_division=0)
         )

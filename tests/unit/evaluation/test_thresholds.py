@@ -38,6 +38,22 @@ def test_binary_threshold_stays_when_no_gain():
     assert tune_binary_threshold(y, np.c_[1 - p1, p1]).thresholds == 0.5
 
 
+def test_a_multilabel_threshold_stays_at_half_without_a_gain():
+    y = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [1, 1], [0, 0]] * 3)
+    # label a is separated at 0.5 already (any threshold in (0.2, 0.9] ties); b is not.
+    p = np.where(y == 1, 0.9, 0.2).astype(float)
+    p[:, 1] = np.where(y[:, 1] == 1, 0.45, 0.1)
+    res = tune_multilabel_thresholds(y, p, labels=["a", "b"], min_positives=2)
+    assert res.per_label["a"] == {
+        "threshold": 0.5,
+        "tuned": False,
+        "positives": 9,
+        "f1_before": 1.0,
+        "f1_after": 1.0,
+    }
+    assert res.per_label["b"]["tuned"] and res.per_label["b"]["threshold"] == pytest.approx(0.45)
+
+
 def test_multilabel_thresholds_per_label_and_rare_fallback():
     rng = np.random.default_rng(0)
     n = 300
