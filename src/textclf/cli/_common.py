@@ -22,8 +22,13 @@ T = TypeVar("T")
 logger = logging.getLogger("textclf.cli")
 
 
-def run(fn: Callable[[], T]) -> T:
-    """Run a command body; turn user errors into one line and exit code 2."""
+def run(fn: Callable[[], T], *, interrupted: Callable[[], str] | None = None) -> T:
+    """Run a command body; turn user errors into one line and exit code 2.
+
+    Args:
+        fn: The command body.
+        interrupted: Builds the line printed on Ctrl-C (how to continue), at that time.
+    """
     try:
         return fn()
     except (typer.Exit, typer.Abort):
@@ -37,7 +42,8 @@ def run(fn: Callable[[], T]) -> T:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        # On a line of its own: a progress bar may hold the current one.
+        print(f"\n{interrupted() if interrupted else 'interrupted'}", file=sys.stderr)
         raise typer.Exit(code=130) from None
     except Exception as e:
         if STATE["debug"]:

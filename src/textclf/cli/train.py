@@ -87,4 +87,15 @@ def train(
         for line in tracking_lines(result.tracking):
             print(line)
 
-    run(body)
+    def interrupted() -> str:
+        from textclf.training.checkpoints import latest_complete_checkpoint
+
+        last = latest_complete_checkpoint(output / "checkpoints", move_aside=False)
+        kept = (
+            f"its last complete checkpoint ({last.name}) is kept"
+            if last is not None
+            else "no checkpoint was complete yet, so it starts from the beginning"
+        )
+        return f"interrupted: {kept}; run the same command with --resume to continue."
+
+    run(body, interrupted=interrupted)

@@ -122,4 +122,10 @@ def tune(
         for line in tracking_lines(result.tracking):
             print(line)
 
-    run(body)
+    run(
+        body,
+        interrupted=lambda: (
+            "interrupted: the study keeps its finished trials; run the same command again to "
+            "continue it."
+        ),
+    )

@@ -65,3 +65,32 @@ def test_every_config_key_tune_sets_is_named_by_an_option_tune_has():
     options = {opt for param in command.params for opt in param.opts}
     for key in ("tune.trials", "tune.timeout_s", "tune.storage", "tune.study", "train.epochs"):
         assert flag_name(key) in options, key
+
+
+def test_ctrl_c_in_train_says_how_to_continue(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import textclf.experiment
+    from textclf.cli import app
+    from textclf.training.checkpoints import mark_complete
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(textclf.experiment, "run_experiment", interrupted)
+    out = tmp_path / "run"
+    args = ["train", "--train", "t.csv", "--output", str(out)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 130
+    assert first.stderr.endswith(
+        "\ninterrupted: no checkpoint was complete yet, so it starts from the beginning; run "
+        "the same command with --resume to continue.\n"
+    )
+    done = out / "checkpoints" / "checkpoint-45"
+    done.mkdir(parents=True)
+    for name in ("trainer_state.json", "optimizer.pt", "scheduler.pt", "model.safetensors"):
+        (done / name).write_text("x")
+    mark_complete(done)
+    (out / "checkpoints" / "checkpoint-90").mkdir()  # never finished: not the one kept
+    second = CliRunner().invoke(app, args)
+    assert "interrupted: its last complete checkpoint (checkpoint-45) is kept" in second.stderr
