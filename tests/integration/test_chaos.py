@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,6 +162,10 @@ def test_kill_anywhere_then_resume_finishes_with_the_same_model(
         assert info["decision_rule"]["temperature"] == pytest.approx(
             ref_info["decision_rule"]["temperature"], abs=1e-4
         )
+        # How the model was initialised survives the kill (the card and textclf.json say it).
+        untimed = [re.sub(r"\([\d.]+ s\)", "", n) for n in ref_info["training"]["notes"]]
+        assert [re.sub(r"\([\d.]+ s\)", "", n) for n in info["training"]["notes"]] == untimed
+        assert any("warm-started" in n for n in untimed), "the reference run notes its warm start"
 
 
 def test_resume_on_a_finished_run_changes_nothing(

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +142,22 @@ class CompleteCheckpointCallback(TrainerCallback):
 
     ``on_save`` runs after ``Trainer._save_checkpoint`` returns, i.e. after the weights,
     the optimizer, the scheduler, the RNG states and ``trainer_state.json`` are written.
+    The marker also keeps what a resumed run cannot redo (:func:`checkpoint_record`): the
+    run's notes so far (how the model was initialised) and its training seconds.
+
+    Args:
+        notes: The run's notes, read at each save (the list may grow).
+        seconds_before: Training seconds of earlier processes (a resumed run's).
     """
+
+    def __init__(self, notes: list[str] | None = None, seconds_before: float = 0.0) -> None:
+        self.notes = notes if notes is not None else []
+        self.seconds_before = seconds_before
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        """Training seconds so far, earlier processes included."""
+        return self.seconds_before + time.perf_counter() - self.started
 
     def on_save(
         self,
@@ -154,7 +170,27 @@ class CompleteCheckpointCallback(TrainerCallback):
             return
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if folder.is_dir():
-            mark_complete(folder, step=state.global_step)
+            mark_complete(
+                folder,
+                step=state.global_step,
+                notes=list(self.notes),
+                train_seconds=round(self.seconds(), 3),
+            )
+
+
+def checkpoint_record(folder: Path) -> tuple[list[str], float]:
+    """The notes and training seconds a complete checkpoint's marker kept (``[]``, 0 for a
+    checkpoint written before they were kept)."""
+    try:
+        record = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return [], 0.0
+    notes = record.get("notes")
+    seconds = record.get("train_seconds")
+    return (
+        [str(n) for n in notes] if isinstance(notes, list) else [],
+        float(seconds) if isinstance(seconds, int | float) else 0.0,
+    )
 
 
 def save_trained(

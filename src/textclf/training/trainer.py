@@ -51,7 +51,11 @@ from textclf.training.callbacks import (
     ProgressCallback,
     prediction_collapse,
 )
-from textclf.training.checkpoints import CompleteCheckpointCallback, latest_complete_checkpoint
+from textclf.training.checkpoints import (
+    CompleteCheckpointCallback,
+    checkpoint_record,
+    latest_complete_checkpoint,
+)
 from textclf.training.resources import (
     Resources,
     free_accelerator_memory,
@@ -515,7 +519,14 @@ def train_model(
             batch_size,
             batch_size * accumulation * n_processes,
         )
-    resuming = resume and latest_complete_checkpoint(output_dir, move_aside=False) is not None
+    resumed = latest_complete_checkpoint(output_dir, move_aside=False) if resume else None
+    seconds_before = 0.0
+    if resumed is not None:
+        # What the first process noted (how it initialised the model) and how long it
+        # trained, kept in the checkpoint's marker: the card describes the whole run.
+        earlier, seconds_before = checkpoint_record(resumed)
+        notes = earlier + notes
+    resuming = resumed is not None
     if not resuming:
         # (A resumed run restores its weights from the checkpoint: no warm start to redo.)
         model.to(resources.device)  # type: ignore[arg-type]
@@ -550,8 +561,9 @@ def train_model(
         guard = DegenerationGuard(
             n_validation=len(eval_dataset) if eval_dataset is not None else None
         )
+        completion = CompleteCheckpointCallback(notes, seconds_before)
         cbs: list[TrainerCallback] = [
-            CompleteCheckpointCallback(),
+            completion,
             guard,
             _FailPointCallback(),
             ProgressCallback(metric_name, show=_shown_metrics(space.task, metric_name)),
@@ -592,7 +604,7 @@ def train_model(
                 )
         try:
             with quiet_transformers():  # checkpoint bars and notices (textclf's bar stays)
-                output = trainer.train(resume_from_checkpoint=resume_from)
+                trainer.train(resume_from_checkpoint=resume_from)
             break
         except Exception as e:
             if not is_out_of_memory(e) or retries >= cfg.oom_retries:
@@ -620,10 +632,10 @@ def train_model(
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     state = trainer.state
     best_metric = state.best_metric
-    runtime = float(output.metrics.get("train_runtime", float("nan")))
-    sps = float(output.metrics.get("train_samples_per_second", float("nan")))
-    if math.isnan(sps) and runtime:
-        sps = len(train_dataset) * cfg.epochs / runtime
+    # The whole run's seconds, a resumed run's earlier processes included (the Trainer
+    # counts this process only, and its samples per second mix the two).
+    runtime = completion.seconds()
+    sps = len(train_dataset) * float(state.epoch or 0.0) / runtime if runtime > 0 else float("nan")
     return TrainResult(
         log_history=list(state.log_history),
         best_checkpoint=state.best_model_checkpoint,

@@ -10,7 +10,9 @@ import pytest
 from textclf.training.checkpoints import (
     INCOMPLETE,
     MARKER,
+    CompleteCheckpointCallback,
     checkpoint_problem,
+    checkpoint_record,
     latest_complete_checkpoint,
     mark_complete,
     trained_snapshot,
@@ -94,3 +96,19 @@ def test_a_trained_snapshot_counts_only_when_complete(tmp_path: Path):
     (snap / "train_record.json").write_text("{}")
     mark_complete(snap)
     assert trained_snapshot(tmp_path) == snap
+
+
+def test_the_marker_keeps_the_notes_and_seconds_a_resumed_run_continues_from(tmp_path: Path):
+    from types import SimpleNamespace
+
+    folder = _checkpoint(tmp_path, 10, complete=False)
+    notes = ["head warm-started"]
+    callback = CompleteCheckpointCallback(notes, seconds_before=100.0)
+    notes.append("a later note")  # the callback reads the run's list at each save
+    args = SimpleNamespace(output_dir=str(tmp_path))
+    state = SimpleNamespace(is_world_process_zero=True, global_step=10)
+    callback.on_save(args, state, None)  # type: ignore[arg-type]
+    assert checkpoint_problem(folder) is None
+    kept, seconds = checkpoint_record(folder)
+    assert kept == ["head warm-started", "a later note"] and 100.0 <= seconds < 160.0
+    assert checkpoint_record(_checkpoint(tmp_path, 20)) == ([], 0.0)  # an older marker
