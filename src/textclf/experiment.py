@@ -31,6 +31,7 @@ from textclf.data.prepare import PreparedData, fingerprint, prepare_data
 from textclf.data.validate import ValidationReport
 from textclf.errors import ConfigError, RunFinishedError
 from textclf.estimator import TextClassifier
+from textclf.evaluation.metrics import check_metric
 from textclf.inference.pipeline import Predictor
 from textclf.model_card import model_card
 from textclf.modeling import check_max_length, token_counter
@@ -241,6 +242,7 @@ def _run_experiment(
         count_tokens=token_counter(config.model.name, revision=config.model.revision),
         model_max_length=limit,
     )
+    check_metric(data.space.task, config.train.metric_for_best_model)  # before any folder
     rank = world()[0]
     if rank != 0:
         # Another process of a torchrun / accelerate launch: it trains its share of each

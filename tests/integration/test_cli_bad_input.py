@@ -118,6 +118,18 @@ def test_unknown_config_key(runner: CliRunner, tmp_path: Path, tiny_model_dir: P
     assert not out.exists()
 
 
+def test_a_misspelt_metric_is_refused_before_anything_is_written(
+    runner: CliRunner, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    out = tmp_path / "out"
+    args = ["train", "--train", str(_good_csv(tmp_path / "train.csv")), "--output", str(out)]
+    args += ["--model", str(tiny_model_dir), "--max-steps", "1"]
+    result = runner.invoke(app, [*args, "--set", "train.metric_for_best_model=f1_macr"])
+    line = _assert_one_clean_error(result, names="train.metric_for_best_model=f1_macr")
+    assert line.endswith("not a metric of a binary model; did you mean 'f1_macro'?")
+    assert not out.exists()
+
+
 def test_unknown_model_folder(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["train", "--train", str(_good_csv(tmp_path / "train.csv")), "--output", str(out)]

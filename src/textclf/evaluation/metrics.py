@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from textclf.errors import ConfigError, did_you_mean
 from textclf.evaluation.calibration import ECE_BINS, ece_bin_index, expected_calibration_error
 from textclf.evaluation.decision import decide
 
@@ -371,6 +373,37 @@ def classification_report_table(
     if task != "multilabel":
         kwargs["labels"] = np.arange(len(names))
     return str(skm.classification_report(np.asarray(y_true), np.asarray(y_pred), **kwargs))
+
+
+@functools.cache
+def metric_names(task: str) -> tuple[str, ...]:
+    """The metrics :func:`classification_metrics` reports for ``task`` (and the Trainer's
+    ``loss``): what ``train.metric_for_best_model`` and ``--metric`` may name."""
+    if task == "multilabel":
+        y, proba = np.array([[0, 1], [1, 0]]), np.array([[0.2, 0.8], [0.9, 0.1]])
+    else:
+        y, proba = np.arange(2 if task == "binary" else 3), np.eye(2 if task == "binary" else 3)
+    return tuple(sorted([*classification_metrics(task, y, proba), "loss"]))
+
+
+def check_metric(
+    task: str, metric: str, *, flag: str = "--set train.metric_for_best_model"
+) -> None:
+    """Refuse a metric the task does not report, before any training.
+
+    Raises:
+        ConfigError: naming ``flag``, the nearest metric and the valid ones.
+    """
+    name = metric.removeprefix("eval_")
+    if name == "auto":
+        return
+    known = metric_names(task)
+    if name not in known:
+        hint = did_you_mean(name, known)
+        raise ConfigError(
+            f"{flag}={metric}: not a metric of a {task} model"
+            + (hint if hint else f"; use one of {', '.join(known)}.")
+        )
 
 
 def headline_metric(task: str) -> str:

@@ -39,6 +39,7 @@ from textclf.config import AUTO_BATCH_STEPS, TrainConfig
 from textclf.data.labels import LabelSpace
 from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.metrics import (
+    check_metric,
     classification_metrics,
     greater_is_better,
     headline_metric,
@@ -473,6 +474,7 @@ def train_model(
     resources = select_resources(cfg.device, cfg.precision)
     logger.info("Training on %s in %s.", resources.note, resources.precision)
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
+    check_metric(space.task, cfg.metric_for_best_model)  # TextClassifier.fit comes here first
     metric_name = (
         headline_metric(space.task)
         if cfg.metric_for_best_model == "auto"
