@@ -27,7 +27,7 @@ from textclf.atomic import write_text_atomic
 from textclf.config import ExperimentConfig, ParamSpec, apply_overrides
 from textclf.data.prepare import prepare_data
 from textclf.errors import ConfigError, TextclfError
-from textclf.evaluation.metrics import greater_is_better, headline_metric
+from textclf.evaluation.metrics import check_metric, greater_is_better, headline_metric
 from textclf.experiment import dataset_records, run_experiment
 from textclf.persistence import read_info
 from textclf.tracking.base import Tracker
@@ -204,6 +204,7 @@ def tune(
     from textclf.modeling import load_tokenizer
 
     load_tokenizer(config.model.name, revision=config.model.revision)  # fail before trials
+    check_metric(data.space.task, config.train.metric_for_best_model)  # before any trial
     metric = (
         headline_metric(data.space.task)
         if config.train.metric_for_best_model == "auto"
