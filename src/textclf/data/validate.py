@@ -188,9 +188,10 @@ class ValidationReport:
                 f"{t.share:.1%} ({t.n_truncated} of {t.n_texts}; {per_split}).",
             ]
         if self.findings:
-            lines += ["", "| level | split | finding | rows |", "|---|---|---|---|"]
+            # count: the rows (or labels) a finding is about; blank where it counts none.
+            lines += ["", "| level | split | finding | count |", "|---|---|---|---|"]
             for f in self.findings:
-                lines.append(f"| {f.level} | {f.split} | {f.message} | {f.count} |")
+                lines.append(f"| {f.level} | {f.split} | {f.message} | {f.count or ''} |")
         else:
             lines += ["", "No data problems found."]
         return "\n".join(lines)
@@ -384,13 +385,22 @@ def _check_imbalance(
         )
     present = [c for c in counts if c > 0]
     if name == "train" and present and max(present) >= 10 * min(present):
+        # Multi-label: 'auto' already weights each label's positives (sqrt pos_weight);
+        # 'balanced' would flood the rare labels with false positives.
+        fix = (
+            "class_weighting 'auto' already weights each label's positives by the square root "
+            "of its negative-to-positive ratio"
+            if space.multilabel
+            else "consider --set train.class_weighting=balanced"
+        )
+        kind = "label" if space.multilabel else "class"
         out.append(
             Finding(
                 "warning",
                 "class_imbalance",
                 name,
-                f"{summary.source}: the largest class has {max(present)} examples and the "
-                f"smallest {min(present)}; consider --set train.class_weighting=balanced.",
+                f"{summary.source}: the largest {kind} has {max(present)} examples and the "
+                f"smallest {min(present)}; {fix}.",
                 0,
             )
         )

@@ -255,7 +255,7 @@ def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
                     "level": f["level"],
                     "split": f["split"],
                     "finding": f["message"],
-                    "rows": f.get("count", ""),
+                    "count": f.get("count") or "",
                 }
                 for f in inputs.findings
             ]

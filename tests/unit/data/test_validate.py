@@ -200,9 +200,19 @@ def test_class_imbalance_at_ten_to_one(tmp_path: Path, n_big: int, warned: bool)
     report = validate_splits({"train": _split(tmp_path, "train", rows)}, AB)
     assert ("class_imbalance" in _codes(report)) is warned
     if warned:
-        assert "largest class has 20 examples and the smallest 2" in (
-            _only(report, "class_imbalance").message
-        )
+        message = _only(report, "class_imbalance").message
+        assert "largest class has 20 examples and the smallest 2" in message
+        assert message.endswith("consider --set train.class_weighting=balanced.")
+
+
+def test_multilabel_imbalance_names_the_weighting_already_applied(tmp_path: Path) -> None:
+    rows = [(f"big {i}", "x") for i in range(20)] + [("small 1", "x|y"), ("small 2", "y")]
+    space = LabelSpace("multilabel", ("x", "y"))
+    report = validate_splits({"train": _split(tmp_path, "train", rows)}, space)
+    message = _only(report, "class_imbalance").message
+    assert "largest label has 21 examples and the smallest 2" in message
+    assert "'auto' already weights each label's positives" in message and "balanced" not in message
+    assert f"| {message} |  |" in report.to_markdown()  # no count for a finding of no rows
 
 
 def test_no_space_skips_the_label_checks(tmp_path: Path) -> None:
