@@ -322,7 +322,12 @@ def _reference_index(curves: LearningCurves) -> tuple[int, str]:
     if np.isfinite(epochs[last]):
         earlier = np.flatnonzero(epochs[:last] <= epochs[last] - 1 + 1e-6)
         if len(earlier):
-            return int(earlier[-1]), "over the last epoch"
+            ref = int(earlier[-1])
+            span = float(epochs[last] - epochs[ref])
+            # A run cut mid-epoch (max_steps) spans more than one epoch since then: say so.
+            return ref, (
+                "over the last epoch" if span < 1.05 else f"over the last {span:.1f} epochs"
+            )
     return 0, f"since the first evaluation (step {int(curves.eval_step[0])})"
 
 
@@ -427,15 +432,20 @@ def diagnose(curves: LearningCurves) -> list[str]:
                 else 0.0
             )
             if name == "loss" or best_i is None or best_i <= i_min or gain < IMPROVING_MIN_GAIN:
-                epoch_at = curves.eval_epoch[best_i if best_i is not None else i_min]
-                fewer = (
-                    f" (about {max(1, math.ceil(epoch_at - 1e-6))} epochs)"
-                    if np.isfinite(epoch_at)
+                at = best_i if best_i is not None else i_min
+                epoch_at = curves.eval_epoch[at]
+                n_epochs = max(1, math.ceil(epoch_at - 1e-6)) if np.isfinite(epoch_at) else None
+                # --max-steps, not --epochs: the train.min_steps floor can hold a run past
+                # the epochs asked for, and max_steps overrides it.
+                about = (
+                    f"about {n_epochs} epoch{'s' if n_epochs != 1 else ''}, "
+                    if n_epochs is not None
                     else ""
                 )
                 trend_notes.append(
-                    f"{head}. {best_txt[0].upper()}{best_txt[1:]} was kept, so fewer epochs"
-                    f"{fewer} or more regularisation (train.weight_decay) would lose nothing."
+                    f"{head}. {best_txt[0].upper()}{best_txt[1:]} was kept, so a shorter run "
+                    f"({about}--max-steps {int(steps[at])}) or more regularisation "
+                    "(train.weight_decay) would lose nothing."
                 )
             else:
                 trend_notes.append(
@@ -475,8 +485,8 @@ def diagnose(curves: LearningCurves) -> list[str]:
             trend_notes.append(
                 f"Validation {name} was still improving at the last evaluation "
                 f"({values[last] - values[ref]:+.3f} {span}: {_fmt(values[ref])} → "
-                f"{_fmt(values[last])} at step {int(steps[last])}){loss_note}: more epochs "
-                "(train.epochs) would likely help."
+                f"{_fmt(values[last])} at step {int(steps[last])}){loss_note}: more optimizer "
+                "steps (--epochs, or --max-steps where it ended the run) would likely help."
             )
         else:
             change = values[last] - values[ref] if finite[ref] else math.nan

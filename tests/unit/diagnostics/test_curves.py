@@ -201,7 +201,7 @@ def test_overfitting_with_nothing_gained_after_the_loss_minimum() -> None:
         "38 % higher (0.550)",
         "2 evaluations later",
         "best checkpoint (step 200, f1_macro 0.870) was kept",
-        "about 2 epochs",
+        "a shorter run (about 2 epochs, --max-steps 200)",
         "would lose nothing",
     )
 
@@ -227,7 +227,7 @@ def test_under_training() -> None:
         note,
         "+0.030 over the last epoch: 0.840 → 0.870 at step 400",
         "validation loss was still falling (0.600 → 0.550)",
-        "more epochs",
+        "more optimizer steps (--epochs, or --max-steps where it ended the run)",
     )
 
 
@@ -306,3 +306,11 @@ def test_recorded_step_missing_from_the_log_falls_back_with_warning(
         c = parse_log_history(h, metric="f1_macro", best_step=150)
     assert (c.best_step, c.best_from_record) == (200, False)
     assert "step 150" in caplog.text
+
+
+def test_a_run_cut_mid_epoch_states_the_span_it_measured_over() -> None:
+    log = history([0.9, 0.7, 0.6], [0.60, 0.75, 0.87])
+    last_eval = [h for h in log if "eval_loss" in h][-1]
+    last_eval["epoch"] = 2.5  # --max-steps ended the run half-way through the third epoch
+    note = only_note(log)
+    says(note, "+0.270 over the last 1.5 epochs: 0.600 → 0.870 at step 300")
