@@ -106,6 +106,9 @@ class ProgressCallback(TrainerCallback):
         self.metric = metric
         self.show = tuple(m for m in show if m != metric)
         self._bar: Any = None
+        # The best value so far, kept here: the Trainer updates state.best_metric only
+        # after on_evaluate, so comparing with it marked ties with the old best instead.
+        self._best: float | None = None
 
     def _enabled(self, state: TrainerState) -> bool:
         return state.is_world_process_zero and logging.getLogger("textclf").isEnabledFor(
@@ -115,6 +118,7 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
+        self._best = state.best_metric  # a resumed run's best so far, from its checkpoint
         if not self._enabled(state):
             return
         self._bar = progress_bar(
@@ -156,9 +160,14 @@ class ProgressCallback(TrainerCallback):
         parts += [f"{m} {metrics[f'eval_{m}']:.4f}" for m in self.show if f"eval_{m}" in metrics]
         if "eval_loss" in metrics:
             parts.append(f"loss {metrics['eval_loss']:.4f}")
-        best = (
-            state.best_metric is not None and key in metrics and metrics[key] == state.best_metric
+        value = metrics.get(key)
+        # Strictly better, as the Trainer picks the checkpoint it keeps.
+        best = value is not None and (
+            self._best is None
+            or (value > self._best if args.greater_is_better is not False else value < self._best)
         )
+        if best:
+            self._best = value
         line = " · ".join(parts) + ("  (best so far)" if best else "")
         if self._bar is not None:
             self._bar.write(line)

@@ -111,3 +111,28 @@ def test_early_stopping_floor_survives_a_callback_state_round_trip() -> None:
     cb = FloorEarlyStopping(3, min_steps=400)
     copy = FloorEarlyStopping(**cb.state()["args"])
     assert (copy.early_stopping_patience, copy.min_steps) == (3, 400)
+
+
+def test_best_so_far_marks_each_strict_improvement_as_the_trainer_keeps_it(caplog) -> None:
+    from types import SimpleNamespace
+
+    from textclf.training.callbacks import ProgressCallback
+
+    # The Trainer updates state.best_metric only after on_evaluate: the marker must not
+    # wait for it (it used to mark ties with the previous best, never a new one).
+    state = SimpleNamespace(
+        is_world_process_zero=True, best_metric=None, epoch=1.0, global_step=1, max_steps=6
+    )
+    for greater, values, marked in (
+        (True, [0.955, 0.980, 0.980, 1.0, 1.0], [True, True, False, True, False]),
+        (False, [0.5, 0.4, 0.45, 0.3], [True, True, False, True]),
+    ):
+        callback = ProgressCallback("f1_macro")
+        args = SimpleNamespace(greater_is_better=greater)
+        got = []
+        for value in values:
+            caplog.clear()
+            with caplog.at_level("INFO", logger="textclf"):
+                callback.on_evaluate(args, state, None, metrics={"eval_f1_macro": value})
+            got.append("(best so far)" in caplog.text)
+        assert got == marked, greater
