@@ -656,7 +656,7 @@ def calibrate_folder(
             ``force``): a rule fitted on the test data makes the test figures optimistic.
     """
     from textclf.data.prepare import fingerprint
-    from textclf.model_card import mark_stale
+    from textclf.model_card import mark_stale, replace_rule
     from textclf.persistence import SIDECAR
 
     check_sources(spec, data)
@@ -708,17 +708,20 @@ def calibrate_folder(
         fitted_on=str(data),
     )
     when = time.strftime("%Y-%m-%d %H:%M")
+    test = _recorded_test_file(folder)
+    out = f"{folder / 'eval' / Path(test).stem}/" if test else f"{folder / 'eval'}/<test file>/"
     reason = (
         f"the decision rule was refitted by textclf calibrate on {data} ({when}); the metrics "
-        f"here were measured under the previous rule; re-measure with textclf evaluate --model "
-        f"{folder} --data <test file>"
+        f"here were measured under the previous rule; textclf evaluate --model {folder} --data "
+        f"{test or '<test file>'} measures the new one (into {out})"
     )
     info = clf.info()
     info.metrics = {**(info.metrics or {}), "stale": reason}
     write_text_atomic(folder / SIDECAR, info.to_json())
     card = folder / "README.md"
     if card.is_file():
-        write_text_atomic(card, mark_stale(card.read_text(encoding="utf-8"), reason))
+        text = replace_rule(card.read_text(encoding="utf-8"), info)  # the rule that applies
+        write_text_atomic(card, mark_stale(text, reason))
     # Every evaluation stored in the folder: the run's, and evaluate's or report's copies.
     for stored in sorted((folder / "eval").rglob("metrics.json")):
         doc = json.loads(stored.read_text(encoding="utf-8"))
@@ -727,6 +730,18 @@ def calibrate_folder(
     for stored in sorted((folder / "eval").rglob("metrics.md")):
         write_text_atomic(stored, mark_stale(stored.read_text(encoding="utf-8"), reason))
     return rule
+
+
+def _recorded_test_file(folder: Path) -> str | None:
+    """The test file named in the folder's ``config.yaml`` (``None`` when it was carved)."""
+    import yaml
+
+    try:
+        data = (yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {})["data"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    test = data.get("test") if isinstance(data, dict) else None
+    return test if isinstance(test, str) and test else None
 
 
 def _shared_with_test(folder: Path, texts: Sequence[str]) -> int:

@@ -62,7 +62,7 @@ def model_card(
         if space.multilabel
         else ""
     )
-    rule = "\n".join(f"- {line}" for line in info.rule.notes) or "- the plain rule (argmax / 0.5)"
+    rule = _rule_lines(info)
     alerts = "".join(f"> **Note:** {w}\n\n" for w in warnings)
     training = info.training
     run_notes = "\n".join(f"- {n}" for n in notes if n)
@@ -83,9 +83,7 @@ Labels: {", ".join(f"`{lab}`" for lab in space.labels[:50])}{" …" if len(space
 
 {body}
 
-## How predictions are decided
-
-{rule}
+{_RULE_HEADING}{rule}
 
 ## Data
 
@@ -108,6 +106,28 @@ consequences (clinical, financial) need review by a person.
 """
 
 
+_RULE_HEADING = "## How predictions are decided\n\n"
+
+
+def _rule_lines(info: ModelInfo) -> str:
+    return "\n".join(f"- {line}" for line in info.rule.notes) or "- the plain rule (argmax / 0.5)"
+
+
+def replace_rule(card: str, info: ModelInfo) -> str:
+    """The card with its "How predictions are decided" section describing ``info.rule``.
+
+    After ``textclf calibrate`` the card must not describe a rule that no longer applies;
+    a card without the section is returned as it is.
+    """
+    start = card.find(_RULE_HEADING)
+    if start < 0:
+        return card
+    body = start + len(_RULE_HEADING)
+    end = card.find("\n## ", body)
+    end = len(card) if end < 0 else end
+    return f"{card[:body]}{_rule_lines(info)}\n{card[end:]}"
+
+
 def mark_stale(card: str, reason: str) -> str:
     """Put (or replace) a banner under the card's title saying its figures no longer apply."""
     banner = f"{STALE_MARK}\n> **Stale:** {reason}\n"
@@ -119,4 +139,4 @@ def mark_stale(card: str, reason: str) -> str:
     return banner + "\n" + "".join(lines)
 
 
-__all__ = ["decision_rule_lines", "mark_stale", "model_card"]
+__all__ = ["decision_rule_lines", "mark_stale", "model_card", "replace_rule"]

@@ -80,6 +80,12 @@ def test_calibrate_refits_the_rule_and_marks_every_stored_figure_stale(trained_r
     assert len(mds) == 2
     for stored in [*mds, model / "README.md"]:
         assert stored.read_text().count(STALE_MARK) == 1, stored
+    # The card describes the rule that applies now, and names where new figures will go.
+    card = (model / "README.md").read_text()
+    decided = card.split("## How predictions are decided\n\n", 1)[1].split("\n## ", 1)[0]
+    assert decided.strip() == "\n".join(f"- {line}" for line in rule.notes)
+    test = str(run.parent / "test.csv")
+    assert f"--data {test} measures the new one (into {model / 'eval' / 'test'}/)" in card
 
 
 def test_evaluate_with_an_id_column_writes_ids_into_the_records(trained_run, tmp_path: Path):
