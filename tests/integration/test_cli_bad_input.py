@@ -473,6 +473,7 @@ MISSING = "nowhere.csv: file not found"
         ),
         (["predict", "--input", "-", "--output", "{out}/p.jsonl"], "from standard input"),
         (["explain", "a text", " "], "text 2 is empty or only whitespace"),
+        (["explain", "a text", "--top", "0"], "--top 0: must be at least 1"),
     ],
     ids=[
         "predict",
@@ -484,6 +485,7 @@ MISSING = "nowhere.csv: file not found"
         "top-k",
         "stdin",
         "explain-empty",
+        "explain-top",
     ],
 )
 def test_bad_arguments_are_refused_before_the_model_loads(

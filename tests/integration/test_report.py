@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from textclf.cli import app
+from textclf.persistence import ModelInfo
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +149,12 @@ def test_explain_command_prints_tokens_and_writes_html(trained_run, tmp_path: Pa
 def test_explain_command_unknown_label(trained_run):
     run = trained_run("multiclass")
     result = CliRunner().invoke(
-        app, ["explain", "--model", str(run), "some text", "--label", "zeta"]
+        app, ["explain", "--model", str(run), "some text", "--label", "qqqq"]
     )
     assert result.exit_code == 2
-    assert "zeta" in result.output and "--label" in result.output
+    assert "--label qqqq: not one of the model's labels (" in result.output
+    labels = ModelInfo.from_dict(json.loads((run / "textclf.json").read_text())).labels
+    near = CliRunner().invoke(
+        app, ["explain", "--model", str(run), "x", "--label", labels[0] + "s"]
+    )
+    assert f"not one of the model's labels; did you mean '{labels[0]}'?" in near.output

@@ -19,7 +19,7 @@ from textclf.cli._common import (
     run,
     split_csv,
 )
-from textclf.errors import TextclfError
+from textclf.errors import TextclfError, did_you_mean
 
 
 @column_options
@@ -127,17 +127,24 @@ def explain(
             raise TextclfError(
                 f"unknown --method '{method}'; use integrated_gradients, attention_rollout or both."
             )
+        if top < 1:
+            raise TextclfError(f"--top {top}: must be at least 1 token per direction.")
         blank = [i + 1 for i, text in enumerate(texts) if not text.strip()]
         if blank:
             raise TextclfError(
                 f"text {blank[0]} is empty or only whitespace; give a text to explain."
             )
         predictor = Predictor.from_folder(model)
-        unknown = [lab for lab in label or [] if lab not in predictor.info.labels]
+        labels = list(predictor.info.labels)
+        unknown = [lab for lab in label or [] if lab not in labels]
         if unknown:
+            hint = did_you_mean(unknown[0], labels)
+            shown = ", ".join(labels[:10]) + (
+                f", … ({len(labels)} in all)" if len(labels) > 10 else ""
+            )
             raise TextclfError(
-                f"label(s) {unknown} are not among the model's labels "
-                f"({', '.join(predictor.info.labels[:10])}…); pass one of them with --label."
+                f"--label {unknown[0]}: not one of the model's labels"
+                + (hint if hint else f" ({shown}); pass one of them with --label.")
             )
         fragments = []
         for text in texts:
