@@ -102,8 +102,15 @@ class ProgressCallback(TrainerCallback):
         show: Headline metrics shown per evaluation besides ``metric`` and the loss.
     """
 
-    def __init__(self, metric: str, show: tuple[str, ...] = ("accuracy",)) -> None:
+    def __init__(
+        self,
+        metric: str,
+        show: tuple[str, ...] = ("accuracy",),
+        *,
+        guard: DegenerationGuard | None = None,
+    ) -> None:
         self.metric = metric
+        self.guard = guard  # when it stopped the run, that is the reason said, not patience
         self.show = tuple(m for m in show if m != metric)
         self._bar: Any = None
         # The best value so far, kept here: the Trainer updates state.best_metric only
@@ -186,7 +193,15 @@ class ProgressCallback(TrainerCallback):
         if state.best_model_checkpoint and state.best_metric is not None:
             step = state.best_model_checkpoint.rstrip("/").rpartition("-")[2]
             kept = f"; keeping the best checkpoint, step {step} ({self.metric} {state.best_metric:.4f})"
-        if state.global_step < state.max_steps:
+        if state.global_step < state.max_steps and self.guard is not None and self.guard.stopped:
+            logger.info(
+                "Stopped at step %d of %d: %s%s.",
+                state.global_step,
+                state.max_steps,
+                self.guard.reason,
+                kept,
+            )
+        elif state.global_step < state.max_steps:
             logger.info(
                 "Early stopping at step %d of %d: validation %s stopped improving%s.",
                 state.global_step,
@@ -264,6 +279,7 @@ class DegenerationGuard(TrainerCallback):
         self._streak = 0
         self._last: tuple[float, float, int] | None = None
         self.reason: str | None = None
+        self.stopped = False  # it ended the run (not only judged it at the end)
 
     def on_evaluate(
         self,
@@ -285,6 +301,7 @@ class DegenerationGuard(TrainerCallback):
             state.max_steps or 0
         ):
             self._judge()
+            self.stopped = True
             control.should_training_stop = True
 
     def on_train_end(

@@ -568,7 +568,9 @@ def train_model(
             completion,
             guard,
             _FailPointCallback(),
-            ProgressCallback(metric_name, show=_shown_metrics(space.task, metric_name)),
+            ProgressCallback(
+                metric_name, show=_shown_metrics(space.task, metric_name), guard=guard
+            ),
             *callbacks,
         ]
         if has_eval and cfg.early_stopping_patience:

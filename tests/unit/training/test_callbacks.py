@@ -136,3 +136,33 @@ def test_best_so_far_marks_each_strict_improvement_as_the_trainer_keeps_it(caplo
                 callback.on_evaluate(args, state, None, metrics={"eval_f1_macro": value})
             got.append("(best so far)" in caplog.text)
         assert got == marked, greater
+
+
+def test_a_stop_by_the_collapse_guard_is_not_called_early_stopping(caplog) -> None:
+    from types import SimpleNamespace
+
+    from textclf.training.callbacks import DegenerationGuard, ProgressCallback
+
+    state = SimpleNamespace(
+        is_world_process_zero=True,
+        best_model_checkpoint="run/checkpoint-20",
+        best_metric=0.3548,
+        global_step=40,
+        max_steps=80,
+    )
+    guard = DegenerationGuard(patience=1, judge_after=0.0)
+    control = SimpleNamespace(should_training_stop=False)
+    collapsed = {"eval_pred_mode_share": 1.0, "eval_true_mode_share": 0.5}
+    guard.on_evaluate(None, state, control, metrics=collapsed)  # type: ignore[arg-type]
+    assert guard.stopped and control.should_training_stop
+    with caplog.at_level("INFO", logger="textclf"):
+        ProgressCallback("f1_macro", guard=guard).on_train_end(None, state, None)  # type: ignore[arg-type]
+    assert (
+        "Stopped at step 40 of 80: the validation predictions collapsed onto one value"
+        in caplog.text
+    )
+    assert "Early stopping" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="textclf"):
+        ProgressCallback("f1_macro", guard=DegenerationGuard()).on_train_end(None, state, None)  # type: ignore[arg-type]
+    assert "Early stopping at step 40 of 80: validation f1_macro stopped improving" in caplog.text
