@@ -499,11 +499,14 @@ def train_model(
     notes: list[str] = []
     retries = 0
     if cfg.batch_size == "auto":
+        per_epoch = math.ceil(len(train_dataset) / (batch_size * accumulation * n_processes))
         logger.info(
-            "Batch size %d (auto: at least %d optimizer steps per epoch on %d texts).",
+            "Batch size %d (auto: the largest of 32, 16 and 8 giving at least %d optimizer steps "
+            "per epoch on %d texts, else 8): %d steps per epoch.",
             batch_size,
             AUTO_BATCH_STEPS,
             len(train_dataset),
+            per_epoch,
         )
     if cfg.freeze_embeddings or cfg.freeze_layers:
         # On a CPU the word embeddings' dense gradient and AdamW update (11.7M of all-MiniLM-
