@@ -412,6 +412,8 @@ def _train_and_save(
         "runtime_s": history.train_runtime_s,
         "samples_per_second": history.train_samples_per_second,
         "global_step": history.global_step,
+        "planned_steps": history.planned_steps,
+        "stopped_by": _stopped_by(history),
         "best_metric": {history.metric_name: history.best_metric},
         "best_step": _best_step(history.best_checkpoint),
         "batch_size": history.batch_size,
@@ -448,6 +450,16 @@ def _train_and_save(
         shutil.rmtree(output / "checkpoints", ignore_errors=True)
     result.total_runtime_s = time.perf_counter() - started
     return result
+
+
+def _stopped_by(history: Any) -> str | None:
+    """What ended the run before its planned steps (``None``: it ran them all)."""
+    planned = history.planned_steps
+    if planned is None or history.global_step >= planned:
+        return None
+    if history.degenerate:
+        return f"the collapse guard: {history.degenerate}"
+    return f"early stopping: validation {history.metric_name} stopped improving"
 
 
 def _best_step(checkpoint: str | None) -> int | None:

@@ -93,7 +93,7 @@ Labels: {", ".join(f"`{lab}`" for lab in space.labels[:50])}{" …" if len(space
 
 Trained for {float(training.get("runtime_s") or 0):.0f} s on {training.get("device", "?")} in
 {training.get("precision", "?")}, {training.get("global_step", "?")} optimizer steps of batch
-{training.get("batch_size", "?")}. The full configuration is in `config.yaml`.
+{training.get("batch_size", "?")}. {_kept_line(training)}The full configuration is in `config.yaml`.
 
 {run_notes}
 
@@ -104,6 +104,18 @@ that data: texts from another source, language or period may be classified worse
 figures above say. Predictions are probabilities from one model; decisions with
 consequences (clinical, financial) need review by a person.
 """
+
+
+def _kept_line(training: Mapping[str, Any]) -> str:
+    """Which step's weights the folder holds, and whether the run stopped before its plan."""
+    best_step, best = training.get("best_step"), training.get("best_metric") or {}
+    step, planned, by = (training.get(k) for k in ("global_step", "planned_steps", "stopped_by"))
+    stopped = f"Training stopped at step {step} of the {planned} planned, by {by}. " if by else ""
+    if best_step is None or not best:
+        return stopped
+    (name, value), *_ = best.items()
+    figure = f", validation {name} {value:.4f}" if isinstance(value, int | float) else ""
+    return f"{stopped}The weights saved are step {best_step}'s (the best checkpoint{figure}). "
 
 
 _RULE_HEADING = "## How predictions are decided\n\n"

@@ -42,3 +42,35 @@ def test_the_stale_banner_goes_under_the_title_once_and_is_replaced():
     assert twice.startswith("# My model\n")
     assert twice.rstrip().endswith("Figures.")
     assert mark_stale("no title\n", "why").startswith(STALE_MARK)
+
+
+def test_the_card_says_which_step_it_holds_and_why_training_stopped():
+    info = _info(given="default")
+    info.training = {
+        "global_step": 72,
+        "planned_steps": 120,
+        "stopped_by": "early stopping: validation f1_macro stopped improving",
+        "best_step": 24,
+        "best_metric": {"f1_macro": 0.8125},
+    }
+    card = model_card(info, evaluation=None)
+    assert (
+        "Training stopped at step 72 of the 120 planned, by early stopping: validation f1_macro "
+        "stopped improving. The weights saved are step 24's (the best checkpoint, validation "
+        "f1_macro 0.8125)."
+    ) in " ".join(card.split())
+    info.training = {"global_step": 120, "planned_steps": 120, "stopped_by": None}
+    assert "Training stopped" not in model_card(info, evaluation=None)
+
+
+def test_replace_rule_rewrites_only_the_rule_section():
+    from textclf.model_card import replace_rule
+
+    card = model_card(_info(given="default"), evaluation=None)
+    info = _info(given="default")
+    info.rule = DecisionRule(task="binary", notes=["temperature 2.000 fitted on 50 examples"])
+    new = replace_rule(card, info)
+    section = new.split("## How predictions are decided\n\n", 1)[1].split("\n## ", 1)[0]
+    assert section.strip() == "- temperature 2.000 fitted on 50 examples"
+    assert new.split("## How predictions are decided")[0] == card.split("## How predictions")[0]
+    assert new.split("\n## Data", 1)[1] == card.split("\n## Data", 1)[1]

@@ -350,6 +350,8 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
     degenerate: str | None = None
     """Why the run was stopped as degenerate (stuck at the prior), or ``None``."""
+    planned_steps: int | None = None
+    """The optimizer steps the run was planned for (more than ``global_step``: it stopped early)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (saved beside the trained-model snapshot)."""
@@ -657,4 +659,5 @@ def train_model(
         oom_retries=retries,
         notes=notes,
         degenerate=guard.reason,
+        planned_steps=int(state.max_steps or 0) or None,
     )
