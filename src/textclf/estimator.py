@@ -146,6 +146,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return f"TextClassifier({', '.join(f'{k}={v!r}' for k, v in set_.items())})"
 
     def _configs(self) -> tuple[TrainConfig, EvalConfig, ModelConfig]:
+        seed = self.random_state
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, int | np.integer)
+            or not 0 <= seed < 2**31
+        ):
+            raise ConfigError(
+                f"TextClassifier: random_state={seed!r} must be an int from 0 to 2**31-1 (as "
+                "ExperimentConfig.seed)."
+            )
         options = dict(self.train_options or {})
         options.update({k: getattr(self, k) for k in _TRAIN_KEYS if getattr(self, k) is not None})
         try:

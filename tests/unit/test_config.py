@@ -138,3 +138,12 @@ def test_auto_min_steps_floors_only_small_data(
         )
         == 50
     )
+
+
+def test_a_seed_numpy_cannot_take_is_refused_in_the_config() -> None:
+    from textclf.config import apply_overrides
+    from textclf.errors import ConfigError
+
+    for bad in ("-1", str(2**31)):
+        with pytest.raises(ConfigError, match="seed"):
+            apply_overrides(ExperimentConfig(), [f"seed={bad}"])

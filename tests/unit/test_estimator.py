@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sklearn.base import clone
 
@@ -61,3 +62,14 @@ def test_a_scikit_learn_classifier_that_says_when_it_is_not_fitted():
 def test_validation_texts_without_labels_are_refused_before_training():
     with pytest.raises(ConfigError, match="give X_val and y_val together"):
         TextClassifier().fit(["a", "b"], ["x", "y"], X_val=["c"])
+
+
+def test_a_seed_outside_what_numpy_takes_is_one_clear_error() -> None:
+    from textclf.errors import ConfigError
+
+    for bad in (-1, 2**31, 1.5, True):
+        with pytest.raises(
+            ConfigError, match=r"random_state=.* must be an int from 0 to 2\*\*31-1"
+        ):
+            TextClassifier(random_state=bad)._configs()  # type: ignore[arg-type]
+    TextClassifier(random_state=np.int64(7))._configs()  # what scikit-learn's search passes

@@ -489,7 +489,13 @@ class TuneConfig(_Section):
 class ExperimentConfig(_Section):
     """Everything one run needs; saved as ``config.yaml`` in the model folder."""
 
-    seed: int = 42
+    seed: int = Field(
+        default=42,
+        ge=0,
+        le=2**31 - 1,
+        description="Seeds the splits, the sampler, initialisation and dropout (0 to 2^31-1: "
+        "what numpy and scikit-learn take, with room for the restarts' offsets).",
+    )
     output_dir: str | None = None
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
