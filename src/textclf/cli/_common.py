@@ -486,6 +486,8 @@ class Measurement:
             raise TextclfError(
                 f"--{name.replace('_', '-')} {value}: {first['msg'][0].lower()}{first['msg'][1:]}."
             ) from e
+        if not 0 <= self.seed < 2**31:
+            raise TextclfError(f"--seed {self.seed}: must be from 0 to 2^31-1.")
         return {
             "eval_config": config,
             "seed": self.seed,

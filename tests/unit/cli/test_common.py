@@ -14,6 +14,7 @@ from textclf.errors import TextclfError
         ({"n_resamples": 50}, "--n-resamples 50: input should be greater than or equal to 100."),
         ({"ci_method": "bcaa"}, "--ci-method bcaa: input should be 'percentile' or 'bca'."),
         ({"confidence": 1.5}, "--confidence 1.5: input should be less than 1."),
+        ({"seed": -1}, "--seed -1: must be from 0 to 2^31-1."),
     ],
 )
 def test_a_bad_measurement_option_is_named_as_typed(options: dict, message: str):
