@@ -350,10 +350,23 @@ def fit_decision_rule(
     )
     if calibrate:
         t = fit_temperature(logits, y, multilabel=multilabel)
+        wrong = (
+            np.any((logits > 0) != y.astype(bool), axis=1)
+            if multilabel
+            else np.argmax(logits, axis=1) != y
+        )
         if min(abs(np.log(t / b)) for b in _T_BOUNDS) < 1e-2:
             rule.notes.append(
                 f"temperature not kept: the validation log-loss kept falling to the search "
                 f"bound (T = {t:.3g}), so {len(y)} validation examples cannot calibrate it"
+            )
+        elif t < 1 and not wrong.any():
+            # Sharpening only ever looks better on a split without a mistake (the prior
+            # alone stops it); the first mistake on new data then costs a huge log-loss.
+            rule.notes.append(
+                f"temperature not kept: the {len(y)} validation examples are all decided "
+                f"correctly, so they cannot show how far to sharpen the probabilities (the "
+                f"fit gave T = {t:.3f})"
             )
         else:
             rule.temperature = t

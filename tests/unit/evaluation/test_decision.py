@@ -55,6 +55,29 @@ def test_perfectly_separated_validation_does_not_drive_the_temperature_to_a_boun
     assert abs(np.log(rule.temperature)) < 0.05
 
 
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_no_sharpening_from_a_validation_split_without_a_mistake(task: str):
+    # Every example decided right, with small margins: the NLL fit sharpens (T < 1), but
+    # nothing in the split shows how far that is safe.
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 30)
+    margin = 0.5 + rng.random(60)
+    if task == "binary":
+        logits = np.stack([-margin * (2 * y - 1), margin * (2 * y - 1)], axis=1) / 2
+        labels = y
+    else:
+        labels = np.stack([y, 1 - y], axis=1)
+        logits = np.where(labels == 1, 1, -1) * margin[:, None]
+    rule = fit_decision_rule(task, ["a", "b"], logits, labels, tune_thresholds=False)
+    assert rule.temperature == 1.0
+    assert any("all decided correctly" in n and "T = 0." in n for n in rule.notes), rule.notes
+    # One mistake, and the fitted temperature is the data's to decide again.
+    wrong = logits.copy()
+    wrong[0] = -wrong[0]
+    refit = fit_decision_rule(task, ["a", "b"], wrong, labels, tune_thresholds=False)
+    assert not any("all decided correctly" in n for n in refit.notes)
+
+
 def test_a_real_temperature_is_kept():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)
