@@ -350,6 +350,12 @@ def _check_leakage(train: Split, other: Split, out: list[Finding]) -> None:
         )
 
 
+def _some(names: Sequence[str], shown: int = 5) -> str:
+    """The first ``shown`` names, and how many more there are: a list cut short says so."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{list(names[:shown])}{more}"
+
+
 def _check_imbalance(
     name: str, summary: SplitSummary, space: LabelSpace, out: list[Finding]
 ) -> None:
@@ -361,7 +367,7 @@ def _check_imbalance(
                 "warning",
                 "label_without_examples",
                 name,
-                f"{summary.source}: label(s) {absent[:5]} have no training example and will "
+                f"{summary.source}: label(s) {_some(absent)} have no training example and will "
                 "never be predicted; add examples or drop them from the label names.",
                 len(absent),
             )
@@ -377,7 +383,7 @@ def _check_imbalance(
                 "warning",
                 "label_missing_from_split",
                 name,
-                f"{summary.source}: label(s) {absent[:5]} have no {name} example, so {use}; add "
+                f"{summary.source}: label(s) {_some(absent)} have no {name} example, so {use}; add "
                 f"examples of them to the {name} file, or leave the {name} split out and let "
                 "textclf carve a stratified one.",
                 len(absent),

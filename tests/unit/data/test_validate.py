@@ -347,3 +347,11 @@ def test_a_validation_split_without_a_class_is_warned_about(tmp_path: Path) -> N
     both = _split(tmp_path, "validation", [("e", "x"), ("f", "y")])
     report = validate_splits({"train": train, "validation": both}, AB)
     assert "label_missing_from_split" not in {f.code for f in report.findings}
+
+
+def test_a_long_list_of_missing_labels_says_how_many_more() -> None:
+    from textclf.data.validate import _some
+
+    names = [f"l{i}" for i in range(7)]
+    assert _some(names) == "['l0', 'l1', 'l2', 'l3', 'l4'] and 2 more"
+    assert _some(names[:5]) == "['l0', 'l1', 'l2', 'l3', 'l4']"
