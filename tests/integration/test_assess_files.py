@@ -32,6 +32,8 @@ def test_evaluate_returns_arrays_beside_the_document(trained_run):
     assert not any(key.startswith("_") for key in doc)  # no arrays smuggled in the document
     assert set(ev.baseline_proba) == set(doc["baselines"]) >= {"tfidf_lr", "majority"}
     assert doc["comparison"]["baseline"] in doc["baselines"]
+    assert doc["comparison"]["sides"] == "a: the baseline, b: the model; difference = b - a"
+    assert doc["comparison"]["b"]["value"] == doc["metrics"][doc["comparison"]["metric"]]["value"]
 
 
 def test_compare_measures_baselines_as_evaluate_does(trained_run):

@@ -9,7 +9,8 @@
      "thresholds": {"values": …, "decision_rule": {…}},
      "at_default_threshold": {"metrics": {…}} | null,
      "baselines": {name: {"name": "TF-IDF + logistic regression", "metrics": {…}}},
-     "comparison": {"baseline": name, "metric": …, "difference": {…}, "p_value": …, …} | null}
+     "comparison": {"baseline": name, "metric": …, "sides": "a: the baseline, b: the model; …",
+                    "a": {…}, "b": {…}, "difference": {…}, "p_value": …, …} | null}
 
 Every interval contains its value. One that is not the plain ``ci_method`` interval
 (BCa that fell back to percentile, a percentile interval widened to reach the value)
@@ -95,7 +96,13 @@ def metrics_document(
         },
         "comparison": None
         if comparison is None
-        else {"baseline": comparison_baseline, "model": "transformer", **comparison.to_dict()},
+        else {
+            "baseline": comparison_baseline,
+            "model": "transformer",
+            # Which side is which: the paired bootstrap's a and b say nothing by themselves.
+            "sides": "a: the baseline, b: the model; difference = b - a",
+            **comparison.to_dict(),
+        },
     }
     if extra:
         doc.update(extra)
