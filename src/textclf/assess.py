@@ -502,19 +502,10 @@ def model_spec(spec: ColumnSpec | None, folder: str | os.PathLike[str] | None) -
     without this, every such cell would be one unknown label.
     """
     spec = spec or ColumnSpec()
-    config = Path(folder) / "config.yaml" if folder is not None else None
-    if spec.label_separator is not None or spec.label_columns or config is None:
+    if spec.label_separator is not None or spec.label_columns or folder is None:
         return spec
-    if not config.is_file():
-        return spec
-    import yaml
-
-    try:
-        data = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("data") or {}
-    except (OSError, yaml.YAMLError, AttributeError):
-        return spec
-    separator = data.get("label_separator") if isinstance(data, dict) else None
-    if not isinstance(separator, str) or not separator:
+    separator = _trained_data_setting(Path(folder), "label_separator")
+    if separator is None:
         return spec
     logger.info("Labels split at %r, as in the model's training (its config.yaml).", separator)
     return dataclasses.replace(spec, label_separator=separator)
@@ -532,30 +523,32 @@ def check_sources(spec: ColumnSpec | None, *paths: str | None) -> None:
             check_source(path, file_format)
 
 
-def _warn_if_seen(data: str, split: Split, predictor: Predictor) -> None:
-    """Warn when ``data`` is the file the model was trained or validated on.
+def _warn_if_seen(data: str, split: Split, predictors: Sequence[Predictor]) -> None:
+    """Warn when ``data`` is the file a model was trained or validated on.
 
-    Its fingerprint (the file's sha256) is the one ``textclf.json`` recorded: the scores
-    would measure what the model has seen. (``calibrate`` refuses the test file itself.)
+    Its fingerprint (the file's sha256, computed once for all models) is the one
+    ``textclf.json`` recorded: the scores would measure what the model has seen.
+    (``calibrate`` refuses the test file itself.)
     """
     from textclf.data.prepare import fingerprint
 
-    recorded = (predictor.info.data or {}).get("fingerprints") or {}
-    seen = [name for name in ("train", "validation") if recorded.get(name)]
-    if not seen:
-        return
-    fp = fingerprint(data, split)
-    for name in seen:
-        if fp == recorded[name]:
+    fp: str | None = None
+    for predictor in predictors:
+        recorded = (predictor.info.data or {}).get("fingerprints") or {}
+        seen = [name for name in ("train", "validation") if recorded.get(name)]
+        if seen and fp is None:
+            fp = fingerprint(data, split)
+        name = next((name for name in seen if recorded[name] == fp), None)
+        if name is not None:
             use = "trained" if name == "train" else "validated (checkpoint and rule chosen)"
             logger.warning(
-                "%s is the %s file the model was %s on (its fingerprint is in textclf.json), "
-                "so these scores are optimistic; evaluate on held-out data.",
+                "%s is the %s file %s was %s on (its fingerprint is in textclf.json), so "
+                "these scores are optimistic; evaluate on held-out data.",
                 data,
                 name,
+                predictor.folder or "the model",
                 use,
             )
-            return
 
 
 def _warn_if_shared(data: str, split: Split, train: str, train_split: Split) -> None:
@@ -584,10 +577,9 @@ def _file_baselines(
 ) -> dict[str, BaselineClassifier] | None:
     """Baselines fitted on a labelled file with the model's backbone; ``None`` without one.
 
-    Also warns when the evaluated file ``data`` (read as ``split``) is one the model or
-    the baselines have seen.
+    Also warns when the evaluated file ``data`` (read as ``split``) shares texts with
+    ``train``, which the baselines are fitted on.
     """
-    _warn_if_seen(data, split, predictor)
     if not train:
         return None
     info = predictor.info
@@ -621,6 +613,7 @@ def evaluate_files(
     predictor = as_predictor(model, batch_size=batch_size, backend=backend)
     spec = model_spec(spec, predictor.folder)
     split = read_labelled(data, spec, predictor.space, "test")
+    _warn_if_seen(data, split, [predictor])
     assessment = assess(
         predictor,
         split,
@@ -708,7 +701,7 @@ def calibrate_folder(
         fitted_on=str(data),
     )
     when = time.strftime("%Y-%m-%d %H:%M")
-    test = _recorded_test_file(folder)
+    test = _trained_data_setting(folder, "test")  # None: the test split was carved
     out = f"{folder / 'eval' / Path(test).stem}/" if test else f"{folder / 'eval'}/<test file>/"
     reason = (
         f"the decision rule was refitted by textclf calibrate on {data} ({when}); the metrics "
@@ -732,16 +725,17 @@ def calibrate_folder(
     return rule
 
 
-def _recorded_test_file(folder: Path) -> str | None:
-    """The test file named in the folder's ``config.yaml`` (``None`` when it was carved)."""
+def _trained_data_setting(folder: Path, key: str) -> str | None:
+    """A non-empty ``data.<key>`` string of the folder's ``config.yaml`` (the run's
+    settings), or ``None`` when the folder has none or the file cannot be read."""
     import yaml
 
     try:
-        data = (yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {})["data"]
+        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
+        value = config["data"][key]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
-    test = data.get("test") if isinstance(data, dict) else None
-    return test if isinstance(test, str) and test else None
+    return value if isinstance(value, str) and value else None
 
 
 def _shared_with_test(folder: Path, texts: Sequence[str]) -> int:
@@ -780,8 +774,7 @@ def compare_files(
     spec = model_spec(spec, predictors[0].folder)
     space = predictors[0].space
     split = read_labelled(data, spec, space, "test")
-    for other in predictors[1:]:
-        _warn_if_seen(data, split, other)
+    _warn_if_seen(data, split, predictors)
     return compare_models(
         predictors,
         split,

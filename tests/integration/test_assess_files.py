@@ -132,7 +132,7 @@ def test_evaluating_on_seen_texts_is_warned_about(trained_run, caplog: pytest.Lo
     assert "optimistic" not in caplog.text  # held-out data, a separate training file
     with caplog.at_level("WARNING", logger="textclf.assess"):
         evaluate_files(run, train, eval_config=SMALL)
-    assert f"{train} is the train file the model was trained on" in caplog.text
+    assert f"{train} is the train file {run} was trained on" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="textclf.assess"):
         compare_files([run], test, train=test, eval_config=SMALL)
