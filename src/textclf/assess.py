@@ -35,7 +35,7 @@ import numpy as np
 from textclf.atomic import write_text_atomic
 from textclf.baselines import BASELINE_NAMES, BaselineClassifier
 from textclf.config import EvalConfig, ExperimentConfig
-from textclf.data.formats import check_source
+from textclf.data.formats import check_source, data_stem
 from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
@@ -702,7 +702,7 @@ def calibrate_folder(
     )
     when = time.strftime("%Y-%m-%d %H:%M")
     test = _trained_data_setting(folder, "test")  # None: the test split was carved
-    out = f"{folder / 'eval' / Path(test).stem}/" if test else f"{folder / 'eval'}/<test file>/"
+    out = f"{folder / 'eval' / data_stem(test)}/" if test else f"{folder / 'eval'}/<test file>/"
     reason = (
         f"the decision rule was refitted by textclf calibrate on {data} ({when}); the metrics "
         f"here were measured under the previous rule; textclf evaluate --model {folder} --data "

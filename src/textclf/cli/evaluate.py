@@ -18,6 +18,7 @@ from textclf.cli._common import (
     print_evaluation,
     run,
 )
+from textclf.data.formats import data_stem
 
 
 @column_options
@@ -49,7 +50,7 @@ def evaluate(
             spec=columns.spec(),
             **measurement.kwargs(),
         )
-        out = ev.write(output or (model / "eval" / Path(data).stem))
+        out = ev.write(output or (model / "eval" / data_stem(data)))
         print_evaluation(ev.document)
         print(
             f"Wrote {out / 'metrics.json'}, {out / 'metrics.md'} and {out / 'predictions.jsonl'}."

@@ -19,6 +19,7 @@ from textclf.cli._common import (
     run,
     split_csv,
 )
+from textclf.data.formats import data_stem
 from textclf.errors import TextclfError, did_you_mean
 
 
@@ -66,7 +67,7 @@ def report(
                 f"invalid --projections or --max-points: {e.errors()[0]['msg']}; "  # type: ignore[attr-defined]
                 "use a comma list of pca, tsne, umap and a sample size of at least 50."
             ) from e
-        out = output or (model / "eval" / Path(data).stem)
+        out = output or (model / "eval" / data_stem(data))
         assessment, notes = report_files(
             model,
             data,

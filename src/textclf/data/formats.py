@@ -2,6 +2,11 @@
 and how a CSV or TSV file is laid out.
 
 * **Format** comes from the extension (:data:`EXTENSIONS`), or ``data.format`` forces it.
+* **Compression.** A gzip, bzip2 or xz file (``train.csv.gz``, as pandas and datasets read
+  them) is read through the standard library's decompressor, found by its magic bytes, so
+  a compressed file saved without its ``.gz`` is read too; the format comes from the
+  extension before ``.gz``/``.bz2``/``.xz``. A damaged or truncated stream is refused
+  before any row is read (:func:`check_compressed`).
 * **Encoding.** Text files must be UTF-8; a byte-order mark (Excel's "CSV UTF-8") and
   CRLF line ends are fine. Any other encoding is refused with the encoding it looks like
   and the ``iconv`` command that converts it (see :func:`not_utf8_error` for why we do not
@@ -28,17 +33,21 @@ Example:
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
+import gzip
 import io
 import logging
+import lzma
 import os
 import re
 import shlex
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from textclf.errors import ConfigError, DataError
 
@@ -75,12 +84,23 @@ _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image", _GIVE_TEXT),
     (b"\xff\xd8\xff", "a JPEG image", _GIVE_TEXT),
     (b"GIF8", "a GIF image", _GIVE_TEXT),
-    (b"\x1f\x8b", "a gzip archive", "decompress it first (gunzip)"),
-    (b"\xfd7zXZ\x00", "an xz archive", "decompress it first (unxz)"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first"),
     (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
     (b"PAR1", "a Parquet file", "give it the .parquet extension"),
 )
+
+# Compressed streams, by their magic bytes: (name, opener, the command that decompresses
+# to standard output). bzip2's magic is "BZh", the block size, then the first block's
+# (or, for an empty stream, the end-of-stream) marker, so plain text starting "BZh" is not
+# taken for it.
+_COMPRESSIONS: tuple[tuple[re.Pattern[bytes], str, Any, str], ...] = (
+    (re.compile(rb"\x1f\x8b"), "gzip", gzip.open, "gzip -dc"),
+    (re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), "bzip2", bz2.open, "bzip2 -dc"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz", lzma.open, "xz -dc"),
+)
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+# What a damaged or truncated compressed stream raises while it is read.
+_STREAM_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, OSError)
 
 # Legacy encodings a non-UTF-8 text file is matched against: Windows' code pages (what
 # Excel's plain "CSV" writes, by locale), the East-Asian ones and KOI8-R.
@@ -110,6 +130,67 @@ _UNICODE_BOMS = (
     (codecs.BOM_UTF16_LE, "utf_16"),
     (codecs.BOM_UTF16_BE, "utf_16"),
 )
+
+
+def data_suffix(path: Path | str) -> str:
+    """The extension that names the format, lower-case: ``.csv`` for ``train.csv.gz``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSED_SUFFIXES:
+        return Path(path.stem).suffix.lower()
+    return suffix
+
+
+def data_stem(path: Path | str) -> str:
+    """The file name without its format and compression extensions: ``train`` for
+    ``train.csv.gz`` (names the ``eval/`` folder of a test file)."""
+    path = Path(path)
+    return Path(path.stem).stem if path.suffix.lower() in COMPRESSED_SUFFIXES else path.stem
+
+
+def _compression(path: Path) -> tuple[str, Any, str] | None:
+    """(name, opener, decompress command) of a compressed file, ``None`` for a plain one."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    for magic, name, opener, command in _COMPRESSIONS:
+        if magic.match(head):
+            return name, opener, command
+    return None
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """``path`` opened for reading bytes, decompressed where it is gzip, bzip2 or xz."""
+    found = _compression(path)
+    return found[1](path, "rb") if found else open(path, "rb")
+
+
+def open_text(path: Path, *, encoding: str = "utf-8", newline: str | None = None) -> IO[str]:
+    """``path`` opened for reading text, decompressed where it is gzip, bzip2 or xz."""
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, newline=newline)
+
+
+def check_compressed(path: Path) -> None:
+    """Read a compressed file through to its end, so a damaged one is refused up front.
+
+    Readers would otherwise fail in the middle (pandas, pyarrow and the standard library
+    all raise only when they reach the damage), after rows have been counted and read.
+
+    Raises:
+        DataError: a truncated or damaged gzip, bzip2 or xz stream.
+    """
+    found = _compression(path)
+    if found is None:
+        return
+    name, opener, command = found
+    try:
+        with opener(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except _STREAM_ERRORS as e:
+        raise DataError(
+            f"{path}: the {name} data is damaged or cut short ({e}); check it with "
+            f"'{command} {shlex.quote(str(path))} > /dev/null' and give a complete copy."
+        ) from e
 
 
 def check_source(source: str | os.PathLike[str], file_format: str = "auto") -> Path | None:
@@ -148,7 +229,7 @@ def is_saved_dataset(path: Path) -> bool:
 
 def _looks_like_hub_name(source: str) -> bool:
     return (
-        Path(source).suffix.lower() not in EXTENSIONS
+        data_suffix(source) not in EXTENSIONS
         and not source.startswith((".", "/", "~"))
         and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", source) is not None
     )
@@ -175,12 +256,14 @@ def detect_format(path: Path, forced: str = "auto") -> str:
     """Return ``csv``, ``tsv``, ``jsonl``, ``json`` or ``parquet`` for a file path."""
     if forced != "auto":
         return forced
-    fmt = EXTENSIONS.get(path.suffix.lower())
+    suffix = data_suffix(path)
+    fmt = EXTENSIONS.get(suffix)
     if fmt is None:
         known = ", ".join(sorted(EXTENSIONS))
         raise DataError(
-            f"{path}: unknown file type '{path.suffix or '(none)'}'; use one of {known} "
-            f"or pass --format {'|'.join(FORMATS)}."
+            f"{path}: unknown file type '{suffix or '(none)'}'; use one of {known} (also "
+            f"compressed: {', '.join(COMPRESSED_SUFFIXES)}) or pass --format "
+            f"{'|'.join(FORMATS)}."
         )
     return fmt
 
@@ -238,11 +321,13 @@ def _iconv_name(codec: str) -> str:
 
 
 def _convert_hint(path: Path, codec: str) -> str:
-    target = path.with_name(f"{path.stem}-utf8{path.suffix}")
-    return (
-        f"convert it with: iconv -f {_iconv_name(codec)} -t UTF-8 {shlex.quote(str(path))} > "
-        f"{shlex.quote(str(target))}"
-    )
+    found = _compression(path)
+    plain = Path(path.stem) if found else Path(path.name)  # train.csv.gz -> train.csv
+    target = path.with_name(f"{plain.stem}-utf8{plain.suffix}")
+    iconv = f"iconv -f {_iconv_name(codec)} -t UTF-8"
+    source = shlex.quote(str(path))
+    command = f"{found[2]} {source} | {iconv}" if found else f"{iconv} {source}"
+    return f"convert it with: {command} > {shlex.quote(str(target))}"
 
 
 def _first_non_utf8(path: Path) -> tuple[int, int, int] | None:
@@ -250,7 +335,7 @@ def _first_non_utf8(path: Path) -> tuple[int, int, int] | None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     fed = 0
     lines = 1
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         while chunk := f.read(1 << 20):
             buffered = decoder.getstate()[0]
             try:
@@ -285,7 +370,7 @@ def not_utf8_error(path: Path) -> DataError:
     if where is None:  # the caller saw a decode error; report it without a position
         return DataError(f"{path}: the file is not valid UTF-8; re-save it as UTF-8.")
     offset, line, value = where
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         f.seek(max(0, offset - _SNIFF_BYTES // 2))
         window = f.read(_SNIFF_BYTES)
     if _mostly_control(window):
@@ -307,12 +392,12 @@ def read_text_sample(path: Path) -> str:
     Raises:
         DataError: empty, binary, UTF-16 or non-UTF-8 files, or only blank space.
     """
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError(f"{path}: the file is empty; give a file with a header and data rows.")
-    with open(path, "rb") as f:
+    check_compressed(path)
+    with open_binary(path) as f:
         head = f.read(_SNIFF_BYTES)
-    whole = len(head) == size
+        whole = not f.read(1)
+    if not head:
+        raise DataError(f"{path}: the file is empty; give a file with a header and data rows.")
     for magic, what, fix in _SIGNATURES:
         if head.startswith(magic):
             raise DataError(f"{path}: this is {what}, not a text file; {fix}.")
@@ -363,9 +448,9 @@ class Dialect:
         return csv.reader(f, delimiter=self.delimiter, quoting=self.quoting, strict=strict)
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
+def _open_text(path: Path) -> IO[str]:
     # newline="": the csv module handles CRLF and newlines inside quoted fields itself.
-    return open(path, encoding="utf-8-sig", newline="")
+    return open_text(path, encoding="utf-8-sig", newline="")
 
 
 def _strictly_rfc4180(path: Path, delimiter: str) -> bool:

@@ -50,6 +50,7 @@ from textclf.data.formats import (
     EXTENSIONS,
     check_source,
     csv_header,
+    data_suffix,
     detect_format,
     diagnose_csv,
     read_text_sample,
@@ -268,7 +269,7 @@ def _as_raw_dataset(source: Any, spec: ColumnSpec, split_name: str) -> tuple[dat
 
 def _headerless_hint(spec: ColumnSpec, source: object) -> str:
     """For a delimited file read with a header row: the fix if its first line is data."""
-    if spec.column_names is not None or Path(str(source)).suffix.lower() not in (
+    if spec.column_names is not None or data_suffix(str(source)) not in (
         ".csv",
         ".tsv",
         ".tab",

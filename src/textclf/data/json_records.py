@@ -19,7 +19,7 @@ from typing import Any
 
 import datasets
 
-from textclf.data.formats import not_utf8_error
+from textclf.data.formats import not_utf8_error, open_text
 from textclf.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _plain_json_lines(path: Path) -> bool:
     try:
         # newline="\n": JSON Lines ends lines with \n (or \r\n) only, as pyarrow does; a
         # lone \r is JSON whitespace, and line numbers must be the reader's.
-        with open(path, encoding="utf-8", newline="\n") as f:
+        with open_text(path, newline="\n") as f:
             for lineno, line in enumerate(f, start=1):
                 obj = _json_line(line, lineno, str(path))
                 if obj is None:
@@ -216,7 +216,7 @@ def load_jsonl(path: Path) -> datasets.Dataset:
             return datasets.load_dataset("json", data_files=str(path), split="train")
         except Exception as e:  # types pyarrow still refuses: read the records ourselves
             logger.debug("%s: pyarrow's JSON reader failed (%s); parsing in Python.", path, e)
-    with open(path, encoding="utf-8", newline="\n") as f:
+    with open_text(path, newline="\n") as f:
         return _records_dataset(json_lines_records(f, str(path)), str(path))
 
 
@@ -229,7 +229,7 @@ def load_json(path: Path) -> datasets.Dataset:
     # A JSON document must be parsed whole anyway; rows become an Arrow table.
     try:
         # newline="": json counts lines by \n, so a \r must not become one.
-        with open(path, encoding="utf-8", newline="") as f:
+        with open_text(path, newline="") as f:
             text = f.read()
     except UnicodeDecodeError as e:
         raise not_utf8_error(path) from e

@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 # columns and formats import neither datasets nor pandas (tests/unit/data/test_formats.py).
 from textclf.data.columns import TEXT_CANDIDATES, pick_column
-from textclf.data.formats import check_named_columns, read_text_sample, sniff_dialect
+from textclf.data.formats import (
+    check_named_columns,
+    data_suffix,
+    open_text,
+    read_text_sample,
+    sniff_dialect,
+)
 from textclf.errors import DataError
 
 if TYPE_CHECKING:
@@ -111,7 +117,7 @@ class InputStats:
 def stream_format(path: Path, spec: ColumnSpec | InputColumns) -> str | None:
     """``csv``, ``tsv`` or ``jsonl`` when the streaming reader may read ``path``, else ``None``."""
     forced = spec.file_format
-    fmt = _STREAMED.get(path.suffix.lower()) if forced == "auto" else forced
+    fmt = _STREAMED.get(data_suffix(path)) if forced == "auto" else forced
     if fmt not in ("csv", "tsv", "jsonl") or not path.is_file():
         return None
     return fmt
@@ -134,7 +140,7 @@ def stream_rows(
     path = Path(source)
     fmt = stream_format(path, spec)
     if fmt is None:
-        raise NeedsFullReader(f"{path.suffix or 'no extension'}: not a streamed format")
+        raise NeedsFullReader(f"{data_suffix(path) or 'no extension'}: not a streamed format")
     stats.reader = "stream"
     sample = _sample(path)
     rows = _jsonl_rows(path, spec) if fmt == "jsonl" else _csv_rows(path, fmt, spec, sample)
@@ -228,7 +234,7 @@ def _csv_rows(
     # Separator and quoting decided as textclf.data.io decides them.
     dialect = sniff_dialect(path, fmt, sample, column_names=spec.column_names, quoting=spec.quoting)
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
+        with open_text(path, encoding="utf-8-sig", newline="") as f:
             reader = dialect.reader(f, strict=True)
             if spec.column_names:
                 header = list(spec.column_names)
@@ -277,7 +283,7 @@ def _jsonl_rows(path: Path, spec: ColumnSpec | InputColumns) -> Iterator[tuple[s
     id_seen = False
     try:
         # newline="\n": JSON Lines ends lines with \n only, as textclf.data.io reads them.
-        with open(path, encoding="utf-8", newline="\n") as f:
+        with open_text(path, newline="\n") as f:
             for lineno, line in enumerate(f, start=1):
                 if lineno == 1:
                     line = line.removeprefix("\ufeff")

@@ -27,6 +27,7 @@ from typing import Any
 from textclf._version import __version__
 from textclf.atomic import write_text_atomic
 from textclf.config import DataConfig, ExperimentConfig
+from textclf.data.formats import data_stem
 from textclf.errors import TextclfError, TrackingError, missing_extra
 from textclf.tracking.base import (
     DatasetRecord,
@@ -81,7 +82,7 @@ def default_experiment_name(data: DataConfig) -> str:
     path = Path(train)
     if not path.exists() and not path.suffix:
         return train.strip("/").replace("/", "-") or "textclf"  # a hub dataset name
-    name = path.stem if path.suffix else path.name
+    name = data_stem(path) if path.suffix else path.name
     if name.lower() in _GENERIC_STEMS:
         parent = path.parent if str(path.parent) not in ("", ".") else path.resolve().parent
         name = parent.name or name

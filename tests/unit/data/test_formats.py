@@ -61,3 +61,42 @@ def test_sniff_dialect(
         path, detect_format(path), sample, column_names=column_names, quoting=quoting
     )
     assert (dialect.delimiter, dialect.quoting) == expected
+
+
+def test_compressed_files_are_read_by_their_inner_extension_and_magic(tmp_path: Path) -> None:
+    import gzip
+
+    from textclf.data.formats import data_stem, data_suffix
+
+    assert detect_format(Path("train.csv.gz")) == "csv"
+    assert detect_format(Path("dev.JSONL.xz")) == "jsonl"
+    assert (data_suffix("a/test.tsv.bz2"), data_stem("a/test.tsv.bz2")) == (".tsv", "test")
+    with pytest.raises(DataError, match=r"unknown file type '\(none\)'"):
+        detect_format(Path("train.gz"))
+    # A gzip saved without its .gz is still read: compression is found by the magic bytes.
+    path = tmp_path / "train.csv"
+    path.write_bytes(gzip.compress("text,label\ncafé,x\n".encode()))
+    assert read_text_sample(path) == "text,label\ncafé,x\n"
+
+
+def test_a_truncated_gzip_is_refused_before_any_row_is_read(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "train.csv.gz"
+    rows = "".join(f"text number {i},label{i % 3}\n" for i in range(5000))
+    path.write_bytes(gzip.compress(("text,label\n" + rows).encode())[:-200])
+    with pytest.raises(DataError, match=r"train\.csv\.gz: the gzip data is damaged or cut short"):
+        read_text_sample(path)
+
+
+def test_a_compressed_non_utf8_file_gets_a_conversion_through_the_decompressor(
+    tmp_path: Path,
+) -> None:
+    import gzip
+
+    path = tmp_path / "train.csv.gz"
+    path.write_bytes(gzip.compress("text,label\ncafé au lait,x\n".encode("cp1252")))
+    with pytest.raises(
+        DataError, match=r"line 2: .*gzip -dc .*train\.csv\.gz \| iconv .*train-utf8\.csv"
+    ):
+        read_text_sample(path)

@@ -868,3 +868,15 @@ def test_a_mistyped_column_name_gets_the_nearest_column(tmp_path: Path) -> None:
         read_split(data, ColumnSpec(text="sentense"))
     assert "no text column 'sentense'; did you mean 'sentence'?" in str(info.value)
     assert "--text-column" in str(info.value)
+
+
+def test_a_gzipped_csv_reads_as_the_plain_file(tmp_path: Path) -> None:
+    import gzip
+
+    content = "text,label\nfirst text,a\nsecond text,b\n"
+    plain = _write(tmp_path / "train.csv", content)
+    packed = tmp_path / "train.csv.gz"
+    packed.write_bytes(gzip.compress(content.encode()))
+    a, b = read_split(str(plain), ColumnSpec()), read_split(str(packed), ColumnSpec())
+    assert b.dataset.to_dict() == a.dataset.to_dict()
+    assert b.dataset["labels"] == [["a"], ["b"]]

@@ -118,3 +118,21 @@ def test_chunks_hold_at_most_chunk_rows(tmp_path: Path):
     chunks = list(stream_rows(path, InputColumns(), chunk_rows=10, stats=InputStats()))
     assert [len(c) for c in chunks] == [10, 10, 5]
     assert [r for c in chunks for r in c.rows] == list(range(1, 26))
+
+
+@pytest.mark.parametrize("name", ["quoted.csv.gz", "records.jsonl.bz2", "plain.tsv.xz"])
+def test_compressed_files_stream_the_rows_of_the_plain_file(tmp_path: Path, name: str):
+    import bz2
+    import gzip
+    import lzma
+
+    plain_name, suffix = name.rsplit(".", 1)
+    content, spec = CASES[plain_name]
+    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[suffix]
+    plain, packed = tmp_path / plain_name, tmp_path / name
+    plain.write_text(content, encoding="utf-8", newline="")
+    with opener(packed, "wb") as f:
+        f.write(plain.read_bytes())
+    streamed, reference, fast, _ = _both(packed, spec)
+    assert fast.reader == "stream"
+    assert streamed == reference == _both(plain, spec)[0]
