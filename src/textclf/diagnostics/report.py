@@ -211,13 +211,14 @@ def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
         else:
             lengths[name] = np.array([len(t.split()) for t in chosen])
     parts = []
+    unit = "tokens" if tokenizer is not None else "words"
     sizes = pd.DataFrame(
         [
             {
                 "split": name,
                 "examples": len(texts),
                 "labels present": int(sum(1 for c in counts[name].values() if c)),
-                "median length": float(np.median(lengths[name])) if len(lengths[name]) else 0.0,
+                f"median {unit}": float(np.median(lengths[name])) if len(lengths[name]) else 0.0,
             }
             for name, (texts, _) in inputs.splits.items()
         ]
@@ -235,7 +236,6 @@ def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
             )
         )
     if lengths:
-        unit = "tokens" if tokenizer is not None else "words"
         caption = f"Text length in {unit}; the line marks the truncation length."
         if sampled:
             caption += f" Counted on a sample of {LENGTH_SAMPLE:,} texts for {', '.join(sampled)}."
