@@ -46,8 +46,9 @@ def apply_temperature(logits: np.ndarray, temperature: float, *, multilabel: boo
     return expit(z) if multilabel else np.exp(log_softmax(z, axis=1))
 
 
-def _nll(logits: np.ndarray, y_true: np.ndarray, temperature: float, multilabel: bool) -> float:
-    z = logits / temperature
+def mean_nll(logits: np.ndarray, y_true: np.ndarray, temperature: float, multilabel: bool) -> float:
+    """Mean negative log-likelihood (log-loss; per label for multi-label) at ``temperature``."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
     if multilabel:
         # log σ(z) = -log(1 + e^-z), computed stably
         return float(np.mean(y_true * np.logaddexp(0, -z) + (1 - y_true) * np.logaddexp(0, z)))
@@ -83,7 +84,7 @@ def fit_temperature(
     n = len(logits)
 
     def objective(log_t: float) -> float:
-        total = n * _nll(logits, y, float(np.exp(log_t)), multilabel)
+        total = n * mean_nll(logits, y, float(np.exp(log_t)), multilabel)
         return total if prior_sd is None else total + 0.5 * (log_t / prior_sd) ** 2
 
     res = minimize_scalar(

@@ -86,6 +86,12 @@ def test_a_real_temperature_is_kept():
     rule = fit_decision_rule("multiclass", ["a", "b", "c"], logits * 3.0, y)
     assert 2.0 < rule.temperature < 4.5  # the logits were blown up 3x: T undoes it
     assert any(n.startswith("temperature") and "fitted" in n for n in rule.notes)
+    note = next(n for n in rule.notes if n.startswith("temperature"))
+    # The note gives what the temperature did: log-loss (what it is fitted to) and ECE.
+    before, after = (float(v) for v in note.split("log-loss ")[1].split(",")[0].split(" -> "))
+    assert after < before
+    assert f"ECE {rule.ece_before:.4f} -> {rule.ece_after:.4f}" in note
+    assert ("ECE rose" in note) == (rule.ece_after > rule.ece_before)
 
 
 def test_tuned_threshold_kept_only_when_it_beats_the_plain_rule_beyond_noise():
