@@ -377,7 +377,7 @@ def _check_imbalance(
             "it picks the kept checkpoint and fits the decision rule blind to them"
             if name == "validation"
             else "the test scores say nothing about them"
-        )
+        ) + " (and macro averages count each as 0)"
         out.append(
             Finding(
                 "warning",

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from textclf.data.io import ColumnSpec, Split, read_split
@@ -19,6 +20,7 @@ from textclf.data.validate import (
     validate_splits,
 )
 from textclf.errors import DataError
+from textclf.evaluation.metrics import classification_metrics
 
 
 def _split(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Split:
@@ -344,6 +346,10 @@ def test_a_validation_split_without_a_class_is_warned_about(tmp_path: Path) -> N
     (finding,) = [f for f in report.findings if f.code == "label_missing_from_split"]
     assert finding.split == "validation" and finding.level == "warning"
     assert "['y'] have no validation example" in finding.message
+    # What the message says of macro averages holds: a perfect model scores 0.5 here.
+    assert "macro averages count each as 0" in finding.message
+    perfect = classification_metrics("multiclass", np.array([0, 0]), np.eye(2)[[0, 0]])
+    assert perfect["f1_macro"] == 0.5 and perfect["accuracy"] == 1.0
     both = _split(tmp_path, "validation", [("e", "x"), ("f", "y")])
     report = validate_splits({"train": train, "validation": both}, AB)
     assert "label_missing_from_split" not in {f.code for f in report.findings}
