@@ -343,6 +343,7 @@ def load_classifier(folder: str | os.PathLike[str]) -> PreTrainedModel:
     Raises:
         ModelLoadError: for a folder whose weights or config cannot be loaded.
     """
+    from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification
 
     try:
@@ -350,6 +351,11 @@ def load_classifier(folder: str | os.PathLike[str]) -> PreTrainedModel:
             model = AutoModelForSequenceClassification.from_pretrained(
                 folder, use_safetensors=True, trust_remote_code=False
             )
+    except SafetensorError as e:  # a truncated or overwritten weights file
+        raise ModelLoadError(
+            f"{folder}: the weights file (model.safetensors) is damaged ({e}); copy the "
+            "folder again from where it was saved, or retrain."
+        ) from e
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{folder}: cannot load the model ({e}).") from e
     return model.eval()

@@ -227,12 +227,16 @@ def test_the_server_answers_on_the_backend_it_is_given(exported: Path, backend: 
     settings = ServeSettings(backend=backend, device="cpu", max_wait_ms=0)
     texts = _texts(exported)[:8]
     expected = Predictor.from_folder(exported, backend="torch", device="cpu").predict(texts)
-    app = create_app(load_predictor(exported, settings), settings, model_dir=exported)
+    predictor = load_predictor(exported, settings)
+    app = create_app(predictor, settings, model_dir=exported)
     with TestClient(app) as client:
         info = client.get("/info").json()
         assert info["backend"].startswith(backend)  # onnx or onnx-int8
+        assert info["device"] == "cpu" and info["precision"] in ("fp32", "int8")
         answer = client.post("/v1/predict", json={"texts": texts})
     assert answer.status_code == 200, answer.text
+    if backend == "onnx":  # the server never loaded the torch model beside the session
+        assert predictor._torch is None
     labels = [record["label"] for record in answer.json()["predictions"]]
     if backend == "torch":
         assert labels == expected

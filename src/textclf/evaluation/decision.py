@@ -308,12 +308,13 @@ def _temperature_note(
 ) -> str:
     """What the kept temperature did on validation: log-loss (what it is fitted to) and ECE."""
     before, after = (mean_nll(logits, y, t, multilabel) for t in (1.0, rule.temperature))
+    ece_before, ece_after = rule.ece_before, rule.ece_after
+    assert ece_before is not None and ece_after is not None  # set before the note
     note = (
         f"temperature {rule.temperature:.3f} fitted on {len(y)} validation examples "
-        f"(log-loss {before:.4f} -> {after:.4f}, ECE {rule.ece_before:.4f} -> "
-        f"{rule.ece_after:.4f})"
+        f"(log-loss {before:.4f} -> {after:.4f}, ECE {ece_before:.4f} -> {ece_after:.4f})"
     )
-    if rule.ece_after > rule.ece_before:
+    if ece_after > ece_before:
         # Kept all the same: the temperature minimises the log-loss, a proper score; ECE
         # counts examples in 15 confidence bins and moves by noise on a small split.
         note += (

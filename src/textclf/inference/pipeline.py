@@ -279,11 +279,18 @@ class Predictor:
         return self._torch.device
 
     @property
+    def runs_on(self) -> str:
+        """Where predictions run (``cpu``, ``cuda``, …), without loading torch for ONNX."""
+        if self._onnx is not None:
+            return str(self._onnx.device)
+        return str(self.device)
+
+    @property
     def precision(self) -> str:
-        """``fp32``/``bf16`` (torch) or the ONNX file's kind (``onnx``, ``onnx-int8``)."""
+        """``fp32``/``bf16`` (torch), or the ONNX file's: ``fp32`` or ``int8``."""
         if self._onnx is None and self._torch is not None:
             return self._torch.precision
-        return self.backend
+        return "int8" if self.backend == "onnx-int8" else "fp32"
 
     def _load_torch(self) -> None:
         from textclf.inference.torch_backend import TorchBackend

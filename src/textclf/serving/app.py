@@ -360,7 +360,8 @@ def create_app(
         metrics=metrics,
         api_keys=tuple(k.encode("utf-8") for k in keys),
         max_chars=settings.chars_limit(info.max_length),
-        device=str(getattr(model, "device", "unknown")),
+        # runs_on: a Predictor's device without loading torch beside an ONNX session.
+        device=str(getattr(model, "runs_on", None) or getattr(model, "device", "unknown")),
     )
 
     async def warm_up() -> None:

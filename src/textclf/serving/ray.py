@@ -193,9 +193,30 @@ def run_ray(
         ModelLoadError: for a folder that is not a model folder.
         ConfigError: for fewer than one replica.
     """
-    from textclf.persistence import read_info
+    import gc
 
-    read_info(model_dir)  # one line now rather than a failure inside every replica
+    from textclf.serving.app import load_predictor
+    from textclf.serving.server import check_port_free
+
+    # Security and browser settings the replicas do not apply are refused, not ignored: a
+    # key file taken in silence would leave the model open to anyone who can reach it.
+    for name, value, flag in (
+        ("API keys", settings.api_key_file, "--api-key-file"),
+        ("CORS", settings.cors_origins, "--cors-origin"),
+    ):
+        if value:
+            raise ConfigError(
+                f"{flag}: Ray Serve's proxy does not apply {name}; serve without --ray (uvicorn "
+                f"applies them), or drop {flag} and put a gateway in front of Ray."
+            )
+    if replicas < 1:
+        raise ConfigError(f"--replicas must be at least 1, not {replicas}.")
+    check_port_free(host, port)
+    # Loaded once here: a folder no replica can load fails in one line, not in Ray's
+    # deployment error after its start-up.
+    checked = load_predictor(model_dir, settings)
+    del checked
+    gc.collect()
     stop = threading.Event()
     ray.init(include_dashboard=False)
     # After ray.init, whose core installs a SIGTERM handler that dumps a stack and dies.

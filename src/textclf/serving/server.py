@@ -159,11 +159,17 @@ def run_server(
         predictor = load_predictor(model_dir, settings)
         uvicorn.run(create_app(predictor, settings, model_dir=model_dir), **options)
         return
-    from textclf.persistence import read_info
-    from textclf.serving.app import APP_ENV
-
-    read_info(model_dir)  # the cheap check before N processes load it
+    import gc
     import json
+
+    from textclf.serving.app import APP_ENV, load_predictor
+
+    # Loaded once here before the workers: uvicorn's supervisor respawns a worker that
+    # dies at start-up, forever, so a folder no worker can load (damaged weights, no ONNX
+    # export for --backend onnx) must fail here, in one line, with exit 2.
+    checked = load_predictor(model_dir, settings)
+    del checked
+    gc.collect()
 
     os.environ[APP_ENV] = json.dumps(
         {"model_dir": str(Path(model_dir).resolve()), "settings": settings.to_json()}
