@@ -56,10 +56,10 @@ def test_several_workers_load_the_model_once_before_uvicorn_respawns_them(
     # uvicorn's supervisor respawns a worker that dies at start-up forever; the parent must
     # fail first, in one line.
     uvicorn = pytest.importorskip("uvicorn")
-    from textclf.errors import ModelLoadError
-
     import os
     import signal
+
+    from textclf.errors import ModelLoadError
 
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(a))
