@@ -543,16 +543,21 @@ class FeedbackStore:
         if include not in ("all", "correct", "corrected"):
             raise DataError(f"include={include!r}: use 'all', 'correct' or 'corrected'.")
         records = self.records(task=task, labels=labels, model_fingerprint=model_fingerprint)
-        if include != "all":
-            records = [r for r in records if r.verdict == include]
-        if not records:
+        # The newest verdict per text first, then the kind asked for: a correction the user
+        # later withdrew (a newer "correct") must not come back through include=corrected.
+        latest: dict[str, FeedbackRecord] = {}
+        for r in records:  # oldest first: a later verdict on the same text replaces it
+            latest[r.text] = r
+        newest = sorted(latest.values(), key=lambda r: r.id or 0)
+        kept = newest if include == "all" else [r for r in newest if r.verdict == include]
+        if not kept:
             raise DataError(
                 f"{self.path}: no feedback matches (include={include}"
                 + (f", task={task}" if task else "")
                 + (f", fingerprint={model_fingerprint}" if model_fingerprint else "")
                 + "); nothing was written."
             )
-        groups = Counter((r.task, tuple(sorted(r.model_labels))) for r in records)
+        groups = Counter((r.task, tuple(sorted(r.model_labels))) for r in kept)
         if len(groups) > 1:
             desc = "; ".join(
                 f"{t} with {len(labs)} labels ({', '.join(labs[:4])}{'…' if len(labs) > 4 else ''}): "
@@ -564,11 +569,7 @@ class FeedbackStore:
                 f"({desc}); export one set at a time with --model DIR (a model folder with "
                 "those labels)."
             )
-        latest: dict[str, FeedbackRecord] = {}
-        for r in records:  # oldest first: a later verdict on the same text replaces it
-            latest[r.text] = r
-        kept = sorted(latest.values(), key=lambda r: r.id or 0)
-        multilabel = records[0].task == "multilabel"
+        multilabel = kept[0].task == "multilabel"
         rows = [
             {
                 "text": r.text,
@@ -601,7 +602,7 @@ class FeedbackStore:
             n_rows=len(kept),
             n_correct=n_correct,
             n_corrected=len(kept) - n_correct,
-            n_superseded=len(records) - len(kept),
-            task=records[0].task,
-            labels=list(records[0].model_labels),
+            n_superseded=len(records) - len(newest),
+            task=kept[0].task,
+            labels=list(kept[0].model_labels),
         )

@@ -208,6 +208,19 @@ def test_export_keeps_the_newest_verdict_per_text(store: FeedbackStore, tmp_path
     assert (result.n_rows, result.n_superseded) == (2, 1)
 
 
+def test_a_withdrawn_correction_is_not_exported_as_corrected(
+    store: FeedbackStore, tmp_path: Path
+):
+    store.add(record("same text", ["alpha"], ["beta"]))  # first: corrected to beta
+    store.add(record("same text", ["alpha"], ["alpha"]))  # then: the prediction was right
+    store.add(record("wrong", ["alpha"], ["gamma"]))
+    result = store.export(tmp_path / "c.csv", include="corrected")
+    assert pd.read_csv(tmp_path / "c.csv")["text"].tolist() == ["wrong"]
+    assert (result.n_rows, result.n_superseded) == (1, 1)
+    result = store.export(tmp_path / "ok.csv", include="correct")
+    assert pd.read_csv(tmp_path / "ok.csv")["label"].tolist() == ["alpha"]
+
+
 def test_export_include_and_filters(store: FeedbackStore, tmp_path: Path):
     store.add(record("ok", ["alpha"], ["alpha"]))
     store.add(record("wrong", ["alpha"], ["beta"], model_fingerprint="sha256:" + "cd" * 32))
