@@ -105,6 +105,24 @@ def test_app_errors_stop_before_the_server(runner, tmp_path: Path, monkeypatch, 
     assert _FakeProcess.calls == []
 
 
+def test_app_on_a_port_in_use_stops_before_the_banner(runner, tmp_path: Path, monkeypatch):
+    import socket
+
+    model = _model(tmp_path / "run")
+    _FakeProcess.calls = []
+    monkeypatch.setattr(subprocess, "Popen", _FakeProcess)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["app", "--model", str(model), "--port", str(port), "--address", "127.0.0.1"]
+        result = runner.invoke(app, [*args, "--feedback-db", str(tmp_path / "f.db")])
+    assert result.exit_code == 2
+    assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--address" in result.stderr and "textclf app on" not in result.stdout
+    assert _FakeProcess.calls == []
+
+
 def test_hash_password_from_stdin(runner):
     result = runner.invoke(app, ["app", "hash-password", "--password-stdin"], input="s3cret\n")
     assert result.exit_code == 0, result.output

@@ -208,9 +208,7 @@ def test_export_keeps_the_newest_verdict_per_text(store: FeedbackStore, tmp_path
     assert (result.n_rows, result.n_superseded) == (2, 1)
 
 
-def test_a_withdrawn_correction_is_not_exported_as_corrected(
-    store: FeedbackStore, tmp_path: Path
-):
+def test_a_withdrawn_correction_is_not_exported_as_corrected(store: FeedbackStore, tmp_path: Path):
     store.add(record("same text", ["alpha"], ["beta"]))  # first: corrected to beta
     store.add(record("same text", ["alpha"], ["alpha"]))  # then: the prediction was right
     store.add(record("wrong", ["alpha"], ["gamma"]))

@@ -140,12 +140,14 @@ def app_main(
         from textclf.errors import ConfigError, missing_extra
         from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
         from textclf.persistence import discover_models
+        from textclf.ports import check_port_free
 
         if not model:
             raise ConfigError("no model given; pass --model DIR (a folder from 'textclf train').")
         discover_models(model)  # a folder with no model in it fails here, not in the browser
         if not 0 < port < 65536:
             raise ConfigError(f"--port {port}: must be between 1 and 65535.")
+        check_port_free(address, port, host_flag="--address")  # before the banner
         if theme not in ("auto", "light", "dark"):
             raise ConfigError(f"--theme {theme}: use auto, light or dark.")
         if max_upload_mb <= 0 or max_rows <= 0:

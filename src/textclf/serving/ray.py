@@ -195,8 +195,8 @@ def run_ray(
     """
     import gc
 
+    from textclf.ports import check_port_free
     from textclf.serving.app import load_predictor
-    from textclf.serving.server import check_port_free
 
     # Security and browser settings the replicas do not apply are refused, not ignored: a
     # key file taken in silence would leave the model open to anyone who can reach it.

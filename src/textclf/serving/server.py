@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import os
 import signal
-import socket
 import tempfile
 from pathlib import Path
 from types import FrameType
@@ -23,6 +22,7 @@ from typing import Any
 
 from textclf.errors import ConfigError, missing_extra
 from textclf.inference.onnx import env_threads
+from textclf.ports import check_port_free
 from textclf.serving.metrics import MULTIPROC_ENV
 from textclf.serving.settings import ServeSettings
 
@@ -70,27 +70,6 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     # (Server.capture_signals), which would end the process with 128 + 15 after a clean
     # drain. This handler, which uvicorn restores before re-raising, ends it with 0.
     raise SystemExit(0)
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Refuse a port another process listens on, before seconds go into loading the model.
-
-    Binds and releases it as uvicorn will (``SO_REUSEADDR``), so a port left in TIME_WAIT by
-    a server that just stopped still counts as free.
-
-    Raises:
-        ConfigError: naming the address, when it cannot be bound.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as e:
-            raise ConfigError(
-                f"--port {port}: cannot listen on {host}:{port} ({e.strerror}); stop what "
-                "uses it, or choose another --port or --host."
-            ) from None
 
 
 def run_server(
