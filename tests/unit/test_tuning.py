@@ -346,3 +346,37 @@ def test_the_untuned_trial_is_kept_unless_the_best_beats_it_by_more_than_noise(
     # Without an untuned trial there is nothing to compare with.
     alone = keep(best, [best])
     assert alone.trial is best and alone.note is None
+
+
+def test_trials_stopped_from_outside_are_run_again_not_counted(monkeypatch, tmp_path: Path):
+    from textclf.tuning import search as search_module
+    from textclf.tuning.storage import INTERRUPTED, counted_trials
+
+    state = optuna.trial.TrialState
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    for error in (
+        None,
+        INTERRUPTED,
+        "ValueError: bad",
+        "not run: the study already had its trials",
+    ):
+        trial = study.ask()
+        if error is not None:
+            trial.set_user_attr("error", error)
+        study.tell(trial, state=state.FAIL)
+    # A killed worker (no error recorded), Ctrl-C and a surplus ask have no outcome; the
+    # trial that failed on its own error has one and counts.
+    assert counted_trials(study.get_trials(), state) == 1
+
+    def run_trial(optuna_, study_, trial, *args, **kwargs):
+        study_.tell(trial, 0.5)
+
+    monkeypatch.setattr(search_module, "_run_trial", run_trial)
+    config = apply_overrides(ExperimentConfig(), ["tune.trials=3"])
+    ran = search_module._search(
+        optuna, study, config, config, [], url=url, metric="f1_macro", output=tmp_path,
+        tracker=None, data_args={}, callbacks=None,
+    )  # fmt: skip
+    assert ran == 2  # 1 counted failure + 2 new = the 3 trials asked for
+    assert [t.state for t in study.get_trials()][-2:] == [state.COMPLETE, state.COMPLETE]

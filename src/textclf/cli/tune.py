@@ -126,6 +126,6 @@ def tune(
         body,
         interrupted=lambda: (
             "interrupted: the study keeps its finished trials; run the same command again to "
-            "continue it."
+            "continue it (the interrupted trial is run again, so --trials still holds)."
         ),
     )

@@ -33,7 +33,7 @@ from textclf.run_folder import RunFolder
 from textclf.tracking.session import TrackingSession
 from textclf.tuning.selection import keep_trial
 from textclf.tuning.space import config_with, describe
-from textclf.tuning.storage import mask_url
+from textclf.tuning.storage import counted_trials, mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,9 @@ def finish(
     with FileLock(str(tuning / ".finish.lock")):
         trials = study.get_trials(deepcopy=False)
         counts = {s.name: sum(t.state == s for t in trials) for s in state}
+        stopped = len(trials) - counted_trials(trials, state)
+        counts["FAIL"] -= stopped
+        counts["STOPPED"] = stopped
         counts = {k: v for k, v in counts.items() if v}
         complete = [t for t in trials if t.state == state.COMPLETE]
         best = study.best_trial if complete else None
@@ -193,6 +196,11 @@ def _counts_sentence(counts: Mapping[str, int], total: int) -> str:
     ]
     if counts.get("RUNNING"):
         parts.append(f"{counts['RUNNING']} still running")
+    if counts.get("STOPPED"):
+        parts.append(
+            f"{counts['STOPPED']} stopped from outside (Ctrl-C or a killed worker; run again in "
+            "their place, not counted toward --trials)"
+        )
     return f"{total} trial(s): " + ", ".join(parts) + "."
 
 

@@ -48,8 +48,10 @@ from textclf.tuning.space import (
     trial_base,
 )
 from textclf.tuning.storage import (
+    INTERRUPTED,
     absolute_url,
     ask_lock,
+    counted_trials,
     import_optuna,
     make_pruner,
     make_sampler,
@@ -314,13 +316,13 @@ def _search(
             logger.info("tune.timeout_s (%.0f s) reached: no new trial is started.", tc.timeout_s)
             break
         with ask_lock(url):
-            existing = len(study.get_trials(deepcopy=False))
-            if existing >= tc.trials:
+            existing = study.get_trials(deepcopy=False)
+            if counted_trials(existing, state) >= tc.trials:
                 break
-            study.sampler = make_sampler(optuna, config, existing)
+            study.sampler = make_sampler(optuna, config, len(existing))
             trial = study.ask()
             trial.set_user_attr("worker", _worker())
-        if trial.number >= tc.trials:
+        if counted_trials(study.get_trials(deepcopy=False), state) > tc.trials:
             # A worker on another machine asked at the same moment: the study is full.
             trial.set_user_attr("error", "not run: the study already had its trials")
             study.tell(trial, state=state.FAIL)
@@ -406,7 +408,7 @@ def _run_trial(
                     folder, f"trial {number} was pruned (stopped early), so it has no model"
                 )
     except KeyboardInterrupt:
-        trial.set_user_attr("error", "interrupted")
+        trial.set_user_attr("error", INTERRUPTED)
         study.tell(trial, state=state.FAIL)
         raise
     except Exception as e:

@@ -150,11 +150,34 @@ def ask_lock(url: str) -> Iterator[None]:
 
     With the lock, workers that share a local storage never start more trials than
     ``tune.trials``; workers on several machines (a database server) can overshoot by
-    one trial each in a race, which the trial-number check in :func:`tune` turns into a
+    one trial each in a race, which the count after asking in :func:`_search` turns into a
     skipped trial.
     """
     with _local_lock(url, ".ask.lock"):
         yield
+
+
+#: The ``error`` a trial stopped by Ctrl-C records.
+INTERRUPTED = "interrupted"
+
+
+def stopped_from_outside(trial: Any, state: Any) -> bool:
+    """A trial with no outcome: stopped by Ctrl-C, left by a worker that was killed, or
+    asked for when the study was already full.
+
+    It does not count toward ``tune.trials``: the search runs another in its place, so a
+    study interrupted and continued still gets the trials asked for. A trial that failed
+    on its own (an error while training) has an outcome and counts.
+    """
+    if trial.state != state.FAIL:
+        return False
+    error = trial.user_attrs.get("error")
+    return error is None or error == INTERRUPTED or str(error).startswith("not run")
+
+
+def counted_trials(trials: Any, state: Any) -> int:
+    """How many of ``trials`` count toward ``tune.trials`` (see :func:`stopped_from_outside`)."""
+    return sum(1 for t in trials if not stopped_from_outside(t, state))
 
 
 def make_sampler(optuna: Any, config: ExperimentConfig, number: int) -> Any:
