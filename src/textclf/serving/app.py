@@ -366,7 +366,7 @@ def create_app(
 
     async def warm_up() -> None:
         try:
-            await batcher.submit(["warm-up"], request_id="warm-up")
+            await batcher.submit(["warm-up"], request_id="warm-up", counted=False)
         except Exception as e:
             state.failure = f"the model failed its warm-up batch ({_one_line(e)})"
             logger.error("Not ready: %s.", state.failure)

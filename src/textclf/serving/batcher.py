@@ -76,6 +76,7 @@ class _Entry:
     future: asyncio.Future[np.ndarray]
     queued_at: float
     request_id: str
+    counted: bool = True  # in the metrics (the start-up warm-up batch is not)
 
 
 @dataclass
@@ -173,7 +174,12 @@ class MicroBatcher:
         self._arriving = max(0, self._arriving + delta)
 
     def submit(
-        self, texts: Sequence[str], *, request_id: str = "-", arrived: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        request_id: str = "-",
+        arrived: bool = False,
+        counted: bool = True,
     ) -> asyncio.Future[np.ndarray]:
         """Queue ``texts``; the future gives their ``(n, k)`` rows in order.
 
@@ -181,6 +187,8 @@ class MicroBatcher:
             texts: The request's texts (already length-capped).
             request_id: Named in the log if the model fails.
             arrived: The request was counted by :meth:`arriving`; queueing ends that.
+            counted: Report the texts to the observer (``False`` for the warm-up batch,
+                which no client sent).
 
         Raises:
             ClosingError: the batcher is closing.
@@ -195,7 +203,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
         tokens = sum(estimate_tokens(t, self._max_length) for t in texts)
-        self._queue.append(_Entry(list(texts), tokens, future, loop.time(), request_id))
+        self._queue.append(_Entry(list(texts), tokens, future, loop.time(), request_id, counted))
         self._queued_texts += len(texts)
         self._queued_tokens += tokens
         self._report_depth()
@@ -337,12 +345,13 @@ class MicroBatcher:
                 offset += n
             self._answered = True
             self._throughput.add(time.monotonic(), done.texts)
-            if self._observer is not None:
+            counted = [entry for entry in batch if entry.counted]
+            if self._observer is not None and counted:
                 self._observer.batch_done(
-                    texts=done.texts,
-                    tokens=sum(entry.tokens for entry in batch),
+                    texts=sum(len(entry.texts) for entry in counted),
+                    tokens=sum(entry.tokens for entry in counted),
                     seconds=finished - done.started,
-                    waits=[done.started - entry.queued_at for entry in batch],
+                    waits=[done.started - entry.queued_at for entry in counted],
                 )
         except Exception as e:  # never let one batch end the loop
             logger.exception("Batch failed outside the model.")

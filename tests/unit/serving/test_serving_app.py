@@ -96,6 +96,8 @@ def test_health_ready_info_metrics_and_docs(multilabel_client: TestClient):
     c.post("/v1/predict", json={"texts": ["one", "two"]})
     metrics = c.get("/metrics").text
     assert 'textclf_requests_total{endpoint="/v1/predict",status="200"} 1.0' in metrics
+    # The two texts sent, not the start-up warm-up text no client sent.
+    assert "textclf_texts_total 2.0" in metrics
     assert "textclf_batch_size_texts_bucket" in metrics
     assert "textclf_queue_depth_texts" in metrics
     assert "textclf_texts_per_second" in metrics
