@@ -209,7 +209,9 @@ def read_info(directory: str | os.PathLike[str]) -> ModelInfo:
         try:
             data = json.loads(sidecar.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise ModelLoadError(f"{sidecar} line {e.lineno}: not valid JSON ({e.msg}).") from e
+            raise ModelLoadError(
+                f"{sidecar} line {e.lineno}: not valid JSON ({e.msg}); copy the model folder again from where it was saved, or retrain."
+            ) from e
         try:
             return ModelInfo.from_dict(data)
         except (KeyError, TypeError, ValueError) as e:

@@ -88,6 +88,7 @@ def test_app_starts_streamlit_with_the_options(runner, tmp_path: Path, monkeypat
         (["--port", "99999"], "--port 99999: must be between 1 and 65535"),
         (["--theme", "pink"], "--theme pink"),
         (["--auth", "users.toml"], "password hash is invalid"),
+        (["--model", "broken"], "textclf.json line 1: not valid JSON"),
     ],
 )
 def test_app_errors_stop_before_the_server(runner, tmp_path: Path, monkeypatch, args, message):
@@ -95,6 +96,8 @@ def test_app_errors_stop_before_the_server(runner, tmp_path: Path, monkeypatch, 
     model = _model(tmp_path / "run")
     (tmp_path / "users.toml").write_text('[users]\nann = "plain"\n')
     (tmp_path / "empty").mkdir()
+    broken = _model(tmp_path / "broken")
+    (broken / "textclf.json").write_text('{"task":')
     if args and args[0] != "--model":
         args = ["--model", str(model), *args]
     _FakeProcess.calls = []

@@ -139,12 +139,17 @@ def app_main(
         from textclf.auth import AUTH_FILE_ENV, load_users
         from textclf.errors import ConfigError, missing_extra
         from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
-        from textclf.persistence import discover_models
+        from textclf.persistence import discover_models, read_info
         from textclf.ports import check_port_free
 
         if not model:
             raise ConfigError("no model given; pass --model DIR (a folder from 'textclf train').")
-        discover_models(model)  # a folder with no model in it fails here, not in the browser
+        # A folder with no model in it, or a model folder given directly whose textclf.json
+        # is broken, fails here, not in the browser.
+        given = {m.expanduser().resolve() for m in model}
+        for folder in discover_models(model):
+            if folder.resolve() in given:
+                read_info(folder)
         if not 0 < port < 65536:
             raise ConfigError(f"--port {port}: must be between 1 and 65535.")
         check_port_free(address, port, host_flag="--address")  # before the banner
