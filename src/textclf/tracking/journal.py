@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 import uuid
 from collections.abc import Iterator
@@ -177,6 +178,12 @@ def find_journals(path: Path) -> list[Journal]:
     else:
         files = sorted(path.rglob(JOURNAL_FILE))
     if not files:
+        offline = sorted(path.rglob("offline-run-*")) if path.is_dir() else []
+        if offline:  # W&B keeps offline runs itself; its own command pushes them
+            raise TrackingError(
+                f"{path}: the run was recorded by W&B offline, which textclf does not sync; "
+                f"push it with: wandb sync {shlex.quote(str(offline[-1]))}"
+            )
         raise TrackingError(
             f"{path}: no tracking records here (no tracking/*/{JOURNAL_FILE}); the run was "
             "recorded directly or with tracking off, so there is nothing to sync."

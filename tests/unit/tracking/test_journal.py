@@ -84,3 +84,14 @@ def test_find_journals_names_the_problem(tmp_path: Path) -> None:
         find_journals(tmp_path / "missing")
     with pytest.raises(TrackingError, match="no tracking records here"):
         find_journals(tmp_path)
+
+
+def test_a_wandb_offline_run_is_pointed_to_wandb_sync(tmp_path: Path) -> None:
+    from textclf.errors import TrackingError
+
+    (tmp_path / "run" / "tracking" / "wandb" / "offline-run-20261128_0625-abc").mkdir(parents=True)
+    with pytest.raises(TrackingError, match=r"W&B offline.*wandb sync .*offline-run-20261128"):
+        find_journals(tmp_path / "run")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(TrackingError, match="nothing to sync"):
+        find_journals(tmp_path / "plain")
