@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--naive-resamples", type=int, default=50, help="timed, then scaled")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
+    for name in ("n", "resamples", "naive_resamples", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1.")
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(

@@ -349,12 +349,13 @@ def main() -> None:
     if args.memory_only:
         memory_check([int(x) for x in args.rows.split(",")])
         return
+    # Nothing measured is an error (exit 1), so a script running the bench notices.
     if not BANKING77.is_file():
-        print(f"skipped: Banking77 test data not found at {BANKING77}")
-        return
+        raise SystemExit(f"nothing measured: Banking77 test data not found at {BANKING77}")
     if not (args.model / "textclf.json").is_file():
-        print(f"skipped: no trained model at {args.model} (see this script's docstring)")
-        return
+        raise SystemExit(
+            f"nothing measured: no trained model at {args.model} (see this script's docstring)"
+        )
     import torch
 
     from textclf.persistence import read_info

@@ -132,6 +132,23 @@ def load_cell(name: str, seed: int) -> Cell:
     raise SystemExit(f"unknown cell {name!r}")
 
 
+# The grid of the module docstring; other sizes of the same kinds work too (sst2-10000).
+CELLS = (
+    *(f"synth-{kind}-{n}" for kind in ("mc", "ml") for n in (200, 640, 2000)),
+    "sst2-500",
+    "sst2-2000",
+    "banking-10",
+    "banking-full",
+)
+
+
+def _valid_cell(name: str) -> bool:
+    kind, _, size = name.rpartition("-")
+    return name == "banking-full" or (
+        kind in ("synth-mc", "synth-ml", "sst2", "banking") and size.isdigit() and int(size) > 0
+    )
+
+
 def _needs_shared(name: str) -> bool:
     return name.startswith(("sst2", "banking"))
 
@@ -292,8 +309,15 @@ def summarize(path: Path, cells: list[str] | None, recipes: list[str] | None) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cells", default="synth-mc-640")
-    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument(
+        "--cells",
+        default="synth-mc-640",
+        help=f"Comma-separated cells: the grid {', '.join(CELLS)}, or other sizes of "
+        "the same kinds, e.g. sst2-10000 (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--seeds", default="0-4", help="Seeds: a range 0-4, a list 0,2,5, or both (0-2,7)."
+    )
     parser.add_argument("--recipe", default="default", help="A name for the --set overrides.")
     parser.add_argument(
         "--set", action="append", default=[], help="TrainConfig or ModelConfig key=value."
@@ -303,6 +327,16 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="Only print the table.")
     args = parser.parse_args()
     cells = [c for c in args.cells.split(",") if c]
+    unknown = [c for c in cells if not _valid_cell(c)]
+    if unknown:
+        parser.error(
+            f"unknown cell(s) {', '.join(unknown)}; use synth-mc-N, synth-ml-N, sst2-N, "
+            f"banking-N (per class) or banking-full, e.g. {', '.join(CELLS[:3])}."
+        )
+    try:
+        seeds = _parse_seeds(args.seeds)
+    except ValueError:
+        parser.error(f"--seeds {args.seeds}: give a range 0-4, a list 0,2,5, or both.")
     if args.summary:
         summarize(args.results, cells or None, None)
         return
@@ -314,11 +348,13 @@ def main() -> None:
             if line.strip():
                 r = json.loads(line)
                 done.add((r["cell"], r["recipe"], r["seed"]))
+    skipped = []
     for cell_name in cells:
         if _needs_shared(cell_name) and not DATA.is_dir():
             print(f"skipping {cell_name}: {DATA} not found", file=sys.stderr)
+            skipped.append(cell_name)
             continue
-        for seed in _parse_seeds(args.seeds):
+        for seed in seeds:
             if (cell_name, args.recipe, seed) in done:
                 continue
             cell = load_cell(cell_name, seed)
@@ -336,6 +372,8 @@ def main() -> None:
                 + f" ({result['train_s']:.0f} s, {result['steps']} steps)",
                 flush=True,
             )
+    if len(skipped) == len(cells):
+        raise SystemExit(f"nothing run: every cell needs {DATA}, which was not found.")
     summarize(args.results, cells, None)
 
 

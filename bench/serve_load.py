@@ -261,6 +261,11 @@ def main() -> None:
         help="Extra 'textclf serve' option (repeatable).",
     )
     args = parser.parse_args()
+    if args.model is not None and not (args.model / "textclf.json").is_file():
+        parser.error(f"--model {args.model}: not a model folder of 'textclf train'.")
+    for name in ("requests", "concurrency", "single"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1.")
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     from textclf.serving.server import default_parallel_batches, default_threads
