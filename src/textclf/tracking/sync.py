@@ -96,7 +96,10 @@ def sync_runs(
             continue
         try:
             with sink.limits():
+                _, before = journal.progress(target)
                 result.run_id, done = sink.open_run(journal)
+                if before < 0:  # the header (seq 0) is applied: the run now exists there
+                    result.sent += 1
                 for record in journal.entries(after=done):
                     try:
                         sink.apply(result.run_id, record, journal)

@@ -98,6 +98,9 @@ def test_offline_run_is_kept_and_synced_once(
 
     first = sync_runs([run_dir], uri=store)
     assert [(r.ok, r.sent > 0) for r in first] == [(True, True)]
+    # The warning's count of records kept only locally is the count the sync sends.
+    (kept,) = [r.getMessage() for r in caplog.records if "kept only in" in r.getMessage()]
+    assert kept.startswith(f"Tracking: {first[0].sent} record(s) of run")
     run_id = first[0].run_id
     assert run_id is not None
     _check_run(store, run_id)
