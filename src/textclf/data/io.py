@@ -59,6 +59,7 @@ from textclf.data.formats import (
 from textclf.data.json_records import (
     json_document_records,
     json_lines_records,
+    json_list_row,
     load_json,
     load_jsonl,
 )
@@ -303,6 +304,12 @@ def canonicalize(
         raise DataError(
             f"{source}: no text column found (columns are {list(columns)}); "
             f"name it with --text-column{_headerless_hint(spec, source)}."
+        )
+    list_row = json_list_row(raw, text_col)
+    if list_row is not None:  # a list among texts, which the JSON reader kept as its JSON text
+        raise DataError(
+            f"{source} row {list_row}: the '{text_col}' value is a list, not text; give each "
+            "example's text as a string."
         )
     label_col: str | None = None
     label_cols: tuple[str, ...] | None = None

@@ -154,6 +154,23 @@ def _plain_json_lines(path: Path) -> bool:
     return plain
 
 
+#: Where a table read from JSON notes the rows whose value was a JSON list in a column
+#: of mixed kinds (stored as JSON text, see :func:`_uniform_column`), so that a text column
+#: can refuse them: ``DatasetInfo.description`` holds ``{"json_list_rows": {key: row}}``.
+_LIST_ROWS = "json_list_rows"
+
+
+def json_list_row(ds: datasets.Dataset, key: str) -> int | None:
+    """The first 1-based row where column ``key`` held a JSON list stored as its JSON text
+    (a column that mixes lists with other values), ``None`` if none."""
+    try:
+        noted = json.loads(ds.info.description or "{}").get(_LIST_ROWS, {})
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    row = noted.get(key)
+    return int(row) if row is not None else None
+
+
 def _uniform_column(values: list[Any], key: str, where: str) -> list[Any]:
     """One Arrow-compatible column from the JSON values of one key, possibly of mixed types.
 
@@ -196,8 +213,15 @@ def _records_dataset(records: list[dict[str, Any]], where: str) -> datasets.Data
     for record in records:
         keys.update(dict.fromkeys(record))
     columns = {str(k): _uniform_column([r.get(k) for r in records], str(k), where) for k in keys}
+    list_rows = {}
+    for key in keys:
+        values = [r.get(key) for r in records]
+        rows = [i for i, v in enumerate(values, start=1) if isinstance(v, list)]
+        if rows and len(rows) < sum(v is not None for v in values):
+            list_rows[str(key)] = rows[0]  # mixed with other values: stored as JSON text
+    info = datasets.DatasetInfo(description=json.dumps({_LIST_ROWS: list_rows}))
     try:
-        return datasets.Dataset.from_dict(columns)
+        return datasets.Dataset.from_dict(columns, info=info)
     except (TypeError, ValueError, OverflowError) as e:  # pyarrow's errors derive from these
         raise DataError(
             f"{where}: the values could not be stored as a table ({e}); give each key one "

@@ -880,3 +880,20 @@ def test_a_gzipped_csv_reads_as_the_plain_file(tmp_path: Path) -> None:
     a, b = read_split(str(plain), ColumnSpec()), read_split(str(packed), ColumnSpec())
     assert b.dataset.to_dict() == a.dataset.to_dict()
     assert b.dataset["labels"] == [["a"], ["b"]]
+
+
+def test_a_list_among_texts_in_json_lines_is_refused_with_its_row(tmp_path: Path) -> None:
+    # A column mixing text and lists is stored as JSON text (which the label parser reads
+    # back); as the text column, the list would be classified as '["a", "b"]'.
+    path = _write(
+        tmp_path / "mixed.jsonl",
+        '{"text": "one", "label": "x"}\n\n{"text": ["a", "b"], "label": "y"}\n'
+        '{"text": "three", "label": ["x", "y"]}\n',
+    )
+    with pytest.raises(DataError, match=r"mixed\.jsonl row 2: the 'text' value is a list"):
+        read_split(str(path), ColumnSpec())
+    # The same mix in the label column is a label list, as before.
+    path.write_text(
+        '{"text": "one", "label": "x"}\n{"text": "two", "label": ["x", "y"]}\n', encoding="utf-8"
+    )
+    assert read_split(str(path), ColumnSpec()).dataset["labels"] == [["x"], ["x", "y"]]
