@@ -27,15 +27,15 @@ from textclf.atomic import write_text_atomic
 from textclf.config import DiagnosticsConfig, EvalConfig, ExperimentConfig
 from textclf.data.io import ColumnSpec, Split
 from textclf.data.labels import LabelSpace
-from textclf.data.prepare import PreparedData, fingerprint, prepare_data
+from textclf.data.prepare import PreparedData, file_fingerprint, fingerprint, prepare_data
 from textclf.data.validate import ValidationReport
-from textclf.errors import ConfigError, RunFinishedError
+from textclf.errors import ConfigError, RunFinishedError, TextclfError
 from textclf.estimator import TextClassifier
 from textclf.evaluation.metrics import check_metric
 from textclf.inference.pipeline import Predictor
 from textclf.model_card import model_card
 from textclf.modeling import check_max_length, token_counter
-from textclf.persistence import ModelInfo, library_versions
+from textclf.persistence import ModelInfo, library_versions, read_info
 from textclf.run_folder import RunFolder
 from textclf.tracking.base import DatasetRecord, Tracker
 from textclf.tracking.session import TrackingSession
@@ -97,6 +97,19 @@ def _check_resumable(output: Path, space: LabelSpace) -> None:
         )
 
 
+def _other_training_file(folder: RunFolder, train: object) -> str | None:
+    """``train`` when it is a file other than the one the finished run recorded, else None."""
+    given = file_fingerprint(train)
+    if given is None:
+        return None
+    try:
+        recorded = (read_info(folder.path).data or {}).get("fingerprints") or {}
+    except TextclfError:
+        return None
+    trained = recorded.get("train")
+    return str(train) if isinstance(trained, str) and trained != given else None
+
+
 def _check_output_dir(
     folder: RunFolder, *, resume: bool, overwrite: bool, inputs: Sequence[object] = ()
 ) -> None:
@@ -121,9 +134,13 @@ def _check_output_dir(
                     )
     state = folder.state()
     if state == "finished" and resume and not overwrite:
+        other = _other_training_file(folder, inputs[0] if inputs else None)
         raise RunFinishedError(
-            f"{folder.path}: this run has already finished, so there is nothing to resume; "
-            "pass --overwrite to train it again, or choose a new --output."
+            f"{folder.path}: this run has already finished"
+            + (f" (on other training data than {other}, whose bytes differ)" if other else "")
+            + ", so there is nothing to resume; pass --overwrite to train it again"
+            + (" on this data" if other else "")
+            + ", or choose a new --output."
         )
     if state == "empty" or resume or overwrite:
         return

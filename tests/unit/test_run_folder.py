@@ -76,3 +76,27 @@ def test_clear_keeps_only_the_lock(tmp_path: Path):
     with folder.claim():
         folder.clear()
         assert [p.name for p in tmp_path.iterdir()] == [LOCK]
+
+
+def test_resume_on_a_finished_run_says_when_the_training_file_differs(tmp_path: Path):
+    import json
+
+    from textclf.data.prepare import file_fingerprint
+    from textclf.errors import RunFinishedError
+    from textclf.experiment import _check_output_dir
+
+    trained, other = tmp_path / "train.csv", tmp_path / "other.csv"
+    trained.write_text("text,label\na,x\n")
+    other.write_text("text,label\nb,y\n")
+    run = tmp_path / "run"
+    folder = RunFolder(run)
+    with folder.claim():
+        folder.set_state("finished")
+    sidecar = {"task": "multiclass", "labels": ["x", "y"]}
+    sidecar["data"] = {"fingerprints": {"train": file_fingerprint(trained)}}
+    (run / "textclf.json").write_text(json.dumps(sidecar))
+    with pytest.raises(RunFinishedError) as same:
+        _check_output_dir(folder, resume=True, overwrite=False, inputs=[str(trained)])
+    assert "other training data" not in str(same.value)
+    with pytest.raises(RunFinishedError, match=r"on other training data than .*other\.csv"):
+        _check_output_dir(folder, resume=True, overwrite=False, inputs=[str(other)])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,15 +72,20 @@ class PreparedData:
 _WHOLE_FILE = ("duplicate_text", "conflicting_labels", "stray_label_lists")
 
 
+def file_fingerprint(source: Any) -> str | None:
+    """``sha256:<hex>`` of the bytes of a data file, ``None`` for anything but a file."""
+    path = Path(str(source)) if isinstance(source, str | os.PathLike) else None
+    if path is None or not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
 def fingerprint(source: Any, split: Split) -> str:
-    path = Path(str(source)) if isinstance(source, str | Path) else None
-    if path is not None and path.is_file():
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return "sha256:" + h.hexdigest()
-    return "datasets:" + split.dataset._fingerprint
+    return file_fingerprint(source) or "datasets:" + split.dataset._fingerprint
 
 
 def _carve(
