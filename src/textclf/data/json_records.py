@@ -212,10 +212,11 @@ def _records_dataset(records: list[dict[str, Any]], where: str) -> datasets.Data
     keys: dict[str, None] = {}
     for record in records:
         keys.update(dict.fromkeys(record))
-    columns = {str(k): _uniform_column([r.get(k) for r in records], str(k), where) for k in keys}
-    list_rows = {}
+    columns: dict[str, list[Any]] = {}
+    list_rows: dict[str, int] = {}
     for key in keys:
         values = [r.get(key) for r in records]
+        columns[str(key)] = _uniform_column(values, str(key), where)
         rows = [i for i, v in enumerate(values, start=1) if isinstance(v, list)]
         if rows and len(rows) < sum(v is not None for v in values):
             list_rows[str(key)] = rows[0]  # mixed with other values: stored as JSON text

@@ -290,6 +290,23 @@ def load_predictor(model_dir: str | os.PathLike[str], settings: ServeSettings) -
     )
 
 
+def check_loadable(model_dir: str | os.PathLike[str], settings: ServeSettings) -> None:
+    """Load the model once and release it: for a process that starts others to serve it.
+
+    uvicorn's supervisor respawns a worker that dies at start-up forever, and Ray reports a
+    replica that cannot load only after its own start-up; a folder no worker can load
+    (damaged weights, no ONNX export for ``--backend onnx``) must fail here, in one line.
+
+    Raises:
+        ModelLoadError: for a folder that cannot be loaded.
+    """
+    import gc
+
+    predictor = load_predictor(model_dir, settings)
+    del predictor
+    gc.collect()
+
+
 def _delayed(
     infer: Callable[[list[str]], np.ndarray], ms: float
 ) -> Callable[[list[str]], np.ndarray]:

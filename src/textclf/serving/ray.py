@@ -193,10 +193,8 @@ def run_ray(
         ModelLoadError: for a folder that is not a model folder.
         ConfigError: for fewer than one replica.
     """
-    import gc
-
     from textclf.ports import check_port_free
-    from textclf.serving.app import load_predictor
+    from textclf.serving.app import check_loadable
 
     # Security and browser settings the replicas do not apply are refused, not ignored: a
     # key file taken in silence would leave the model open to anyone who can reach it.
@@ -212,11 +210,7 @@ def run_ray(
     if replicas < 1:
         raise ConfigError(f"--replicas must be at least 1, not {replicas}.")
     check_port_free(host, port)
-    # Loaded once here: a folder no replica can load fails in one line, not in Ray's
-    # deployment error after its start-up.
-    checked = load_predictor(model_dir, settings)
-    del checked
-    gc.collect()
+    check_loadable(model_dir, settings)  # not in Ray's deployment error after its start-up
     stop = threading.Event()
     ray.init(include_dashboard=False)
     # After ray.init, whose core installs a SIGTERM handler that dumps a stack and dies.

@@ -138,17 +138,11 @@ def run_server(
         predictor = load_predictor(model_dir, settings)
         uvicorn.run(create_app(predictor, settings, model_dir=model_dir), **options)
         return
-    import gc
     import json
 
-    from textclf.serving.app import APP_ENV, load_predictor
+    from textclf.serving.app import APP_ENV, check_loadable
 
-    # Loaded once here before the workers: uvicorn's supervisor respawns a worker that
-    # dies at start-up, forever, so a folder no worker can load (damaged weights, no ONNX
-    # export for --backend onnx) must fail here, in one line, with exit 2.
-    checked = load_predictor(model_dir, settings)
-    del checked
-    gc.collect()
+    check_loadable(model_dir, settings)  # before the workers, which uvicorn would respawn
 
     os.environ[APP_ENV] = json.dumps(
         {"model_dir": str(Path(model_dir).resolve()), "settings": settings.to_json()}

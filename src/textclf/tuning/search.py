@@ -49,6 +49,7 @@ from textclf.tuning.space import (
 )
 from textclf.tuning.storage import (
     INTERRUPTED,
+    NOT_RUN,
     absolute_url,
     ask_lock,
     counted_trials,
@@ -324,7 +325,7 @@ def _search(
             trial.set_user_attr("worker", _worker())
         if counted_trials(study.get_trials(deepcopy=False), state) > tc.trials:
             # A worker on another machine asked at the same moment: the study is full.
-            trial.set_user_attr("error", "not run: the study already had its trials")
+            trial.set_user_attr("error", NOT_RUN)
             study.tell(trial, state=state.FAIL)
             break
         ran += 1

@@ -159,6 +159,8 @@ def ask_lock(url: str) -> Iterator[None]:
 
 #: The ``error`` a trial stopped by Ctrl-C records.
 INTERRUPTED = "interrupted"
+#: The ``error`` of a trial asked for when the study already had its trials (a race).
+NOT_RUN = "not run: the study already had its trials"
 
 
 def stopped_from_outside(trial: Any, state: Any) -> bool:
@@ -172,7 +174,7 @@ def stopped_from_outside(trial: Any, state: Any) -> bool:
     if trial.state != state.FAIL:
         return False
     error = trial.user_attrs.get("error")
-    return error is None or error == INTERRUPTED or str(error).startswith("not run")
+    return error in (None, INTERRUPTED, NOT_RUN)
 
 
 def counted_trials(trials: Any, state: Any) -> int:
