@@ -39,3 +39,32 @@ def synthetic_texts(n: int, seed: int = 0) -> list[str]:
         out.append(" ".join(WORDS[j] for j in picks[at : at + k]))
         at += k
     return out
+
+
+def main() -> None:
+    """Print some of the texts the benchmarks would use, one per line."""
+    import argparse
+
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(
+        description="Helper module of the speed benchmarks: prints the texts they would use "
+        f"(BANKING77's test split from {BANKING77} when present, else synthetic banking "
+        "sentences)."
+    )
+    parser.add_argument("--n", type=int, default=5, help="how many texts to print (default 5)")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="print synthetic texts even when BANKING77 is present"
+    )
+    args = parser.parse_args()
+    if args.n < 1:
+        parser.error(f"--n must be at least 1, not {args.n}")
+    if BANKING77.is_file() and not args.synthetic:
+        texts = pd.read_csv(BANKING77)["text"].astype(str).head(args.n).tolist()
+    else:
+        texts = synthetic_texts(args.n)
+    print("\n".join(texts))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,12 @@ Metric set:
   ``precision|recall|f1_{micro,macro,weighted,samples}``, ``roc_auc_macro``,
   ``roc_auc_micro``, ``pr_auc_macro``, ``pr_auc_micro``, ``lrap``, ``coverage_error``.
 
+The sample-wise (``*_samples``) scores give an example with no true and no predicted
+label 1: nothing to find and nothing claimed is an exactly right answer (a pathology
+report without findings, a ticket with no tag). scikit-learn's ``zero_division`` scores
+it 0 or 1 together with the examples where only one side is empty; those still score 0
+here, as with ``zero_division=0`` (see :func:`sample_wise_scores`).
+
 :mod:`textclf.evaluation.bootstrap` recomputes every one of them on resamples; its
 vectorised formulas are tested against these values.
 
@@ -167,6 +173,44 @@ def ranking_per_example(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarr
     return lrap, coverage
 
 
+def sample_wise_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-example Jaccard, precision, recall and F1 of multi-label predictions.
+
+    An example with neither true nor predicted labels scores 1 on all four: its
+    prediction is exactly right. scikit-learn cannot express this with one
+    ``zero_division`` (that value also goes to an empty prediction of a non-empty set,
+    whose precision would then be 1); its ``zero_division=0`` values score such an
+    example 0, which on data where many examples rightly have no label (17% of the
+    demo's test reports) put ``f1_samples`` at 0.76 for a model with ``f1_micro`` 0.93.
+    Where only one side is empty, the undefined ratio is 0 (``zero_division=0``).
+    Jaccard and F1 equal scikit-learn's with ``zero_division=1`` (tested).
+
+    Args:
+        y_true: ``(n, k)`` 0/1 true labels.
+        y_pred: ``(n, k)`` 0/1 predictions.
+
+    Returns:
+        ``jaccard_samples``, ``precision_samples``, ``recall_samples`` and ``f1_samples``,
+        each ``(n,)``.
+    """
+    yb, pb = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
+    tp = (yb & pb).sum(1).astype(np.float64)
+    t, p = yb.sum(1).astype(np.float64), pb.sum(1).astype(np.float64)
+    both_empty = (t == 0) & (p == 0)
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        out = np.where(both_empty, 1.0, 0.0)
+        np.divide(num, den, out=out, where=den != 0)
+        return out
+
+    return {
+        "jaccard_samples": ratio(tp, t + p - tp),
+        "precision_samples": ratio(tp, p),
+        "recall_samples": ratio(tp, t),
+        "f1_samples": ratio(2 * tp, t + p),
+    }
+
+
 def single_label_metrics(
     y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:
@@ -258,11 +302,12 @@ def multilabel_metrics(
     out = {
         "subset_accuracy": _quiet(skm.accuracy_score, y_true, y_pred),
         "hamming_loss": _quiet(skm.hamming_loss, y_true, y_pred),
-        "jaccard_samples": _quiet(
-            skm.jaccard_score, y_true, y_pred, average="samples", zero_division=0
-        ),
     }
-    for avg in ("micro", "macro", "weighted", "samples"):
+    out |= {
+        name: float(values.mean()) if len(values) else float("nan")
+        for name, values in sample_wise_scores(y_true, y_pred).items()
+    }
+    for avg in ("micro", "macro", "weighted"):
         p, r, f, _ = skm.precision_recall_fscore_support(
             y_true, y_pred, average=avg, zero_division=0
         )

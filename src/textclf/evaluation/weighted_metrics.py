@@ -49,7 +49,12 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 
-from textclf.evaluation.metrics import ECE_BINS, ece_bin_index, ranking_per_example
+from textclf.evaluation.metrics import (
+    ECE_BINS,
+    ece_bin_index,
+    ranking_per_example,
+    sample_wise_scores,
+)
 
 #: Above this many prefix-sum entries, the closed-form jackknife of a micro-averaged
 #: average precision falls back to the generic path (only with very many labels per example).
@@ -575,16 +580,11 @@ def single_label_values(y: np.ndarray, proba: np.ndarray) -> dict[str, np.ndarra
 
 def multilabel_values(y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
     yb, pb = y == 1, pred == 1
-    tp = (yb & pb).sum(1)
-    t, p = yb.sum(1), pb.sum(1)
     lrap, coverage = ranking_per_example(y, proba)
     return {
         "subset_accuracy": (yb == pb).all(1).astype(np.float64),
         "hamming_loss": (yb != pb).mean(1),
-        "jaccard_samples": _div0(tp, t + p - tp),
-        "precision_samples": _div0(tp, p),
-        "recall_samples": _div0(tp, t),
-        "f1_samples": _div0(2 * tp, t + p),
+        **sample_wise_scores(y, pred),
         "lrap": lrap,
         "coverage_error": coverage,
     }

@@ -64,7 +64,7 @@ def _sklearn(task: str, y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.nd
         out |= {
             "subset_accuracy": skm.accuracy_score(y, pred, **sw),
             "hamming_loss": skm.hamming_loss(y, pred, **sw),
-            "jaccard_samples": skm.jaccard_score(y, pred, average="samples", zero_division=0, **sw),
+            "jaccard_samples": skm.jaccard_score(y, pred, average="samples", zero_division=1, **sw),
             "roc_auc_macro": skm.roc_auc_score(y[:, present], p[:, present], **sw),
             "pr_auc_macro": skm.average_precision_score(y[:, present], p[:, present], **sw),
             "roc_auc_micro": skm.roc_auc_score(y, p, average="micro", **sw),
@@ -101,6 +101,11 @@ def _sklearn(task: str, y: np.ndarray, p: np.ndarray, pred: np.ndarray, w: np.nd
     for avg in averages:
         prf = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0, **kw, **sw)
         out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = prf[:3]
+    if task == "multilabel":  # a row with no true and no predicted label scores 1 sample-wise
+        both_empty = np.average((y.sum(1) == 0) & (pred.sum(1) == 0), weights=w)
+        out["precision_samples"] += both_empty
+        out["recall_samples"] += both_empty
+        out["f1_samples"] = skm.f1_score(y, pred, average="samples", zero_division=1, **sw)
     return out
 
 

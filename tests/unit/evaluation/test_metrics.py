@@ -16,6 +16,7 @@ from textclf.evaluation.metrics import (
     greater_is_better,
     per_label_metrics,
     ranking_per_example,
+    sample_wise_scores,
 )
 
 
@@ -52,7 +53,7 @@ def test_multilabel_matches_sklearn():
     assert m["f1_micro"] == pytest.approx(skm.f1_score(y, pred, average="micro"))
     assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
     assert m["f1_samples"] == pytest.approx(
-        skm.f1_score(y, pred, average="samples", zero_division=0)
+        skm.f1_score(y, pred, average="samples", zero_division=1)
     )
     assert m["hamming_loss"] == pytest.approx(skm.hamming_loss(y, pred))
     assert m["subset_accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
@@ -170,7 +171,7 @@ def test_every_single_label_metric_matches_sklearn(k: int, decimals: int | None)
 @pytest.mark.parametrize("decimals", [None, 1])
 def test_every_multilabel_metric_matches_sklearn(decimals: int | None):
     y, p = _random_multilabel(300, 6, seed=3, decimals=decimals)
-    y[:4] = 0  # rows without labels: LRAP 1, coverage 0, sample-wise scores 0
+    y[:4] = 0  # rows without labels: LRAP 1, coverage 0, sample-wise scores 1 if none predicted
     y[4] = 1  # a row with every label
     m = classification_metrics("multilabel", y, p, threshold=[0.5, 0.4, 0.6, 0.5, 0.3, 0.7])
     pred = decide(p, "multilabel", threshold=[0.5, 0.4, 0.6, 0.5, 0.3, 0.7])
@@ -178,7 +179,7 @@ def test_every_multilabel_metric_matches_sklearn(decimals: int | None):
     ref = {
         "subset_accuracy": skm.accuracy_score(y, pred),
         "hamming_loss": skm.hamming_loss(y, pred),
-        "jaccard_samples": skm.jaccard_score(y, pred, average="samples", zero_division=0),
+        "jaccard_samples": skm.jaccard_score(y, pred, average="samples", zero_division=1),
         "roc_auc_macro": skm.roc_auc_score(y, p, average="macro"),
         "roc_auc_micro": skm.roc_auc_score(y, p, average="micro"),
         "pr_auc_macro": skm.average_precision_score(y, p, average="macro"),
@@ -191,6 +192,12 @@ def test_every_multilabel_metric_matches_sklearn(decimals: int | None):
         ref[f"precision_{avg}"] = skm.precision_score(y, pred, **kw)
         ref[f"recall_{avg}"] = skm.recall_score(y, pred, **kw)
         ref[f"f1_{avg}"] = skm.f1_score(y, pred, **kw)
+    # A row with no true and no predicted label scores 1 sample-wise, not sklearn's 0.
+    both_empty = np.mean((y.sum(1) == 0) & (pred.sum(1) == 0))
+    assert both_empty > 0
+    for name in ("precision_samples", "recall_samples"):
+        ref[name] += both_empty
+    ref["f1_samples"] = skm.f1_score(y, pred, average="samples", zero_division=1)
     for name, value in ref.items():
         assert m[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
 
@@ -290,3 +297,17 @@ def test_ranking_per_example_known_answer():
     # row 0: label 0 ranked 1st (1/1), label 2 ranked 3rd with 2 relevant at or above (2/3)
     assert lrap.tolist() == pytest.approx([(1 + 2 / 3) / 2, 1.0, 1 / 2])
     assert coverage.tolist() == [3, 0, 2]  # the tie at 0.3 counts both labels
+
+
+def test_sample_wise_scores_give_an_exactly_right_empty_prediction_one():
+    y = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 1, 0]])
+    pred = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0], [1, 0, 0]])
+    s = sample_wise_scores(y, pred)
+    # Row 0: nothing to find, nothing claimed. Row 1: a label missed with nothing claimed.
+    # Row 2: a label claimed with nothing to find. Row 3: one of two found.
+    assert s["jaccard_samples"].tolist() == [1.0, 0.0, 0.0, 0.5]
+    assert s["precision_samples"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert s["recall_samples"].tolist() == [1.0, 0.0, 0.0, 0.5]
+    assert s["f1_samples"] == pytest.approx([1.0, 0.0, 0.0, 2 / 3])
+    m = classification_metrics("multilabel", y, pred.astype(float))
+    assert m["f1_samples"] == pytest.approx((1 + 2 / 3) / 4)
