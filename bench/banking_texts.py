@@ -54,7 +54,9 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=5, help="how many texts to print (default 5)")
     parser.add_argument(
-        "--synthetic", action="store_true", help="print synthetic texts even when BANKING77 is present"
+        "--synthetic",
+        action="store_true",
+        help="print synthetic texts even when BANKING77 is present",
     )
     args = parser.parse_args()
     if args.n < 1:
