@@ -221,6 +221,33 @@ def test_a_killed_predict_leaves_no_half_written_file(model: Path, tmp_path: Pat
     assert not fresh.exists()
 
 
+def test_predict_imports_no_fitting_library(model: Path, tmp_path: Path):
+    """Applying a saved rule needs no scikit-learn, which with pandas costs 0.9 s of start-up.
+
+    (transformers itself imports scipy.optimize when it loads a model; the ONNX path, which
+    imports neither, is checked for it in test_onnx.py.)
+    """
+    src = tmp_path / "in.csv"
+    src.write_text("text\nhello\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from textclf.cli import main\n"
+        f"sys.argv = ['textclf', 'predict', '-m', {str(model)!r}, '-i', {str(src)!r},"
+        f" '-o', {str(tmp_path / 'o.jsonl')!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    heavy = [m for m in ('sklearn', 'pandas') if m in sys.modules]\n"
+        "    print('heavy', heavy)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert "heavy []" in done.stdout, done.stdout + done.stderr
+    assert (tmp_path / "o.jsonl").read_text().count("\n") == 1
+
+
 def test_backend_onnx_without_an_export_is_one_error_line(model: Path, tmp_path: Path):
     src = tmp_path / "in.csv"
     src.write_text("text\nhello\n", encoding="utf-8")

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax
 
 #: Number of equal-width confidence bins of the expected calibration error (Guo et al. 2017).
@@ -86,6 +85,10 @@ def fit_temperature(
     def objective(log_t: float) -> float:
         total = n * mean_nll(logits, y, float(np.exp(log_t)), multilabel)
         return total if prior_sd is None else total + 0.5 * (log_t / prior_sd) ** 2
+
+    # Imported here: applying a rule (every ``predict``) needs no optimiser, and
+    # scipy.optimize costs 0.5 s of start-up.
+    from scipy.optimize import minimize_scalar
 
     res = minimize_scalar(
         objective, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-4}

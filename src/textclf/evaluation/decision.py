@@ -37,7 +37,6 @@ from textclf.evaluation.calibration import (
     fit_temperature,
     mean_nll,
 )
-from textclf.evaluation.thresholds import tune_binary_threshold, tune_multilabel_thresholds
 
 #: Id given to a single-label prediction that abstains (top probability below ``reject_below``).
 ABSTAIN = -1
@@ -274,6 +273,8 @@ def _cross_fitted_gain(
     here each fold is decided by thresholds tuned on the other folds (cross-fitting), and
     the paired bootstrap over validation examples says whether the gain is more than noise.
     """
+    from textclf.evaluation.thresholds import tune_binary_threshold, tune_multilabel_thresholds
+
     n = len(y)
     rng = np.random.default_rng(seed)
     fold_of = rng.permutation(n) % folds
@@ -397,6 +398,10 @@ def fit_decision_rule(
     if rule.temperature != 1.0:
         rule.notes.append(_temperature_note(rule, logits, y, multilabel))
     if tune_thresholds and task in ("binary", "multilabel"):
+        # Imported where used: applying a rule (every ``predict``) needs no scikit-learn,
+        # which with the pandas it imports costs about 0.9 s of start-up.
+        from textclf.evaluation.thresholds import tune_binary_threshold, tune_multilabel_thresholds
+
         if multilabel:
             result = tune_multilabel_thresholds(
                 y, proba, labels=list(labels), min_positives=min_positives_per_label
