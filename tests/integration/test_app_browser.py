@@ -86,7 +86,7 @@ def served_app(trained_run, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser(tmp_path: Path) -> Iterator[object]:
     if CHROMIUM is None or DRIVER is None:
         pytest.skip(
             "no Chromium/chromedriver on PATH (Debian: apt-get install chromium chromium-driver; "
@@ -106,8 +106,11 @@ def browser() -> Iterator[object]:
         "--window-size=1366,900",  # a laptop screen
     ):
         options.add_argument(arg)
+    # Chromium keeps its profile's singleton socket in a directory under TMPDIR and leaves
+    # it there: give it the test's own directory, so that no run leaves one in /tmp.
+    service = webdriver.ChromeService(DRIVER, env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(DRIVER))
+        driver = webdriver.Chrome(options=options, service=service)
     except Exception as e:  # a browser that cannot start here is a missing resource
         pytest.skip(f"Chromium could not be started ({str(e).splitlines()[0]})")
     driver.set_page_load_timeout(60)
