@@ -27,7 +27,13 @@ def test_two_process_ddp_writes_a_complete_model_folder(
     if not Path(torchrun).exists():
         pytest.skip("torchrun is not installed beside this Python")
     out = tmp_path / "run"
-    env = {**os.environ, "TEXTCLF_TRACKING": "off", "OMP_NUM_THREADS": "1"}
+    # TMPDIR: torchrun's agent leaves a torchelastic_* directory there at each run.
+    env = {
+        **os.environ,
+        "TEXTCLF_TRACKING": "off",
+        "OMP_NUM_THREADS": "1",
+        "TMPDIR": str(tmp_path),
+    }
     cmd = [
         torchrun,
         "--nproc_per_node",

@@ -241,9 +241,12 @@ def test_a_run_reads_back_through_the_client(
     texts = [*pd.read_csv(tmp_path / "test.csv")["text"], "unknown words appear here"]
     expected = Predictor.from_folder(result.output_dir).predict(texts)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)  # models:/ URIs resolve through it
-    model = mlflow.pyfunc.load_model(f"models:/{logged.model_id}")
+    # MLflow downloads a models:/ URI to a new directory under TMPDIR unless told where.
+    (tmp_path / "m1").mkdir()
+    (tmp_path / "m2").mkdir()
+    model = mlflow.pyfunc.load_model(f"models:/{logged.model_id}", dst_path=str(tmp_path / "m1"))
     assert model.predict(pd.DataFrame({"text": texts}))["label"].tolist() == expected
-    registered = mlflow.pyfunc.load_model("models:/textclf-tiny/1")
+    registered = mlflow.pyfunc.load_model("models:/textclf-tiny/1", dst_path=str(tmp_path / "m2"))
     served = registered.predict(pd.DataFrame({"text": texts}))
     assert served["label"].tolist() == expected
     assert list(served.columns) == ["row", "label", "scores"]  # textclf's prediction record
@@ -306,6 +309,7 @@ def test_mlflow_models_serve_returns_the_labels_of_textclf_predict(
             **os.environ,
             "MLFLOW_TRACKING_URI": server.uri,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "TMPDIR": str(tmp_path),  # where it downloads the model, and leaves it
         },
         start_new_session=True,
     )
