@@ -85,9 +85,7 @@ def _two_way(
             "training; add examples, or give --validation and --test files."
         )
     if y.ndim == 2:
-        splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
-        rest, held = next(splitter.split(np.zeros(len(idx)), y[idx]))
-        return idx[rest], idx[held]
+        return _two_way_multilabel(y, idx, size, seed)
     counts = np.bincount(y[idx])
     n_classes = int((counts > 0).sum())
     # sklearn refuses to stratify when a class has a single member in this subset, or when
@@ -96,6 +94,35 @@ def _two_way(
     stratify = y[idx] if can_stratify else None
     rest, held = train_test_split(idx, test_size=size, random_state=seed, stratify=stratify)
     return np.sort(rest), np.sort(held)
+
+
+def _two_way_multilabel(
+    y: np.ndarray, idx: np.ndarray, size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_two_way` for multi-hot rows: rows with labels by iterative stratification,
+    rows without any label apart, at the same fraction.
+
+    Iterative stratification deals the label-less rows out last, to whichever side still
+    wants rows, which is rarely the held-out one: on the demo's reports (14% without a
+    finding) the test split got none of them at 3 seeds of 4, so its subset accuracy and
+    sample-wise scores never saw the easiest case. Splitting them apart keeps their share
+    in both sides.
+    """
+    none = y[idx].sum(axis=1) == 0
+    labelled, bare = idx[~none], idx[none]
+    if len(labelled) < 2:  # nothing to stratify on
+        rest, held = train_test_split(idx, test_size=size, random_state=seed)
+        return np.sort(rest), np.sort(held)
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+    rest, held = next(splitter.split(np.zeros(len(labelled)), y[labelled]))
+    n_bare_held = round(size * len(bare))
+    if len(held) + n_bare_held == 0 and len(bare):
+        n_bare_held = 1  # both parts rounded to nothing: hold one row, as sklearn's ceil does
+    bare = np.random.default_rng(seed).permutation(bare)
+    return (
+        np.sort(np.concatenate([labelled[rest], bare[n_bare_held:]])),
+        np.sort(np.concatenate([labelled[held], bare[:n_bare_held]])),
+    )
 
 
 def split_indices(
