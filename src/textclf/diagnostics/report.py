@@ -457,7 +457,7 @@ def _embeddings_section(
                     title=f"{titles[method]} of sentence embeddings",
                 ),
                 alt=f"{titles[method]} map of sentence embeddings",
-                caption=proj.note or f"All {len(proj.index):,} examples.",
+                caption=proj.note or f"{titles[method]}: all {len(proj.index):,} examples.",
             )
         )
         b.lap(f"{titles[method]} projection")
