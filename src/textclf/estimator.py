@@ -36,7 +36,7 @@ from sklearn.exceptions import NotFittedError
 from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfig
 from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
-from textclf.errors import ConfigError
+from textclf.errors import ConfigError, did_you_mean
 from textclf.evaluation.decision import DecisionRule, fit_decision_rule
 from textclf.inference.engine import texts_list
 from textclf.inference.pipeline import Predictor
@@ -49,14 +49,31 @@ logger = logging.getLogger(__name__)
 _TRAIN_KEYS = ("epochs", "max_steps", "batch_size", "learning_rate", "class_weighting")
 
 
-def _integer_labels(y: Any) -> bool:
-    """Whether every label in ``y`` (or in its lists, for multi-label) is an int, not a bool."""
+def _label_type(y: Any) -> str | None:
+    """``"int"`` or ``"bool"`` when every label in ``y`` (or in its lists) is one, else None.
+
+    textclf names labels by strings (bools become "0" and "1"); this records what ``fit``
+    was given, so that ``predict`` and ``classes_`` return it (scikit-learn's contract).
+    """
     if y is None:
-        return False
+        return None
     flat = [v for item in y for v in (item if isinstance(item, list | tuple) else [item])]
-    return bool(flat) and all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in flat
-    )
+    if not flat:
+        return None
+    if all(isinstance(v, bool | np.bool_) for v in flat):
+        return "bool"
+    if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in flat):
+        return "int"
+    return None
+
+
+def _from_name(name: str, label_type: str | None) -> Any:
+    """A label name back as the kind ``fit`` was given (see :func:`_label_type`)."""
+    if label_type == "int":
+        return int(name)
+    if label_type == "bool":
+        return name in ("1", "True", "true")
+    return name
 
 
 class NotFittedModelError(ConfigError, NotFittedError):
@@ -155,6 +172,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(
                 f"TextClassifier: random_state={seed!r} must be an int from 0 to 2**31-1 (as "
                 "ExperimentConfig.seed)."
+            )
+        tasks = ("auto", "binary", "multiclass", "multilabel")
+        if self.task not in tasks:
+            hint = did_you_mean(str(self.task), tasks) or "."
+            raise ConfigError(
+                f"TextClassifier: task={self.task!r} is not one of {', '.join(tasks)}{hint}"
             )
         options = dict(self.train_options or {})
         options.update({k: getattr(self, k) for k in _TRAIN_KEYS if getattr(self, k) is not None})
@@ -314,9 +337,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 commit=getattr(net.config, "_commit_hash", None),
             ),
         )
-        if not isinstance(X, Split) and _integer_labels(y):
+        label_type = None if isinstance(X, Split) else _label_type(y)
+        if label_type is not None:
             # sklearn's contract: predict returns labels of the kind fit was given.
-            self.info_.data = {**self.info_.data, "label_type": "int"}
+            self.info_.data = {**self.info_.data, "label_type": label_type}
         self._set_classes()
         self.rule_ = DecisionRule(task=space.task)
         self._predictor: Predictor | None = None
@@ -510,8 +534,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return p
 
     def predict_proba(self, X: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Probabilities ``(n, len(classes_))``; softmax rows or per-label sigmoids, calibrated."""
-        return self.predictor(batch_size=batch_size).predict_proba(texts_list(X))
+        """Probabilities ``(n, len(classes_))``; softmax rows or per-label sigmoids, calibrated.
+
+        Columns follow ``classes_`` (sorted, as scikit-learn's scorers assume), not the
+        model's own label order ``labels_``.
+        """
+        proba = self.predictor(batch_size=batch_size).predict_proba(texts_list(X))
+        return proba[:, self._order]
 
     def predict(self, X: Sequence[str], *, batch_size: int = 64) -> list[Any]:
         """Labels per text under the decision rule (a list of them for multi-label).
@@ -519,11 +548,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Label names, or ints when ``fit`` was given int labels (as scikit-learn returns).
         """
         pred = self.predictor(batch_size=batch_size).predict(texts_list(X))
-        if self.info_.data.get("label_type") != "int":
+        kind = self.info_.data.get("label_type")
+        if kind is None:
             return pred
         if self.task_ == "multilabel":
-            return [[int(name) for name in row] for row in pred]
-        return [None if name is None else int(name) for name in pred]
+            return [[_from_name(name, kind) for name in row] for row in pred]
+        return [None if name is None else _from_name(name, kind) for name in pred]
 
     def score(self, X: Sequence[str], y: Sequence[Any], sample_weight: Any = None) -> float:
         """Accuracy on ``(X, y)`` (multi-label: the share of texts with every label right).
@@ -546,12 +576,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return float(accuracy_score(list(y), pred, sample_weight=sample_weight))
 
     def _set_classes(self) -> None:
-        """``classes_`` in ``predict_proba``'s column order, of the kind ``predict`` returns."""
-        ints = self.info_.data.get("label_type") == "int"
+        """``classes_``: the labels sorted as ``np.unique`` sorts them, of the kind ``predict``
+        returns; ``predict_proba``'s columns follow it.
+
+        scikit-learn's scorers (``roc_auc``, ``neg_log_loss``) take ``predict_proba``'s
+        columns to be in sorted order; the model's own order (``labels_``) is a natural
+        sort, which differs for labels such as -1/1 or c2/c10.
+        """
+        kind = self.info_.data.get("label_type")
+        values = [_from_name(name, kind) for name in self.labels_]
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        self._order = np.asarray(order, dtype=np.int64)
         self.classes_ = (
-            np.asarray([int(name) for name in self.labels_])
-            if ints
-            else np.asarray(self.labels_, dtype=object)
+            np.asarray([values[i] for i in order])
+            if kind is not None
+            else np.asarray([values[i] for i in order], dtype=object)
         )
 
     # -- persistence ------------------------------------------------------------------

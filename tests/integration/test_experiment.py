@@ -146,3 +146,31 @@ def test_int_labels_come_back_as_ints_and_one_string_is_refused(
     assert clf.score(X, y) == (np.asarray(pred) == np.asarray(y)).mean()
     scores = cross_val_score(clone(clf), X, y, cv=2)
     assert scores.shape == (2,) and (scores > 0.5).all()
+
+
+def test_classes_are_sorted_for_sklearn_scorers_and_bools_come_back_as_bools(
+    tiny_model_dir: Path,
+):
+    """scikit-learn's roc_auc / neg_log_loss scorers read predict_proba's columns in
+    np.unique order; the model's own order is a natural sort (-1 after 1, c10 after c2)."""
+    import numpy as np
+    from sklearn.metrics import get_scorer, roc_auc_score
+
+    from textclf.estimator import TextClassifier
+
+    X = [f"{'good fine' if i % 2 else 'bad awful'} {i}" for i in range(40)]
+    y = np.array([1 if i % 2 else -1 for i in range(40)])
+    clf = TextClassifier(str(tiny_model_dir), max_steps=20, batch_size=8, learning_rate=3e-3)
+    clf.fit(X, y)
+    assert clf.classes_.tolist() == [-1, 1] and clf.labels_ == ["1", "-1"]
+    proba = clf.predict_proba(X)
+    assert clf.classes_[proba.argmax(1)].tolist() == clf.predict(X)
+    assert get_scorer("roc_auc")(clf, X, y) == pytest.approx(roc_auc_score(y, proba[:, 1]))
+    assert roc_auc_score(y, proba[:, 1]) > 0.9
+
+    flags = (y == 1).tolist()
+    clf.fit(X, flags)
+    assert clf.classes_.tolist() == [False, True]
+    pred = clf.predict(X[:4])
+    assert all(type(p) is bool for p in pred)
+    assert clf.score(X, flags) > 0.9  # predictions compare with y as given

@@ -73,3 +73,25 @@ def test_a_seed_outside_what_numpy_takes_is_one_clear_error() -> None:
         ):
             TextClassifier(random_state=bad)._configs()  # type: ignore[arg-type]
     TextClassifier(random_state=np.int64(7))._configs()  # what scikit-learn's search passes
+
+
+def test_a_mistyped_task_is_refused_with_the_nearest_one():
+    with pytest.raises(ConfigError, match=r"task='binry' .*did you mean 'binary'\?"):
+        TextClassifier(task="binry")._configs()
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "match"),
+    [
+        (["a", None, "c"], ["x", "y", "x"], r"train text 1 is a NoneType .*not a string"),
+        (["a", float("nan"), "c"], ["x", "y", "x"], r"train text 1 is a float"),
+        (np.array([["a"], ["b"]]), ["x", "y"], r"2-D array or table; pass one text per row"),
+        (["a", "b"], np.array([[1, 0], [0, 1]]), r"0/1 indicator matrix"),
+        (["a", "b"], [[1, 0, 1], [0, 1, 0]], r"0/1 indicator matrix"),
+    ],
+)
+def test_fit_refuses_what_predict_would_refuse_before_training(X, y, match):
+    from textclf.errors import DataError
+
+    with pytest.raises(DataError, match=match):
+        TextClassifier().fit(X, y)

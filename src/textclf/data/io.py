@@ -457,10 +457,47 @@ def read_split(
         return canonicalize(raw, spec, name=name, source=where, require_labels=require_labels)
 
 
+def _check_list_texts(texts: Any, name: str) -> None:
+    """Refuse what is not a sequence of strings, as prediction does (no ``str()`` of it)."""
+    if getattr(texts, "ndim", 1) != 1:
+        raise DataError(
+            f"{name} texts: got a {getattr(texts, 'ndim', '?')}-D array or table; pass one text "
+            "per row as a list, a 1-D array or a Series (e.g. df['text'])."
+        )
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise DataError(
+                f"{name} text {i} is a {type(t).__name__} ({str(t)[:30]!r}), not a string; pass "
+                "strings (fill or drop missing values first)."
+            )
+
+
+def _check_list_labels(labels: Any, name: str) -> None:
+    """Refuse a 0/1 indicator matrix, which would read as the labels "0" and "1"."""
+    first = next(iter(labels), None)
+    rows_are_arrays = getattr(first, "ndim", 0) >= 1
+    # Label lists never repeat a label; 0/1 rows of one length (indicator rows) do.
+    indicator_lists = any(
+        isinstance(row, list | tuple)
+        and len(row) != len(set(row))
+        and all(v in (0, 1) and not isinstance(v, str) for v in row)
+        for row in labels
+    )
+    if getattr(labels, "ndim", 1) != 1 or rows_are_arrays or indicator_lists:
+        raise DataError(
+            f"{name} labels: got a 2-D array or table (a 0/1 indicator matrix?); give each "
+            "text's label names as a list instead, e.g. MultiLabelBinarizer().inverse_transform(Y) "
+            "as lists, or one label per text for single-label tasks."
+        )
+
+
 def split_from_lists(
     texts: Sequence[str], labels: Sequence[Any] | None = None, *, name: str = "train"
 ) -> Split:
     """Build a split from Python lists (labels: names, ids, or lists of them for multi-label)."""
+    _check_list_texts(texts, name)
+    if labels is not None:
+        _check_list_labels(labels, name)
     if labels is not None and len(texts) != len(labels):
         raise DataError(
             f"got {len(texts)} texts but {len(labels)} labels; give one label per text."
