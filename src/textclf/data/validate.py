@@ -372,6 +372,19 @@ def _check_imbalance(
                 len(absent),
             )
         )
+    everywhere = [lab for lab, c in zip(space.labels, counts, strict=True) if c == summary.n_used]
+    if space.multilabel and everywhere and name == "train" and summary.n_used > 1:
+        out.append(
+            Finding(
+                "warning",
+                "label_on_every_example",
+                name,
+                f"{summary.source}: label(s) {_some(everywhere)} are on every training example, "
+                "so the model learns to always predict them and no metric can rank them; add "
+                "examples without them or drop them from the labels.",
+                len(everywhere),
+            )
+        )
     if absent and name in ("validation", "test") and len(absent) < len(counts):
         use = (
             "it picks the kept checkpoint and fits the decision rule blind to them"

@@ -281,15 +281,23 @@ def single_label_metrics(
     return out
 
 
+def ranked_labels(y_true: np.ndarray) -> np.ndarray:
+    """``(k,)`` bool: the labels of multi-hot ``y_true`` with both positive and negative
+    examples, over which the macro ranking metrics average."""
+    positives = np.asarray(y_true).sum(axis=0)
+    return (positives > 0) & (positives < len(y_true))
+
+
 def multilabel_metrics(
     y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:
     """Metrics for multi-label tasks.
 
-    ``roc_auc_macro`` and ``pr_auc_macro`` average over the labels with at least one
-    positive example (an AUC is undefined without one); ``roc_auc_macro`` is NaN when one
-    of those labels has no negative example. The ``*_micro`` ranking metrics treat every
-    (example, label) pair as one binary decision.
+    ``roc_auc_macro`` and ``pr_auc_macro`` average over the labels with both positive and
+    negative examples (:func:`ranked_labels`): an ROC AUC is undefined without either, and
+    the average precision of a label on every example is 1 whatever the scores. The
+    report's ROC / precision-recall figure skips the same labels and names them. The
+    ``*_micro`` ranking metrics treat every (example, label) pair as one binary decision.
 
     Args:
         y_true: ``(n, k)`` 0/1 true labels.
@@ -316,7 +324,7 @@ def multilabel_metrics(
             float(r),
             float(f),
         )
-    present = y_true.sum(axis=0) > 0
+    present = ranked_labels(y_true)
     nan = float("nan")
     out["roc_auc_macro"], out["pr_auc_macro"] = nan, nan
     if present.any():
@@ -329,7 +337,7 @@ def multilabel_metrics(
     out["roc_auc_micro"] = _quiet(skm.roc_auc_score, y_true, proba, average="micro")
     out["pr_auc_micro"] = (
         _quiet(skm.average_precision_score, y_true, proba, average="micro")
-        if present.any()
+        if y_true.sum() > 0
         else nan
     )
     out["lrap"] = float(ranking_per_example(y_true, proba)[0].mean()) if len(y_true) else nan

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from textclf.evaluation.decision import decide
+from textclf.evaluation.metrics import ranked_labels
 from textclf.evaluation.weighted_metrics import (
     ECE,
     Component,
@@ -86,7 +87,7 @@ class Engine:
                 comps.append(
                     Rank(
                         problems,
-                        agg_multilabel(y.sum(axis=0) > 0),
+                        agg_multilabel(ranked_labels(y)),
                         ("roc_auc_macro", "pr_auc_macro", "roc_auc_micro", "pr_auc_micro"),
                     )
                 )

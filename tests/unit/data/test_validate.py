@@ -196,6 +196,17 @@ def test_label_without_examples(tmp_path: Path) -> None:
     assert "['never']" in finding.message
 
 
+def test_a_label_on_every_training_example_is_named(tmp_path: Path) -> None:
+    space = LabelSpace("multilabel", ("always", "x", "y"))
+    train = _split(tmp_path, "train", [("a", "always|x"), ("b", "always"), ("c", "always|y")])
+    finding = _only(validate_splits({"train": train}, space), "label_on_every_example")
+    assert finding.level == "warning" and finding.count == 1
+    assert "['always'] are on every training example" in finding.message
+    partial = _split(tmp_path, "train", [("a", "always|x"), ("b", "x"), ("c", "always|y")])
+    codes = [f.code for f in validate_splits({"train": partial}, space).findings]
+    assert "label_on_every_example" not in codes
+
+
 @pytest.mark.parametrize(("n_big", "warned"), [(20, True), (19, False)])
 def test_class_imbalance_at_ten_to_one(tmp_path: Path, n_big: int, warned: bool) -> None:
     rows = [(f"big {i}", "x") for i in range(n_big)] + [("small 1", "y"), ("small 2", "y")]

@@ -596,3 +596,19 @@ def test_mcnemar_known_answers():
     assert statistic == pytest.approx(361 / 40)
     assert p == pytest.approx(stats.chi2.sf(361 / 40, 1))
     assert mcnemar(a, a) == (0.0, 1.0)
+
+
+def test_macro_ranking_metrics_skip_a_label_on_every_example_like_the_figure():
+    # A label present on every example has no negative: its ROC AUC is undefined and its
+    # average precision is 1 whatever the scores. Both macro metrics average the others,
+    # as the report's ROC / precision-recall figure does (it names the skipped label).
+    y, p = _data("multilabel", 200, seed=4)
+    y[:, 0] = 1
+    m = classification_metrics("multilabel", y, p)
+    rest = slice(1, None)
+    assert m["roc_auc_macro"] == pytest.approx(skm.roc_auc_score(y[:, rest], p[:, rest]))
+    assert m["pr_auc_macro"] == pytest.approx(skm.average_precision_score(y[:, rest], p[:, rest]))
+    res = bootstrap_metrics("multilabel", y, p, labels=list("abcde"), n_resamples=200)
+    for name in ("roc_auc_macro", "pr_auc_macro"):
+        assert res.metrics[name].value == pytest.approx(m[name])
+        assert res.metrics[name].ci_low <= m[name] <= res.metrics[name].ci_high
