@@ -25,10 +25,10 @@ from typing import Any
 from textclf.assess import Assessment, assess, baseline_verdict, fit_configured_baselines
 from textclf.atomic import write_text_atomic
 from textclf.config import DiagnosticsConfig, EvalConfig, ExperimentConfig
-from textclf.data.io import ColumnSpec, Split
+from textclf.data.io import ColumnSpec, Split, read_split
 from textclf.data.labels import LabelSpace
 from textclf.data.prepare import PreparedData, file_fingerprint, fingerprint, prepare_data
-from textclf.data.validate import ValidationReport
+from textclf.data.validate import ValidationReport, validate_splits
 from textclf.errors import ConfigError, RunFinishedError, TextclfError
 from textclf.estimator import TextClassifier
 from textclf.evaluation.metrics import check_metric
@@ -659,6 +659,11 @@ def report_files(
         json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
     )
     splits = {"train": read_training_file(train, spec, predictor.space)} if train else {}
+    # The checks of the file reported on (and of --train beside it), not the training run's:
+    # a label missing from this file, repeats, leakage from --train.
+    checked = validate_splits(
+        {**splits, "test": read_split(data, spec, name="test")}, predictor.space
+    )
     best = info.training.get("best_metric") or {}
     notes = diagnose(
         assessment,
@@ -667,7 +672,7 @@ def report_files(
         options=options or DiagnosticsConfig(),
         seed=seed,
         splits=splits,
-        findings=(info.data.get("validation") or {}).get("findings", []),
+        findings=checked.to_dict()["findings"],
         log_history=history,
         best_metric=next(iter(best), None),
         best_step=info.training.get("best_step"),

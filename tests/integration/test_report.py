@@ -158,3 +158,20 @@ def test_explain_command_unknown_label(trained_run):
         app, ["explain", "--model", str(run), "x", "--label", labels[0] + "s"]
     )
     assert f"not one of the model's labels; did you mean '{labels[0]}'?" in near.output
+
+
+def test_report_data_checks_are_those_of_the_reported_file(trained_run, tmp_path: Path):
+    import pandas as pd
+
+    run = trained_run("multiclass")
+    test = pd.read_csv(run.parent / "test.csv")
+    label_col = next(c for c in test.columns if c != "text")
+    dropped = sorted(test[label_col].astype(str).unique())[-1]
+    part = tmp_path / "part.csv"
+    test[test[label_col].astype(str) != dropped].to_csv(part, index=False)
+    out = tmp_path / "rep"
+    args = ["report", "--model", str(run), "--data", str(part), "--output", str(out)]
+    result = CliRunner().invoke(app, [*args, "--projections", "pca", "--n-resamples", "100"])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert f"{part}: label(s) [&#x27;{dropped}&#x27;] have no test example" in html
