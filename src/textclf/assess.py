@@ -36,7 +36,7 @@ from textclf.atomic import write_text_atomic
 from textclf.baselines import BASELINE_NAMES, BaselineClassifier
 from textclf.config import EvalConfig, ExperimentConfig
 from textclf.data.formats import check_source, data_stem
-from textclf.data.io import ColumnSpec, Split, read_split
+from textclf.data.io import ColumnSpec, Split, read_split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
 from textclf.estimator import TextClassifier
@@ -175,7 +175,7 @@ def fit_configured_baselines(
 
 def assess(
     model: Model,
-    data: Split,
+    data: Split | tuple[Sequence[str], Sequence[Any]],
     *,
     baselines: Mapping[str, BaselineClassifier] | None = None,
     eval_config: EvalConfig | None = None,
@@ -190,7 +190,8 @@ def assess(
 
     Args:
         model: A fitted ``TextClassifier``, a ``Predictor`` or a model folder.
-        data: The labelled split (canonical rows; labels must be the model's).
+        data: The labelled split (canonical rows; labels must be the model's), or a
+            ``(texts, labels)`` pair as ``TextClassifier.fit`` takes them.
         baselines: Fitted baselines (:func:`fit_baselines`) to measure on the same
             resamples; the best one (by the headline metric, majority aside) is compared
             with the model in a paired bootstrap.
@@ -210,6 +211,8 @@ def assess(
         DataError: for labels the model does not know.
     """
     cfg = eval_config or EvalConfig()
+    if isinstance(data, tuple):
+        data = split_from_lists(*data, name=split_name)
     predictor = as_predictor(model, batch_size=batch_size)
     space = predictor.space
     _check_known_labels(data, space, where=data.source)

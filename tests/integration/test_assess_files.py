@@ -150,3 +150,15 @@ def test_repeats_in_the_evaluated_file_are_warned_about(
         evaluate_files(run, str(tmp_path / "test.csv"), eval_config=SMALL)
     assert "3 row(s) repeat a text seen earlier in it" in caplog.text
     assert "the intervals count each copy as an example" in caplog.text.lower()
+
+
+def test_assess_takes_texts_and_labels_as_fit_does(trained_run):
+    from textclf.assess import assess
+
+    run = trained_run("multiclass")
+    test = pd.read_csv(run.parent / "test.csv")
+    label_col = next(c for c in test.columns if c != "text")
+    texts, labels = test["text"].tolist(), test[label_col].astype(str).tolist()
+    from_file = evaluate_files(run, str(run.parent / "test.csv"))
+    from_lists = assess(run, (texts, labels), progress=False)
+    assert from_lists.document["metrics"] == from_file.document["metrics"]
