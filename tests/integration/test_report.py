@@ -121,6 +121,10 @@ def test_report_command_bad_projection(trained_run, tmp_path: Path):
     )
     assert result.exit_code == 2
     assert "--projections" in result.output and "Traceback" not in result.output
+    args = ["report", "--model", str(run), "--data", str(run.parent / "test.csv")]
+    blank = CliRunner().invoke(app, [*args, "--explain", "ok text", "--explain", "  "])
+    assert blank.exit_code == 2
+    assert "--explain 2 is empty or only whitespace" in blank.output
 
 
 def test_explain_command_prints_tokens_and_writes_html(trained_run, tmp_path: Path):

@@ -56,6 +56,11 @@ def report(
         from textclf.experiment import report_files
 
         started = time.perf_counter()
+        blank = [i + 1 for i, text in enumerate(explain_text or []) if not text.strip()]
+        if blank:
+            raise TextclfError(
+                f"--explain {blank[0]} is empty or only whitespace; give a text to explain."
+            )
         try:
             options = DiagnosticsConfig(
                 projections=split_csv(projections) or [],  # type: ignore[arg-type]
