@@ -367,9 +367,10 @@ def _confidence_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> 
                     inputs.proba,
                     inputs.y_true,
                     list(inputs.space.labels),
-                    None
-                    if t is None
-                    else np.broadcast_to(np.asarray(t), (inputs.space.num_labels,)),
+                    # The plain rule decides at 0.5: draw that, as the caption says.
+                    np.broadcast_to(
+                        np.asarray(0.5 if t is None else t), (inputs.space.num_labels,)
+                    ),
                 ),
                 alt="Score distributions per label",
                 caption="Scores of examples with and without each label; the line is its threshold.",
