@@ -179,3 +179,23 @@ def test_report_data_checks_are_those_of_the_reported_file(trained_run, tmp_path
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert f"{part}: label(s) [&#x27;{dropped}&#x27;] have no test example" in html
+
+
+def test_explain_says_when_the_explained_label_is_not_the_prediction(trained_run):
+    from textclf.inference.pipeline import Predictor
+
+    run = trained_run("multiclass")
+    text = "apple and apricot with avocado"
+    predicted = Predictor.from_folder(run).predict([text])[0]
+    other = next(
+        lab
+        for lab in ModelInfo.from_dict(json.loads((run / "textclf.json").read_text())).labels
+        if lab != predicted
+    )
+    args = ["explain", "--model", str(run), text, "--method", "integrated_gradients"]
+    own = CliRunner().invoke(app, args)
+    assert own.exit_code == 0 and "not predicted" not in own.output
+    asked = CliRunner().invoke(app, [*args, "--label", other])
+    assert asked.exit_code == 0, asked.output
+    assert f"→ {other} (p = " in asked.output
+    assert f"; not predicted (predicted: {predicted})" in asked.output

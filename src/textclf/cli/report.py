@@ -159,11 +159,19 @@ def explain(
                 predictor, text, labels=label or None, methods=methods[method], n_steps=steps
             )
             seconds = time.perf_counter() - started
+            decided = predictor.predict([text])[0]
+            chosen = [str(x) for x in decided] if isinstance(decided, list) else [str(decided)]
             print(f"\n{text}")
             for a in attrs:
                 head = f"  {a.method}" + (
                     f" → {a.label} (p = {a.probability:.3f})" if a.label else ""
                 )
+                if a.label and a.label not in chosen:  # asked for with --label, or the top one
+                    head += (
+                        f"; not predicted ({'predicted: ' + ', '.join(chosen)})"
+                        if chosen
+                        else "; not predicted: no label passes its threshold, this is the top score"
+                    )
                 print(head + (" [text truncated]" if a.truncated else ""))
                 pos = ", ".join(f"{t} {s:+.2f}" for t, s in a.top_tokens(top, sign="positive"))
                 print(f"    for:     {pos or '(none)'}")
