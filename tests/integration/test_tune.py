@@ -164,7 +164,7 @@ def test_two_workers_share_one_study_and_every_trial_runs_once(
         reason = (
             "was pruned" if t.state == optuna.trial.TrialState.PRUNED else "deleted the weights"
         )
-        with pytest.raises(ModelLoadError, match=rf"trial {t.number} .*keep_trial_models"):
+        with pytest.raises(ModelLoadError, match=rf"trial {t.number}\b.*keep_trial_models"):
             load_model_folder(t.user_attrs["folder"])
         assert reason in Path(t.user_attrs["folder"], "WEIGHTS-REMOVED.txt").read_text()
 
