@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -119,3 +120,11 @@ def wait_until_up(url: str, proc: subprocess.Popen[Any], timeout: float) -> bool
             pass
         time.sleep(0.2)
     return False
+
+
+def run_python(code: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE`` in a fresh, offline interpreter (what a new command imports)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout
+    )

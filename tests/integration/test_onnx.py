@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
+from tests_support import run_python
 from textclf.errors import ModelLoadError
 from textclf.inference.onnx import (
     FP32_FILE,
@@ -196,10 +194,7 @@ def test_the_onnx_path_never_imports_torch(exported: Path):
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr
 
 

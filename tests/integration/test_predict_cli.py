@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests_support import run_python
 from textclf.cli import app
 from textclf.inference.files import predict_file
 from textclf.inference.pipeline import Predictor
@@ -240,10 +241,7 @@ def test_predict_imports_no_fitting_library(model: Path, tmp_path: Path):
         "    heavy = [m for m in ('sklearn', 'pandas') if m in sys.modules]\n"
         "    print('heavy', heavy)\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
+    done = run_python(code)
     assert "heavy []" in done.stdout, done.stdout + done.stderr
     assert (tmp_path / "o.jsonl").read_text().count("\n") == 1
 
