@@ -587,11 +587,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         values = [_from_name(name, kind) for name in self.labels_]
         order = sorted(range(len(values)), key=lambda i: values[i])
         self._order = np.asarray(order, dtype=np.int64)
-        self.classes_ = (
-            np.asarray([values[i] for i in order])
-            if kind is not None
-            else np.asarray([values[i] for i in order], dtype=object)
-        )
+        # Names stay Python strings (dtype object), ints and bools numpy's own dtypes.
+        self.classes_ = np.asarray([values[i] for i in order], dtype=None if kind else object)
 
     # -- persistence ------------------------------------------------------------------
 

@@ -168,7 +168,7 @@ def explain(
                 )
                 if a.label and a.label not in chosen:  # asked for with --label, or the top one
                     head += (
-                        f"; not predicted ({'predicted: ' + ', '.join(chosen)})"
+                        f"; not predicted (predicted: {', '.join(chosen)})"
                         if chosen
                         else "; not predicted: no label passes its threshold, this is the top score"
                     )
