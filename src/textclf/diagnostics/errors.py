@@ -97,7 +97,10 @@ def error_table(
 
     Returns:
         Columns :data:`ERROR_COLUMNS`: ``confidence`` is the probability of the predicted
-        label (multi-label: the highest-scoring wrong decision's score), ``margin`` how far
+        label (multi-label: how sure the model was of its worst wrong decision, ``p`` for
+        an extra label and ``1 − p`` for a missed one); ``true_label_score`` the true
+        label's probability (multi-label: the lowest among the true labels, NaN for an
+        example with none); ``margin`` how far
         the decision was from flipping (always ≥ 0; small = borderline), ``missed`` and
         ``extra`` the multi-label differences (``|``-joined). Sorted by error type severity,
         then confidence, descending.
@@ -122,11 +125,16 @@ def error_table(
             extra = np.flatnonzero((y_true[i] == 0) & (pred[i] == 1))
             bad = np.flatnonzero(wrong[i])
             distance = np.abs(proba[i, bad] - t[bad])
+            # How sure the model was of its worst wrong decision: p for a label it added,
+            # 1 − p for a label it left out (one scale, so misses and extras sort together).
+            confidence = max(
+                float(proba[i, extra].max()) if len(extra) else 0.0,
+                float(1 - proba[i, missed].min()) if len(missed) else 0.0,
+            )
+            true_ids = np.flatnonzero(y_true[i] == 1)
             if (distance <= near).all():
                 kind = "near threshold"
-            elif (proba[i, extra] >= confident_at).any() or (
-                proba[i, missed] <= 1 - confident_at
-            ).any():
+            elif confidence >= confident_at:
                 kind = "confident error"
             elif len(missed) and len(extra):
                 kind = "missed and extra labels"
@@ -139,8 +147,9 @@ def error_table(
                     i,
                     *("|".join(names[j] for j in np.flatnonzero(v[i])) for v in (y_true, pred)),
                     kind,
-                    float(proba[i, extra].max()) if len(extra) else 0.0,
-                    float(proba[i, missed].min()) if len(missed) else 1.0,
+                    confidence,
+                    # The weakest true label's score; undefined for an example with none.
+                    float(proba[i, true_ids].min()) if len(true_ids) else float("nan"),
                     float(distance.min()),
                     "|".join(names[j] for j in missed),
                     "|".join(names[j] for j in extra),

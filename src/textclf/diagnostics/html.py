@@ -118,6 +118,8 @@ def table(
         max_rows: Show only the first rows, and say how many were left out.
         float_digits: Decimals for float columns.
         text_columns: Columns rendered as wrapped prose.
+
+    A float NaN (a value not defined for that row) is shown as "n/a".
     """
     shown = frame if max_rows is None else frame.head(max_rows)
     head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
@@ -125,7 +127,9 @@ def table(
     for row in shown.itertuples(index=False):
         cells = []
         for col, value in zip(shown.columns, row, strict=True):
-            if isinstance(value, float):
+            if isinstance(value, float) and value != value:  # NaN: not defined for this row
+                cells.append('<td class="num">n/a</td>')
+            elif isinstance(value, float):
                 cells.append(f'<td class="num">{value:.{float_digits}f}</td>')
             elif isinstance(value, int):
                 cells.append(f'<td class="num">{value}</td>')

@@ -43,6 +43,7 @@ from textclf.evaluation.report import (
     decision_rule_lines,
     fmt_interval,
     headline_table,
+    per_label_na_note,
 )
 from textclf.faults import fail_point
 from textclf.progress import progress_bar
@@ -187,7 +188,9 @@ def _metrics_section(inputs: ReportInputs) -> str:
         ]
     )
     if len(per_label):
-        body.append(H.collapsible("Per-label precision, recall and F1", H.table(per_label)))
+        undefined = per_label_na_note(doc)
+        table = H.table(per_label) + (H.note(undefined) if undefined else "")
+        body.append(H.collapsible("Per-label precision, recall and F1", table))
     return "".join(body)
 
 

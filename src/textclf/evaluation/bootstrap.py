@@ -71,6 +71,20 @@ TASKS = ("binary", "multiclass", "multilabel")
 METHODS = ("percentile", "bca")
 
 
+def _undefined_per_label(support: int, predicted: int) -> tuple[str, ...]:
+    """The per-label scores that are 0/0 for a label with ``support`` true examples and
+    ``predicted`` predictions: precision without a prediction, recall without a true
+    example, and F1 (2TP / (2TP + FP + FN)) with neither.
+
+    Example:
+        >>> _undefined_per_label(0, 0), _undefined_per_label(0, 3), _undefined_per_label(4, 0)
+        (('precision', 'recall', 'f1'), ('recall',), ('precision',))
+    """
+    undefined = {"precision": predicted == 0, "recall": support == 0}
+    undefined["f1"] = undefined["precision"] and undefined["recall"]
+    return tuple(key for key, yes in undefined.items() if yes)
+
+
 # --------------------------------------------------------------------------------------
 # Public result types
 # --------------------------------------------------------------------------------------
@@ -417,9 +431,18 @@ def bootstrap_metrics(
     fallbacks = {name: iv.fallback for name, iv in metrics.items() if iv.fallback}
     undefined = {name: nan for name in point if (nan := int(np.isnan(boot[name]).sum())) > 0}
     per_label: dict[str, dict[str, Interval | int]] = {}
+    predicted = (
+        y_pred.sum(axis=0) if task == "multilabel" else np.bincount(y_pred, minlength=len(names))
+    )
     for i, label in enumerate(names):
         entry: dict[str, Interval | int] = {}
+        for key in _undefined_per_label(int(point_l[label]["support"]), int(predicted[i])):
+            # 0/0: scikit-learn's zero_division fills 0 in (and the macro averages count
+            # it so), but a "0.000 [0.000, 0.000]" row would read as a measured failure.
+            entry[key] = Interval(math.nan, math.nan, math.nan)
         for key in ("precision", "recall", "f1"):
+            if key in entry:
+                continue
             jack = jack_l[key][i] if jack_l else None
             theta = float(theta_l[key][i, 0])
             entry[key] = iv = _interval(

@@ -222,6 +222,9 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
             f"| {label} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
             f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
         )
+    undefined = per_label_na_note(doc)
+    if undefined:
+        lines += ["", undefined]
     notes = interval_notes(doc)
     if notes:
         lines += ["", "## Interval notes", ""]
@@ -231,6 +234,25 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
         lines += ["", "## Decision rule (fitted on the validation split)", ""]
         lines += [f"- {line}" for line in rule_lines]
     return "\n".join(lines) + "\n"
+
+
+def per_label_na_note(doc: dict[str, Any]) -> str | None:
+    """What an ``n/a`` in the per-label table means, or ``None`` when it has none.
+
+    Example:
+        >>> per_label_na_note({"per_label": {"a": {"recall": {"value": None}}}})[:31]
+        'n/a: 0/0, not measured: recall '
+    """
+    if not any(
+        isinstance(iv, dict) and iv.get("value") is None
+        for entry in (doc.get("per_label") or {}).values()
+        for iv in entry.values()
+    ):
+        return None
+    return (
+        "n/a: 0/0, not measured: recall of a label with no example in this split, precision "
+        "of a label never predicted (F1 when both); the macro averages count them as 0."
+    )
 
 
 def interval_notes(doc: dict[str, Any]) -> list[str]:

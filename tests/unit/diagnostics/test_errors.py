@@ -87,6 +87,29 @@ def test_multilabel_missed_extra_and_near():
     assert row2["true"] == "a"
 
 
+def test_multilabel_confidence_puts_misses_and_extras_on_one_scale():
+    proba = np.array(
+        [
+            [0.02, 0.1, 0.1],  # true a: a missed at 0.02 → 0.98 sure it is absent
+            [0.1, 0.95, 0.1],  # true a|c: both missed at 0.1 (0.9 sure), b extra at 0.95
+            [0.7, 0.1, 0.1],  # true none: a extra at 0.7
+            [0.8, 0.3, 0.6],  # true a|b: b missed at 0.3 → 0.7 sure; c extra at 0.6
+        ]
+    )
+    y = np.array([[1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 1, 0]])
+    t = error_table(texts=list("wxyz"), y_true=y, proba=proba, task="multilabel", labels=LABELS)
+    conf = dict(zip(t["row"], t["confidence"], strict=True))
+    assert conf[0] == pytest.approx(0.98) and conf[1] == pytest.approx(0.95)
+    assert conf[2] == pytest.approx(0.7) and conf[3] == pytest.approx(0.7)
+    # The confident miss ranks above the confident extra: both are confident errors.
+    assert t["row"].tolist()[:2] == [0, 1]
+    true_score = dict(zip(t["row"], t["true_label_score"], strict=True))
+    assert true_score[0] == pytest.approx(0.02)
+    assert true_score[1] == pytest.approx(0.1)  # the weaker of a (0.1) and c (0.1)
+    assert true_score[3] == pytest.approx(0.3)
+    assert np.isnan(true_score[2])  # no true label: undefined, not 1.0
+
+
 def test_no_errors_gives_an_empty_table_with_the_columns():
     t = error_table(
         texts=["a"],

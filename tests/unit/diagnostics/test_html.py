@@ -28,3 +28,9 @@ def test_table_formats_numbers_and_truncates():
     assert "&lt;i&gt;a&lt;/i&gt;" in out
     assert '<td class="num">0.12</td>' in out and '<td class="num">2</td>' in out
     assert "… and 1 more rows" in out and ">c<" not in out
+
+
+def test_table_shows_an_undefined_value_as_n_a():
+    out = H.table(pd.DataFrame({"score": [0.25, float("nan")]}))
+    assert '<td class="num">0.250</td>' in out and '<td class="num">n/a</td>' in out
+    assert "nan" not in out

@@ -11,6 +11,7 @@ carry a Monte Carlo tolerance (derived where it is used).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -132,6 +133,29 @@ def test_point_values_equal_sklearn_for_every_metric(task: str, ties: bool):
             iv = result.per_label[label][key]
             assert isinstance(iv, Interval) and iv.value == values[key]
             assert engine_per_label[key][i, 0] == pytest.approx(values[key], abs=1e-12)
+
+
+def test_per_label_scores_that_are_0_over_0_are_undefined_not_zero():
+    # Labels: a (true and predicted), b (true, never predicted), c (predicted, never true),
+    # d (neither).
+    y = np.array([0, 0, 1, 1, 0, 0])
+    p = np.zeros((6, 4))
+    p[np.arange(6), [0, 0, 0, 0, 2, 0]] = 1.0
+    result = bootstrap_metrics("multiclass", y, p, labels=list("abcd"), n_resamples=50)
+    undefined = {
+        label: sorted(k for k in ("precision", "recall", "f1") if math.isnan(v[k].value))
+        for label, v in result.per_label.items()
+    }
+    assert undefined == {
+        "a": [],
+        "b": ["precision"],
+        "c": ["recall"],
+        "d": sorted(["precision", "recall", "f1"]),
+    }
+    assert result.per_label["b"]["f1"].value == 0.0  # 2TP / (2TP + FP + FN) = 0 / 2
+    assert result.per_label["c"]["precision"].value == 0.0 and result.per_label["d"]["support"] == 0
+    # The macro averages still count the undefined ones as 0, as scikit-learn does.
+    assert result.metrics["precision_macro"].value == pytest.approx((3 / 5) / 4)  # a: 3 of 5
 
 
 @pytest.mark.parametrize("ties", [False, True], ids=["distinct", "tied"])

@@ -184,6 +184,15 @@ def test_metrics_markdown_sections():
     assert "Interval notes" not in metrics_markdown(plain)
 
 
+def test_an_undefined_per_label_score_reads_n_a_with_its_meaning():
+    assert "n/a: 0/0" not in metrics_markdown(_doc())
+    doc = _doc()
+    doc["per_label"]["pos"]["recall"] = {"value": None, "ci_low": None, "ci_high": None}
+    md = metrics_markdown(doc)
+    assert "| pos | 0.860 [0.700, 0.950] | n/a | 0.880" in md
+    assert "n/a: 0/0, not measured: recall of a label with no example in this split" in md
+
+
 def test_metrics_document_from_a_bootstrap_result_is_json_with_its_fallbacks():
     result = BootstrapResult(
         metrics={
