@@ -178,6 +178,9 @@ def explain(
                 if a.method == "integrated_gradients":
                     neg = ", ".join(f"{t} {s:+.2f}" for t, s in a.top_tokens(top, sign="negative"))
                     print(f"    against: {neg or '(none)'}")
+                note = a.accuracy_note(f"--steps (now {steps})")
+                if note:
+                    print(f"    note:    {note}")
                 fragments.append(highlight_html(a))
             print(f"  ({seconds:.2f} s)")
         if html_out is not None:

@@ -478,21 +478,38 @@ def _embeddings_section(
 
 def _pick_examples(
     inputs: ReportInputs, pred: np.ndarray, errors: pd.DataFrame, n: int
-) -> list[tuple[str, int]]:
-    """(kind, index) of the most confident errors and the least confident correct ones."""
+) -> list[tuple[str, int, list[int]]]:
+    """(kind, index, label ids to explain) of the most confident errors and the least
+    confident correct predictions.
+
+    Single-label: the predicted label, and for an error the true one too. Multi-label: the
+    decisions that matter for the pick, not every label, since a label scored 0.999 says
+    nothing about why the example is hard: for an error the missed and the extra labels,
+    for a correct example the label whose decision was least sure.
+    """
     if n <= 0:
         return []
     position = {r: i for i, r in enumerate(inputs.rows or range(len(inputs.texts)))}
-    picked = [("most confident error", position[r]) for r in errors["row"].head(n)]
+    y = inputs.y_true
+    picked: list[tuple[str, int, list[int]]] = []
+    for r in errors["row"].head(n):
+        i = position[r]
+        if inputs.space.multilabel:
+            wanted = np.flatnonzero(pred[i] != y[i]).tolist()
+        else:
+            wanted = [int(pred[i]), int(y[i])]
+        picked.append(("most confident error", i, wanted))
     conf, _ = _flat_confidence(inputs, pred)
     if inputs.space.multilabel:
-        correct = (pred == inputs.y_true).all(axis=1)
-        conf = conf.reshape(pred.shape).min(axis=1)
+        correct = (pred == y).all(axis=1)
+        per_label = conf.reshape(pred.shape)
+        conf, weakest = per_label.min(axis=1), per_label.argmin(axis=1)
     else:
-        correct = pred == inputs.y_true
+        correct = pred == y
+        weakest = pred
     right = np.flatnonzero(correct)
     for i in right[np.argsort(conf[right], kind="stable")][:n]:
-        picked.append(("least confident correct", int(i)))
+        picked.append(("least confident correct", int(i), [int(weakest[i])]))
     return picked
 
 
@@ -505,23 +522,36 @@ def _attributions_section(
     options: DiagnosticsConfig,
 ) -> tuple[str, list[dict[str, Any]]]:
 
-    from textclf.diagnostics.attributions import explain, highlight_html
+    from textclf.diagnostics.attributions import (
+        DELTA_TOLERANCE,
+        TokenAttribution,
+        explain,
+        highlight_html,
+    )
 
     labels = inputs.space.labels
     chosen = _pick_examples(inputs, pred, errors, options.attribution_examples)
-    jobs: list[tuple[str, str, list[str] | None]] = []
-    for kind, i in chosen:
+    jobs: list[tuple[str, str, list[str] | None, int | None]] = [
+        (kind, inputs.texts[i], [labels[j] for j in dict.fromkeys(wanted)], i)
+        for kind, i, wanted in chosen
+    ]
+    jobs += [("your text", t, None, None) for t in options.explain_texts]
+
+    def status(label: str, i: int | None) -> str | None:
+        """Whether ``label`` is true and predicted for example ``i``: an explained label
+        need not be the prediction (a missed label, the least sure decision)."""
+        if i is None or not label:
+            return None
+        j = labels.index(label)
         if inputs.space.multilabel:
-            truth = [labels[j] for j in np.flatnonzero(inputs.y_true[i])]
-            predicted = [labels[j] for j in np.flatnonzero(pred[i])]
+            true, chosen = bool(inputs.y_true[i][j]), bool(pred[i][j])
         else:
-            truth, predicted = [labels[inputs.y_true[i]]], [labels[pred[i]]]
-        # For an error, the true label's evidence is as telling as the wrong label's.
-        wanted = list(dict.fromkeys(predicted + (truth if truth != predicted else [])))
-        jobs.append((kind, inputs.texts[i], wanted or None))
-    jobs += [("your text", t, None) for t in options.explain_texts]
+            true, chosen = inputs.y_true[i] == j, pred[i] == j
+        return f"{label}: {'true' if true else 'not true'}, {'' if chosen else 'not '}predicted"
+
     blocks, records = [], []
-    for kind, text, wanted in progress_bar(jobs, desc="Attributions", unit="text"):
+    attributions: list[TokenAttribution] = []
+    for kind, text, wanted, i in progress_bar(jobs, desc="Attributions", unit="text"):
         attrs = explain(
             predictor,
             text,
@@ -529,11 +559,25 @@ def _attributions_section(
             methods=("integrated_gradients", "attention_rollout"),
             n_steps=options.attribution_steps,
         )
-        inner = "".join(highlight_html(a) for a in attrs)
+        attributions += attrs
+        inner = "".join(highlight_html(a, title=status(a.label, i)) for a in attrs)
         blocks.append(f"<h3>{H.esc(kind.capitalize())}</h3>{inner}")
         records += [{"kind": kind, **a.to_dict()} for a in attrs]
     if not blocks:
         return H.note("No examples were chosen for attributions."), records
+    rough = sum(a.approximate for a in attributions)
+    if rough:
+        ig = sum(a.method == "integrated_gradients" for a in attributions)
+        blocks.insert(
+            0,
+            H.note(
+                f"{rough} of {ig} Integrated Gradients attributions have a completeness "
+                f"error above {DELTA_TOLERANCE:g} (δ in their header): their scores are "
+                "approximate. Raise diagnostics.attribution_steps (now "
+                f"{options.attribution_steps}).",
+                kind="warn",
+            ),
+        )
     intro = (
         "<p>Which tokens push the prediction towards each label. Integrated Gradients "
         "(Sundararajan et al., 2017) attributes the label's probability to each token; orange "

@@ -123,6 +123,21 @@ def test_highlight_html_for_rollout_has_no_label():
     assert "Attention rollout" in out and "label-agnostic" in out
 
 
+@pytest.mark.parametrize(
+    ("delta", "flagged"), [(1e-4, False), (-0.049, False), (0.21, True), (-0.3, True)]
+)
+def test_an_ig_completeness_error_above_the_tolerance_is_flagged(delta: float, flagged: bool):
+    attr = _attribution("a b", convergence_delta=delta)
+    assert attr.approximate is flagged
+    assert ("approximate, use more steps" in highlight_html(attr)) is flagged
+    note = attr.accuracy_note("--steps (now 32)")
+    assert (note is not None) is flagged
+    if flagged:
+        assert f"{delta:.2g}" in note and note.endswith("raise --steps (now 32).")
+    rollout = _attribution("a b", label="", method="attention_rollout", convergence_delta=None)
+    assert not rollout.approximate
+
+
 def test_byte_level_bpe_tokenizer_gives_clean_words():
     """RoBERTa-style tokenizers: no "Ġ" markers in tokens, no spaces in spans."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers

@@ -1,4 +1,5 @@
-"""The diagnostics report's parts that need no model: the learning-curves section.
+"""The diagnostics report's parts that need no model: the learning-curves section and the
+choice of examples to explain.
 
 The whole report, with a trained model, is tested in ``tests/integration/test_report.py``.
 """
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from textclf.data.labels import LabelSpace
-from textclf.diagnostics.report import ReportInputs, _Builder, _curves_section
+from textclf.diagnostics.errors import error_table
+from textclf.diagnostics.report import ReportInputs, _Builder, _curves_section, _pick_examples
 from textclf.evaluation.decision import DecisionRule
 
 
@@ -68,3 +70,33 @@ def test_recorded_step_wins_over_the_metric_rule(tmp_path: Path) -> None:
 def test_no_log_says_so(tmp_path: Path) -> None:
     html = _curves_section(_Builder(tmp_path), _inputs([]))
     assert "No training log" in html
+
+
+def test_multilabel_picks_explain_the_decisions_that_made_them():
+    proba = np.array(
+        [
+            [0.999, 0.02, 0.97],  # right; the least sure decision is c at 0.97
+            [0.999, 0.55, 0.01],  # right (b true at 0.55): least sure of the three rows
+            [0.999, 0.30, 0.99],  # true a|b: b missed; c extra
+        ]
+    )
+    y = np.array([[1, 0, 1], [1, 1, 0], [1, 1, 0]])
+    inputs = ReportInputs(
+        space=LabelSpace("multilabel", ("a", "b", "c")),
+        split="test",
+        texts=["x", "y", "z"],
+        y_true=y,
+        proba=proba,
+        rule=DecisionRule(),
+        metrics={},
+        log_history=[],
+    )
+    pred = (proba >= 0.5).astype(int)
+    errors = error_table(texts=inputs.texts, y_true=y, proba=proba, task="multilabel", labels="abc")
+    picks = _pick_examples(inputs, pred, errors, 2)
+    # Not label a, scored 0.999 everywhere: it says nothing about why a pick is hard.
+    assert picks == [
+        ("most confident error", 2, [1, 2]),
+        ("least confident correct", 1, [1]),
+        ("least confident correct", 0, [2]),
+    ]
