@@ -406,10 +406,9 @@ def fit_decision_rule(
             result = tune_multilabel_thresholds(
                 y, proba, labels=list(labels), min_positives=min_positives_per_label
             )
-            metric = "f1_micro"  # the multi-label headline: per-label F1s are its parts
         else:
             result = tune_binary_threshold(y, proba, metric=threshold_metric)
-            metric = threshold_metric
+        metric = result.metric  # multi-label: f1_micro, the headline the per-label F1s make
         rule.tuning = result.to_dict()
         gain, lower = _cross_fitted_gain(
             task,

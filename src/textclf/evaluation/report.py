@@ -298,10 +298,18 @@ def decision_rule_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"abstains (no label) below a top probability of {rule['reject_below']:.2f}")
     tuning = rule.get("threshold_tuning")
     if tuning:
-        lines.append(
+        line = (
             f"validation {tuning['metric']}: {tuning['validation_before']:.4f} at 0.5, "
             f"{tuning['validation_after']:.4f} tuned (in-sample)"
         )
+        judged = tuning.get("judged_by")
+        if judged:  # multi-label: tuned for macro-F1, kept on micro-F1
+            line += (
+                f"; {judged['metric']}, on which they are kept or not: "
+                f"{judged['validation_before']:.4f} at 0.5, "
+                f"{judged['validation_after']:.4f} tuned (in-sample)"
+            )
+        lines.append(line)
     lines += [str(note) for note in rule.get("notes") or []]
     return lines
 

@@ -32,6 +32,10 @@ class ThresholdResult:
         before: Its validation value at the default 0.5 threshold(s).
         after: Its validation value at the tuned threshold(s).
         per_label: Multi-label: label → ``{"threshold", "tuned", "positives", "f1_before", "f1_after"}``.
+        judged_by: Multi-label: ``{"metric", "validation_before", "validation_after"}`` of
+            the metric the keep decision is made on (micro-F1, the headline), when that is
+            not the maximised one: per-label F1s maximise the macro-F1, and can lower the
+            micro-F1 in-sample.
     """
 
     thresholds: float | list[float]
@@ -39,15 +43,19 @@ class ThresholdResult:
     before: float
     after: float
     per_label: dict[str, dict[str, Any]] = field(default_factory=dict)
+    judged_by: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "thresholds": self.thresholds,
             "metric": self.metric,
             "validation_before": self.before,
             "validation_after": self.after,
             "per_label": self.per_label,
         }
+        if self.judged_by is not None:
+            out["judged_by"] = self.judged_by
+        return out
 
 
 _BINARY_METRICS = {
@@ -169,4 +177,9 @@ def tune_multilabel_thresholds(
         before=before,
         after=after,
         per_label=per_label,
+        judged_by={
+            "metric": "f1_micro",
+            "validation_before": _micro_f1(y, (p >= 0.5).astype(int)),
+            "validation_after": _micro_f1(y, (p >= thresholds).astype(int)),
+        },
     )

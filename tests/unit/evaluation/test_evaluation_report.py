@@ -159,6 +159,15 @@ def test_decision_rule_lines():
     doc["thresholds"]["decision_rule"].update(thresholds=[0.3, 0.6], threshold_tuning=None)
     assert decision_rule_lines(doc)[2] == "per-label thresholds: neg 0.30, pos 0.60"
     assert decision_rule_lines({**doc, "thresholds": {"decision_rule": None}}) == []
+    multilabel = _doc()
+    multilabel["thresholds"]["decision_rule"]["threshold_tuning"].update(
+        metric="f1_macro",
+        judged_by={"metric": "f1_micro", "validation_before": 0.8, "validation_after": 0.79},
+    )
+    assert decision_rule_lines(multilabel)[3] == (
+        "validation f1_macro: 0.7000 at 0.5, 0.7500 tuned (in-sample); f1_micro, on which "
+        "they are kept or not: 0.8000 at 0.5, 0.7900 tuned (in-sample)"
+    )
 
 
 def test_interval_notes_list_every_fallback_once():

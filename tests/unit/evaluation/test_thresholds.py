@@ -72,3 +72,13 @@ def test_multilabel_thresholds_per_label_and_rare_fallback():
             skm.f1_score(y[:, j], (p[:, j] >= t[j]).astype(int))
         )
     assert res.after >= res.before
+    # The record also gives micro-F1, on which the keep decision is made; here (as can
+    # happen) the per-label optimum lowers it in-sample.
+    judged = res.to_dict()["judged_by"]
+    assert judged["metric"] == "f1_micro" and res.metric == "f1_macro"
+    assert judged["validation_after"] == pytest.approx(
+        skm.f1_score(y, (p >= t).astype(int), average="micro")
+    )
+    assert judged["validation_before"] == pytest.approx(
+        skm.f1_score(y, (p >= 0.5).astype(int), average="micro")
+    )
