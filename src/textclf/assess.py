@@ -74,6 +74,8 @@ class Assessment:
         y_pred: The model's decisions under the rule.
         baseline_proba: Each baseline's ``(n, k)`` probabilities.
         ids: The id column's values (``--id-column``), when the data has one.
+        splits: The splits read from files to measure it (``test``, and ``train`` for the
+            baselines), so a report reuses them rather than reading the files again.
     """
 
     document: dict[str, Any]
@@ -86,6 +88,7 @@ class Assessment:
     y_pred: np.ndarray
     baseline_proba: dict[str, np.ndarray] = field(default_factory=dict)
     ids: list[Any] | None = None
+    splits: dict[str, Split] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float | None]:
@@ -577,16 +580,20 @@ def _file_baselines(
     seed: int,
     data: str,
     split: Split,
+    read: dict[str, Split] | None = None,
 ) -> dict[str, BaselineClassifier] | None:
     """Baselines fitted on a labelled file with the model's backbone; ``None`` without one.
 
     Also warns when the evaluated file ``data`` (read as ``split``) shares texts with
-    ``train``, which the baselines are fitted on.
+    ``train``, which the baselines are fitted on. The training split read goes into
+    ``read["train"]``.
     """
     if not train:
         return None
     info = predictor.info
     train_split = read_training_file(train, spec, predictor.space)
+    if read is not None:
+        read["train"] = train_split
     _warn_if_shared(data, split, train, train_split)
     return fit_baselines(
         train_split,
@@ -617,16 +624,21 @@ def evaluate_files(
     spec = model_spec(spec, predictor.folder)
     split = read_labelled(data, spec, predictor.space, "test")
     _warn_if_seen(data, split, [predictor])
+    read = {"test": split}
+    baselines = _file_baselines(
+        train, spec, predictor, seed=seed, data=data, split=split, read=read
+    )
     assessment = assess(
         predictor,
         split,
-        baselines=_file_baselines(train, spec, predictor, seed=seed, data=data, split=split),
+        baselines=baselines,
         eval_config=eval_config,
         seed=seed,
         split_name=Path(data).name,
         batch_size=batch_size,
     )
     assessment.document["backend"] = predictor.backend
+    assessment.splits = read
     return assessment
 
 

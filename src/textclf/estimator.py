@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
-from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfig
+from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfig, load_config
 from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, did_you_mean
@@ -74,6 +74,64 @@ def _from_name(name: str, label_type: str | None) -> Any:
     if label_type == "bool":
         return name in ("1", "True", "true")
     return name
+
+
+class InvalidParameterError(ConfigError, ValueError):
+    """A bad constructor argument or option: a textclf error (one line, CLI exit 2) that is
+    also the ``ValueError`` scikit-learn's tools expect (as its own
+    ``InvalidParameterError``)."""
+
+
+def _validated(
+    config: type[Any], options: dict[str, Any], argument: str, own: Sequence[str]
+) -> Any:
+    """``config(**options)``, or an :class:`InvalidParameterError` naming the argument the
+    user wrote (``epochs=``, ``train_options['warmup_ratio']``) and the nearest valid key.
+    """
+    from pydantic import ValidationError
+
+    from textclf.config.overrides import format_validation_error
+
+    try:
+        return config(**options)
+    except ValidationError as e:
+        flags = {k: k if k in own else f"{argument}[{k!r}]" for k in options}
+        if "model" in own:
+            flags["name"] = "model"  # ModelConfig.name is the ``model`` argument
+        message = format_validation_error(
+            e,
+            f"TextClassifier({argument}=…)",
+            flags,
+            known=list(config.model_fields),
+            listed_in=f"textclf.config.{config.__name__}",
+        )
+        raise InvalidParameterError(message) from e
+
+
+def _params_record(params: dict[str, Any]) -> dict[str, Any]:
+    """``{"estimator_params": params}`` for ``textclf.json``, or ``{}`` when a parameter is
+    not JSON (then :meth:`TextClassifier.from_pretrained` falls back to the folder's facts)."""
+    import json
+
+    plain = {k: dict(v) if isinstance(v, Mapping) else v for k, v in params.items()}
+    try:
+        return {"estimator_params": json.loads(json.dumps(plain))}
+    except (TypeError, ValueError):
+        logger.debug("Constructor arguments are not JSON; the folder will not record them.")
+        return {}
+
+
+def _saved_params(folder: Path, info: ModelInfo) -> dict[str, Any] | None:
+    """The constructor arguments a saved model was trained with, or ``None`` if unknown."""
+    saved = info.training.get("estimator_params")
+    if isinstance(saved, dict):
+        return saved
+    if (folder / "config.yaml").is_file():  # written by textclf train
+        try:
+            return TextClassifier.from_config(load_config(folder / "config.yaml")).get_params()
+        except ConfigError as e:  # an older config schema: the folder still loads
+            logger.info("%s/config.yaml does not restore the training arguments: %s", folder, e)
+    return None
 
 
 class NotFittedModelError(ConfigError, NotFittedError):
@@ -147,16 +205,24 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Set constructor arguments; returns ``self``.
 
         Raises:
-            ConfigError: for a name that is not a constructor argument.
+            InvalidParameterError: for a name that is not a constructor argument (a
+                ``ValueError``, as scikit-learn's ``set_params`` raises).
         """
         valid = set(self._get_param_names())
         for key, value in params.items():
             if key not in valid:
-                raise ConfigError(
-                    f"TextClassifier has no parameter '{key}'; valid: {', '.join(sorted(valid))}."
-                )
+                hint = did_you_mean(key, sorted(valid)) or f"; valid: {', '.join(sorted(valid))}."
+                raise InvalidParameterError(f"TextClassifier has no parameter '{key}'{hint}")
             setattr(self, key, value)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """Tags for scikit-learn's tools: the input is a 1-D sequence of strings, as for its
+        text vectorizers, not a numeric 2-D array."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
 
     def __repr__(self) -> str:
         set_ = {k: v for k, v in self.get_params().items() if v is not None}
@@ -169,35 +235,29 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             or not isinstance(seed, int | np.integer)
             or not 0 <= seed < 2**31
         ):
-            raise ConfigError(
+            raise InvalidParameterError(
                 f"TextClassifier: random_state={seed!r} must be an int from 0 to 2**31-1 (as "
                 "ExperimentConfig.seed)."
             )
         tasks = ("auto", "binary", "multiclass", "multilabel")
         if self.task not in tasks:
             hint = did_you_mean(str(self.task), tasks) or "."
-            raise ConfigError(
+            raise InvalidParameterError(
                 f"TextClassifier: task={self.task!r} is not one of {', '.join(tasks)}{hint}"
             )
         options = dict(self.train_options or {})
         options.update({k: getattr(self, k) for k in _TRAIN_KEYS if getattr(self, k) is not None})
-        try:
-            return (
-                TrainConfig(**options),
-                EvalConfig(**dict(self.eval_options or {})),
-                ModelConfig(
-                    **{
-                        **dict(self.model_options or {}),
-                        "name": self.model,
-                        "max_length": self.max_length,
-                        **({"pooling": self.pooling} if self.pooling else {}),
-                    }
-                ),
-            )
-        except ValueError as e:
-            raise ConfigError(
-                f"TextClassifier: invalid option ({e}); see TrainConfig and ModelConfig."
-            ) from e
+        model = {
+            **dict(self.model_options or {}),
+            "name": self.model,
+            "max_length": self.max_length,
+            **({"pooling": self.pooling} if self.pooling else {}),
+        }
+        return (
+            _validated(TrainConfig, options, "train_options", _TRAIN_KEYS),
+            _validated(EvalConfig, dict(self.eval_options or {}), "eval_options", ()),
+            _validated(ModelConfig, model, "model_options", ("model", "max_length", "pooling")),
+        )
 
     @classmethod
     def from_config(cls, config: ExperimentConfig) -> TextClassifier:
@@ -336,6 +396,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 revision=model_cfg.revision,
                 commit=getattr(net.config, "_commit_hash", None),
             ),
+            training=_params_record(self.get_params()),
         )
         label_type = None if isinstance(X, Split) else _label_type(y)
         if label_type is not None:
@@ -613,10 +674,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str]) -> TextClassifier:
-        """Load a folder written by :meth:`save_pretrained` or ``textclf train``."""
+        """Load a folder written by :meth:`save_pretrained` or ``textclf train``.
+
+        The constructor arguments it was trained with come back too (``get_params``), so
+        ``sklearn.base.clone`` of the loaded model trains the same way again: from
+        ``textclf.json`` for a model fitted in Python, from ``config.yaml`` for one from
+        ``textclf train``.
+        """
         model, tokenizer, info = load_model_folder(directory)
-        name = str(info.backbone.get("given") or info.backbone.get("name") or directory)
-        clf = cls(name, task=info.task, max_length=info.max_length)
+        params = _saved_params(Path(directory), info)
+        if params is None:  # a folder from elsewhere: what textclf.json says
+            name = str(info.backbone.get("given") or info.backbone.get("name") or directory)
+            params = {"model": name, "task": info.task, "max_length": info.max_length}
+        clf = cls(**params)
         clf.model_ = model
         clf.tokenizer_ = tokenizer
         clf.labels_ = list(info.labels)

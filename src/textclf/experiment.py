@@ -25,7 +25,7 @@ from typing import Any
 from textclf.assess import Assessment, assess, baseline_verdict, fit_configured_baselines
 from textclf.atomic import write_text_atomic
 from textclf.config import DiagnosticsConfig, EvalConfig, ExperimentConfig
-from textclf.data.io import ColumnSpec, Split, read_split
+from textclf.data.io import ColumnSpec, Split
 from textclf.data.labels import LabelSpace
 from textclf.data.prepare import PreparedData, file_fingerprint, fingerprint, prepare_data
 from textclf.data.validate import ValidationReport, validate_splits
@@ -637,7 +637,6 @@ def report_files(
         check_sources,
         evaluate_files,
         model_spec,
-        read_training_file,
     )
 
     check_sources(spec, data, train)
@@ -658,12 +657,11 @@ def report_files(
     history = (
         json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
     )
-    splits = {"train": read_training_file(train, spec, predictor.space)} if train else {}
+    # The files as evaluate_files read them (each once).
+    splits = {"train": assessment.splits["train"]} if train else {}
     # The checks of the file reported on (and of --train beside it), not the training run's:
     # a label missing from this file, repeats, leakage from --train.
-    checked = validate_splits(
-        {**splits, "test": read_split(data, spec, name="test")}, predictor.space
-    )
+    checked = validate_splits({**splits, "test": assessment.splits["test"]}, predictor.space)
     best = info.training.get("best_metric") or {}
     notes = diagnose(
         assessment,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests_support import tiny_run_overrides
-from textclf.config import ExperimentConfig, apply_overrides
+from textclf.config import ExperimentConfig, apply_overrides, load_config
 from textclf.experiment import run_experiment
 
 pytestmark = pytest.mark.slow
@@ -115,6 +115,15 @@ def test_the_api_fits_the_same_decision_rule_as_train(tmp_path: Path, tiny_model
     # The Python API records the same backbone as train: where it came from, its weights.
     assert clf.info().backbone == info["backbone"]
     assert info["backbone"]["source"].startswith("local folder") and info["backbone"]["sha256"]
+    # The folder gives back the arguments it was trained with (from its config.yaml), so
+    # a scikit-learn clone trains the same way: 40 steps at 3e-3, not the defaults.
+    loaded = TextClassifier.from_pretrained(run.output_dir).get_params()
+    assert (
+        loaded
+        == TextClassifier.from_config(load_config(run.output_dir / "config.yaml")).get_params()
+    )
+    assert loaded["train_options"]["max_steps"] == 40
+    assert loaded["train_options"]["learning_rate"] == 3e-3 and loaded["max_length"] == 32
 
 
 def test_int_labels_come_back_as_ints_and_one_string_is_refused(
@@ -139,6 +148,9 @@ def test_int_labels_come_back_as_ints_and_one_string_is_refused(
     again = TextClassifier.from_pretrained(tmp_path / "model")
     assert again.classes_.tolist() == [0, 1, 2]
     assert again.predict(X[:6]) == pred[:6]
+    # The folder gives back the constructor arguments, so a clone trains the same way.
+    assert again.get_params() == clf.get_params()
+    assert again.get_params()["max_steps"] == 30 and again.get_params()["batch_size"] == 8
     # scikit-learn's model selection takes it as any classifier (score: accuracy)
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score

@@ -164,8 +164,21 @@ def test_explain_command_unknown_label(trained_run):
     assert f"not one of the model's labels; did you mean '{labels[0]}'?" in near.output
 
 
-def test_report_data_checks_are_those_of_the_reported_file(trained_run, tmp_path: Path):
+def test_report_data_checks_are_those_of_the_reported_file(
+    trained_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     import pandas as pd
+
+    import textclf.assess
+
+    reads: list[str] = []
+    read_split = textclf.assess.read_split
+
+    def counted(path, *args, **kwargs):
+        reads.append(Path(str(path)).name)
+        return read_split(path, *args, **kwargs)
+
+    monkeypatch.setattr(textclf.assess, "read_split", counted)
 
     run = trained_run("multiclass")
     test = pd.read_csv(run.parent / "test.csv")
@@ -179,6 +192,7 @@ def test_report_data_checks_are_those_of_the_reported_file(trained_run, tmp_path
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert f"{part}: label(s) [&#x27;{dropped}&#x27;] have no test example" in html
+    assert reads == ["part.csv"]  # read once, for the metrics and the checks alike
 
 
 def test_explain_says_when_the_explained_label_is_not_the_prediction(trained_run):

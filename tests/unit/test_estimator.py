@@ -88,6 +88,12 @@ def test_a_mistyped_task_is_refused_with_the_nearest_one():
         (np.array([["a"], ["b"]]), ["x", "y"], r"2-D array or table; pass one text per row"),
         (["a", "b"], np.array([[1, 0], [0, 1]]), r"0/1 indicator matrix"),
         (["a", "b"], [[1, 0, 1], [0, 1, 0]], r"0/1 indicator matrix"),
+        # Labels: a missing one (None or NaN, alone or in a list), or not a name at all,
+        # named by index; a NaN among names used to fail inside pyarrow about doubles.
+        (["a", "b", "c"], ["x", float("nan"), "y"], r"train label 1 \('nan'\) is missing"),
+        (["a", "b"], [None, "y"], r"train label 0 \('None'\) is missing"),
+        (["a", "b"], [{"k": 1}, "y"], r"train label 0 .* is or holds a dict"),
+        (["a", "b"], [["x", {"y"}], ["y"]], r"train label 0 .* is or holds a set"),
     ],
 )
 def test_fit_refuses_what_predict_would_refuse_before_training(X, y, match):
@@ -95,3 +101,46 @@ def test_fit_refuses_what_predict_would_refuse_before_training(X, y, match):
 
     with pytest.raises(DataError, match=match):
         TextClassifier().fit(X, y)
+
+
+def test_mixed_label_kinds_read_as_names_as_a_file_would():
+    from textclf.data.io import split_from_lists
+
+    split = split_from_lists(["a", "b", "c", "d"], ["x", 1, True, np.int64(2)])
+    assert split.dataset["labels"] == [["x"], ["1"], ["1"], ["2"]]
+
+
+def test_bad_parameters_are_one_line_value_errors_with_the_nearest_name():
+    cases = [
+        (
+            {"train_options": {"warmup_ration": 0.1}},
+            r"unknown setting 'warmup_ration'; did you mean 'warmup_ratio'\?",
+        ),
+        (
+            {"train_options": {"warmup_ratio": 2.0}},
+            r"train_options\['warmup_ratio'\] 2.0 is invalid",
+        ),
+        ({"eval_options": {"calibrat": False}}, r"did you mean 'calibrate'\?"),
+        (
+            {"class_weighting": "sqr"},
+            r"class_weighting 'sqr' is not one of .*did you mean 'sqrt'\?",
+        ),
+        ({"epochs": -1}, r"epochs -1 is invalid"),
+    ]
+    for params, match in cases:
+        with pytest.raises(ValueError, match=match) as caught:
+            TextClassifier(**params)._configs()
+        assert isinstance(caught.value, ConfigError)  # and the CLI's one-line error
+        assert "\n" not in str(caught.value) and "pydantic" not in str(caught.value)
+    with pytest.raises(
+        ValueError, match="no parameter 'learnig_rate'; did you mean 'learning_rate'"
+    ):
+        TextClassifier().set_params(learnig_rate=1e-3)
+
+
+def test_sklearn_tags_say_the_input_is_text():
+    from sklearn.utils import get_tags
+
+    tags = get_tags(TextClassifier())
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+    assert tags.estimator_type == "classifier"

@@ -69,7 +69,7 @@ def test_model_options_reach_the_model_config():
     clf = TextClassifier.from_config(cfg)
     _, _, model_cfg = clf._configs()
     assert (model_cfg.attention_dropout, model_cfg.revision) == (0.05, "v1")
-    with pytest.raises(ConfigError, match="ModelConfig"):
+    with pytest.raises(ConfigError, match=r"model_options\['attention_dropout'\] 2.0 is invalid"):
         TextClassifier(model_options={"attention_dropout": 2.0})._configs()
 
 

@@ -44,9 +44,24 @@ def _setting_path(loc: tuple[Any, ...]) -> list[str]:
     ]
 
 
-def _format_validation_error(
-    err: ValidationError, source: str, flags: dict[str, str] | None = None
+def format_validation_error(
+    err: ValidationError,
+    source: str,
+    flags: dict[str, str] | None = None,
+    *,
+    known: list[str] | None = None,
+    listed_in: str = "configs/default.yaml",
 ) -> str:
+    """One sentence for a pydantic error: the setting (or the flag the user typed for it),
+    what is wrong, and the nearest valid key or value.
+
+    Args:
+        err: The error.
+        source: What held the settings (a file, ``--set``, ``TextClassifier``).
+        flags: Dotted key → what the user typed for it (``--task``, ``epochs=``).
+        known: The valid keys, for an unknown one (default: every dotted config key).
+        listed_in: Where the valid keys are listed, for an unknown one.
+    """
     errors = err.errors()
     first = errors[0]
     where = ".".join(_setting_path(first["loc"])) or "(top level)"
@@ -57,11 +72,12 @@ def _format_validation_error(
         )
     )
     if first["type"] == "extra_forbidden":
-        known = dotted_keys(ExperimentConfig().model_dump(mode="json"))
+        if known is None:
+            known = dotted_keys(ExperimentConfig().model_dump(mode="json"))
         return (
             f"{source}: unknown setting '{where}'{did_you_mean(where, known)} "
-            "(every setting is listed in configs/default.yaml)."
-        ).replace("'? (", "'? (")
+            f"(every setting is listed in {listed_in})."
+        )
     flag = (flags or {}).get(where)
     shown = f"{flag} {first.get('input')!r}" if flag else f"{source}: setting '{where}'"
     if first["type"] == "literal_error":
@@ -89,7 +105,7 @@ def config_from_dict(
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e, source, flags)) from e
+        raise ConfigError(format_validation_error(e, source, flags)) from e
 
 
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:

@@ -14,7 +14,9 @@ decided later from those lists (see :mod:`textclf.data.labels`). A cell is
   (``n_without_labels`` in the validation report);
 * **missing**, which stops the run naming the row: a blank cell without a label
   separator, JSON ``null``, an absent key, NaN. A blank cell is never silently read as
-  "no labels" where it could be a forgotten single label.
+  "no labels" where it could be a forgotten single label. A missing entry *inside* a list
+  (``[null, "x"]``, as pyarrow and pandas write ragged lists) is ignored, and counted and
+  reported (:meth:`LabelParser.null_items`).
 
 Example:
     >>> parse = LabelParser("train.csv", "label", label_separator="|")
@@ -31,16 +33,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from textclf.errors import DataError
 
 
 def is_missing(value: Any) -> bool:
-    """``None``, NaN, or a string of blank space."""
+    """``None``, NaN (any float type), pandas' ``NA``/``NaT``, or a string of blank space."""
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    # pandas' missing markers, by type name: cells are read where pandas is not imported.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def scalar_name(item: Any) -> str:
+    """A scalar label as its name: ``True`` → ``"1"``, ``2.0`` → ``"2"``, ``"a "`` → ``"a"``.
+
+    Example:
+        >>> scalar_name(True), scalar_name(np.int64(3)), scalar_name(2.0), scalar_name(" b ")
+        ('1', '3', '2', 'b')
+    """
+    if isinstance(item, np.generic):
+        item = item.item()
+    if isinstance(item, bool):
+        item = int(item)
+    if isinstance(item, float) and item.is_integer():
+        item = int(item)
+    return str(item).strip()
 
 
 def _shorten(value: Any, limit: int = 60) -> str:
@@ -70,6 +93,9 @@ class LabelParser:
     _names: int = field(default=0, init=False)
     _longest: int = field(default=0, init=False)
     _first_list: int = field(default=0, init=False)
+    # Missing entries inside label lists (JSON null, NaN), which are ignored.
+    _nulls: int = field(default=0, init=False)
+    _first_null: int = field(default=0, init=False)
 
     @property
     def saw_sets(self) -> bool:
@@ -90,6 +116,18 @@ class LabelParser:
             self._lists,
         )
 
+    def null_items(self) -> tuple[str, int] | None:
+        """The warning, and its count, for missing entries inside label lists (``[null,
+        "x"]`` reads as ``["x"]``); ``None`` when there were none."""
+        if not self._nulls:
+            return None
+        return (
+            f"{self.where}: {self._nulls} missing entr{'y' if self._nulls == 1 else 'ies'} "
+            f"(null or NaN) inside label lists were ignored (first: row {self._first_null}); "
+            "remove them from the data to silence this.",
+            self._nulls,
+        )
+
     def name(self, item: Any, row: int) -> str:
         """The label name of one scalar item (an id maps through ``label_names``)."""
         names = self.label_names
@@ -98,11 +136,7 @@ class LabelParser:
                 f"{self.where} row {row}: label {_shorten(item)} in column '{self.column}' is "
                 'a nested list or object; give names or a flat list like ["a", "b"].'
             )
-        if isinstance(item, bool):
-            item = int(item)
-        if isinstance(item, float) and item.is_integer():
-            item = int(item)
-        text = str(item).strip()
+        text = scalar_name(item)
         if names is not None and re.fullmatch(r"-?\d+", text):
             idx = int(text)
             if not 0 <= idx < len(names):
@@ -165,7 +199,9 @@ class LabelParser:
             self._names += 1
         out: list[str] = []
         for item in items:
-            if is_missing(item):
+            if is_missing(item):  # counted and reported (null_items), not fatal
+                self._nulls += 1
+                self._first_null = self._first_null or row
                 continue
             name = self.name(item, row)
             if name not in out:

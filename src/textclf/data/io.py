@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from textclf.data.cells import LabelParser, binary_cell, is_missing
+from textclf.data.cells import LabelParser, binary_cell, is_missing, scalar_name
 from textclf.data.columns import (
     LABEL_CANDIDATES,
     TEXT_CANDIDATES,
@@ -101,6 +102,8 @@ class Split:
             columns), which makes the data multi-label even where every row has one label.
         stray_lists: The warning and count for a few one-name label lists among single
             names (read as single names); ``data.validate`` reports it.
+        null_items: The warning and count for missing entries inside label lists (ignored);
+            ``data.validate`` reports it.
     """
 
     name: str
@@ -111,6 +114,7 @@ class Split:
     skipped_rows: dict[str, list[int]] = field(default_factory=dict)
     label_sets: bool = False
     stray_lists: tuple[str, int] | None = None
+    null_items: tuple[str, int] | None = None
 
     @property
     def labelled(self) -> bool:
@@ -428,6 +432,7 @@ def canonicalize(
         or (label_col is not None and spec.label_separator is not None)
         or parser.saw_sets,
         stray_lists=stray,
+        null_items=parser.null_items() if label_col is not None else None,
     )
 
 
@@ -479,8 +484,9 @@ def _check_list_labels(labels: Any, name: str) -> None:
     # Label lists never repeat a label; 0/1 rows of one length (indicator rows) do.
     indicator_lists = any(
         isinstance(row, list | tuple)
+        and all(not isinstance(v, str) and isinstance(v, int | float | np.number) for v in row)
+        and all(v in (0, 1) for v in row)
         and len(row) != len(set(row))
-        and all(v in (0, 1) and not isinstance(v, str) for v in row)
         for row in labels
     )
     if getattr(labels, "ndim", 1) != 1 or rows_are_arrays or indicator_lists:
@@ -489,6 +495,35 @@ def _check_list_labels(labels: Any, name: str) -> None:
             "text's label names as a list instead, e.g. MultiLabelBinarizer().inverse_transform(Y) "
             "as lists, or one label per text for single-label tasks."
         )
+
+
+def _list_label(value: Any, index: int, name: str) -> str:
+    """One label given in Python as the text cell a file would hold: a name or a JSON
+    list of names. Index ``index`` counts from 0, as in "train text 1" and ``predict``.
+
+    Every label becomes text, as a file's would, so that a mix of kinds (names and NaN,
+    ints and strings) cannot fail inside pyarrow with a message about doubles.
+    """
+
+    def refuse(why: str) -> DataError:
+        return DataError(f"{name} label {index} ({str(value)[:40]!r}) {why}")
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, str | bool | int | float | np.generic):
+            return scalar_name(v)
+        raise refuse(
+            f"is or holds a {type(v).__name__}; give a label name, or a flat list of names "
+            "for a multi-label example."
+        )
+
+    if isinstance(value, list | tuple | np.ndarray):
+        # A missing entry stays a JSON null: ignored and reported, as in a file.
+        return json.dumps([None if is_missing(v) else scalar(v) for v in value])
+    if is_missing(value):
+        raise refuse(
+            "is missing; fill it in (a multi-label example with no labels is []) or drop the text."
+        )
+    return scalar(value)
 
 
 def split_from_lists(
@@ -504,7 +539,7 @@ def split_from_lists(
         )
     data: dict[str, list[Any]] = {"text": [str(t) for t in texts]}
     if labels is not None:
-        data["label"] = [json.dumps(list(v)) if isinstance(v, list | tuple) else v for v in labels]
+        data["label"] = [_list_label(v, i, name) for i, v in enumerate(labels)]
     raw = datasets.Dataset.from_dict(data)
     spec = ColumnSpec(text="text", label="label" if labels is not None else None)
     return canonicalize(raw, spec, name=name, source="lists", require_labels=labels is not None)

@@ -69,7 +69,7 @@ class PreparedData:
 
 
 # Checks of one file as a whole; on a carved split they would only repeat a part.
-_WHOLE_FILE = ("duplicate_text", "conflicting_labels", "stray_label_lists")
+_WHOLE_FILE = ("duplicate_text", "conflicting_labels", "stray_label_lists", "null_label_items")
 
 
 def file_fingerprint(source: Any) -> str | None:

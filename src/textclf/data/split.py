@@ -116,9 +116,16 @@ def _two_way_multilabel(
     splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
     rest, held = next(splitter.split(np.zeros(len(labelled)), y[labelled]))
     n_bare_held = round(size * len(bare))
-    if len(held) + n_bare_held == 0 and len(bare):
-        n_bare_held = 1  # both parts rounded to nothing: hold one row, as sklearn's ceil does
-    bare = np.random.default_rng(seed).permutation(bare)
+    rng = np.random.default_rng(seed)
+    if len(held) + n_bare_held == 0:
+        # Both parts rounded to nothing: hold one row, as sklearn's ceil does (a bare one if
+        # there is one, else a labelled row chosen at random).
+        if len(bare):
+            n_bare_held = 1
+        else:
+            one = rng.integers(len(rest))
+            held, rest = rest[one : one + 1], np.delete(rest, one)
+    bare = rng.permutation(bare)
     return (
         np.sort(np.concatenate([labelled[rest], bare[n_bare_held:]])),
         np.sort(np.concatenate([labelled[held], bare[:n_bare_held]])),

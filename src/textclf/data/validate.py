@@ -471,6 +471,9 @@ def validate_splits(splits: dict[str, Split], space: LabelSpace | None) -> Valid
         if split.stray_lists is not None:
             message, count = split.stray_lists
             report.findings.append(Finding("warning", "stray_label_lists", name, message, count))
+        if split.null_items is not None:
+            message, count = split.null_items
+            report.findings.append(Finding("warning", "null_label_items", name, message, count))
         _check_duplicates(split, report.findings)
         if space is not None and split.labelled and name != "train":
             _check_unseen_labels(split, space, report.findings)

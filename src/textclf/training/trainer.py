@@ -36,6 +36,7 @@ from transformers import (
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from textclf.config import AUTO_BATCH_STEPS, TrainConfig
+from textclf.data.io import quiet_datasets
 from textclf.data.labels import LabelSpace
 from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.metrics import (
@@ -46,6 +47,7 @@ from textclf.evaluation.metrics import (
 )
 from textclf.faults import fail_point
 from textclf.modeling import quiet_transformers
+from textclf.progress import quiet
 from textclf.training.callbacks import (
     DegenerationGuard,
     FloorEarlyStopping,
@@ -100,13 +102,15 @@ def tokenize(
             out["labels"] = space.encode(batch["labels"]).tolist()
         return out
 
-    return dataset.map(
-        encode,
-        batched=True,
-        batch_size=1000,
-        remove_columns=dataset.column_names,
-        desc=desc,
-    )
+    # datasets draws its own bar: -q (TEXTCLF_QUIET) silences it as it does textclf's.
+    with quiet_datasets() if quiet() else contextlib.nullcontext():
+        return dataset.map(
+            encode,
+            batched=True,
+            batch_size=1000,
+            remove_columns=dataset.column_names,
+            desc=desc,
+        )
 
 
 def class_weights(space: LabelSpace, encoded: np.ndarray, mode: str) -> np.ndarray | None:

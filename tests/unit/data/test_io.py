@@ -859,7 +859,16 @@ def test_jsonl_label_lists_with_nulls(tmp_path: Path) -> None:
         tmp_path / "t.jsonl",
         '{"text": "a", "label": [null, "x"]}\n{"text": "b", "label": ["y", null, "x"]}\n',
     )
-    assert read_split(data, ColumnSpec()).dataset["labels"] == [["x"], ["y", "x"]]
+    split = read_split(data, ColumnSpec())
+    assert split.dataset["labels"] == [["x"], ["y", "x"]]
+    # Ignored, but counted and reported with the first row.
+    assert split.null_items is not None
+    message, count = split.null_items
+    assert count == 2 and "2 missing entries" in message and "(first: row 1)" in message
+    from textclf.data.validate import validate_splits
+
+    codes = [f.code for f in validate_splits({"train": split}, None).findings]
+    assert "null_label_items" in codes
 
 
 def test_a_mistyped_column_name_gets_the_nearest_column(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from textclf.data.split import check_splittable, split_indices
@@ -147,6 +147,26 @@ def test_multilabel_is_a_partition(y: np.ndarray, val: float, test: float, seed:
 
 
 @given(y=_multi_hot(), val=_FRACTIONS, test=_TEST_FRACTIONS, seed=_SEEDS)
+@example(  # iterative stratification held out no row of these 9 for validation
+    y=np.array(
+        [
+            [0, 0, 1, 0, 0],
+            [0, 0, 0, 0, 1],
+            [0, 0, 0, 0, 0],
+            [0, 1, 0, 1, 1],
+            [0, 1, 0, 0, 0],
+            [0, 0, 1, 1, 0],
+            [0, 1, 0, 0, 0],
+            [0, 1, 0, 0, 1],
+            [0, 0, 0, 1, 0],
+            [0, 0, 0, 1, 0],
+        ],
+        dtype=np.float32,
+    ),
+    val=0.05,
+    test=0.1,
+    seed=0,
+)
 @settings(max_examples=60, deadline=None)
 def test_multilabel_rows_without_labels_keep_their_share(
     y: np.ndarray, val: float, test: float, seed: int

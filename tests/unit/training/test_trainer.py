@@ -255,3 +255,23 @@ def test_cpu_short_batches_take_the_plain_attention_path():
         q = torch.randn(1, 2, 5, 8)
         out = torch.nn.functional.scaled_dot_product_attention(q, q, q)
     assert out.shape == q.shape
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_tokenizing_bar_follows_quiet(
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    quiet: bool,
+):
+    from transformers import AutoTokenizer
+
+    from textclf.progress import QUIET_ENV
+
+    monkeypatch.setenv(QUIET_ENV, "1" if quiet else "0")
+    split = split_from_lists([f"text number {i}" for i in range(12)], ["a", "b"] * 6)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    capfd.readouterr()
+    out = trainer_mod.tokenize(split.dataset, tokenizer, None, max_length=16, desc="Tokenizing x")
+    assert len(out) == 12
+    assert ("Tokenizing x" in capfd.readouterr().err) is not quiet
