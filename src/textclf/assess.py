@@ -452,16 +452,21 @@ def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> No
     unknown = space.unknown(split.dataset["labels"])
     if unknown:
         known = set(space.labels)
-        first = next(
-            row
-            for row, labels in zip(split.dataset["row"], split.dataset["labels"], strict=True)
-            if not set(labels) <= known
-        )
+        first_row: dict[str, int] = {}
+        n_rows = 0
+        for row, labels in zip(split.dataset["row"], split.dataset["labels"], strict=True):
+            foreign = [lab for lab in labels if lab not in known]
+            n_rows += bool(foreign)
+            for lab in foreign:
+                first_row.setdefault(lab, row)
+        shown = sorted(first_row.items(), key=lambda kv: kv[1])[:5]
+        listed = ", ".join(f"{lab!r} (row {row})" for lab, row in shown)
+        more = f" and {len(first_row) - len(shown)} more" if len(first_row) > len(shown) else ""
         raise DataError(
-            f"{where} row {first}: label(s) {sorted(unknown)[:5]} are not among the model's "
-            f"{space.num_labels} labels; check --label-column / --label-names"
-            f"{' / --label-separator' if space.multilabel else ''}, or use a model "
-            "trained on these labels."
+            f"{where}: {n_rows} row(s) have labels that are not among the model's "
+            f"{space.num_labels}, first seen at: {listed}{more}; check --label-column / "
+            f"--label-names{' / --label-separator' if space.multilabel else ''}, or use a "
+            "model trained on these labels."
         )
 
 
