@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
 from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfig, load_config
+from textclf.data.cells import scalar_name
 from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, did_you_mean
@@ -65,6 +66,60 @@ def _label_type(y: Any) -> str | None:
     if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in flat):
         return "int"
     return None
+
+
+def _all_ints(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)
+
+
+def _indicator_columns(y: Any, task: str) -> list[Any] | None:
+    """The columns of ``y`` when it is a 0/1 indicator matrix, else ``None``.
+
+    Recognised as scikit-learn recognises one (``type_of_target``): a 2-D array, sparse
+    matrix or DataFrame of 0/1, as ``MultiLabelBinarizer`` makes. Columns are the
+    DataFrame's names, else ``0..k-1``.
+
+    Raises:
+        InvalidParameterError: an indicator matrix with a single-label ``task``.
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    if y is None:
+        return None
+    try:
+        kind = type_of_target(y)
+    except ValueError:  # label lists of names: not a matrix
+        return None
+    if kind != "multilabel-indicator":
+        return None
+    if task not in ("auto", "multilabel"):
+        raise InvalidParameterError(
+            f"TextClassifier: y is a 0/1 indicator matrix, which is multi-label data, but "
+            f"task={task!r}; use task='multilabel' or 'auto'."
+        )
+    names = getattr(y, "columns", None)
+    if names is not None:
+        return [v.item() if isinstance(v, np.generic) else v for v in names]
+    return list(range(np.shape(y)[1]))
+
+
+def _label_lists(y: Any, columns: Sequence[Any], name: str) -> list[list[Any]]:
+    """A 0/1 indicator matrix as one list of column names per row (what ``fit`` reads).
+
+    Raises:
+        DataError: ``y`` is not an indicator matrix with ``len(columns)`` columns.
+    """
+    from textclf.errors import DataError
+
+    matrix = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
+    if matrix.ndim != 2 or matrix.shape[1] != len(columns):
+        raise DataError(
+            f"{name}: expected a 0/1 indicator matrix with {len(columns)} columns, as y was; "
+            f"got shape {matrix.shape}."
+        )
+    if not np.isin(matrix, (0, 1)).all():
+        raise DataError(f"{name}: an indicator matrix holds only 0 and 1; found other values.")
+    return [[columns[int(j)] for j in np.flatnonzero(row)] for row in matrix]
 
 
 def _from_name(name: str, label_type: str | None) -> Any:
@@ -314,6 +369,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         from textclf.training.trainer import TrainResult, tokenize
 
         train_cfg, eval_cfg, model_cfg = self._configs()
+        columns = None if isinstance(X, Split) else _indicator_columns(y, self.task)
+        if columns is not None:  # a 0/1 indicator matrix: its columns are the labels
+            y = _label_lists(y, columns, "y")
+            if y_val is not None and not isinstance(X_val, Split):
+                y_val = _label_lists(y_val, columns, "y_val")
         train = X if isinstance(X, Split) else split_from_lists(X, y, name="train")
         val: Split | None = None
         if (X_val is None) != (y_val is None) and not isinstance(X_val, Split):
@@ -326,7 +386,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 if isinstance(X_val, Split)
                 else split_from_lists(X_val, y_val, name="validation")
             )
-        space = label_space or LabelSpace.infer(train.dataset["labels"], task=self.task)
+        space = label_space or LabelSpace.infer(
+            train.dataset["labels"],
+            task="multilabel" if columns is not None else self.task,
+            order=None if columns is None else [scalar_name(c) for c in columns],
+        )
         tokenizer = load_tokenizer(self.model, revision=model_cfg.revision)
         train_ds = tokenize(
             train.dataset, tokenizer, space, max_length=self.max_length, desc="Tokenizing train"
@@ -399,7 +463,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             training=_params_record(self.get_params()),
         )
         label_type = None if isinstance(X, Split) else _label_type(y)
-        if label_type is not None:
+        if columns is not None:
+            # predict returns a 0/1 matrix with these columns, as it was given one.
+            self.info_.data = {
+                **self.info_.data,
+                "label_type": "indicator",
+                "indicator_columns": list(columns),
+            }
+        elif label_type is not None:
             # sklearn's contract: predict returns labels of the kind fit was given.
             self.info_.data = {**self.info_.data, "label_type": label_type}
         self._set_classes()
@@ -603,15 +674,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predictor(batch_size=batch_size).predict_proba(texts_list(X))
         return proba[:, self._order]
 
-    def predict(self, X: Sequence[str], *, batch_size: int = 64) -> list[Any]:
+    def predict(self, X: Sequence[str], *, batch_size: int = 64) -> Any:
         """Labels per text under the decision rule (a list of them for multi-label).
 
-        Label names, or ints when ``fit`` was given int labels (as scikit-learn returns).
+        Label names, or ints when ``fit`` was given int labels (as scikit-learn returns);
+        a ``(n, k)`` 0/1 array, columns as ``classes_``, when it was given an indicator
+        matrix.
         """
         pred = self.predictor(batch_size=batch_size).predict(texts_list(X))
         kind = self.info_.data.get("label_type")
         if kind is None:
             return pred
+        if kind == "indicator":
+            position = {name: j for j, name in enumerate(self.labels_)}
+            out = np.zeros((len(pred), len(self.labels_)), dtype=np.int64)
+            for i, row in enumerate(pred):
+                out[i, [position[name] for name in row]] = 1
+            return out
         if self.task_ == "multilabel":
             return [[_from_name(name, kind) for name in row] for row in pred]
         return [None if name is None else _from_name(name, kind) for name in pred]
@@ -625,6 +704,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.metrics import accuracy_score
 
         pred = self.predict(X)
+        if isinstance(pred, np.ndarray):  # fitted on an indicator matrix: y is one too
+            expected = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
+            return float(accuracy_score(expected, pred, sample_weight=sample_weight))
         if self.task_ == "multilabel":
             from sklearn.preprocessing import MultiLabelBinarizer
 
@@ -645,6 +727,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         sort, which differs for labels such as -1/1 or c2/c10.
         """
         kind = self.info_.data.get("label_type")
+        if kind == "indicator":  # the matrix's own column order, as given
+            columns = self.info_.data["indicator_columns"]
+            self._order = np.arange(len(columns), dtype=np.int64)
+            self.classes_ = np.asarray(columns, dtype=None if _all_ints(columns) else object)
+            return
         values = [_from_name(name, kind) for name in self.labels_]
         order = sorted(range(len(values)), key=lambda i: values[i])
         self._order = np.asarray(order, dtype=np.int64)

@@ -186,3 +186,39 @@ def test_classes_are_sorted_for_sklearn_scorers_and_bools_come_back_as_bools(
     pred = clf.predict(X[:4])
     assert all(type(p) is bool for p in pred)
     assert clf.score(X, flags) > 0.9  # predictions compare with y as given
+
+
+def test_an_indicator_matrix_trains_multilabel_and_predicts_one(
+    tmp_path: Path, tiny_model_dir: Path
+):
+    """What MultiLabelBinarizer gives: fit takes it, predict returns one, and scikit-learn's
+    multi-label model selection (f1_micro scoring, cross-validation) runs on it."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    from textclf.estimator import TextClassifier
+
+    words = ["goal match team", "stock market bank", "pasta pizza food"]
+    X = [f"{words[i % 3]} {words[(i // 3) % 3]} {i}" for i in range(60)]
+    Y = pd.DataFrame(
+        [[int(i % 3 == j or (i // 3) % 3 == j) for j in range(3)] for i in range(60)],
+        columns=["sport", "money", "food"],
+    )
+    clf = TextClassifier(str(tiny_model_dir), max_steps=40, batch_size=8, learning_rate=3e-3)
+    clf.fit(X, Y)
+    assert clf.task_ == "multilabel" and clf.classes_.tolist() == ["sport", "money", "food"]
+    pred = clf.predict(X)
+    assert isinstance(pred, np.ndarray) and pred.shape == (60, 3)
+    assert set(np.unique(pred)) <= {0, 1}
+    assert clf.predict_proba(X).shape == (60, 3)
+    assert clf.score(X, Y) == (pred == Y.to_numpy()).all(axis=1).mean()
+    clf.save_pretrained(tmp_path / "model")
+    again = TextClassifier.from_pretrained(tmp_path / "model")
+    assert again.classes_.tolist() == ["sport", "money", "food"]
+    np.testing.assert_array_equal(again.predict(X[:6]), pred[:6])
+    scores = cross_val_score(clone(clf), X, Y.to_numpy(), cv=2, scoring="f1_micro")
+    assert scores.shape == (2,) and (scores > 0.5).all()
+    # Validation labels as a matrix too: the decision rule is fitted on them.
+    clf.fit(X[:40], Y[:40], X_val=X[40:], y_val=Y[40:])
+    assert clf.rule_.task == "multilabel" and clf.rule_.notes

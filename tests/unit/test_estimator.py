@@ -86,8 +86,6 @@ def test_a_mistyped_task_is_refused_with_the_nearest_one():
         (["a", None, "c"], ["x", "y", "x"], r"train text 1 is a NoneType .*not a string"),
         (["a", float("nan"), "c"], ["x", "y", "x"], r"train text 1 is a float"),
         (np.array([["a"], ["b"]]), ["x", "y"], r"2-D array or table; pass one text per row"),
-        (["a", "b"], np.array([[1, 0], [0, 1]]), r"0/1 indicator matrix"),
-        (["a", "b"], [[1, 0, 1], [0, 1, 0]], r"0/1 indicator matrix"),
         # Labels: a missing one (None or NaN, alone or in a list), or not a name at all,
         # named by index; a NaN among names used to fail inside pyarrow about doubles.
         (["a", "b", "c"], ["x", float("nan"), "y"], r"train label 1 \('nan'\) is missing"),
@@ -144,3 +142,30 @@ def test_sklearn_tags_say_the_input_is_text():
     tags = get_tags(TextClassifier())
     assert tags.input_tags.string and not tags.input_tags.two_d_array
     assert tags.estimator_type == "classifier"
+
+
+def test_an_indicator_matrix_is_recognised_as_scikit_learn_recognises_one():
+    import pandas as pd
+    from scipy import sparse
+
+    from textclf.estimator import _indicator_columns, _label_lists
+
+    Y = np.array([[1, 0, 1], [0, 1, 0]])
+    assert _indicator_columns(Y, "auto") == [0, 1, 2]
+    assert _indicator_columns(sparse.csr_matrix(Y), "multilabel") == [0, 1, 2]
+    assert _indicator_columns(pd.DataFrame(Y, columns=["er", "pr", "her2"]), "auto") == [
+        "er",
+        "pr",
+        "her2",
+    ]
+    assert _label_lists(Y, ["er", "pr", "her2"], "y") == [["er", "her2"], ["pr"]]
+    for not_a_matrix in (["a", "b"], [["a"], ["a", "b"]], [0, 1, 1], None):
+        assert _indicator_columns(not_a_matrix, "auto") is None
+    with pytest.raises(
+        ValueError, match=r"indicator matrix, which is multi-label data, but task='multiclass'"
+    ):
+        _indicator_columns(Y, "multiclass")
+    from textclf.errors import DataError
+
+    with pytest.raises(DataError, match=r"y_val: expected a 0/1 indicator matrix with 3 columns"):
+        _label_lists(np.ones((2, 2)), [0, 1, 2], "y_val")
