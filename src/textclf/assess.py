@@ -39,7 +39,7 @@ from textclf.data.formats import check_source, data_stem
 from textclf.data.io import ColumnSpec, Split, read_split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
-from textclf.estimator import TextClassifier
+from textclf.estimator import TextClassifier, indicator_columns_of, indicator_label_lists
 from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
 from textclf.evaluation.decision import DecisionRule
 from textclf.evaluation.metrics import headline_metric
@@ -214,9 +214,13 @@ def assess(
         DataError: for labels the model does not know.
     """
     cfg = eval_config or EvalConfig()
-    if isinstance(data, tuple):
-        data = split_from_lists(*data, name=split_name)
     predictor = as_predictor(model, batch_size=batch_size)
+    if isinstance(data, tuple):
+        texts, labels = data
+        columns = (predictor.info.data or {}).get("indicator_columns")
+        if columns is not None and indicator_columns_of(labels, "multilabel") is not None:
+            labels = indicator_label_lists(labels, columns, "labels")  # as fit read its matrix
+        data = split_from_lists(texts, labels, name=split_name)
     space = predictor.space
     _check_known_labels(data, space, where=data.source)
     rule = rule or predictor.info.rule

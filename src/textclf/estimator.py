@@ -72,7 +72,7 @@ def _all_ints(values: Sequence[Any]) -> bool:
     return all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)
 
 
-def _indicator_columns(y: Any, task: str) -> list[Any] | None:
+def indicator_columns_of(y: Any, task: str) -> list[Any] | None:
     """The columns of ``y`` when it is a 0/1 indicator matrix, else ``None``.
 
     Recognised as scikit-learn recognises one (``type_of_target``): a 2-D array, sparse
@@ -103,7 +103,7 @@ def _indicator_columns(y: Any, task: str) -> list[Any] | None:
     return list(range(np.shape(y)[1]))
 
 
-def _label_lists(y: Any, columns: Sequence[Any], name: str) -> list[list[Any]]:
+def indicator_label_lists(y: Any, columns: Sequence[Any], name: str) -> list[list[Any]]:
     """A 0/1 indicator matrix as one list of column names per row (what ``fit`` reads).
 
     Raises:
@@ -369,11 +369,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         from textclf.training.trainer import TrainResult, tokenize
 
         train_cfg, eval_cfg, model_cfg = self._configs()
-        columns = None if isinstance(X, Split) else _indicator_columns(y, self.task)
+        columns = None if isinstance(X, Split) else indicator_columns_of(y, self.task)
         if columns is not None:  # a 0/1 indicator matrix: its columns are the labels
-            y = _label_lists(y, columns, "y")
+            y = indicator_label_lists(y, columns, "y")
             if y_val is not None and not isinstance(X_val, Split):
-                y_val = _label_lists(y_val, columns, "y_val")
+                y_val = indicator_label_lists(y_val, columns, "y_val")
         train = X if isinstance(X, Split) else split_from_lists(X, y, name="train")
         val: Split | None = None
         if (X_val is None) != (y_val is None) and not isinstance(X_val, Split):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests_support import tiny_run_overrides
-from textclf.config import ExperimentConfig, apply_overrides, load_config
+from textclf.config import EvalConfig, ExperimentConfig, apply_overrides, load_config
 from textclf.experiment import run_experiment
 
 pytestmark = pytest.mark.slow
@@ -219,6 +219,10 @@ def test_an_indicator_matrix_trains_multilabel_and_predicts_one(
     np.testing.assert_array_equal(again.predict(X[:6]), pred[:6])
     scores = cross_val_score(clone(clf), X, Y.to_numpy(), cv=2, scoring="f1_micro")
     assert scores.shape == (2,) and (scores > 0.5).all()
+    from textclf.assess import assess
+
+    measured = assess(again, (X, Y), eval_config=EvalConfig(n_resamples=100))
+    np.testing.assert_array_equal(measured.y_true, Y.to_numpy())
     # Validation labels as a matrix too: the decision rule is fitted on them.
     clf.fit(X[:40], Y[:40], X_val=X[40:], y_val=Y[40:])
     assert clf.rule_.task == "multilabel" and clf.rule_.notes

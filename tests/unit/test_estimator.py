@@ -148,24 +148,24 @@ def test_an_indicator_matrix_is_recognised_as_scikit_learn_recognises_one():
     import pandas as pd
     from scipy import sparse
 
-    from textclf.estimator import _indicator_columns, _label_lists
+    from textclf.estimator import indicator_columns_of, indicator_label_lists
 
     Y = np.array([[1, 0, 1], [0, 1, 0]])
-    assert _indicator_columns(Y, "auto") == [0, 1, 2]
-    assert _indicator_columns(sparse.csr_matrix(Y), "multilabel") == [0, 1, 2]
-    assert _indicator_columns(pd.DataFrame(Y, columns=["er", "pr", "her2"]), "auto") == [
+    assert indicator_columns_of(Y, "auto") == [0, 1, 2]
+    assert indicator_columns_of(sparse.csr_matrix(Y), "multilabel") == [0, 1, 2]
+    assert indicator_columns_of(pd.DataFrame(Y, columns=["er", "pr", "her2"]), "auto") == [
         "er",
         "pr",
         "her2",
     ]
-    assert _label_lists(Y, ["er", "pr", "her2"], "y") == [["er", "her2"], ["pr"]]
+    assert indicator_label_lists(Y, ["er", "pr", "her2"], "y") == [["er", "her2"], ["pr"]]
     for not_a_matrix in (["a", "b"], [["a"], ["a", "b"]], [0, 1, 1], None):
-        assert _indicator_columns(not_a_matrix, "auto") is None
+        assert indicator_columns_of(not_a_matrix, "auto") is None
     with pytest.raises(
         ValueError, match=r"indicator matrix, which is multi-label data, but task='multiclass'"
     ):
-        _indicator_columns(Y, "multiclass")
+        indicator_columns_of(Y, "multiclass")
     from textclf.errors import DataError
 
     with pytest.raises(DataError, match=r"y_val: expected a 0/1 indicator matrix with 3 columns"):
-        _label_lists(np.ones((2, 2)), [0, 1, 2], "y_val")
+        indicator_label_lists(np.ones((2, 2)), [0, 1, 2], "y_val")
