@@ -408,7 +408,9 @@ def fit_decision_rule(
             )
         else:
             result = tune_binary_threshold(y, proba, metric=threshold_metric)
-        metric = result.metric  # multi-label: f1_micro, the headline the per-label F1s make
+        # What the keep decision is judged on: the tuned metric, or for multi-label micro-F1
+        # (the headline), though the per-label thresholds maximise macro-F1.
+        metric = result.judged_by["metric"] if result.judged_by else result.metric
         rule.tuning = result.to_dict()
         gain, lower = _cross_fitted_gain(
             task,

@@ -113,6 +113,18 @@ def test_tuned_threshold_kept_only_when_it_beats_the_plain_rule_beyond_noise():
     assert plain.tuning is not None and "cross_fitted_gain" in plain.tuning
 
 
+def test_multilabel_thresholds_are_kept_or_not_on_micro_f1_and_say_so():
+    rng = np.random.default_rng(2)
+    y = (rng.random((600, 3)) < 0.3).astype(int)
+    p = np.clip(0.1 + 0.35 * y + rng.normal(0, 0.1, y.shape), 0.001, 0.999)  # best t < 0.5
+    rule = fit_decision_rule("multilabel", ["a", "b", "c"], np.log(p / (1 - p)), y, calibrate=False)
+    tuning = rule.tuning
+    assert tuning is not None and tuning["metric"] == "f1_macro"  # what is maximised
+    assert tuning["cross_fitted_gain"]["metric"] == tuning["judged_by"]["metric"] == "f1_micro"
+    note = next(n for n in rule.notes if n.startswith("tuned threshold(s)"))
+    assert "f1_micro" in note and "f1_macro" not in note
+
+
 def test_the_plain_decide_primitive():
     assert decide(np.array([[0.3, 0.7], [0.8, 0.2]]), "binary", threshold=0.75).tolist() == [0, 0]
     ml = decide(np.array([[0.1, 0.2]]), "multilabel", at_least_one=True)
