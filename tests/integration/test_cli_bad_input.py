@@ -571,3 +571,16 @@ def test_resume_with_other_labels_is_refused_and_leaves_the_run_as_it_was(
     line = _assert_one_clean_error(result, names="its checkpoints were trained for 3")
     assert "['food', 'sports', 'tech']" in line and "2 binary labels" in line
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["--n", "0"], "--n 0: must be"), (["--task", "foo"], "--task 'foo': unknown task")],
+)
+def test_data_synth_names_the_flag(
+    runner: CliRunner, tmp_path: Path, args: list[str], named: str
+) -> None:
+    out = tmp_path / "r.csv"
+    result = runner.invoke(app, ["data", "synth", "-o", str(out), *args])
+    assert result.exit_code == 2 and named in result.stderr, result.output
+    assert not out.exists()

@@ -19,8 +19,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_cli_state")]
     [
         (["--set", "train.lerning_rate=1e-4"], ["train.lerning_rate", "'train.learning_rate'"]),
         (["--epochs", "-1"], ["--epochs", "greater than 0"]),
+        (["--n", "0"], ["--n 0: must be a whole number >= 1"]),
+        (["--test-n", "0"], ["--test-n 0: must be a whole number >= 1"]),
+        (["--task", "binry"], ["--task 'binry': unknown task"]),
     ],
-    ids=["mistyped-set", "bad-epochs"],
+    ids=["mistyped-set", "bad-epochs", "no-reports", "no-test-reports", "bad-task"],
 )
 def test_a_bad_setting_stops_the_demo_before_anything_is_written(
     runner: CliRunner, tmp_path: Path, args: list[str], named: list[str]
@@ -58,3 +61,11 @@ def test_overrides_apply_after_the_demo_settings(
     info = json.loads((out / "model" / "textclf.json").read_text())
     assert info["training"]["global_step"] == 3
     assert not (out / "model" / "eval" / "report.html").exists()
+
+
+def test_a_bad_argument_under_debug_shows_the_traceback_and_still_exits_2(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["--debug", "demo", "-o", str(tmp_path / "d"), "--n", "0"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" in result.stderr and "error: --n 0: must be" in result.stderr

@@ -8,6 +8,7 @@ import inspect
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,8 @@ def run(fn: Callable[[], T], *, interrupted: Callable[[], str] | None = None) ->
         print(f"note: {e}")
         raise typer.Exit(code=0) from None
     except TextclfError as e:
-        if STATE["debug"]:
-            raise
+        if STATE["debug"]:  # the traceback too, but still the exit code of bad input
+            traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
@@ -53,7 +54,8 @@ def run(fn: Callable[[], T], *, interrupted: Callable[[], str] | None = None) ->
             print(f"error: {message}", file=sys.stderr)
             raise typer.Exit(code=2) from None
         print(
-            f"error: unexpected {type(e).__name__}: {e}. This is a bug in textclf: run the same "
+            f"error: unexpected {type(e).__name__}: {str(e).rstrip('.')}. This is a bug in "
+            "textclf: run the same "
             "command with --debug for the traceback and include it in a bug report.",
             file=sys.stderr,
         )

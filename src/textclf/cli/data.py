@@ -150,9 +150,10 @@ def data_synth(
     """Generate synthetic breast-cancer pathology reports whose labels follow from their text."""
 
     def body() -> None:
-        from textclf.data.synth import write_reports
+        from textclf.data.synth import check_args, write_reports
 
         try:
+            check_args(task, n, seed, names=("--task", "--n", "--seed"))
             path = write_reports(output, task, n, seed=seed)
         except ValueError as e:
             raise TextclfError(str(e)) from e

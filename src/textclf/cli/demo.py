@@ -72,12 +72,15 @@ def demo(
     """
 
     def body() -> None:
-        from textclf.data.synth import TASKS, write_reports
+        from textclf.data.synth import check_args, write_reports
         from textclf.errors import ConfigError
         from textclf.experiment import run_experiment
 
-        if task not in TASKS:
-            raise ConfigError(f"--task {task}: unknown task; use one of {', '.join(TASKS)}.")
+        try:  # before any report is written
+            check_args(task, n, seed, names=("--task", "--n", "--seed"))
+            check_args(task, test_n, seed, names=("--task", "--test-n", "--seed"))
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
         started = time.perf_counter()
         data_file = output / "data" / "pathology_reports.csv"
         test_file = output / "data" / "test_reports.csv"

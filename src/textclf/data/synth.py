@@ -52,13 +52,24 @@ TASKS: tuple[str, ...] = ("binary", "multiclass", "multilabel")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".parquet")
 
 
-def _validate(task: str, n: int, seed: int) -> None:
+def check_args(
+    task: str, n: int, seed: int, *, names: tuple[str, str, str] = ("task", "n", "seed")
+) -> None:
+    """Refuse a bad ``task``, ``n`` or ``seed`` before anything is generated.
+
+    Args:
+        names: What the caller calls them in the message (the CLI: ``--task``, ``--n``…).
+
+    Raises:
+        ValueError: one sentence naming the argument and the fix.
+    """
+    task_name, n_name, seed_name = names
     if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}; use one of: {', '.join(TASKS)}.")
+        raise ValueError(f"{task_name} {task!r}: unknown task; use one of {', '.join(TASKS)}.")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1 (got {n!r}); pass how many reports.")
+        raise ValueError(f"{n_name} {n!r}: must be a whole number >= 1 (how many reports).")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0 (got {seed!r}).")
+        raise ValueError(f"{seed_name} {seed!r}: must be a whole number >= 0.")
 
 
 def make_reports(task: str, n: int, *, seed: int = 0) -> pd.DataFrame:
@@ -85,7 +96,7 @@ def make_reports(task: str, n: int, *, seed: int = 0) -> pd.DataFrame:
         >>> all(set(labels) <= set(FINDINGS) for labels in frame["label"])
         True
     """
-    _validate(task, n, seed)
+    check_args(task, n, seed)
     rng = np.random.default_rng(seed)
     ids: list[str] = []
     texts: list[str] = []

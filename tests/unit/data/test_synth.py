@@ -88,12 +88,12 @@ def test_different_seeds_differ(task: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"task": "regression", "n": 5}, "use one of: binary, multiclass, multilabel"),
-        ({"task": "binary", "n": 0}, "n must be a whole number >= 1"),
-        ({"task": "binary", "n": -3}, "n must be a whole number >= 1"),
-        ({"task": "binary", "n": 2.5}, "n must be a whole number >= 1"),
-        ({"task": "binary", "n": True}, "n must be a whole number >= 1"),
-        ({"task": "binary", "n": 5, "seed": -1}, "seed must be a whole number >= 0"),
+        ({"task": "regression", "n": 5}, "task 'regression': unknown task; use one of binary"),
+        ({"task": "binary", "n": 0}, "n 0: must be a whole number >= 1"),
+        ({"task": "binary", "n": -3}, "n -3: must be a whole number >= 1"),
+        ({"task": "binary", "n": 2.5}, "n 2.5: must be a whole number >= 1"),
+        ({"task": "binary", "n": True}, "n True: must be a whole number >= 1"),
+        ({"task": "binary", "n": 5, "seed": -1}, "seed -1: must be a whole number >= 0"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, object], match: str) -> None:
