@@ -280,3 +280,13 @@ def test_a_search_with_no_completed_trial_says_where_the_errors_are(
     assert str(output / "tuning" / "trials.csv") in last
     rows = (output / "tuning" / "trials.csv").read_text()
     assert rows.count("FAIL") == 2 and "train.layer_decay" in rows
+
+
+def test_no_trial_asked_of_a_new_study_is_one_line(
+    files: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "none"
+    result = CliRunner().invoke(app, _args(files, tiny_model_dir, output, "--trials", "0"))
+    assert result.exit_code == 2, result.output
+    assert "has no trial yet and --trials asked for none; give --trials 1 or more." in result.output
+    assert not (output / "tuning" / "trials.csv").exists()

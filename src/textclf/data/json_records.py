@@ -68,7 +68,7 @@ def _json_line(line: str, lineno: int, where: str) -> dict[str, Any] | None:
     if not line.strip():
         return None
     try:
-        obj = json.loads(line)
+        obj = json.loads(line.rstrip("\r\n"))  # else an error at its end is put on "line 2"
     except json.JSONDecodeError as e:
         raise DataError(
             f"{where} line {lineno}: broken JSON ({e.msg.removesuffix(' at')} at column "

@@ -110,6 +110,11 @@ def finish(
     tuning.mkdir(parents=True, exist_ok=True)
     with FileLock(str(tuning / ".finish.lock")):
         trials = study.get_trials(deepcopy=False)
+        if not trials:  # nothing ran and nothing is to be reported
+            raise TextclfError(
+                f"study '{study.study_name}' has no trial yet and --trials asked for none; "
+                "give --trials 1 or more."
+            )
         counts = {s.name: sum(t.state == s for t in trials) for s in state}
         stopped = len(trials) - counted_trials(trials, state)
         counts["FAIL"] -= stopped
@@ -155,8 +160,8 @@ def finish(
         _write_tuning_report(result, sections, tuning / "report.html")
         if best is None:
             raise TextclfError(
-                f"no trial of study '{result.study}' completed ({result.notes[0]}); the "
-                f"errors are in {tuning / 'trials.csv'}; fix them and run again."
+                f"no trial of study '{result.study}' completed ({result.notes[0].rstrip('.')}); "
+                f"the errors are in {tuning / 'trials.csv'}; fix them and run again."
             )
         folder = Path(best.user_attrs.get("folder", ""))
         marker = tuning / "best.json"

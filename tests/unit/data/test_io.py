@@ -627,6 +627,13 @@ def test_broken_jsonl_after_a_bom_names_its_line(tmp_path: Path) -> None:
         read_split(data, ColumnSpec())
 
 
+def test_an_unterminated_jsonl_object_is_placed_at_the_end_of_its_line(tmp_path: Path) -> None:
+    data = _write(tmp_path / "t.jsonl", '{"text": "a"}\n{"text": "b"\n{"text": "c"}\n')
+    with pytest.raises(DataError) as info:
+        read_split(data, ColumnSpec(), require_labels=False)
+    assert "line 2: broken JSON (Expecting ',' delimiter at column 13)" in str(info.value)
+
+
 def test_a_raw_control_character_in_jsonl_is_named_once(tmp_path: Path) -> None:
     data = _write(tmp_path / "t.jsonl", '{"text": "a\tb", "label": "x"}\n')
     with pytest.raises(DataError) as info:
