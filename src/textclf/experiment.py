@@ -122,7 +122,8 @@ def _check_output_dir(
             f"{folder.path}: the output folder holds files that are not a textclf run ({shown}); "
             "choose a new or empty --output (--overwrite replaces only an earlier run)."
         )
-    if overwrite and not resume and folder.path.is_dir():
+    state = folder.state()
+    if overwrite and (not resume or state == "finished") and folder.path.is_dir():
         root = folder.path.resolve()
         for source in inputs:
             if isinstance(source, str | os.PathLike) and Path(source).exists():
@@ -132,7 +133,6 @@ def _check_output_dir(
                         f"{source}: this data file lies inside the output folder {folder.path}, "
                         "which --overwrite would empty; move it out or choose another --output."
                     )
-    state = folder.state()
     if state == "finished" and resume and not overwrite:
         other = _other_training_file(folder, inputs[0] if inputs else None)
         raise RunFinishedError(
@@ -275,7 +275,9 @@ def _run_experiment(
             logger.warning(finding.message)
     session.check()  # the tracker's health check, before anything is written
     with folder.claim():
-        if overwrite and not resume:
+        # --resume --overwrite: continue an unfinished run, retrain a finished one from an
+        # empty folder (its old model must not outlive a retraining that stops midway).
+        if overwrite and (not resume or folder.state() == "finished"):
             folder.clear()
         folder.set_state("running")
         config.save(output / "checkpoints" / "run-config.yaml")

@@ -47,6 +47,32 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIDECAR = "textclf.json"
+#: A training run's state file in its output folder (see :mod:`textclf.run_folder`).
+RUN_STATE = ".textclf-run.json"
+_RUN_LOCK = ".textclf.lock"
+
+
+def run_state(folder: str | os.PathLike[str]) -> str:
+    """``empty`` (nothing there), ``running`` (started, not finished) or ``finished``: the
+    state of the training run whose ``--output`` is ``folder``.
+
+    Here, below the run folder's own module, so that loading a model can tell an
+    unfinished run from a folder that is no model at all.
+    """
+    path = Path(folder)
+    if not path.is_dir() or not any(p.name != _RUN_LOCK for p in path.iterdir()):
+        return "empty"
+    state_file = path / RUN_STATE
+    if state_file.is_file():
+        try:
+            status = json.loads(state_file.read_text(encoding="utf-8")).get("status")
+        except (json.JSONDecodeError, AttributeError):
+            status = None
+        return "finished" if status == "finished" else "running"
+    # Folders written before the state file existed: finished when the model is there.
+    return "finished" if (path / SIDECAR).is_file() else "running"
+
+
 # Left in a folder whose weights were deleted on purpose (``tune`` drops its losing
 # trials' weights); holds the one-line reason and fix that loading reports.
 WEIGHTS_REMOVED = "WEIGHTS-REMOVED.txt"
@@ -221,6 +247,11 @@ def read_info(directory: str | os.PathLike[str]) -> ModelInfo:
             ) from e
     config_path = folder / "config.json"
     if not config_path.is_file():
+        if (folder / RUN_STATE).is_file() and run_state(folder) == "running":  # unfinished run
+            raise ModelLoadError(
+                f"{folder}: this training run has not finished, so there is no model yet; "
+                "finish it with the same 'textclf train' command and --resume."
+            )
         raise ModelLoadError(
             f"{folder}: not a model folder (no {SIDECAR} or config.json); give the --output "
             "folder of 'textclf train'."

@@ -26,10 +26,10 @@ from filelock import FileLock, Timeout
 
 from textclf.atomic import write_text_atomic
 from textclf.errors import ConfigError
+from textclf.persistence import _RUN_LOCK, RUN_STATE, SIDECAR, run_state
 
-LOCK = ".textclf.lock"
-STATE = ".textclf-run.json"
-SIDECAR = "textclf.json"
+LOCK = _RUN_LOCK
+STATE = RUN_STATE
 
 State = Literal["empty", "running", "finished"]
 
@@ -46,17 +46,7 @@ class RunFolder:
 
     def state(self) -> State:
         """``empty`` (nothing there), ``running`` (started, not finished) or ``finished``."""
-        if not self.path.is_dir() or not any(p.name not in (LOCK,) for p in self.path.iterdir()):
-            return "empty"
-        state_file = self.path / STATE
-        if state_file.is_file():
-            try:
-                status = json.loads(state_file.read_text(encoding="utf-8")).get("status")
-            except (json.JSONDecodeError, AttributeError):
-                status = None
-            return "finished" if status == "finished" else "running"
-        # Folders written before the state file existed: finished when the model is there.
-        return "finished" if (self.path / SIDECAR).is_file() else "running"
+        return run_state(self.path)  # type: ignore[return-value]
 
     def foreign_files(self) -> list[str]:
         """Names in a non-empty folder that holds no textclf run (``[]`` for a run or an empty folder).

@@ -226,3 +226,26 @@ def test_an_indicator_matrix_trains_multilabel_and_predicts_one(
     # Validation labels as a matrix too: the decision rule is fitted on them.
     clf.fit(X[:40], Y[:40], X_val=X[40:], y_val=Y[40:])
     assert clf.rule_.task == "multilabel" and clf.rule_.notes
+
+
+def test_resume_with_overwrite_retrains_a_finished_run_from_an_empty_folder(
+    trained_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """--resume --overwrite continues an unfinished run and retrains a finished one: the
+    old model must be gone, or a retraining that stops midway leaves it to be served."""
+    import shutil
+
+    import textclf.experiment
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run("binary"), run)
+    config = load_config(run / "config.yaml")
+    config.output_dir = str(run)
+
+    def stops(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the retraining is stopped before it saves anything
+
+    monkeypatch.setattr(textclf.experiment, "_train_and_save", stops)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, resume=True, overwrite=True)
+    assert not (run / "textclf.json").exists() and not (run / "model.safetensors").exists()

@@ -53,3 +53,18 @@ def test_an_unreadable_sidecar_names_the_file(tmp_path: Path):
     (tmp_path / "textclf.json").write_text('{"labels": []}')
     with pytest.raises(ModelLoadError, match=r"textclf\.json"):
         read_info(tmp_path)
+
+
+def test_an_unfinished_run_is_named_as_one_not_as_no_model(tmp_path: Path):
+    from textclf.errors import ModelLoadError
+    from textclf.persistence import read_info
+    from textclf.run_folder import RunFolder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    RunFolder(run).set_state("running")
+    (run / "checkpoints").mkdir()
+    with pytest.raises(ModelLoadError, match="this training run has not finished.*--resume"):
+        read_info(run)
+    with pytest.raises(ModelLoadError, match="not a model folder"):
+        read_info(tmp_path)
