@@ -64,7 +64,7 @@ def test_an_unfinished_run_is_named_as_one_not_as_no_model(tmp_path: Path):
     run.mkdir()
     RunFolder(run).set_state("running")
     (run / "checkpoints").mkdir()
-    with pytest.raises(ModelLoadError, match="this training run has not finished.*--resume"):
+    with pytest.raises(ModelLoadError, match=r"this training run has not finished.*--resume"):
         read_info(run)
     with pytest.raises(ModelLoadError, match="not a model folder"):
         read_info(tmp_path)
