@@ -223,3 +223,14 @@ def test_app_without_a_terminal_is_headless_and_never_prompts(runner, tmp_path: 
     opts = dict(zip(call["cmd"][5::2], call["cmd"][6::2], strict=True))
     assert opts["--server.headless"] == "true"
     assert opts["--server.showEmailPrompt"] == "false"
+
+
+def test_a_missing_database_says_where_its_path_came_from(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TEXTCLF_FEEDBACK_DB", str(tmp_path / "env.db"))
+    result = runner.invoke(app, ["feedback", "stats"])
+    assert result.exit_code == 2
+    assert "env.db: no feedback database here (named by TEXTCLF_FEEDBACK_DB)" in result.stderr
+    given = runner.invoke(app, ["feedback", "stats", "--db", str(tmp_path / "given.db")])
+    assert "(given with --db)" in given.stderr

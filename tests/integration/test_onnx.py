@@ -165,6 +165,19 @@ def test_onnx_backend_without_an_export_is_one_clear_error(trained_run):
     assert choose_backend(trained_run("multiclass"), "auto").name == "torch"
 
 
+def test_a_torch_precision_is_refused_on_onnx_and_warned_about_under_auto(
+    exported: Path, caplog: pytest.LogCaptureFixture
+):
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--precision bf16: the precision is the torch"):
+        Predictor.from_folder(exported, backend="onnx", precision="bf16")
+    with caplog.at_level("WARNING"):
+        chosen = Predictor.from_folder(exported, backend="auto", precision="bf16")
+    assert chosen.backend.startswith("onnx")
+    assert "--precision bf16 applies to the torch backend only" in caplog.text
+
+
 def test_an_export_of_older_weights_is_not_used(exported: Path, tmp_path: Path):
     folder = tmp_path / "model"
     shutil.copytree(exported, folder)

@@ -2,7 +2,7 @@
 
 Each command parses its options and forwards to an importable function, as spaCy's CLI
 does. User errors (:class:`textclf.errors.TextclfError`) print one line and exit with
-code 2; ``--debug`` shows the traceback instead.
+code 2; ``--debug`` shows the traceback too.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,6 +34,26 @@ from textclf.cli.app import _APP_ENV
 from textclf.progress import QUIET_ENV
 
 __all__ = ["_APP_ENV", "app", "main"]
+
+
+def _bare_flags() -> None:
+    """Show on/off flags without a type in ``--help``.
+
+    typer 0.29 labels every flag ``<bool>`` (``--overwrite <bool>``, even ``--help``),
+    which reads as if it took a value, and ``--no-track true`` is then refused. Patched
+    here, for every command at once, rather than a ``metavar=""`` on each flag.
+    """
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    TyperOption.display_type_rich = display  # type: ignore[method-assign]
+
+
+_bare_flags()
 
 app = typer.Typer(
     help="Fine-tune transformer encoders for binary, multi-class and multi-label text classification.",

@@ -71,7 +71,7 @@ def _files_by_split(files: Sequence[str], splits: Splits) -> Splits:
 @column_options
 @option_group(
     ConfigOptions,
-    seed="Seed of the carved splits.",
+    seed="Seed of the carved splits (default: 42).",
     overrides="Dotted override, e.g. split.test_size=0.2.",
 )
 def data_validate(
@@ -87,10 +87,15 @@ def data_validate(
     task: Task = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Model whose tokenizer measures the text lengths."),
+        typer.Option(
+            "--model",
+            help="Model whose tokenizer measures the text lengths (default: default, the "
+            "bundled all-MiniLM-L6-v2).",
+        ),
     ] = None,
     max_length: Annotated[
-        int | None, typer.Option("--max-length", help="Token limit to measure truncation at.")
+        int | None,
+        typer.Option("--max-length", help="Token limit to measure truncation at (default: 128)."),
     ] = None,
     setup: ConfigOptions = ConfigOptions(),
     json_output: Annotated[

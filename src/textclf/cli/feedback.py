@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,13 +29,18 @@ FeedbackDb = Annotated[
 
 def _feedback_store(feedback_db: Path | None) -> Any:
     from textclf.errors import DataError
-    from textclf.feedback import FeedbackStore, default_db_path
+    from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
 
     db = (feedback_db or default_db_path()).expanduser()
     if not db.is_file():
+        if feedback_db is not None:
+            where = "given with --db"
+        elif os.environ.get(DB_ENV):
+            where = f"named by {DB_ENV}"
+        else:
+            where = f"the default; the app's is elsewhere if it ran with --feedback-db or {DB_ENV}"
         raise DataError(
-            f"{db}: no feedback database here; pass the app's database with --db, or set "
-            "TEXTCLF_FEEDBACK_DB."
+            f"{db}: no feedback database here ({where}); pass the app's database with --db."
         )
     return FeedbackStore(db)
 

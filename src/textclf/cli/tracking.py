@@ -21,7 +21,11 @@ def tracking_check(
     tracking_uri: TrackingUri = None,
     experiment: Annotated[
         str | None,
-        typer.Option("--experiment", help="Experiment to check (created when missing)."),
+        typer.Option(
+            "--experiment",
+            help="Experiment to check, created when missing (default: named after --train, "
+            "else textclf).",
+        ),
     ] = None,
     train_file: Annotated[
         str | None,

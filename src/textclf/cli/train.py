@@ -30,7 +30,8 @@ from textclf.cli._common import (
     Schedule,
     epochs="Passes over the training data (default: 5).",
     max_steps="Stop after this many optimizer steps (default: none).",
-    batch_size="Texts per optimizer step (default: auto: 8 to 32 by data size).",
+    batch_size="Texts per device and step; an optimizer step takes batch x accumulation x "
+    "processes (default: auto: 8 to 32 by data size).",
     learning_rate="Peak learning rate of AdamW (default: 0.0001).",
     max_length="Tokens read per text; longer texts are cut (default: 128).",
 )

@@ -76,7 +76,12 @@ def tune(
     columns: Columns = Columns(),
     task: Task = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="'default', a local folder or a hub name.")
+        str | None,
+        typer.Option(
+            "--model",
+            help="'default' (the bundled all-MiniLM-L6-v2), a local folder or a hub name "
+            "(default: default).",
+        ),
     ] = None,
     schedule: Schedule = Schedule(),
     setup: ConfigOptions = ConfigOptions(),

@@ -138,16 +138,31 @@ class Predictor:
 
         Raises:
             ModelLoadError: a missing or incomplete folder; ``onnx`` without an export.
-            ConfigError: an unknown backend.
+            ConfigError: an unknown backend; a ``precision`` with ``backend="onnx"``.
         """
         from textclf.inference.onnx import choose_backend
 
         check_batch_size(batch_size)
         folder = Path(directory)
         info = read_info(folder)  # a missing folder fails here, before any backend talk
+        if backend == "onnx" and precision != "auto":
+            from textclf.errors import ConfigError
+
+            raise ConfigError(
+                f"--precision {precision}: the precision is the torch backend's; the ONNX "
+                "export runs fp32 or int8 as exported, so leave --precision out or use "
+                "--backend torch."
+            )
         choice = choose_backend(folder, backend, device=device)
         logger.info("Predicting with the %s backend (%s).", choice.name, choice.reason)
         if choice.file is not None:
+            if precision != "auto":  # backend auto picked the export
+                logger.warning(
+                    "--precision %s applies to the torch backend only; the ONNX export (%s) "
+                    "runs as exported. Pass --backend torch to use it.",
+                    precision,
+                    choice.name,
+                )
             return cls.from_onnx(
                 folder,
                 choice,
