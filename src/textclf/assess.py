@@ -464,13 +464,13 @@ def _check_known_labels(split: Split, space: LabelSpace, *, where: object) -> No
             for lab in foreign:
                 first_row.setdefault(lab, row)
         shown = sorted(first_row.items(), key=lambda kv: kv[1])[:5]
-        listed = ", ".join(f"{lab!r} (row {row})" for lab, row in shown)
+        listed = ", ".join(f"{lab!r} (first at row {row})" for lab, row in shown)
         more = f" and {len(first_row) - len(shown)} more" if len(first_row) > len(shown) else ""
         raise DataError(
-            f"{where}: {n_rows} row(s) have labels that are not among the model's "
-            f"{space.num_labels}, first seen at: {listed}{more}; check --label-column / "
-            f"--label-names{' / --label-separator' if space.multilabel else ''}, or use a "
-            "model trained on these labels."
+            f"{where}: {n_rows} row(s) have labels the model ({space.num_labels} labels) does "
+            f"not know: {listed}{more}; check --label-column / --label-names"
+            f"{' / --label-separator' if space.multilabel else ''}, or use a model trained "
+            "on these labels."
         )
 
 

@@ -16,9 +16,9 @@ def test_each_foreign_label_is_named_with_its_own_first_row() -> None:
     with pytest.raises(DataError) as caught:
         _check_known_labels(split, LabelSpace("multiclass", ("x", "y")), where="test.csv")
     message = str(caught.value)
-    assert message.startswith("test.csv: 3 row(s) have labels that are not among the model's 2")
+    assert message.startswith("test.csv: 3 row(s) have labels the model (2 labels) does not know")
     row = split.dataset["row"]
-    assert f"'zz' (row {row[1]}), 'qq' (row {row[3]})" in message
+    assert f"'zz' (first at row {row[1]}), 'qq' (first at row {row[3]})" in message
     assert "\n" not in message
 
 

@@ -314,18 +314,26 @@ def _check_unseen_labels(split: Split, space: LabelSpace, out: list[Finding]) ->
     flat = pc.list_flatten(labels)
     unseen = pc.unique(pc.filter(flat, pc.invert(pc.is_in(flat, value_set=known))))
     if len(unseen):
-        names = sorted(unseen.to_pylist())
-        parents = pc.list_parent_indices(labels)
-        bad_parent = pc.filter(parents, pc.invert(pc.is_in(flat, value_set=known)))
-        rows = pc.take(split.dataset.data.column("row"), pc.unique(bad_parent)).to_pylist()
+        bad = pc.invert(pc.is_in(flat, value_set=known))
+        bad_parent = pc.filter(pc.list_parent_indices(labels), bad)
+        row_of = split.dataset.data.column("row")
+        rows = pc.take(row_of, pc.unique(bad_parent)).to_pylist()
+        first: dict[str, int] = {}  # each unseen label → the first row that has it
+        for name, parent in zip(
+            pc.filter(flat, bad).to_pylist(), bad_parent.to_pylist(), strict=True
+        ):
+            first.setdefault(name, parent)
+        shown = sorted(first.items(), key=lambda kv: kv[1])[:5]
+        listed = ", ".join(f"{n!r} (first at row {row_of[p].as_py()})" for n, p in shown)
+        more = f" and {len(first) - len(shown)} more" if len(first) > len(shown) else ""
         out.append(
             Finding(
                 "error",
                 "unseen_label",
                 split.name,
-                f"{split.source} row {rows[0]}: label(s) {names[:5]} do not occur in the "
-                "training data, so the model cannot learn them; add training examples of "
-                "them or remove those rows.",
+                f"{split.source}: label(s) {listed}{more} do not occur in the training data, "
+                "so the model cannot learn them; add training examples of them or remove "
+                "those rows.",
                 len(rows),
                 rows[:_MAX_ROWS_SHOWN],
             )

@@ -119,7 +119,7 @@ def test_errors_before_the_split_are_raised_first_and_all_are_reported(
 ) -> None:
     test = _csv(tmp_path / "test.csv", [("fresh a", "a"), ("fresh z", "zzz")])
     cfg = _config(f"data.train={rare_class}", f"data.test={test}")
-    with pytest.raises(DataError, match=r"test\.csv row 2: label\(s\) \['zzz'\]"):
+    with pytest.raises(DataError, match=r"test\.csv: label\(s\) 'zzz' \(first at row 2\)"):
         prepare_data(cfg)
     report = prepare_data(cfg, raise_errors=False).report
     assert [f.code for f in report.errors] == ["unseen_label", "cannot_split"]

@@ -131,7 +131,10 @@ def test_unseen_label_is_an_error_naming_the_row(tmp_path: Path) -> None:
     assert unseen.split == "test"
     assert unseen.count == 3
     assert unseen.rows == [2, 4, 5]
-    assert unseen.message.startswith(f"{test.source} row 2: label(s) ['w', 'z']")
+    # Each label with the row it first appears on (w is not on row 2).
+    assert unseen.message.startswith(
+        f"{test.source}: label(s) 'z' (first at row 2), 'w' (first at row 5) do not occur"
+    )
     assert report.errors == [unseen]
 
 
@@ -142,7 +145,7 @@ def test_unseen_label_in_a_multilabel_row(tmp_path: Path) -> None:
     report = validate_splits({"train": train, "validation": val}, space)
     unseen = _only(report, "unseen_label")
     assert unseen.rows == [2]
-    assert "['q']" in unseen.message
+    assert "'q' (first at row 2)" in unseen.message
 
 
 def test_unseen_labels_are_not_checked_in_train(tmp_path: Path) -> None:
@@ -244,7 +247,7 @@ def test_raise_for_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         report.raise_for_errors()
     message = str(info.value)
-    assert message.startswith(f"{val.source} row 1: label(s) ['z']")
+    assert message.startswith(f"{val.source}: label(s) 'z' (first at row 1)")
     assert "(1 more problem(s) listed by 'textclf data validate')" in message
 
 
