@@ -271,7 +271,7 @@ def _run_experiment(
     if resume:
         _check_resumable(output, data.space)
     for finding in data.report.warnings:
-        if finding.code != "empty_text":  # the reader already warned, as the rows were read
+        if finding.code not in ("empty_text", "null_label_items"):  # warned as they were read
             logger.warning(finding.message)
     session.check()  # the tracker's health check, before anything is written
     with folder.claim():

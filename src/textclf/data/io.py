@@ -421,6 +421,9 @@ def canonicalize(
             empty_rows[0],
         )
     stray = parser.stray_lists() if label_col is not None and spec.label_separator is None else None
+    nulls = parser.null_items() if label_col is not None else None
+    if nulls is not None:  # said as the rows are read, for the Python API's fit too
+        logger.warning("%s", nulls[0])
     return Split(
         name=name,
         source=source,
@@ -432,7 +435,7 @@ def canonicalize(
         or (label_col is not None and spec.label_separator is not None)
         or parser.saw_sets,
         stray_lists=stray,
-        null_items=parser.null_items() if label_col is not None else None,
+        null_items=nulls,
     )
 
 

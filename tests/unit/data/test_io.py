@@ -860,13 +860,15 @@ def test_jsonl_null_line_is_refused_not_a_crash(tmp_path: Path) -> None:
         read_split(data, ColumnSpec())
 
 
-def test_jsonl_label_lists_with_nulls(tmp_path: Path) -> None:
+def test_jsonl_label_lists_with_nulls(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # pyarrow builds invalid list arrays from leading nulls (apache/arrow#51305).
     data = _write(
         tmp_path / "t.jsonl",
         '{"text": "a", "label": [null, "x"]}\n{"text": "b", "label": ["y", null, "x"]}\n',
     )
-    split = read_split(data, ColumnSpec())
+    with caplog.at_level("WARNING", logger="textclf.data.io"):
+        split = read_split(data, ColumnSpec())
+    assert "2 missing entries (null or NaN) inside label lists were ignored" in caplog.text
     assert split.dataset["labels"] == [["x"], ["y", "x"]]
     # Ignored, but counted and reported with the first row.
     assert split.null_items is not None
