@@ -589,28 +589,26 @@ def _file_baselines(
     seed: int,
     data: str,
     split: Split,
-    read: dict[str, Split] | None = None,
-) -> dict[str, BaselineClassifier] | None:
-    """Baselines fitted on a labelled file with the model's backbone; ``None`` without one.
+) -> tuple[dict[str, BaselineClassifier] | None, Split | None]:
+    """Baselines fitted on a labelled file with the model's backbone, and that file's
+    split; ``(None, None)`` without one.
 
     Also warns when the evaluated file ``data`` (read as ``split``) shares texts with
-    ``train``, which the baselines are fitted on. The training split read goes into
-    ``read["train"]``.
+    ``train``, which the baselines are fitted on.
     """
     if not train:
-        return None
+        return None, None
     info = predictor.info
     train_split = read_training_file(train, spec, predictor.space)
-    if read is not None:
-        read["train"] = train_split
     _warn_if_shared(data, split, train, train_split)
-    return fit_baselines(
+    baselines = fit_baselines(
         train_split,
         predictor.space,
         seed=seed,
         backbone=str(info.backbone.get("given") or "default"),
         max_length=info.max_length,
     )
+    return baselines, train_split
 
 
 def evaluate_files(
@@ -633,9 +631,8 @@ def evaluate_files(
     spec = model_spec(spec, predictor.folder)
     split = read_labelled(data, spec, predictor.space, "test")
     _warn_if_seen(data, split, [predictor])
-    read = {"test": split}
-    baselines = _file_baselines(
-        train, spec, predictor, seed=seed, data=data, split=split, read=read
+    baselines, train_split = _file_baselines(
+        train, spec, predictor, seed=seed, data=data, split=split
     )
     assessment = assess(
         predictor,
@@ -647,7 +644,10 @@ def evaluate_files(
         batch_size=batch_size,
     )
     assessment.document["backend"] = predictor.backend
-    assessment.splits = read
+    assessment.splits = {
+        "test": split,
+        **({"train": train_split} if train_split is not None else {}),
+    }
     return assessment
 
 
@@ -803,7 +803,7 @@ def compare_files(
         predictors,
         split,
         names=[str(m) for m in models],
-        baselines=_file_baselines(train, spec, predictors[0], seed=seed, data=data, split=split),
+        baselines=_file_baselines(train, spec, predictors[0], seed=seed, data=data, split=split)[0],
         metric=metric,
         eval_config=eval_config,
         seed=seed,

@@ -37,7 +37,7 @@ from textclf.config import EvalConfig, ExperimentConfig, ModelConfig, TrainConfi
 from textclf.data.cells import scalar_name
 from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
-from textclf.errors import ConfigError, did_you_mean
+from textclf.errors import ConfigError, DataError, did_you_mean
 from textclf.evaluation.decision import DecisionRule, fit_decision_rule
 from textclf.inference.engine import texts_list
 from textclf.inference.pipeline import Predictor
@@ -66,10 +66,6 @@ def _label_type(y: Any) -> str | None:
     if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in flat):
         return "int"
     return None
-
-
-def _all_ints(values: Sequence[Any]) -> bool:
-    return all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)
 
 
 def indicator_columns_of(y: Any, task: str) -> list[Any] | None:
@@ -109,8 +105,6 @@ def indicator_label_lists(y: Any, columns: Sequence[Any], name: str) -> list[lis
     Raises:
         DataError: ``y`` is not an indicator matrix with ``len(columns)`` columns.
     """
-    from textclf.errors import DataError
-
     matrix = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
     if matrix.ndim != 2 or matrix.shape[1] != len(columns):
         raise DataError(
@@ -681,16 +675,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         a ``(n, k)`` 0/1 array, columns as ``classes_``, when it was given an indicator
         matrix.
         """
-        pred = self.predictor(batch_size=batch_size).predict(texts_list(X))
+        predictor = self.predictor(batch_size=batch_size)
         kind = self.info_.data.get("label_type")
+        if kind == "indicator":  # the rule's 0/1 decisions, columns in labels_ = classes_ order
+            decided = predictor.decide(predictor.predict_proba(texts_list(X)))
+            return np.asarray(decided, dtype=np.int64)
+        pred = predictor.predict(texts_list(X))
         if kind is None:
             return pred
-        if kind == "indicator":
-            position = {name: j for j, name in enumerate(self.labels_)}
-            out = np.zeros((len(pred), len(self.labels_)), dtype=np.int64)
-            for i, row in enumerate(pred):
-                out[i, [position[name] for name in row]] = 1
-            return out
         if self.task_ == "multilabel":
             return [[_from_name(name, kind) for name in row] for row in pred]
         return [None if name is None else _from_name(name, kind) for name in pred]
@@ -730,7 +722,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if kind == "indicator":  # the matrix's own column order, as given
             columns = self.info_.data["indicator_columns"]
             self._order = np.arange(len(columns), dtype=np.int64)
-            self.classes_ = np.asarray(columns, dtype=None if _all_ints(columns) else object)
+            ints = _label_type(columns) == "int"
+            self.classes_ = np.asarray(columns, dtype=None if ints else object)
             return
         values = [_from_name(name, kind) for name in self.labels_]
         order = sorted(range(len(values)), key=lambda i: values[i])

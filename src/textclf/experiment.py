@@ -110,6 +110,13 @@ def _other_training_file(folder: RunFolder, train: object) -> str | None:
     return str(train) if isinstance(trained, str) and trained != given else None
 
 
+def _empties(folder: RunFolder, *, resume: bool, overwrite: bool) -> bool:
+    """Whether the run starts by emptying ``folder``: ``--overwrite``, except that with
+    ``--resume`` too only a finished run is retrained from scratch (an unfinished one goes
+    on), so its old model cannot outlive a retraining that stops midway."""
+    return overwrite and (not resume or folder.state() == "finished")
+
+
 def _check_output_dir(
     folder: RunFolder, *, resume: bool, overwrite: bool, inputs: Sequence[object] = ()
 ) -> None:
@@ -123,7 +130,7 @@ def _check_output_dir(
             "choose a new or empty --output (--overwrite replaces only an earlier run)."
         )
     state = folder.state()
-    if overwrite and (not resume or state == "finished") and folder.path.is_dir():
+    if _empties(folder, resume=resume, overwrite=overwrite) and folder.path.is_dir():
         root = folder.path.resolve()
         for source in inputs:
             if isinstance(source, str | os.PathLike) and Path(source).exists():
@@ -275,9 +282,7 @@ def _run_experiment(
             logger.warning(finding.message)
     session.check()  # the tracker's health check, before anything is written
     with folder.claim():
-        # --resume --overwrite: continue an unfinished run, retrain a finished one from an
-        # empty folder (its old model must not outlive a retraining that stops midway).
-        if overwrite and (not resume or folder.state() == "finished"):
+        if _empties(folder, resume=resume, overwrite=overwrite):
             folder.clear()
         folder.set_state("running")
         config.save(output / "checkpoints" / "run-config.yaml")

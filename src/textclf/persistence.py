@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -52,7 +52,10 @@ RUN_STATE = ".textclf-run.json"
 _RUN_LOCK = ".textclf.lock"
 
 
-def run_state(folder: str | os.PathLike[str]) -> str:
+RunState = Literal["empty", "running", "finished"]
+
+
+def run_state(folder: str | os.PathLike[str]) -> RunState:
     """``empty`` (nothing there), ``running`` (started, not finished) or ``finished``: the
     state of the training run whose ``--output`` is ``folder``.
 

@@ -26,12 +26,12 @@ from filelock import FileLock, Timeout
 
 from textclf.atomic import write_text_atomic
 from textclf.errors import ConfigError
-from textclf.persistence import _RUN_LOCK, RUN_STATE, SIDECAR, run_state
+from textclf.persistence import _RUN_LOCK, RUN_STATE, SIDECAR, RunState, run_state
 
 LOCK = _RUN_LOCK
 STATE = RUN_STATE
 
-State = Literal["empty", "running", "finished"]
+State = RunState
 
 
 class RunFolder:
@@ -46,7 +46,7 @@ class RunFolder:
 
     def state(self) -> State:
         """``empty`` (nothing there), ``running`` (started, not finished) or ``finished``."""
-        return run_state(self.path)  # type: ignore[return-value]
+        return run_state(self.path)
 
     def foreign_files(self) -> list[str]:
         """Names in a non-empty folder that holds no textclf run (``[]`` for a run or an empty folder).

@@ -289,7 +289,6 @@ def _cross_fitted_gain(
             res = tune_binary_threshold(y[rest], proba[rest], metric=metric)
         tuned[held] = decide(proba[held], task, threshold=res.thresholds)
     plain = decide(proba, task)
-    metric = "f1_micro" if task == "multilabel" else metric
     base = _counts(y, plain)
     delta = _counts(y, tuned) - base
     gain = float(
@@ -417,7 +416,7 @@ def fit_decision_rule(
             y,
             proba,
             labels=labels,
-            metric=threshold_metric,
+            metric=metric,
             min_positives=min_positives_per_label,
             seed=seed,
         )
