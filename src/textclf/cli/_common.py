@@ -76,6 +76,14 @@ Task = Annotated[
         "--task", help="auto, binary, multiclass or multilabel (default: auto: from the labels)."
     ),
 ]
+Backbone = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="'default' (the bundled all-MiniLM-L6-v2), a local folder or a hub name "
+        "(default: default).",
+    ),
+]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 Backend = Annotated[
     str,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
+    Backbone,
     Columns,
     ConfigOptions,
     Records,
@@ -54,14 +55,7 @@ def train(
     splits: Splits = Splits(),
     columns: Columns = Columns(),
     task: Task = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="'default' (the bundled all-MiniLM-L6-v2), a local folder or a hub name "
-            "(default: default).",
-        ),
-    ] = None,
+    model: Backbone = None,
     schedule: Schedule = Schedule(),
     setup: ConfigOptions = ConfigOptions(),
     resume: Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from textclf.cli._common import (
+    Backbone,
     Columns,
     ConfigOptions,
     Records,
@@ -75,14 +76,7 @@ def tune(
     ] = None,
     columns: Columns = Columns(),
     task: Task = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="'default' (the bundled all-MiniLM-L6-v2), a local folder or a hub name "
-            "(default: default).",
-        ),
-    ] = None,
+    model: Backbone = None,
     schedule: Schedule = Schedule(),
     setup: ConfigOptions = ConfigOptions(),
     records: Records = Records(),

@@ -55,3 +55,15 @@ def test_train_help_states_the_config_defaults():
             if isinstance(value, int | float)
             else (stated.group(1) == str(value))
         ), f"{flag}: help says {stated.group(1)}, the config says {value}"
+
+
+def test_explain_steps_default_is_the_reports_and_the_python_apis():
+    import inspect
+
+    from textclf.config.schema import IG_STEPS
+    from textclf.diagnostics.attributions import explain, explain_many
+
+    (steps,) = [p for p in COMMAND.commands["explain"].params if p.name == "steps"]
+    assert steps.default == IG_STEPS == ExperimentConfig().diagnostics.attribution_steps
+    for fn in (explain, explain_many):
+        assert inspect.signature(fn).parameters["n_steps"].default == IG_STEPS
