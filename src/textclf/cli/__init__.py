@@ -36,13 +36,17 @@ from textclf.progress import QUIET_ENV
 __all__ = ["_APP_ENV", "app", "main"]
 
 
-def _bare_flags() -> None:
-    """Show on/off flags without a type in ``--help``.
+def _help_patches() -> None:
+    """Two fixes to typer 0.29's ``--help``, patched here for every command at once.
 
-    typer 0.29 labels every flag ``<bool>`` (``--overwrite <bool>``, even ``--help``),
-    which reads as if it took a value, and ``--no-track true`` is then refused. Patched
-    here, for every command at once, rather than a ``metavar=""`` on each flag.
+    * On/off flags are shown without a type. typer labels every flag ``<bool>``
+      (``--overwrite <bool>``, even ``--help``), which reads as if it took a value, and
+      ``--no-track true`` is then refused. (Rather than a ``metavar=""`` on each flag.)
+    * A docstring's paragraphs after the first are re-flowed to the terminal. typer keeps
+      their source line breaks, so at 80 columns a wrapped line left one word on a line of
+      its own. A paragraph starting with ``\\b`` keeps its lines, as in click.
     """
+    from typer import rich_utils
     from typer.core import TyperOption
 
     shown = TyperOption.display_type_rich
@@ -52,8 +56,14 @@ def _bare_flags() -> None:
 
     TyperOption.display_type_rich = display  # type: ignore[method-assign]
 
+    def reflow(paragraphs: list[str], markup_mode: Any) -> str:
+        return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
 
-_bare_flags()
+    if hasattr(rich_utils, "_fix_linebreaks"):  # a later typer may fix it, or rename it
+        rich_utils._fix_linebreaks = reflow
+
+
+_help_patches()
 
 app = typer.Typer(
     help="Fine-tune transformer encoders for binary, multi-class and multi-label text classification.",

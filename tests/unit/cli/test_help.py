@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -67,3 +68,19 @@ def test_explain_steps_default_is_the_reports_and_the_python_apis():
     assert steps.default == IG_STEPS == ExperimentConfig().diagnostics.attribution_steps
     for fn in (explain, explain_many):
         assert inspect.signature(fn).parameters["n_steps"].default == IG_STEPS
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(COMMAND), ids=lambda x: str(x))
+def test_descriptions_reflow_to_the_terminal(name: str, command: Any):
+    # typer 0.29 kept a docstring's source line breaks after its first paragraph, so a
+    # line wrapped at 80 columns left one word on a line of its own ("trial" in tune).
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(app, [*name.split(), "--help"], terminal_width=80).output
+    prose = [line.strip() for line in out.split("Usage:", 1)[1].split("╭", 1)[0].splitlines()]
+    early = [
+        f"{line} / {after}"
+        for line, after in itertools.pairwise(prose[1:])
+        if line and after and len(line) + 1 + len(after.split()[0]) <= 78
+    ]
+    assert not early, f"textclf {name} --help: lines broken before the terminal's edge: {early}"
