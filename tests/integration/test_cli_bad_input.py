@@ -471,7 +471,10 @@ MISSING = "nowhere.csv: file not found"
             ["predict", "--input", "{good}", "--output", "{out}/p.jsonl", "--top-k", "0"],
             "--top-k 0: must be at least 1",
         ),
-        (["predict", "--input", "-", "--output", "{out}/p.jsonl"], "from standard input"),
+        (
+            ["predict", "--input", "-", "--output", "{out}/p.jsonl", "--text-column", "t"],
+            "give --format csv, tsv, jsonl, json or parquet to read one from standard input",
+        ),
         (["explain", "a text", " "], "text 2 is empty or only whitespace"),
         (["explain", "a text", "--top", "0"], "--top 0: must be at least 1"),
     ],

@@ -116,6 +116,80 @@ def test_headless_tsv_with_column_names(model: Path, tmp_path: Path):
     )
 
 
+def test_texts_on_the_command_line_go_to_standard_output(model: Path):
+    result = CliRunner().invoke(app, ["predict", "-m", str(model), *TEXTS[:3]])
+    assert result.exit_code == 0, result.stderr
+    _same_records(
+        [json.loads(x) for x in result.stdout.splitlines()], _expected(model, TEXTS[:3], [1, 2, 3])
+    )
+    assert "Wrote 3 predictions to standard output" in result.stderr
+
+
+def test_standard_input_one_text_per_line_rows_are_line_numbers(model: Path, tmp_path: Path):
+    out = tmp_path / "out.jsonl"
+    lines = "\r\n".join([TEXTS[0], "", TEXTS[1], TEXTS[2]]) + "\n"
+    result = CliRunner().invoke(
+        app, ["predict", "-m", str(model), "-i", "-", "-o", str(out)], input=lines
+    )
+    assert result.exit_code == 0, result.stderr
+    _same_records(_jsonl(out), _expected(model, TEXTS[:3], [1, 3, 4]))
+    assert "1 empty row(s) skipped (rows [2])" in result.stdout
+    assert "textclf-input-" not in result.output  # the temporary copy is never named
+
+
+def test_standard_input_of_a_format_with_its_columns(model: Path):
+    table = "cid,body\n" + "".join(f"c{i},{t}\n" for i, t in enumerate(TEXTS[:3]))
+    args = ["predict", "-m", str(model), "-i", "-", "--format", "csv", "--text-column", "body"]
+    result = CliRunner().invoke(app, [*args, "--id-column", "cid"], input=table)
+    assert result.exit_code == 0, result.stderr
+    got = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["id"] for r in got] == ["c0", "c1", "c2"]
+    _same_records(
+        [{k: v for k, v in r.items() if k != "id"} for r in got],
+        _expected(model, TEXTS[:3], [1, 2, 3]),
+    )
+
+
+def test_a_bad_row_on_standard_input_is_named_so_and_nothing_is_written(model: Path):
+    table = "text\n" + "".join(f"{t}\n" for t in TEXTS) + '"never closed\n'
+    result = CliRunner().invoke(
+        app, ["predict", "-m", str(model), "-i", "-", "--format", "csv"], input=table
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: standard input line 8:"), result.stderr
+    assert result.stdout == ""  # no record reaches a pipe before every row is read
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "nothing to predict: give texts, --input FILE, or --input -"),
+        (["hello", "-i", "x.csv"], "give texts or --input, not both"),
+        (["-i", "-", "--text-column", "body"], "give --format csv, tsv, jsonl, json or parquet"),
+        (["hello", "--id-column", "cid"], "texts given on the command line have none"),
+    ],
+)
+def test_what_to_predict_is_checked_in_one_line(model: Path, args: list[str], message: str):
+    result = CliRunner().invoke(app, ["predict", "-m", str(model), *args], input="")
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_ends_predict_quietly(model: Path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args = [sys.executable, "-m", "textclf", "-q", "predict", "-m", str(model), "-i", "-"]
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(("\n".join(TEXTS * 2000) + "\n").encode())
+    proc.stdin.close()
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()  # as `| head -1` does
+    assert proc.wait(timeout=300) == 1
+    assert first["row"] == 1 and "error" not in proc.stderr.read().decode()
+
+
 def test_threshold_on_multiclass_abstains_below_it(model: Path, tmp_path: Path):
     src = tmp_path / "in.csv"
     src.write_text("text\n" + "\n".join(TEXTS) + "\n", encoding="utf-8")

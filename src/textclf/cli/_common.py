@@ -7,6 +7,7 @@ import functools
 import inspect
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -42,6 +43,12 @@ def run(fn: Callable[[], T], *, interrupted: Callable[[], str] | None = None) ->
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(code=2) from None
+    except BrokenPipeError:
+        # The reader of standard output closed it (`textclf predict … | head`): stop
+        # quietly, as Unix tools do; stdout goes to devnull so that Python's flush at exit
+        # cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(code=1) from None
     except KeyboardInterrupt:
         # On a line of its own: a progress bar may hold the current one.
         print(f"\n{interrupted() if interrupted else 'interrupted'}", file=sys.stderr)

@@ -1,8 +1,9 @@
-"""``textclf predict``: labels and scores for every text in a file."""
+"""``textclf predict``: labels and scores for every text in a file, on standard input or
+given on the command line."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 from typing import Annotated
 
 import typer
@@ -22,15 +23,28 @@ from textclf.cli._common import (
 
 def predict(
     model: TrainedModel,
+    texts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Texts to predict, instead of --input.", show_default=False),
+    ] = None,
     input_file: Annotated[
-        str, typer.Option("--input", "-i", help="File of texts (CSV, TSV, JSONL, JSON, Parquet).")
-    ],
-    output: Annotated[
-        Path,
+        str | None,
         typer.Option(
-            "--output", "-o", help="Predictions file: .jsonl, .json (one array), .csv or .tsv."
+            "--input",
+            "-i",
+            help="File of texts (CSV, TSV, JSONL, JSON, Parquet); - reads standard input, one "
+            "text per line (or a file of --format).",
         ),
-    ],
+    ] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Predictions file: .jsonl, .json (one array), .csv or .tsv; - is JSON Lines "
+            "on standard output.",
+        ),
+    ] = "-",
     text_column: TextColumn = None,
     id_column: IdColumn = None,
     column_names: ColumnNames = None,
@@ -63,24 +77,32 @@ def predict(
         ),
     ] = None,
 ) -> None:
-    """Predict labels for every text in a file; results keep the input order.
+    """Predict labels for every text in a file, on standard input or given; in input order.
 
-    The file is streamed in chunks, so any size fits in memory; the output appears only
-    when every row is written.
+    A file is streamed in chunks, so any size fits in memory; the output appears only when
+    every row is written. Without --output the records go to standard output.
     """
 
     def body() -> None:
         # Imports stay light here: on an exported model the whole command runs without
         # torch, transformers, datasets or pandas (see textclf.inference.onnx).
         from textclf.data.formats import check_format
-        from textclf.inference.files import predict_file
+        from textclf.errors import ConfigError
+        from textclf.inference.files import STDIO, predict_file
         from textclf.inference.reader import InputColumns
 
+        if texts and input_file is not None:
+            raise ConfigError(f"--input {input_file}: give texts or --input, not both.")
+        if not texts and input_file is None:
+            raise ConfigError(
+                "nothing to predict: give texts, --input FILE, or --input - to read standard input."
+            )
         names = split_csv(column_names)
         summary = predict_file(
             model,
             input_file,
             output,
+            texts=texts or None,
             spec=InputColumns(
                 text=text_column,
                 id_column=id_column,
@@ -102,9 +124,12 @@ def predict(
         )
         if summary.n_abstained:
             note += f"; {summary.n_abstained} given no label (no score reached --threshold)"
+        to_stdout = str(summary.output) == STDIO
         print(
-            f"Wrote {summary.n_written} predictions to {summary.output} in "
-            f"{summary.seconds:.1f} s ({summary.backend}){note}."
+            f"Wrote {summary.n_written} predictions to "
+            f"{'standard output' if to_stdout else summary.output} in "
+            f"{summary.seconds:.1f} s ({summary.backend}){note}.",
+            file=sys.stderr if to_stdout else sys.stdout,
         )
 
     run(body)

@@ -7,6 +7,12 @@ output, which is renamed into place at the end. So memory stays that of a few ch
 whatever the file's size, and a crash or a bad row half-way leaves no half-written output
 (and an older output file as it was). Rows skipped as empty are counted.
 
+``-`` is standard input or output. Standard input is one text per line, or a file of
+``--format`` (``spec.file_format``); it is copied to a temporary file first, since the
+readers (and their fall-back to ``read_split``) need a file, and errors name it "standard
+input". Standard output gets JSON Lines, also written to a temporary file first and copied
+out at the end, so a bad row half-way leaves nothing half-written in a pipe either.
+
 Example:
     >>> summary = predict_file("runs/x", "tickets.csv", "predictions.jsonl")  # doctest: +SKIP
     >>> summary.n_written, summary.seconds  # doctest: +SKIP
@@ -14,15 +20,21 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textclf.data.formats import check_source
+from textclf.errors import ConfigError, DataError, TextclfError
 from textclf.faults import fail_point
 from textclf.inference.reader import (
     CHUNK_ROWS,
@@ -42,6 +54,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: ``input_file`` or ``output`` that means standard input or standard output.
+STDIO = "-"
+
 
 @dataclass
 class PredictSummary:
@@ -59,10 +74,11 @@ class PredictSummary:
 
 def predict_file(
     model: Predictor | str | os.PathLike[str],
-    input_file: str,
+    input_file: str | None,
     output: str | os.PathLike[str],
     *,
     spec: ColumnSpec | InputColumns | None = None,
+    texts: Sequence[str] | None = None,
     threshold: float | None = None,
     top_k: int | None = None,
     batch_size: int | None = None,
@@ -76,9 +92,13 @@ def predict_file(
 
     Args:
         model: A loaded predictor or a model folder.
-        input_file: CSV, TSV, JSONL, JSON or Parquet (labels, if any, are ignored).
+        input_file: CSV, TSV, JSONL, JSON or Parquet (labels, if any, are ignored);
+            ``"-"``: standard input, one text per line unless ``spec.file_format`` says.
+            ``None`` with ``texts``.
         output: ``.jsonl``, ``.json`` (one array), ``.csv`` or ``.tsv``; not the input file.
+            ``"-"``: JSON Lines on standard output.
         spec: Column options (text, id, names for a headerless file, …).
+        texts: Texts to predict instead of a file; their rows are 1, 2, …
         threshold: Override the rule's threshold (see ``DecisionRule.with_threshold``).
         top_k: Also list the ``k`` best labels per text.
         batch_size: Cap on texts per forward pass (default: the token budget decides).
@@ -93,22 +113,25 @@ def predict_file(
         DataError: for an unreadable input.
         ModelLoadError: for a model folder that cannot be loaded on ``backend``.
     """
-    from textclf.atomic import atomic_path
-    from textclf.errors import ConfigError
     from textclf.inference.pipeline import Predictor
 
-    out = check_output_path(output)
-    if isinstance(input_file, str | os.PathLike) and Path(input_file).resolve() == out.resolve():
+    if (texts is None) == (input_file is None):
+        raise ConfigError("give texts to predict or an input file (- for standard input).")
+    to_stdout = str(output) == STDIO
+    out = Path(STDIO) if to_stdout else check_output_path(output)
+    if input_file not in (None, STDIO) and Path(input_file).resolve() == out.resolve():
         raise ConfigError(
             f"--output {out}: is the input file, which the predictions would replace; choose "
             "another output name."
         )
-    if out.exists():
+    if not to_stdout and out.exists():
         logger.info("%s exists: it is replaced once every prediction is written.", out)
     if top_k is not None and top_k < 1:
         raise ConfigError(f"--top-k {top_k}: must be at least 1 (or leave it out).")
     spec = spec or InputColumns()
-    check_source(input_file, spec.file_format)  # a mistyped path fails before the model loads
+    if input_file not in (None, STDIO):
+        check_source(input_file, spec.file_format)  # a mistyped path fails before loading
+    _check_lines(spec, texts, stdin=input_file == STDIO)
     predictor = (
         model
         if isinstance(model, Predictor)
@@ -122,20 +145,21 @@ def predict_file(
         raise ConfigError(f"--threshold {threshold}: must be between 0 and 1.") from e
     started = time.perf_counter()
     stats = InputStats()
-    with atomic_path(out) as tmp:
+    suffix = ".jsonl" if to_stdout else out.suffix
+    with _readable(input_file, spec, texts) as (source, spec), _destination(out) as tmp:
         try:
-            chunks = stream_rows(input_file, spec, chunk_rows=chunk_rows, stats=stats)
+            chunks = stream_rows(source, spec, chunk_rows=chunk_rows, stats=stats)
             n, abstained = _write(
-                predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress
+                predictor, rule, chunks, tmp, suffix, top_k=top_k, progress=progress
             )
         except NeedsFullReader as why:
             # Start again from the top with the reference reader (see reader.py); the
             # temporary file is rewritten from its first byte.
-            logger.debug("%s: read with read_split (%s).", input_file, why)
+            logger.debug("%s: read with read_split (%s).", source, why)
             stats = InputStats()
-            chunks = split_rows(input_file, spec, chunk_rows=chunk_rows, stats=stats)
+            chunks = split_rows(source, spec, chunk_rows=chunk_rows, stats=stats)
             n, abstained = _write(
-                predictor, rule, chunks, tmp, out.suffix, top_k=top_k, progress=progress
+                predictor, rule, chunks, tmp, suffix, top_k=top_k, progress=progress
             )
     return PredictSummary(
         output=out,
@@ -146,6 +170,115 @@ def predict_file(
         backend=predictor.backend,
         n_abstained=abstained,
     )
+
+
+def _check_lines(
+    spec: ColumnSpec | InputColumns, texts: Sequence[str] | None, *, stdin: bool
+) -> None:
+    """Refuse column options for texts that have no columns: given, or lines of stdin."""
+    lines = texts is not None or (stdin and spec.file_format == "auto")
+    if lines and (spec.text or spec.id_column or spec.column_names):
+        raise ConfigError(
+            "--text-column, --id-column and --column-names name the columns of a file; "
+            + (
+                "texts given on the command line have none."
+                if texts is not None
+                else "give --format csv, tsv, jsonl, json or parquet to read one from "
+                "standard input (without it, each line is one text)."
+            )
+        )
+
+
+@contextmanager
+def _readable(
+    input_file: str | None, spec: ColumnSpec | InputColumns, texts: Sequence[str] | None
+) -> Iterator[tuple[str, ColumnSpec | InputColumns]]:
+    """The file to read, and its column options.
+
+    A file is read where it is. Standard input and ``texts`` are first written to a
+    temporary folder: lines or texts as JSON Lines (one ``text`` per row, empty ones kept
+    so that rows stay line numbers), any other ``--format`` as it came. Errors about that
+    copy name "standard input" (or "the texts given") instead of its path.
+    """
+    if texts is None and input_file != STDIO:
+        assert input_file is not None
+        yield input_file, spec
+        return
+    name = "standard input" if texts is None else "the texts given"
+    with tempfile.TemporaryDirectory(prefix="textclf-input-") as folder:
+        fmt = spec.file_format
+        if texts is not None or fmt == "auto":
+            path = Path(folder) / "texts.jsonl"
+            with open(path, "w", encoding="utf-8") as f:
+                lines = texts if texts is not None else _stdin_lines()
+                f.writelines(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in lines)
+            spec = InputColumns(text="text", file_format="jsonl")
+        else:
+            path = Path(folder) / f"stdin.{fmt}"
+            with open(path, "wb") as f:
+                shutil.copyfileobj(_stdin().buffer, f)
+        renamed = _Renamed(str(path), name)
+        handlers = logging.getLogger().handlers
+        for handler in handlers:
+            handler.addFilter(renamed)
+        try:
+            yield str(path), spec
+        except TextclfError as e:
+            raise type(e)(str(e).replace(str(path), name)) from e
+        finally:
+            for handler in handlers:
+                handler.removeFilter(renamed)
+
+
+class _Renamed(logging.Filter):
+    """Says ``name`` in log lines where they would give the temporary copy's path."""
+
+    def __init__(self, path: str, name: str) -> None:
+        super().__init__()
+        self.path, self.name = path, name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.path in message:
+            record.msg, record.args = message.replace(self.path, self.name), None
+        return True
+
+
+def _stdin() -> Any:
+    if sys.stdin is None or not hasattr(sys.stdin, "buffer"):
+        raise ConfigError("--input -: there is no standard input to read; give a file.")
+    if sys.stdin.isatty():
+        logger.info("Reading texts from standard input, one per line; end with Ctrl-D.")
+    return sys.stdin
+
+
+def _stdin_lines() -> Iterable[str]:
+    for n, raw in enumerate(_stdin().buffer, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(
+                f"standard input line {n}: is not UTF-8 text; convert it first, e.g. with "
+                "iconv -f cp1252 -t utf-8."
+            ) from None
+        yield (line.removeprefix("\ufeff") if n == 1 else line).rstrip("\r\n")
+
+
+@contextmanager
+def _destination(out: Path) -> Iterator[Path]:
+    """A temporary file that becomes ``out``, or is copied to standard output, at the end."""
+    from textclf.atomic import atomic_path
+
+    if str(out) != STDIO:
+        with atomic_path(out) as tmp:
+            yield tmp
+        return
+    with tempfile.TemporaryDirectory(prefix="textclf-predictions-") as folder:
+        tmp = Path(folder) / "predictions.jsonl"
+        yield tmp
+        with open(tmp, encoding="utf-8") as f:
+            shutil.copyfileobj(f, sys.stdout)
+        sys.stdout.flush()
 
 
 def _write(
