@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,21 +132,25 @@ def predict_file(
     if input_file not in (None, STDIO):
         check_source(input_file, spec.file_format)  # a mistyped path fails before loading
     _check_lines(spec, texts, stdin=input_file == STDIO)
-    predictor = (
-        model
-        if isinstance(model, Predictor)
-        else Predictor.from_folder(
-            model, batch_size=batch_size, backend=backend, device=device, precision=precision
+    with ExitStack() as stack:
+        # Standard input is read first: it cannot wait for the model, and a blank one is
+        # refused before the model loads.
+        source, spec = stack.enter_context(_readable(input_file, spec, texts))
+        predictor = (
+            model
+            if isinstance(model, Predictor)
+            else Predictor.from_folder(
+                model, batch_size=batch_size, backend=backend, device=device, precision=precision
+            )
         )
-    )
-    try:
-        rule = predictor.info.rule.with_threshold(threshold)
-    except ValueError as e:
-        raise ConfigError(f"--threshold {threshold}: must be between 0 and 1.") from e
-    started = time.perf_counter()
-    stats = InputStats()
-    suffix = ".jsonl" if to_stdout else out.suffix
-    with _readable(input_file, spec, texts) as (source, spec), _destination(out) as tmp:
+        try:
+            rule = predictor.info.rule.with_threshold(threshold)
+        except ValueError as e:
+            raise ConfigError(f"--threshold {threshold}: must be between 0 and 1.") from e
+        started = time.perf_counter()
+        stats = InputStats()
+        suffix = ".jsonl" if to_stdout else out.suffix
+        tmp = stack.enter_context(_destination(out))
         try:
             chunks = stream_rows(source, spec, chunk_rows=chunk_rows, stats=stats)
             n, abstained = _write(
@@ -209,9 +213,16 @@ def _readable(
         fmt = spec.file_format
         if texts is not None or fmt == "auto":
             path = Path(folder) / "texts.jsonl"
+            blank = True
             with open(path, "w", encoding="utf-8") as f:
-                lines = texts if texts is not None else _stdin_lines()
-                f.writelines(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in lines)
+                for text in texts if texts is not None else _stdin_lines():
+                    blank = blank and not text.strip()
+                    f.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+            if blank:
+                raise DataError(
+                    f"{name}: no text to predict (every one is empty or only whitespace); "
+                    + ("give one text per line." if texts is None else "give the texts.")
+                )
             spec = InputColumns(text="text", file_format="jsonl")
         else:
             path = Path(folder) / f"stdin.{fmt}"
