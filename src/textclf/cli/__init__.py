@@ -39,6 +39,8 @@ __all__ = ["_APP_ENV", "app", "main"]
 def _help_patches() -> None:
     """Two fixes to typer 0.29's ``--help``, patched here for every command at once.
 
+    * Arguments taking many values show their element's type, ``<str>`` rather than
+      ``<list[str]>`` (the usage line already says ``TEXT...``).
     * On/off flags are shown without a type. typer labels every flag ``<bool>``
       (``--overwrite <bool>``, even ``--help``), which reads as if it took a value, and
       ``--no-track true`` is then refused. (Rather than a ``metavar=""`` on each flag.)
@@ -47,7 +49,7 @@ def _help_patches() -> None:
       its own. A paragraph starting with ``\\b`` keeps its lines, as in click.
     """
     from typer import rich_utils
-    from typer.core import TyperOption
+    from typer.core import TyperArgument, TyperOption
 
     shown = TyperOption.display_type_rich
 
@@ -55,6 +57,15 @@ def _help_patches() -> None:
         return None if self.is_flag and not self.count else shown(self, ctx)
 
     TyperOption.display_type_rich = display  # type: ignore[method-assign]
+
+    shown_argument = TyperArgument.display_type_rich
+
+    def element(self: TyperArgument, ctx: Any) -> str | None:
+        label = shown_argument(self, ctx)
+        many = label is not None and label.startswith("<list[") and label.endswith("]>")
+        return f"<{label[6:-2]}>" if many and label else label
+
+    TyperArgument.display_type_rich = element  # type: ignore[method-assign,assignment]
 
     def reflow(paragraphs: list[str], markup_mode: Any) -> str:
         return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)

@@ -78,8 +78,9 @@ def data_validate(
     files: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="FILE",
             help="Data files: the one named *train* (else the first) is the training split, "
-            "*dev*/*val* validation, *test* test."
+            "*dev*/*val* validation, *test* test.",
         ),
     ] = None,
     splits: Splits = Splits(),

@@ -111,7 +111,8 @@ def calibrate(
 @option_group(Measurement, ci_method=None)
 def compare(
     models: Annotated[
-        list[Path], typer.Argument(help="Model folders; the first is the reference.")
+        list[Path],
+        typer.Argument(metavar="MODEL", help="Model folders; the first is the reference."),
     ],
     data: Annotated[
         str, typer.Option("--data", "-d", help="Labelled file all models are evaluated on.")

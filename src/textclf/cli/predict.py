@@ -25,7 +25,9 @@ def predict(
     model: TrainedModel,
     texts: Annotated[
         list[str] | None,
-        typer.Argument(help="Texts to predict, instead of --input.", show_default=False),
+        typer.Argument(
+            help="Texts to predict, instead of --input.", metavar="TEXT", show_default=False
+        ),
     ] = None,
     input_file: Annotated[
         str | None,

@@ -99,7 +99,7 @@ def report(
 
 def explain(
     model: TrainedModel,
-    texts: Annotated[list[str], typer.Argument(help="Text(s) to explain.")],
+    texts: Annotated[list[str], typer.Argument(metavar="TEXT", help="Text(s) to explain.")],
     label: Annotated[
         list[str] | None,
         typer.Option("--label", "-l", help="Explain this label (default: the predicted ones)."),

@@ -67,7 +67,9 @@ def tracking_check(
 def tracking_sync(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Run folders (or folders of runs) whose records were kept locally."),
+        typer.Argument(
+            metavar="PATH", help="Run folders (or folders of runs) whose records were kept locally."
+        ),
     ],
     tracking_uri: Annotated[
         str | None,

@@ -84,3 +84,11 @@ def test_descriptions_reflow_to_the_terminal(name: str, command: Any):
         if line and after and len(line) + 1 + len(after.split()[0]) <= 78
     ]
     assert not early, f"textclf {name} --help: lines broken before the terminal's edge: {early}"
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(COMMAND), ids=lambda x: str(x))
+def test_arguments_of_many_values_show_their_elements_type(name: str, command: Any):
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(app, [*name.split(), "--help"], terminal_width=100).output
+    assert "<list[" not in out, out
