@@ -39,8 +39,8 @@ __all__ = ["_APP_ENV", "app", "main"]
 def _help_patches() -> None:
     """Two fixes to typer 0.29's ``--help``, patched here for every command at once.
 
-    * Arguments taking many values show their element's type, ``<str>`` rather than
-      ``<list[str]>`` (the usage line already says ``TEXT...``).
+    * Arguments and options taking many values show the type of one, ``<str>`` rather
+      than ``<list[str]>``; the usage line says ``TEXT...``, an option's help "repeatable".
     * On/off flags are shown without a type. typer labels every flag ``<bool>``
       (``--overwrite <bool>``, even ``--help``), which reads as if it took a value, and
       ``--no-track true`` is then refused. (Rather than a ``metavar=""`` on each flag.)
@@ -54,24 +54,29 @@ def _help_patches() -> None:
     shown = TyperOption.display_type_rich
 
     def display(self: TyperOption, ctx: Any) -> str | None:
-        return None if self.is_flag and not self.count else shown(self, ctx)
+        return None if self.is_flag and not self.count else _element(shown(self, ctx))
 
     TyperOption.display_type_rich = display  # type: ignore[method-assign]
 
     shown_argument = TyperArgument.display_type_rich
 
-    def element(self: TyperArgument, ctx: Any) -> str | None:
-        label = shown_argument(self, ctx)
-        many = label is not None and label.startswith("<list[") and label.endswith("]>")
-        return f"<{label[6:-2]}>" if many and label else label
+    def argument(self: TyperArgument, ctx: Any) -> str | None:
+        return _element(shown_argument(self, ctx))
 
-    TyperArgument.display_type_rich = element  # type: ignore[method-assign,assignment]
+    TyperArgument.display_type_rich = argument  # type: ignore[method-assign,assignment]
 
     def reflow(paragraphs: list[str], markup_mode: Any) -> str:
         return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
 
     if hasattr(rich_utils, "_fix_linebreaks"):  # a later typer may fix it, or rename it
         rich_utils._fix_linebreaks = reflow
+
+
+def _element(label: str | None) -> str | None:
+    """``<list[str]>`` → ``<str>``: a value given many times has the type of one of them."""
+    if label is not None and label.startswith("<list[") and label.endswith("]>"):
+        return f"<{label[6:-2]}>"
+    return label
 
 
 _help_patches()

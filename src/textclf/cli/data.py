@@ -72,7 +72,7 @@ def _files_by_split(files: Sequence[str], splits: Splits) -> Splits:
 @option_group(
     ConfigOptions,
     seed="Seed of the carved splits (default: 42).",
-    overrides="Dotted override, e.g. split.test_size=0.2.",
+    overrides="Dotted override (repeatable), e.g. split.test_size=0.2.",
 )
 def data_validate(
     files: Annotated[

@@ -29,7 +29,7 @@ _TEST_SEED_OFFSET = 1_000_003  # test reports drawn apart from any training seed
     ConfigOptions,
     seed=None,
     config=None,
-    overrides="Dotted override applied after the demo's own settings, e.g. "
+    overrides="Dotted override applied after the demo's own settings (repeatable), e.g. "
     "train.freeze_embeddings=true.",
 )
 def demo(

@@ -102,7 +102,9 @@ def explain(
     texts: Annotated[list[str], typer.Argument(metavar="TEXT", help="Text(s) to explain.")],
     label: Annotated[
         list[str] | None,
-        typer.Option("--label", "-l", help="Explain this label (default: the predicted ones)."),
+        typer.Option(
+            "--label", "-l", help="Explain this label (repeatable; default: the predicted ones)."
+        ),
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Tokens shown per direction.")] = 8,
     method: Annotated[

@@ -16,7 +16,9 @@ app = typer.Typer(
 
 
 @app.command("check")
-@option_group(ConfigOptions, seed=None, overrides="Dotted override, e.g. tracking.uri=…")
+@option_group(
+    ConfigOptions, seed=None, overrides="Dotted override (repeatable), e.g. tracking.uri=…"
+)
 def tracking_check(
     tracking_uri: TrackingUri = None,
     experiment: Annotated[

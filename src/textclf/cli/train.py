@@ -45,7 +45,7 @@ from textclf.cli._common import (
 @option_group(
     ConfigOptions,
     seed="Seeds splits, initialisation and sampling (default: 42).",
-    overrides="Dotted override, e.g. train.learning_rate=3e-5.",
+    overrides="Dotted override (repeatable), e.g. train.learning_rate=3e-5.",
 )
 def train(
     output: Annotated[

@@ -45,7 +45,7 @@ from textclf.cli._common import (
     ConfigOptions,
     seed="Seeds splits, training and the sampler (default: 42).",
     config="YAML config file (tune: holds the space).",
-    overrides="Dotted override, fixed for every trial, e.g. train.warmup_ratio=0.1.",
+    overrides="Dotted override, fixed for every trial (repeatable), e.g. train.warmup_ratio=0.1.",
 )
 def tune(
     output: Annotated[

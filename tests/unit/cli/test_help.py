@@ -92,3 +92,10 @@ def test_arguments_of_many_values_show_their_elements_type(name: str, command: A
 
     out = CliRunner().invoke(app, [*name.split(), "--help"], terminal_width=100).output
     assert "<list[" not in out, out
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(COMMAND), ids=lambda x: str(x))
+def test_options_given_many_times_say_so(name: str, command: Any):
+    many = [p for p in command.params if p.opts[0].startswith("-") and p.multiple]
+    quiet = [p.opts[0] for p in many if "repeatable" not in (p.help or "")]
+    assert not quiet, f"textclf {name}: options that take many values without saying so: {quiet}"
