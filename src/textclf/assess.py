@@ -42,8 +42,9 @@ from textclf.errors import ConfigError, DataError
 from textclf.estimator import TextClassifier, indicator_columns_of, indicator_label_lists
 from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
 from textclf.evaluation.decision import DecisionRule
-from textclf.evaluation.metrics import headline_metric
+from textclf.evaluation.metrics import greater_is_better, headline_metric
 from textclf.evaluation.report import (
+    comparison_outcome,
     fmt_interval,
     fmt_p,
     metrics_document,
@@ -176,6 +177,24 @@ def fit_configured_baselines(
     )
 
 
+def assessed_metric(task: str, metric: str | None) -> str:
+    """The metric an assessment leads with and compares, for a chosen ``metric``.
+
+    ``None`` is the task's headline metric. The Trainer's ``loss`` (what early stopping
+    may follow) is not measured on held-out data as such: single-label, it is the
+    cross-entropy, which is the ``log_loss`` measured here; multi-label, its binary
+    cross-entropy has no counterpart among the metrics, so the headline metric stands in.
+
+    Example:
+        >>> assessed_metric("binary", "eval_loss"), assessed_metric("multilabel", "loss")
+        ('log_loss', 'f1_micro')
+    """
+    name = (metric or "").removeprefix("eval_")
+    if not name or (name == "loss" and task == "multilabel"):
+        return headline_metric(task)
+    return "log_loss" if name == "loss" else name
+
+
 def assess(
     model: Model,
     data: Split | tuple[Sequence[str], Sequence[Any]],
@@ -188,6 +207,7 @@ def assess(
     batch_size: int = 64,
     progress: bool = True,
     metric: str | None = None,
+    compare_with: str | None = None,
 ) -> Assessment:
     """Measure ``model`` on a labelled split: every metric with a bootstrap interval.
 
@@ -205,7 +225,11 @@ def assess(
         batch_size: Texts per forward pass.
         progress: Show progress bars.
         metric: The headline metric that picks the best baseline and is compared in the
-            paired test (default: :func:`~textclf.evaluation.metrics.headline_metric`).
+            paired test (default: :func:`~textclf.evaluation.metrics.headline_metric`;
+            see :func:`assessed_metric` for the Trainer's ``loss``).
+        compare_with: The baseline to compare with, chosen elsewhere (``train`` chooses
+            it on validation). Default: the best one on this split, which favours the
+            baseline (the document's ``comparison.chosen_on`` says which).
 
     Returns:
         The :class:`Assessment`.
@@ -245,11 +269,19 @@ def assess(
     for kind, baseline in (baselines or {}).items():
         baseline_proba[kind] = baseline.predict_proba(texts)
         baseline_results[kind] = boot(baseline_proba[kind])
-    head = metric or headline_metric(space.task)
+    head = assessed_metric(space.task, metric)
     comparison, best = None, None
-    scored = {k: r.metrics[head].value for k, r in baseline_results.items() if k != "majority"}
-    if scored:
+    # Lower is better for a loss: the best baseline is the one with the least.
+    sign = 1.0 if greater_is_better(head) else -1.0
+    scored = {
+        k: sign * r.metrics[head].value for k, r in baseline_results.items() if k != "majority"
+    }
+    if compare_with is not None and compare_with in baseline_proba:
+        best, chosen_on = compare_with, "validation"
+    elif scored:
         best = max(scored, key=lambda k: -np.inf if np.isnan(scored[k]) else scored[k])
+        chosen_on = split_name
+    if best is not None:
         comparison = paired_bootstrap(
             space.task,
             y_true,
@@ -260,6 +292,7 @@ def assess(
             threshold_b=rule.thresholds,
             n_resamples=cfg.n_resamples,
             confidence=cfg.confidence,
+            method=cfg.ci_method,
             seed=seed,
         )
     extra: dict[str, Any] = {}
@@ -281,6 +314,7 @@ def assess(
         baseline_names=BASELINE_NAMES,
         comparison=comparison,
         comparison_baseline=best,
+        comparison_chosen_on=chosen_on if best is not None else None,
         extra=extra,
         headline=head,
     )
@@ -314,22 +348,21 @@ def baseline_verdict(
     splits = [(document.get("split", "test"), document.get("comparison"))]
     if validation:
         splits.insert(0, ("validation", validation))
-    losing = [
-        (name, c)
-        for name, c in splits
-        if c and not (c["difference"]["ci_low"] is not None and c["difference"]["ci_low"] > 0)
+    judged = [(name, c, comparison_outcome(c)) for name, c in splits]
+    losing: list[tuple[str, dict[str, Any]]] = [
+        (name, c) for name, c, outcome in judged if c and outcome in ("worse", "unclear")
     ]
     if not losing:
         return None
     # Each split compares with its own best baseline; they may differ.
-    names = [BASELINE_NAMES.get(c["baseline"], c["baseline"]) for _, c in losing]
+    names: list[str] = [BASELINE_NAMES.get(c["baseline"], c["baseline"]) for _, c in losing]
     same = len(set(names)) == 1
     parts = "; ".join(
         f"{split}{'' if same else ', against ' + baseline}: {c['metric']} difference "
         f"{fmt_interval(c['difference'])}, {p_phrase(c['p_value'])}"
         for (split, c), baseline in zip(losing, names, strict=True)
     )
-    worse = any(c["difference"]["value"] <= 0 for _, c in losing)
+    worse = any(outcome == "worse" for _, _, outcome in judged)
     verb = "does not beat" if worse else "is not clearly better than"
     name = names[0] if same else "its best baseline"
     return (
@@ -379,7 +412,7 @@ def compare_models(
             raise ConfigError(
                 f"{name}: its labels differ from {names[0]}'s; compare models trained on the same labels."
             )
-    head = metric or headline_metric(space.task)
+    head = assessed_metric(space.task, metric)
     # The baselines are measured with the first model, by assess itself: one way to measure.
     runs = [
         assess(
@@ -421,6 +454,7 @@ def compare_models(
                 threshold_b=t,
                 n_resamples=cfg.n_resamples,
                 confidence=cfg.confidence,
+                method=cfg.ci_method,
                 seed=seed,
             ).to_dict()
         rows.append(row)

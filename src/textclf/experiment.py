@@ -403,6 +403,9 @@ def _train_and_save(
             split_name=eval_name,
             batch_size=batch_size,
             metric=metric,
+            # The baseline to beat is chosen on validation, not on the test examples
+            # (choosing it there favours it; see assess).
+            compare_with=((validation_doc or {}).get("comparison") or {}).get("baseline"),
         )
         doc = assessment.document
         if validation_doc is not None and eval_name != "validation":

@@ -31,7 +31,7 @@ from typing import Any
 from textclf.config import EvalConfig
 from textclf.evaluation.bootstrap import BootstrapResult, Interval, PairedComparison
 from textclf.evaluation.decision import DecisionRule
-from textclf.evaluation.metrics import HEADLINE_METRICS, headline_metric
+from textclf.evaluation.metrics import HEADLINE_METRICS, greater_is_better, headline_metric
 
 
 def _interval_dict(value: Interval | int) -> Any:
@@ -63,6 +63,7 @@ def metrics_document(
     baseline_names: dict[str, str] | None = None,
     comparison: PairedComparison | None = None,
     comparison_baseline: str | None = None,
+    comparison_chosen_on: str | None = None,
     extra: dict[str, Any] | None = None,
     headline: str | None = None,
 ) -> dict[str, Any]:
@@ -98,6 +99,10 @@ def metrics_document(
         if comparison is None
         else {
             "baseline": comparison_baseline,
+            # The split whose headline values chose the baseline: the one measured here
+            # favours the baseline (the best of several on the same examples).
+            "chosen_on": comparison_chosen_on,
+            "greater_is_better": greater_is_better(comparison.metric),
             "model": "transformer",
             # Which side is which: the paired bootstrap's a and b say nothing by themselves.
             "sides": "a: the baseline, b: the model; difference = b - a",
@@ -174,16 +179,42 @@ def comparison_sentence(doc: dict[str, Any]) -> str | None:
     if not comp:
         return None
     name = doc["baselines"].get(comp["baseline"], {}).get("name", comp["baseline"])
+    chosen = comp.get("chosen_on")
+    if chosen and chosen != doc.get("split"):
+        name += f" (the best baseline on {chosen})"
+    elif chosen:
+        name += " (the best baseline on these examples, which favours it)"
     diff = comp["difference"]
+    metric = comp["metric"]
+    if diff.get("value") is None or diff.get("ci_low") is None:
+        return (
+            f"Transformer vs {name} on {metric}: not defined on this split (a class or "
+            "label it needs is absent), so the two are not compared."
+        )
     level = round(100 * doc["confidence"])
+    lower = "" if comp.get("greater_is_better", greater_is_better(metric)) else ", lower is better"
     mc = ""
     if comp.get("mcnemar_p_value") is not None:
         mc = f"; McNemar's test on accuracy {p_phrase(comp['mcnemar_p_value'])}"
     return (
-        f"Transformer vs {name} on {comp['metric']}: difference {diff['value']:+.4f} "
+        f"Transformer vs {name} on {metric}{lower}: difference {diff['value']:+.4f} "
         f"({level}% CI [{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]), paired bootstrap "
         f"{p_phrase(comp['p_value'])}{mc}."
     )
+
+
+def comparison_outcome(comp: dict[str, Any] | None) -> str | None:
+    """``better`` (the interval of model − baseline is on the better side of 0), ``worse``
+    (the difference itself is on the worse side or 0), ``unclear``; ``None`` when there is
+    no comparison or the metric is undefined on the split."""
+    if not comp or comp["difference"].get("value") is None:
+        return None
+    diff = comp["difference"]
+    up = comp.get("greater_is_better", greater_is_better(comp["metric"]))
+    bound = diff.get("ci_low") if up else diff.get("ci_high")
+    if bound is not None and (bound > 0 if up else bound < 0):
+        return "better"
+    return "worse" if (diff["value"] <= 0 if up else diff["value"] >= 0) else "unclear"
 
 
 def metrics_markdown(doc: dict[str, Any]) -> str:

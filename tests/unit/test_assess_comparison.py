@@ -1,0 +1,137 @@
+"""assess's paired comparison with the best baseline: its direction, its choice, its method.
+
+Stub models (fixed logits per text, the text being its index) keep these tests free of any
+training; the statistics are exercised as they run in ``train`` and ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textclf.assess import assess, assessed_metric, baseline_verdict
+from textclf.config import EvalConfig
+from textclf.evaluation.decision import DecisionRule
+from textclf.evaluation.report import comparison_sentence
+from textclf.inference.pipeline import Predictor
+from textclf.persistence import ModelInfo
+
+N = 300
+
+
+class StubPredictor(Predictor):
+    def __init__(self, task: str, labels: list[str], logits: np.ndarray) -> None:
+        self.info = ModelInfo(task=task, labels=labels, rule=DecisionRule(task=task))
+        self._logits = logits
+        self.folder = None
+        self.backend = "stub"
+        self.batch_size = 8
+
+    def logits(self, texts, *, progress=False):
+        return self._logits[[int(t) for t in texts]]
+
+
+class StubBaseline:
+    def __init__(self, proba: np.ndarray) -> None:
+        self.proba = proba
+
+    def predict_proba(self, texts):
+        return self.proba[[int(t) for t in texts]]
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, N)
+
+    def scores(quality: float) -> np.ndarray:
+        s = 1 / (1 + np.exp(-(quality * (2 * y - 1) + rng.normal(size=N))))
+        return np.column_stack([1 - s, s])
+
+    model = StubPredictor("binary", ["neg", "pos"], np.log(scores(1.5)))
+    baselines = {
+        "tfidf_lr": StubBaseline(scores(1.0)),
+        "tfidf_cnb": StubBaseline(scores(0.2)),
+        "embed_lr": StubBaseline(scores(0.6)),
+    }
+    data = ([str(i) for i in range(N)], [["neg", "pos"][v] for v in y])
+    return model, baselines, data
+
+
+def _assess(binary, **kwargs):
+    model, baselines, data = binary
+    kwargs.setdefault("eval_config", EvalConfig(n_resamples=300))
+    return assess(model, data, baselines=baselines, progress=False, **kwargs).document
+
+
+def test_a_loss_is_compared_with_the_baseline_of_least_loss_and_lower_wins(binary):
+    doc = _assess(binary, metric="log_loss")
+    losses = {k: b["metrics"]["log_loss"]["value"] for k, b in doc["baselines"].items()}
+    comp = doc["comparison"]
+    assert comp["baseline"] == min(losses, key=losses.get) == "tfidf_lr"
+    assert comp["greater_is_better"] is False and comp["difference"]["ci_high"] < 0
+    assert baseline_verdict(doc) is None  # the model's log-loss is clearly lower: it wins
+    assert "on log_loss, lower is better: difference -" in comparison_sentence(doc)
+
+
+def test_a_loss_the_model_loses_on_is_called_so(binary):
+    model, baselines, data = binary
+    swapped = {"tfidf_lr": StubBaseline(np.exp(model._logits)), "majority": baselines["tfidf_lr"]}
+    doc = assess(
+        StubPredictor("binary", ["neg", "pos"], np.log(baselines["tfidf_cnb"].proba)),
+        data,
+        baselines=swapped,
+        eval_config=EvalConfig(n_resamples=300),
+        progress=False,
+        metric="log_loss",
+    ).document
+    assert doc["comparison"]["difference"]["value"] > 0
+    assert baseline_verdict(doc).startswith("The fine-tuned model does not beat")
+
+
+def test_the_trainers_loss_is_measured_as_log_loss_or_the_headline():
+    assert assessed_metric("multiclass", "eval_loss") == "log_loss"
+    assert assessed_metric("multilabel", "loss") == "f1_micro"
+    assert assessed_metric("binary", None) == "f1_macro"
+    assert assessed_metric("binary", "eval_f1_macro") == "f1_macro"
+
+
+def test_metric_loss_is_assessed_without_error(binary):
+    assert _assess(binary, metric="loss")["comparison"]["metric"] == "log_loss"
+
+
+def test_the_comparison_uses_the_configured_interval_method(binary):
+    doc = _assess(binary, eval_config=EvalConfig(n_resamples=300, ci_method="bca"))
+    assert doc["comparison"]["method"] == "bca"
+
+
+def test_a_baseline_chosen_elsewhere_is_the_one_compared_and_the_sentence_says_where(binary):
+    here = _assess(binary)
+    assert here["comparison"]["chosen_on"] == "test"
+    assert "(the best baseline on these examples, which favours it)" in comparison_sentence(here)
+    there = _assess(binary, compare_with="embed_lr")
+    assert there["comparison"]["baseline"] == "embed_lr"
+    assert there["comparison"]["chosen_on"] == "validation"
+    assert "(the best baseline on validation)" in comparison_sentence(there)
+
+
+def test_an_undefined_headline_is_not_compared_and_nothing_crashes(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, N)  # classes a and b only: roc_auc over three is undefined
+    logits = rng.normal(size=(N, 3)) + 2 * np.eye(3)[y]
+    model = StubPredictor("multiclass", ["a", "b", "c"], logits)
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    result = assess(
+        model,
+        ([str(i) for i in range(N)], [["a", "b", "c"][v] for v in y]),
+        baselines={"tfidf_lr": StubBaseline(proba)},
+        eval_config=EvalConfig(n_resamples=200),
+        progress=False,
+        metric="roc_auc",
+    )
+    result.write(tmp_path)
+    assert "not defined on this split" in comparison_sentence(result.document)
+    assert baseline_verdict(result.document) is None
+    assert "not defined on this split" in (tmp_path / "metrics.md").read_text()
