@@ -134,7 +134,7 @@ def print_evaluation(doc: dict[str, Any]) -> None:
     """The headline metrics with intervals (and baselines) as a terminal table."""
     from rich.table import Table
 
-    from textclf.evaluation.report import comparison_sentence, headline_table
+    from textclf.evaluation.report import VALIDATION_CAVEAT, comparison_sentence, headline_table
 
     if not doc:
         print("No validation or test split: nothing was evaluated.")
@@ -144,6 +144,7 @@ def print_evaluation(doc: dict[str, Any]) -> None:
     table = Table(
         title=f"{doc['split']} split: {doc['n_examples']} examples, {doc['task']}; "
         f"value [{level}% CI], {doc['n_resamples']} bootstrap resamples"
+        + (f", seed {doc['seed']}" if doc.get("seed") is not None else "")
     )
     for i, h in enumerate(header):
         # Metric names never shrink to an ellipsis; narrow terminals fold the intervals.
@@ -159,7 +160,7 @@ def print_evaluation(doc: dict[str, Any]) -> None:
     if validation:
         v_sentence = comparison_sentence({**doc, "comparison": validation})
         if v_sentence:
-            out.print(f"On the validation split: {v_sentence}")
+            out.print(f"On the validation split ({VALIDATION_CAVEAT}): {v_sentence}")
     if doc.get("note"):
         out.print(f"[yellow]{doc['note']}[/yellow]")
 

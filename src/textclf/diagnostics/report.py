@@ -39,8 +39,10 @@ from textclf.diagnostics.errors import confused_pairs, error_table, likely_label
 from textclf.errors import MissingExtraError
 from textclf.evaluation.decision import DecisionRule, decide
 from textclf.evaluation.report import (
+    comparison_outcome,
     comparison_sentence,
     decision_rule_lines,
+    few_examples_note,
     fmt_interval,
     headline_table,
     per_label_na_note,
@@ -164,17 +166,26 @@ def _metrics_section(inputs: ReportInputs) -> str:
     body = [
         f"<p>{doc['n_examples']:,} examples of the <b>{H.esc(doc['split'])}</b> split; "
         f"values with {level}% bootstrap confidence intervals ({doc['n_resamples']:,} "
-        f"resamples, {H.esc(doc['ci_method'])}).</p>",
+        f"resamples, {H.esc(doc['ci_method'])}"
+        + (f", seed {doc['seed']}" if doc.get("seed") is not None else "")
+        + ").</p>",
         H.table(pd.DataFrame(rows, columns=header), text_columns=()),
     ]
     sentence = comparison_sentence(doc)
     if sentence:
-        body.append(H.note(sentence, kind="good"))
+        # Green only where the model is clearly better; a loss or a tie is not good news.
+        outcome = comparison_outcome(doc.get("comparison"))
+        body.append(H.note(sentence, kind="good" if outcome == "better" else "warn"))
+    few = few_examples_note(doc)
+    if few:
+        body.append(H.note(few, kind="warn"))
     if doc.get("note"):
         body.append(H.note(doc["note"], kind="warn"))
     lines = decision_rule_lines(doc)
     if lines:
-        body.append(H.note("Decision rule (fitted on the validation split): " + "; ".join(lines)))
+        fitted_on = (doc.get("thresholds", {}).get("decision_rule") or {}).get("fitted_on")
+        where = f" (fitted on {fitted_on})" if fitted_on else ""
+        body.append(H.note(f"Decision rule{where}: " + "; ".join(lines)))
     per_label = pd.DataFrame(
         [
             {

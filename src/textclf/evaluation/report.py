@@ -81,6 +81,7 @@ def metrics_document(
         "confidence": cfg.confidence,
         "n_resamples": cfg.n_resamples,
         "ci_method": cfg.ci_method,
+        "seed": result.seed,
         "headline_metric": headline or headline_metric(task),
         "metrics": body["metrics"],
         "per_label": body["per_label"],
@@ -224,7 +225,9 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
         f"# Evaluation: {doc['split']} split ({doc['n_examples']} examples, {doc['task']})",
         "",
         f"Values with {level}% bootstrap confidence intervals ({doc['n_resamples']} resamples, "
-        f"{doc['ci_method']}).",
+        f"{doc['ci_method']}"
+        + (f", seed {doc['seed']}" if doc.get("seed") is not None else "")
+        + ").",
         "",
     ]
     header, rows = headline_table(doc)
@@ -237,7 +240,7 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
     if validation:
         v_sentence = comparison_sentence({**doc, "comparison": validation})
         if v_sentence:
-            lines += ["", f"On the validation split: {v_sentence}"]
+            lines += ["", f"On the validation split ({VALIDATION_CAVEAT}): {v_sentence}"]
     cut = truncation_line(doc)
     if cut:
         lines += ["", f"Truncation: {cut}"]
@@ -253,18 +256,46 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
             f"| {label} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
             f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
         )
-    undefined = per_label_na_note(doc)
-    if undefined:
-        lines += ["", undefined]
+    for note in (per_label_na_note(doc), few_examples_note(doc)):
+        if note:
+            lines += ["", note]
     notes = interval_notes(doc)
     if notes:
         lines += ["", "## Interval notes", ""]
         lines += [f"- {line}" for line in notes]
     rule_lines = decision_rule_lines(doc)
     if rule_lines:
-        lines += ["", "## Decision rule (fitted on the validation split)", ""]
+        fitted_on = (doc["thresholds"].get("decision_rule") or {}).get("fitted_on")
+        where = f" (fitted on {fitted_on})" if fitted_on else ""
+        lines += ["", f"## Decision rule{where}", ""]
         lines += [f"- {line}" for line in rule_lines]
     return "\n".join(lines) + "\n"
+
+
+#: Said of figures on the validation split wherever they are printed beside the test's.
+VALIDATION_CAVEAT = "optimistic: it also chose the checkpoint and the decision rule"
+#: Below this many examples of a label, its intervals (and the macro averages') are too
+#: narrow: none or all of them right is the same in every resample (statistics review).
+FEW_EXAMPLES = 10
+
+
+def few_examples_note(doc: dict[str, Any]) -> str | None:
+    """A sentence naming the labels with fewer than :data:`FEW_EXAMPLES` examples, or ``None``.
+
+    Example:
+        >>> few_examples_note({"per_label": {"a": {"support": 40}, "b": {"support": 5}}})
+        "Few examples of b (5): its intervals, and the macro averages', are too narrow (none or all of them right is the same in every resample); read them as rough."
+    """
+    few = [(k, v["support"]) for k, v in (doc.get("per_label") or {}).items()]
+    few = [(k, n) for k, n in few if n < FEW_EXAMPLES]
+    if not few:
+        return None
+    names = ", ".join(f"{k} ({n})" for k, n in few)
+    its = "its" if len(few) == 1 else "their"
+    return (
+        f"Few examples of {names}: {its} intervals, and the macro averages', are too narrow "
+        "(none or all of them right is the same in every resample); read them as rough."
+    )
 
 
 def per_label_na_note(doc: dict[str, Any]) -> str | None:

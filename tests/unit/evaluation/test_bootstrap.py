@@ -22,6 +22,8 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from textclf.evaluation.bootstrap import (
+    CONSTANT_NOTE,
+    ECE_NOTE,
     Interval,
     _interval,
     bootstrap_metrics,
@@ -340,9 +342,11 @@ def test_known_answer_accuracy_interval_is_the_binomial_quantile():
         count = end * 100
         assert stats.binom.cdf(np.ceil(count - 1e-9), 100, 0.8) >= level - tol
         assert stats.binom.cdf(np.floor(count + 1e-9) - 1, 100, 0.8) <= level + tol
-    # Degenerate cases: all right -> [1, 1]; one right of two -> the whole range.
+    # Degenerate cases: all right -> [1, 1], said to have no width; one right of two ->
+    # the whole range.
     perfect = bootstrap_metrics("binary", y, np.tile([0.9, 0.1], (100, 1)), labels=["a", "b"])
-    assert perfect.metrics["accuracy"] == Interval(1.0, 1.0, 1.0)
+    assert perfect.metrics["accuracy"] == Interval(1.0, 1.0, 1.0, CONSTANT_NOTE)
+    assert perfect.fallbacks["accuracy"] == CONSTANT_NOTE
     two = bootstrap_metrics(
         "binary", np.array([0, 0]), np.array([[0.9, 0.1], [0.1, 0.9]]), labels=["a", "b"]
     )
@@ -461,7 +465,10 @@ def test_fallback_reaches_the_result_and_its_json():
     iv = res.metrics["pr_auc"]
     assert iv.ci_low == iv.value < iv.ci_high
     assert iv.fallback is not None and "widened" in iv.fallback
-    assert res.fallbacks == {"pr_auc": iv.fallback}
+    assert {k: v for k, v in res.fallbacks.items() if "/" not in k} == {
+        "pr_auc": iv.fallback,
+        "ece": ECE_NOTE,
+    }
     assert iv.to_dict()["fallback"] == iv.fallback
     assert "fallback" not in res.metrics["accuracy"].to_dict()
 
@@ -517,7 +524,8 @@ def test_every_interval_contains_its_estimate(problem: tuple[str, np.ndarray, np
         if np.isnan(iv.value):
             assert np.isnan(iv.ci_low) and np.isnan(iv.ci_high), name
         elif np.isnan(iv.ci_low) or np.isnan(iv.ci_high):
-            assert iv.fallback is not None and "every resample" in iv.fallback, name
+            assert iv.fallback is not None, name
+            assert "every resample" in iv.fallback or iv.fallback == ECE_NOTE, name
         else:
             assert iv.ci_low <= iv.value <= iv.ci_high, (name, iv)
         assert (iv.fallback is None) == (name not in res.fallbacks), name
@@ -636,3 +644,20 @@ def test_macro_ranking_metrics_skip_a_label_on_every_example_like_the_figure():
     for name in ("roc_auc_macro", "pr_auc_macro"):
         assert res.metrics[name].value == pytest.approx(m[name])
         assert res.metrics[name].ci_low <= m[name] <= res.metrics[name].ci_high
+
+
+def test_a_rare_label_all_found_is_said_to_have_no_width_and_ece_no_interval():
+    """Statistics review D1/D2: 5 of 5 positives found is recall 1.0 in every resample,
+    whose true value may be as low as 0.48 (exact binomial); and the binned ECE is biased
+    upward, so intervals around it missed the truth most of the time at n = 200."""
+    rng = np.random.default_rng(0)
+    y = np.zeros(200, dtype=int)
+    y[:5] = 1
+    s = np.where(y == 1, 0.9, rng.uniform(0.0, 0.6, 200))
+    res = bootstrap_metrics("binary", y, np.column_stack([1 - s, s]), labels=["n", "p"], seed=1)
+    recall = res.per_label["p"]["recall"]
+    assert (recall.value, recall.ci_low, recall.ci_high) == (1.0, 1.0, 1.0)
+    assert res.fallbacks["p/recall"] == recall.fallback == CONSTANT_NOTE
+    ece = res.metrics["ece"]
+    assert np.isfinite(ece.value) and np.isnan(ece.ci_low) and ece.fallback == ECE_NOTE
+    assert ece.to_dict()["ci_low"] is None

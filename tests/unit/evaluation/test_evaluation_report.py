@@ -252,3 +252,16 @@ def test_headline_table_follows_the_task(task: str):
     header, rows = headline_table(doc)
     assert header == ["metric", "model"]
     assert rows == ([["f1_micro", "0.5000 [0.4000, 0.6000]"]] if task == "multilabel" else [])
+
+
+def test_metrics_markdown_says_the_seed_the_caveats_and_where_the_rule_was_fitted():
+    doc = _doc()
+    doc["seed"] = 7
+    doc["per_label"]["pos"]["support"] = 4
+    doc["validation_comparison"] = doc["comparison"]
+    doc["thresholds"]["decision_rule"]["fitted_on"] = "dev.csv"
+    md = metrics_markdown(doc)
+    assert "(200 resamples, bca, seed 7)" in md
+    assert "On the validation split (optimistic: it also chose the checkpoint" in md
+    assert "Few examples of pos (4): its intervals, and the macro averages'" in md
+    assert "## Decision rule (fitted on dev.csv)" in md
