@@ -31,6 +31,10 @@ class ModelLoadError(TextclfError):
     """A model folder or checkpoint name cannot be loaded."""
 
 
+class ModelOutputError(TextclfError, ValueError):
+    """The model's scores are unusable (NaN or infinite): broken weights or an overflow."""
+
+
 class MissingExtraError(TextclfError):
     """An optional dependency is missing; the message names the extra to install."""
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from textclf.errors import ModelOutputError
 from textclf.evaluation.calibration import (
     apply_temperature,
     expected_calibration_error,
@@ -86,6 +87,25 @@ def decide(
     return pred
 
 
+def check_finite(logits: np.ndarray) -> None:
+    """Refuse NaN or infinite logits: no label can be decided from them.
+
+    A NaN row would otherwise be decided as the first label and counted in every metric
+    (statistics review D8), and a temperature fitted on it would be arbitrary.
+
+    Raises:
+        ModelOutputError: naming how many rows and the likely causes.
+    """
+    arr = np.asarray(logits)
+    if arr.size and not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr.reshape(len(arr), -1))).any(axis=1).sum())
+        raise ModelOutputError(
+            f"the model gave non-finite scores (NaN or infinity) for {bad} of {len(arr)} "
+            "texts: its weights are broken (a training run that diverged) or its precision "
+            "overflows; predict with --precision fp32, or train it again."
+        )
+
+
 @dataclass
 class DecisionRule:
     """How logits become labels (see the module docstring).
@@ -119,7 +139,12 @@ class DecisionRule:
         return self.task == "multilabel"
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """``(n, k)`` probabilities: softmax (or per-label sigmoid) of ``logits / temperature``."""
+        """``(n, k)`` probabilities: softmax (or per-label sigmoid) of ``logits / temperature``.
+
+        Raises:
+            ModelOutputError: for non-finite logits (see :func:`check_finite`).
+        """
+        check_finite(logits)
         return apply_temperature(logits, self.temperature, multilabel=self.multilabel)
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
@@ -363,6 +388,7 @@ def fit_decision_rule(
     multilabel = task == "multilabel"
     rule = DecisionRule(task=task, at_least_one=at_least_one and multilabel, fitted_on=fitted_on)
     logits = np.asarray(logits, dtype=np.float64)
+    check_finite(logits)
     y = np.asarray(y_true)
     if len(logits) == 0:
         rule.notes.append("no validation data: the plain rule (argmax / 0.5, temperature 1)")

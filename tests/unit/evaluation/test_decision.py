@@ -213,3 +213,16 @@ def test_test_labels_cannot_change_the_decision_rule():
         "multilabel", labels, val_logits, 1 - y_val, min_positives_per_label=5
     )
     assert flipped.to_dict() != fitted  # the rule does follow its validation labels
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_logits_are_refused_not_decided(bad: float):
+    """Statistics review D8: a NaN row was decided as the first label and counted, and a
+    temperature fitted on NaN logits was arbitrary (0.49 where 2 was right) yet kept."""
+    from textclf.errors import ModelOutputError
+
+    logits = np.array([[2.0, -1.0], [bad, 0.5], [0.1, 0.2]])
+    with pytest.raises(ModelOutputError, match=r"non-finite scores .* for 1 of 3 texts"):
+        DecisionRule(task="binary").probabilities(logits)
+    with pytest.raises(ModelOutputError, match="--precision fp32"):
+        fit_decision_rule("binary", ["a", "b"], logits, np.array([0, 1, 1]))
