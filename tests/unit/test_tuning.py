@@ -348,6 +348,46 @@ def test_the_untuned_trial_is_kept_unless_the_best_beats_it_by_more_than_noise(
     assert alone.trial is best and alone.note is None
 
 
+def test_the_best_of_many_trials_must_clear_a_bar_raised_for_having_been_picked(
+    tmp_path: Path,
+) -> None:
+    """Statistics review D6: picked among 20 equal trials on the same validation examples,
+    the best one "beat" the untuned trial 20% of the time; Bonferroni over the rivals."""
+    from types import SimpleNamespace
+
+    from textclf.tuning.selection import keep_trial
+
+    truth = ["pos", "neg"] * 100
+    flip = {"pos": "neg", "neg": "pos"}
+
+    def trial(number: int, wrong: range, **attrs: Any) -> Any:
+        decided = [flip[t] if i in wrong else t for i, t in enumerate(truth)]
+        folder = _trial_folder(tmp_path, f"trial-{number}", truth, decided)
+        return SimpleNamespace(number=number, user_attrs={"folder": str(folder), **attrs})
+
+    # 25 rows only the untuned trial gets wrong, 8 only the best one: p about 0.005.
+    untuned, best = trial(0, range(60), defaults=True), trial(7, range(25, 68))
+    others = [SimpleNamespace(number=i, user_attrs={}) for i in range(8, 27)]
+
+    def keep(trials: list[Any]) -> Any:
+        return keep_trial(
+            best,
+            trials,
+            task="binary",
+            metric="accuracy",
+            direction="maximize",
+            confidence=0.95,
+            n_resamples=500,
+            seed=0,
+        )
+
+    alone = keep([untuned, best])  # one rival: the lead stands
+    assert alone.trial is best and "Bonferroni" not in alone.note
+    crowd = keep([untuned, best, *others])  # the same lead, the best of 20
+    assert crowd.trial is untuned
+    assert "picked as the best of 20 trials on these examples, so p × 20 = " in crowd.note
+
+
 def test_trials_stopped_from_outside_are_run_again_not_counted(monkeypatch, tmp_path: Path):
     from textclf.tuning import search as search_module
     from textclf.tuning.storage import INTERRUPTED, counted_trials
