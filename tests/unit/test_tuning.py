@@ -306,6 +306,34 @@ def _trial_folder(root: Path, name: str, truth: list[str], decided: list[str]) -
     return folder
 
 
+_TRUTH = ["pos", "neg"] * 100
+
+
+def _trial(tmp_path: Path, number: int, wrong: range, **attrs: Any) -> Any:
+    """A finished trial whose validation predictions are wrong on the rows ``wrong``."""
+    from types import SimpleNamespace
+
+    flip = {"pos": "neg", "neg": "pos"}
+    decided = [flip[t] if i in wrong else t for i, t in enumerate(_TRUTH)]
+    folder = _trial_folder(tmp_path, f"trial-{number}", _TRUTH, decided)
+    return SimpleNamespace(number=number, user_attrs={"folder": str(folder), **attrs})
+
+
+def _keep(best: Any, trials: list[Any]) -> Any:
+    from textclf.tuning.selection import keep_trial
+
+    return keep_trial(
+        best,
+        trials,
+        task="binary",
+        metric="accuracy",
+        direction="maximize",
+        confidence=0.95,
+        n_resamples=500,
+        seed=0,
+    )
+
+
 @pytest.mark.parametrize(
     ("wrong_untuned", "wrong_best", "kept"),
     [(60, 58, 0), (60, 20, 7)],  # 2 fewer errors in 200 is noise; 40 fewer is not
@@ -313,38 +341,14 @@ def _trial_folder(root: Path, name: str, truth: list[str], decided: list[str]) -
 def test_the_untuned_trial_is_kept_unless_the_best_beats_it_by_more_than_noise(
     tmp_path: Path, wrong_untuned: int, wrong_best: int, kept: int
 ) -> None:
-    from types import SimpleNamespace
-
-    from textclf.tuning.selection import keep_trial
-
-    truth = ["pos", "neg"] * 100
-    flip = {"pos": "neg", "neg": "pos"}
-
-    def trial(number: int, wrong: int, **attrs: Any) -> Any:
-        decided = [flip[t] if i < wrong else t for i, t in enumerate(truth)]
-        folder = _trial_folder(tmp_path, f"trial-{number}", truth, decided)
-        return SimpleNamespace(number=number, user_attrs={"folder": str(folder), **attrs})
-
-    def keep(best: Any, trials: list[Any]) -> Any:
-        return keep_trial(
-            best,
-            trials,
-            task="binary",
-            metric="accuracy",
-            direction="maximize",
-            confidence=0.95,
-            n_resamples=500,
-            seed=0,
-        )
-
-    untuned = trial(0, wrong_untuned, defaults=True)
-    best = trial(7, wrong_best)
-    chosen = keep(best, [untuned, best])
+    untuned = _trial(tmp_path, 0, range(wrong_untuned), defaults=True)
+    best = _trial(tmp_path, 7, range(wrong_best))
+    chosen = _keep(best, [untuned, best])
     assert chosen.trial.number == kept
     assert chosen.note is not None
     assert ("untuned config" in chosen.note) == (kept == 0)
     # Without an untuned trial there is nothing to compare with.
-    alone = keep(best, [best])
+    alone = _keep(best, [best])
     assert alone.trial is best and alone.note is None
 
 
@@ -355,35 +359,13 @@ def test_the_best_of_many_trials_must_clear_a_bar_raised_for_having_been_picked(
     the best one "beat" the untuned trial 20% of the time; Bonferroni over the rivals."""
     from types import SimpleNamespace
 
-    from textclf.tuning.selection import keep_trial
-
-    truth = ["pos", "neg"] * 100
-    flip = {"pos": "neg", "neg": "pos"}
-
-    def trial(number: int, wrong: range, **attrs: Any) -> Any:
-        decided = [flip[t] if i in wrong else t for i, t in enumerate(truth)]
-        folder = _trial_folder(tmp_path, f"trial-{number}", truth, decided)
-        return SimpleNamespace(number=number, user_attrs={"folder": str(folder), **attrs})
-
     # 25 rows only the untuned trial gets wrong, 8 only the best one: p about 0.005.
-    untuned, best = trial(0, range(60), defaults=True), trial(7, range(25, 68))
+    untuned = _trial(tmp_path, 0, range(60), defaults=True)
+    best = _trial(tmp_path, 7, range(25, 68))
     others = [SimpleNamespace(number=i, user_attrs={}) for i in range(8, 27)]
-
-    def keep(trials: list[Any]) -> Any:
-        return keep_trial(
-            best,
-            trials,
-            task="binary",
-            metric="accuracy",
-            direction="maximize",
-            confidence=0.95,
-            n_resamples=500,
-            seed=0,
-        )
-
-    alone = keep([untuned, best])  # one rival: the lead stands
+    alone = _keep(best, [untuned, best])  # one rival: the lead stands
     assert alone.trial is best and "Bonferroni" not in alone.note
-    crowd = keep([untuned, best, *others])  # the same lead, the best of 20
+    crowd = _keep(best, [untuned, best, *others])  # the same lead, the best of 20
     assert crowd.trial is untuned
     assert "picked as the best of 20 trials on these examples, so p × 20 = " in crowd.note
 
