@@ -29,7 +29,12 @@ import math
 from typing import Any
 
 from textclf.config import EvalConfig
-from textclf.evaluation.bootstrap import BootstrapResult, Interval, PairedComparison
+from textclf.evaluation.bootstrap import (
+    FEW_DISAGREEMENTS,
+    BootstrapResult,
+    Interval,
+    PairedComparison,
+)
 from textclf.evaluation.decision import DecisionRule
 from textclf.evaluation.metrics import HEADLINE_METRICS, greater_is_better, headline_metric
 
@@ -197,23 +202,32 @@ def comparison_sentence(doc: dict[str, Any]) -> str | None:
     mc = ""
     if comp.get("mcnemar_p_value") is not None:
         mc = f"; McNemar's test on accuracy {p_phrase(comp['mcnemar_p_value'])}"
+    few = comp.get("n_disagree")
+    caveat = (
+        f" Only {few} example(s) are decided differently by the two: too few for the "
+        "bootstrap's interval and p-value, which are optimistic here."
+        if few is not None and few < FEW_DISAGREEMENTS
+        else ""
+    )
     return (
         f"Transformer vs {name} on {metric}{lower}: difference {diff['value']:+.4f} "
         f"({level}% CI [{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]), paired bootstrap "
-        f"{p_phrase(comp['p_value'])}{mc}."
+        f"{p_phrase(comp['p_value'])}{mc}.{caveat}"
     )
 
 
 def comparison_outcome(comp: dict[str, Any] | None) -> str | None:
-    """``better`` (the interval of model − baseline is on the better side of 0), ``worse``
-    (the difference itself is on the worse side or 0), ``unclear``; ``None`` when there is
-    no comparison or the metric is undefined on the split."""
+    """``better`` (the interval of model − baseline is on the better side of 0, from at
+    least :data:`FEW_DISAGREEMENTS` examples decided differently), ``worse`` (the
+    difference itself is on the worse side or 0), ``unclear``; ``None`` when there is no
+    comparison or the metric is undefined on the split."""
     if not comp or comp["difference"].get("value") is None:
         return None
     diff = comp["difference"]
     up = comp.get("greater_is_better", greater_is_better(comp["metric"]))
     bound = diff.get("ci_low") if up else diff.get("ci_high")
-    if bound is not None and (bound > 0 if up else bound < 0):
+    few = comp.get("n_disagree") is not None and comp["n_disagree"] < FEW_DISAGREEMENTS
+    if bound is not None and (bound > 0 if up else bound < 0) and not few:
         return "better"
     return "worse" if (diff["value"] <= 0 if up else diff["value"] >= 0) else "unclear"
 

@@ -661,3 +661,20 @@ def test_a_rare_label_all_found_is_said_to_have_no_width_and_ece_no_interval():
     ece = res.metrics["ece"]
     assert np.isfinite(ece.value) and np.isnan(ece.ci_low) and ece.fallback == ECE_NOTE
     assert ece.to_dict()["ci_low"] is None
+
+
+def test_a_comparison_resting_on_few_disagreements_is_not_called_a_win():
+    """Statistics review D10: B right where A is wrong on 5 of 200 examples, and alike on
+    the rest: the bootstrap says p = 0.001, McNemar's exact test 0.0625."""
+    from textclf.evaluation.report import comparison_outcome, comparison_sentence
+
+    y = np.zeros(200, dtype=int)
+    a = np.tile([0.9, 0.1], (200, 1))
+    a[:5] = [0.1, 0.9]
+    b = np.tile([0.9, 0.1], (200, 1))
+    cmp = paired_bootstrap("binary", y, a, b, metric="accuracy", seed=0)
+    assert cmp.n_disagree == 5 and cmp.difference.ci_low > 0
+    comp = {**cmp.to_dict(), "baseline": "x", "greater_is_better": True}
+    assert comparison_outcome(comp) == "unclear"
+    doc = {"comparison": comp, "baselines": {}, "confidence": 0.95, "split": "test"}
+    assert "Only 5 example(s) are decided differently" in comparison_sentence(doc)
