@@ -68,6 +68,10 @@ def missing_extra(package: str, extra: str) -> MissingExtraError:
 
 
 _DISK_FULL = ("no space left on device", "disk quota exceeded", "file write failed")
+# PyTorch's checkpoint writer reports a short write on a full disk in its own words, with
+# no errno (crash review D4: "[enforce fail at inline_container.cc:672] . unexpected pos
+# 118848 vs 118740", "basic_ios::clear: iostream error").
+_SHORT_WRITE = ("inline_container.cc", "unexpected pos", "basic_ios::clear", "iostream error")
 
 
 def os_error_message(err: BaseException) -> str | None:
@@ -89,6 +93,12 @@ def os_error_message(err: BaseException) -> str | None:
             return (
                 f"{prefix}the disk is full; free some space (or choose another --output) and "
                 "run again — a training run continues with --resume."
+            )
+        if any(s in text for s in _SHORT_WRITE):
+            return (
+                f"{prefix}PyTorch could not write a file completely, most likely because the "
+                "disk is full; free some space (or choose another --output) and run again — "
+                "a training run continues with --resume."
             )
         if code in (errno.EACCES, errno.EPERM, errno.EROFS):
             return (

@@ -249,12 +249,15 @@ def read_info(directory: str | os.PathLike[str]) -> ModelInfo:
                 "with this version of textclf."
             ) from e
     config_path = folder / "config.json"
+    # An unfinished run has no textclf.json yet; weights and config.json may already be
+    # there (a run stopped while saving its model, or resumed and not done), and without
+    # the decision rule they would be used with the plain one (crash review D3).
+    if (folder / RUN_STATE).is_file() and run_state(folder) == "running":
+        raise ModelLoadError(
+            f"{folder}: this training run has not finished, so there is no model yet; "
+            "finish it with the same 'textclf train' command and --resume."
+        )
     if not config_path.is_file():
-        if (folder / RUN_STATE).is_file() and run_state(folder) == "running":  # unfinished run
-            raise ModelLoadError(
-                f"{folder}: this training run has not finished, so there is no model yet; "
-                "finish it with the same 'textclf train' command and --resume."
-            )
         raise ModelLoadError(
             f"{folder}: not a model folder (no {SIDECAR} or config.json); give the --output "
             "folder of 'textclf train'."

@@ -51,3 +51,18 @@ def test_a_wrapped_cause_is_found_and_an_unknown_error_is_left_alone(tmp_path: P
         message = os_error_message(outer)
     assert message is not None and "no such file or folder" in message
     assert os_error_message(ValueError("something else")) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[enforce fail at inline_container.cc:672] . unexpected pos 118848 vs 118740",
+        "basic_ios::clear: iostream error",
+    ],
+)
+def test_pytorchs_short_write_reads_as_a_full_disk(text: str) -> None:
+    """Crash review D4: a checkpoint save on a full tmpfs said 'unexpected RuntimeError …
+    This is a bug in textclf', exit 1."""
+    message = os_error_message(RuntimeError(text))
+    assert message is not None and "most likely because the disk is full" in message
+    assert "--resume" in message

@@ -68,3 +68,21 @@ def test_an_unfinished_run_is_named_as_one_not_as_no_model(tmp_path: Path):
         read_info(run)
     with pytest.raises(ModelLoadError, match="not a model folder"):
         read_info(tmp_path)
+
+
+def test_weights_of_an_unfinished_run_are_not_loaded_without_their_rule(tmp_path: Path):
+    """Crash review D3: stopped after the weights and config.json were moved in but before
+    textclf.json, then stopped again on --resume: predict, evaluate, serve and
+    from_pretrained used the folder with the plain rule (temperature 1, no thresholds)."""
+    from textclf.errors import ModelLoadError
+    from textclf.persistence import read_info
+    from textclf.run_folder import RunFolder
+
+    RunFolder(tmp_path).set_state("running")
+    config = {"id2label": {"0": "a", "1": "b"}, "model_type": "bert"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match=r"this training run has not finished.*--resume"):
+        read_info(tmp_path)
+    RunFolder(tmp_path).set_state("finished")  # a plain folder of weights still loads
+    assert read_info(tmp_path).labels == ["a", "b"]

@@ -437,6 +437,10 @@ def _training_args(
         report_to="none",
         dataloader_num_workers=0,
         save_only_model=False,  # optimizer and scheduler state are needed to resume
+        # Early stopping's patience counter (and FloorEarlyStopping's floor) come back with
+        # the checkpoint: without them a resumed run waited its whole patience again and
+        # could keep another model than the same run uninterrupted.
+        restore_callback_states_from_checkpoint=True,
         # Our ProgressCallback draws one bar and a line per evaluation instead.
         disable_tqdm=True,
     )

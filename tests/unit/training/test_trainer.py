@@ -275,3 +275,22 @@ def test_the_tokenizing_bar_follows_quiet(
     out = trainer_mod.tokenize(split.dataset, tokenizer, None, max_length=16, desc="Tokenizing x")
     assert len(out) == 12
     assert ("Tokenizing x" in capfd.readouterr().err) is not quiet
+
+
+def test_a_resumed_run_gets_its_early_stopping_counter_back(tmp_path: Path):
+    """Crash review D1: killed after an evaluation that did not improve, a run resumed with
+    its patience counter at 0, trained 50 steps instead of 15 and kept another model."""
+    from transformers.trainer_callback import TrainerState
+
+    from textclf.training.callbacks import FloorEarlyStopping
+
+    args = _cpu_training_args(TrainConfig(), tmp_path, metric="f1_macro", n_train=100)
+    assert args.restore_callback_states_from_checkpoint
+    # What the Trainer saves with a checkpoint and rebuilds from it on resume.
+    cb = FloorEarlyStopping(2, min_steps=10)
+    cb.early_stopping_patience_counter = 1
+    saved = TrainerState(stateful_callbacks=[cb]).stateful_callbacks["FloorEarlyStopping"]
+    copy = FloorEarlyStopping(**saved["args"])
+    for name, value in saved["attributes"].items():
+        setattr(copy, name, value)
+    assert (copy.early_stopping_patience_counter, copy.min_steps) == (1, 10)
