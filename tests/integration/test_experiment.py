@@ -67,8 +67,11 @@ def test_metrics_json_contract(
     assert doc["labels"] == list(result.space.labels)
     for name in ("f1_macro", "f1_micro"):
         iv = doc["metrics"][name]
-        assert set(iv) == {"value", "ci_low", "ci_high"}
+        # "fallback" only where the interval is not the plain one, and then says why.
+        assert set(iv) - {"fallback"} == {"value", "ci_low", "ci_high"}
         assert iv["ci_low"] <= iv["value"] <= iv["ci_high"]
+        assert iv.get("fallback", "why") != ""
+    assert doc["metrics"].get("ece", {}).get("ci_low") is None  # ECE has no interval
     for label in doc["labels"]:
         entry = doc["per_label"][label]
         assert set(entry) == {"precision", "recall", "f1", "support"}

@@ -209,6 +209,9 @@ def test_a_run_reads_back_through_the_client(
         if interval["value"] is None:
             continue
         assert metrics[f"test_{name}"] == pytest.approx(interval["value"])
+        if interval["ci_low"] is None:  # no interval (ECE): no bounds logged either
+            assert f"test_{name}_lower" not in metrics, name
+            continue
         assert metrics[f"test_{name}_lower"] == pytest.approx(interval["ci_low"])
         assert metrics[f"test_{name}_upper"] == pytest.approx(interval["ci_high"])
     lr = doc["baselines"]["tfidf_lr"]["metrics"]["f1_macro"]
