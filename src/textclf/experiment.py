@@ -151,6 +151,11 @@ def _check_output_dir(
         )
     if state == "empty" or resume or overwrite:
         return
+    if state == "finished":  # --resume would do nothing here: name what would
+        raise ConfigError(
+            f"{folder.path}: the output folder holds a finished run; choose a new --output, "
+            "or pass --overwrite to train it again."
+        )
     raise ConfigError(
         f"{folder.path}: the output folder already holds a run; choose a new --output, pass "
         "--resume to continue it, or --overwrite to replace it."

@@ -176,5 +176,9 @@ def test_resume_on_a_finished_run_changes_nothing(
     again = _train(data, run, tiny_model_dir, "--resume")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already finished" in again.stdout
+    # Without a flag it is refused, naming the one flag that does something to it.
+    plain = _train(data, run, tiny_model_dir)
+    assert plain.returncode == 2
+    assert "holds a finished run" in plain.stderr and "--resume" not in plain.stderr
     after = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
     assert after == before
