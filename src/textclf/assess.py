@@ -270,7 +270,7 @@ def assess(
         baseline_proba[kind] = baseline.predict_proba(texts)
         baseline_results[kind] = boot(baseline_proba[kind])
     head = assessed_metric(space.task, metric)
-    comparison, best = None, None
+    comparison, best, chosen_on = None, None, None
     # Lower is better for a loss: the best baseline is the one with the least.
     sign = 1.0 if greater_is_better(head) else -1.0
     scored = {
@@ -314,7 +314,7 @@ def assess(
         baseline_names=BASELINE_NAMES,
         comparison=comparison,
         comparison_baseline=best,
-        comparison_chosen_on=chosen_on if best is not None else None,
+        comparison_chosen_on=chosen_on,
         extra=extra,
         headline=head,
     )
