@@ -23,8 +23,6 @@ import dataclasses
 import inspect
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -357,10 +355,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """
         from transformers import set_seed
 
-        from textclf.modeling import describe_backbone, load_classifier, load_tokenizer
-        from textclf.training.checkpoints import read_train_record, save_trained, trained_snapshot
-        from textclf.training.resources import is_main_process
-        from textclf.training.trainer import TrainResult, tokenize
+        from textclf.modeling import describe_backbone, load_tokenizer
+        from textclf.training.fit import TrainingJob, train_network
+        from textclf.training.trainer import tokenize
 
         train_cfg, eval_cfg, model_cfg = self._configs()
         columns = None if isinstance(X, Split) else indicator_columns_of(y, self.task)
@@ -404,43 +401,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # the same config gives a different model in every process (and whatever imported
         # before — a tracker, a plotting library — changes the result).
         set_seed(self.random_state)
-        tmp = None
-        if output_dir is None:
-            tmp = tempfile.mkdtemp(prefix="textclf-")
-            ckpt_dir = Path(tmp)
-        else:
-            ckpt_dir = Path(output_dir) / "checkpoints"
-        main = is_main_process()
-        snapshot = (
-            trained_snapshot(ckpt_dir, move_aside=main)
-            if resume and output_dir is not None
-            else None
+        net, result = train_network(
+            TrainingJob(
+                backbone=self.model,
+                seed=self.random_state,
+                space=space,
+                tokenizer=tokenizer,
+                train=train_ds,
+                validation=val_ds,
+                train_config=train_cfg,
+                model_config=model_cfg,
+            ),
+            output_dir=output_dir,
+            resume=resume,
+            callbacks=callbacks,
+            splits={"train": train, "validation": val},
         )
-        try:
-            if snapshot is not None:
-                # Training had finished before the interruption: reuse it, do not train again.
-                logger.info("Training had finished before the run stopped; using %s.", snapshot)
-                net = load_classifier(snapshot)
-                result = TrainResult.from_dict(read_train_record(snapshot))
-            else:
-                net, result = self._train_with_restarts(
-                    space,
-                    tokenizer,
-                    train_ds,
-                    val_ds,
-                    train_cfg,
-                    model_cfg,
-                    ckpt_dir=ckpt_dir,
-                    resume=resume,
-                    callbacks=callbacks,
-                    main=main,
-                )
-                if output_dir is not None and main:
-                    save_trained(ckpt_dir, net, tokenizer, result.to_dict())
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-        self.model_ = net.to("cpu").eval()  # type: ignore[arg-type]
+        self.model_ = net.to("cpu").eval()
         self.tokenizer_ = tokenizer
         self.labels_ = list(space.labels)
         self.task_: str = space.task
@@ -478,105 +455,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             )
             self.rule_.notes.append("no validation data: the plain rule (argmax / 0.5)")
         return self
-
-    def _train_with_restarts(
-        self,
-        space: LabelSpace,
-        tokenizer: Any,
-        train_ds: Any,
-        val_ds: Any,
-        train_cfg: TrainConfig,
-        model_cfg: ModelConfig,
-        *,
-        ckpt_dir: Path,
-        resume: bool,
-        callbacks: Sequence[Any],
-        main: bool,
-    ) -> tuple[Any, Any]:
-        """Train; when the run degenerates (stuck at the prior), restart it with a remedy.
-
-        The remedy of each restart (measured in ``bench/robustness.py``): another seed, a
-        head warm-started from a probe of the frozen features, half the learning rate.
-        The attempt is recorded in ``checkpoints/attempt.json``, so ``--resume`` continues
-        the attempt that was running, with its settings.
-        """
-        import json
-
-        from transformers import set_seed
-
-        from textclf.atomic import write_text_atomic
-        from textclf.modeling import build_model
-        from textclf.training.trainer import train_model
-
-        attempt_file = ckpt_dir / "attempt.json"
-        attempt, seed, cfg = 0, self.random_state, train_cfg
-        notes: list[str] = []
-        if resume and attempt_file.is_file():
-            saved = json.loads(attempt_file.read_text(encoding="utf-8"))
-            attempt, seed, notes = saved["attempt"], saved["seed"], saved["notes"]
-            cfg = train_cfg.model_copy(update=saved["update"])
-        attention_dropout = model_cfg.attention_dropout_for(len(train_ds))
-        if model_cfg.attention_dropout == "auto" and attention_dropout == 0.0:
-            logger.info(
-                "Attention dropout off for %d training texts (model.attention_dropout: auto; "
-                "small data trains better and faster without it).",
-                len(train_ds),
-            )
-        while True:
-            set_seed(seed)
-            net = build_model(
-                self.model,
-                space,
-                revision=model_cfg.revision,
-                pooling=model_cfg.pooling,
-                attention_dropout=attention_dropout,
-            )
-            result = train_model(
-                net,
-                tokenizer,
-                space,
-                train_ds,
-                val_ds,
-                cfg,
-                output_dir=ckpt_dir,
-                seed=seed,
-                resume=resume,
-                callbacks=callbacks,
-            )
-            if result.degenerate is None or attempt >= train_cfg.max_restarts:
-                break
-            attempt += 1
-            seed = self.random_state + attempt
-            update = {"learning_rate": cfg.learning_rate / 2, "head_init": "probe"}
-            cfg = cfg.model_copy(update=update)
-            note = (
-                f"run {attempt} degenerated ({result.degenerate}); restarted with seed {seed}, "
-                f"learning rate {cfg.learning_rate:g} and a probed head"
-            )
-            logger.warning("Training: %s.", note)
-            notes.append(note)
-            resume = False
-            if main:
-                for old in ckpt_dir.glob("checkpoint-*"):
-                    shutil.rmtree(old, ignore_errors=True)
-                write_text_atomic(
-                    attempt_file,
-                    json.dumps(
-                        {
-                            "attempt": attempt,
-                            "seed": seed,
-                            "notes": notes,
-                            "update": {"learning_rate": cfg.learning_rate, "head_init": "probe"},
-                        }
-                    ),
-                )
-        if result.degenerate is not None:
-            notes.append(
-                f"still degenerate after {attempt} restart(s) ({result.degenerate}); the model "
-                "predicts mostly one class: see the report, and add labelled examples"
-            )
-        result.notes = notes + result.notes
-        return net, result
 
     def fit_rule(
         self,

@@ -290,7 +290,9 @@ def _run_experiment(
         if _empties(folder, resume=resume, overwrite=overwrite):
             folder.clear()
         folder.set_state("running")
-        config.save(output / "checkpoints" / "run-config.yaml")
+        run_config = output / "checkpoints" / "run-config.yaml"
+        if not (resume and run_config.is_file()):  # keep the settings the run started with
+            config.save(run_config)
         wait_for_everyone()  # the other ranks start training now
         return _train_and_save(
             config,
@@ -647,12 +649,8 @@ def report_files(
     Returns:
         The assessment and notes on anything the report left out.
     """
-    from textclf.assess import (
-        as_predictor,
-        check_sources,
-        evaluate_files,
-        model_spec,
-    )
+    from textclf.assess import as_predictor
+    from textclf.assess_files import check_sources, evaluate_files, model_spec
 
     check_sources(spec, data, train)
     predictor = as_predictor(model, batch_size=batch_size, backend=backend)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from textclf.assess import calibrate_folder, compare_files, evaluate_files
+from textclf.assess_files import calibrate_folder, compare_files, evaluate_files
 from textclf.cli import app
 from textclf.config import EvalConfig
 from textclf.errors import ConfigError
@@ -127,14 +127,14 @@ def test_an_unknown_label_is_named_with_its_row(trained_run, tmp_path: Path):
 def test_evaluating_on_seen_texts_is_warned_about(trained_run, caplog: pytest.LogCaptureFixture):
     run = trained_run("multiclass")
     train, test = str(run.parent / "train.csv"), str(run.parent / "test.csv")
-    with caplog.at_level("WARNING", logger="textclf.assess"):
+    with caplog.at_level("WARNING", logger="textclf.assess_files"):
         evaluate_files(run, test, train=train, eval_config=SMALL)
     assert "optimistic" not in caplog.text  # held-out data, a separate training file
-    with caplog.at_level("WARNING", logger="textclf.assess"):
+    with caplog.at_level("WARNING", logger="textclf.assess_files"):
         evaluate_files(run, train, eval_config=SMALL)
     assert f"{train} is the train file {run} was trained on" in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger="textclf.assess"):
+    with caplog.at_level("WARNING", logger="textclf.assess_files"):
         compare_files([run], test, train=test, eval_config=SMALL)
     n = len(pd.read_csv(test))
     assert f"{n} of the {n} texts of {test} are also in --train {test}" in caplog.text
@@ -146,7 +146,7 @@ def test_repeats_in_the_evaluated_file_are_warned_about(
     run = trained_run("multiclass")
     frame = pd.read_csv(run.parent / "test.csv")
     pd.concat([frame, frame.iloc[:3]]).to_csv(tmp_path / "test.csv", index=False)
-    with caplog.at_level("WARNING", logger="textclf.assess"):
+    with caplog.at_level("WARNING", logger="textclf.assess_files"):
         evaluate_files(run, str(tmp_path / "test.csv"), eval_config=SMALL)
     assert "3 row(s) repeat a text seen earlier in it" in caplog.text
     assert "the intervals count each copy as an example" in caplog.text.lower()

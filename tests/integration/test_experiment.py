@@ -252,3 +252,75 @@ def test_resume_with_overwrite_retrains_a_finished_run_from_an_empty_folder(
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, resume=True, overwrite=True)
     assert not (run / "textclf.json").exists() and not (run / "model.safetensors").exists()
+
+
+def test_resume_refuses_other_settings_or_data_and_reuses_its_own(
+    tmp_path: Path, tiny_model_dir: Path
+):
+    """Crash review D2/D6: fit(output_dir, resume=True) reused checkpoints/trained whatever
+    it was given now, returning a model trained with other settings on other data."""
+    import numpy as np
+
+    from textclf.errors import ConfigError
+    from textclf.estimator import TextClassifier
+
+    X = [f"{'good fine' if i % 2 else 'bad awful'} {i}" for i in range(40)]
+    y = ["pos" if i % 2 else "neg" for i in range(40)]
+    out = tmp_path / "run"
+    params = dict(max_steps=10, batch_size=8, learning_rate=3e-3, random_state=0)
+    first = TextClassifier(str(tiny_model_dir), **params).fit(X, y, output_dir=out)
+    assert (out / "checkpoints" / "trained").is_dir()
+    recorded = json.loads((out / "checkpoints" / "run-inputs.json").read_text())
+    assert recorded["train"]["learning_rate"] == 3e-3 and recorded["seed"] == 0
+
+    faster = TextClassifier(str(tiny_model_dir), **{**params, "learning_rate": 1e-2})
+    with pytest.raises(ConfigError, match=r"train\.learning_rate 0\.003 → 0\.01"):
+        faster.fit(X, y, output_dir=out, resume=True)
+    flipped = ["neg" if lab == "pos" else "pos" for lab in y]
+    with pytest.raises(ConfigError, match="other texts or labels in the training examples"):
+        TextClassifier(str(tiny_model_dir), **params).fit(X, flipped, output_dir=out, resume=True)
+
+    # Its own settings (and another device setting, which changes nothing learned): the
+    # finished training is reused, not repeated.
+    again = TextClassifier(str(tiny_model_dir), **params, train_options={"device": "cpu"})
+    again.fit(X, y, output_dir=out, resume=True)
+    np.testing.assert_array_equal(again.predict_proba(X), first.predict_proba(X))
+    assert json.loads((out / "checkpoints" / "run-inputs.json").read_text()) == recorded
+
+
+def test_resume_with_another_seed_is_refused_before_the_splits_are_recarved(
+    tmp_path: Path, tiny_model_dir: Path
+):
+    """Crash review D2: another --seed re-carves validation and test from train, so most of
+    the resumed run's "test" rows had been trained on."""
+    from tests_support import binary_frames
+    from textclf.errors import ConfigError
+    from textclf.run_folder import RunFolder
+
+    train, _, _ = binary_frames()
+    data = _write(train, tmp_path / "train.csv")
+    out = tmp_path / "run"
+    config = apply_overrides(
+        ExperimentConfig(),
+        [
+            f"output_dir={out}",
+            f"data.train={data}",
+            f"model.name={tiny_model_dir}",
+            "model.max_length=32",
+            "train.max_steps=10",
+            "train.batch_size=8",
+            "train.keep_checkpoints=true",
+            "eval.n_resamples=100",
+            "diagnostics.enabled=false",
+            "tracking.enabled=false",
+        ],
+    )
+    run_experiment(config)
+    original = (out / "checkpoints" / "run-config.yaml").read_text()
+    RunFolder(out).set_state("running")  # as if killed after training, before the save
+    reseeded = config.model_copy(update={"seed": config.seed + 1})
+    with pytest.raises(ConfigError, match=r"seed 42 → 43.*other texts or labels"):
+        run_experiment(reseeded, resume=True)
+    assert (out / "checkpoints" / "run-config.yaml").read_text() == original
+    result = run_experiment(config, resume=True)  # its own settings resume
+    assert result.n_eval > 0

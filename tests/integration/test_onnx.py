@@ -133,7 +133,7 @@ def test_auto_prefers_int8_within_the_bar_and_fp32_otherwise(exported: Path, tmp
 
 
 def test_evaluate_measures_the_backend_it_is_given_and_records_it(exported: Path, trained_run):
-    from textclf.assess import evaluate_files
+    from textclf.assess_files import evaluate_files
     from textclf.config import EvalConfig
 
     data = str(trained_run("multiclass").parent / "test.csv")

@@ -169,16 +169,16 @@ def test_report_data_checks_are_those_of_the_reported_file(
 ):
     import pandas as pd
 
-    import textclf.assess
+    import textclf.assess_files
 
     reads: list[str] = []
-    read_split = textclf.assess.read_split
+    read_split = textclf.assess_files.read_split
 
     def counted(path, *args, **kwargs):
         reads.append(Path(str(path)).name)
         return read_split(path, *args, **kwargs)
 
-    monkeypatch.setattr(textclf.assess, "read_split", counted)
+    monkeypatch.setattr(textclf.assess_files, "read_split", counted)
 
     run = trained_run("multiclass")
     test = pd.read_csv(run.parent / "test.csv")

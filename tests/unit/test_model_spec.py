@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textclf.assess import model_spec
+from textclf.assess_files import model_spec
 from textclf.data.io import ColumnSpec
 
 

@@ -41,7 +41,7 @@ def evaluate(
     """Evaluate a saved model on a labelled file: metrics with confidence intervals."""
 
     def body() -> None:
-        from textclf.assess import evaluate_files
+        from textclf.assess_files import evaluate_files
 
         ev = evaluate_files(
             model,
@@ -82,7 +82,7 @@ def calibrate(
     """Refit the decision rule (temperature, thresholds) on validation data; save it in the model."""
 
     def body() -> None:
-        from textclf.assess import calibrate_folder
+        from textclf.assess_files import calibrate_folder
 
         rule = calibrate_folder(
             model,
@@ -134,7 +134,7 @@ def compare(
     """Evaluate several saved models (and baselines) on one file; paired differences against the first."""
 
     def body() -> None:
-        from textclf.assess import compare_files
+        from textclf.assess_files import compare_files
 
         result = compare_files(
             models,

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +28,15 @@ import numpy as np
 import pandas as pd
 
 from textclf._version import __version__
-from textclf.atomic import atomic_path, write_text_atomic
+from textclf.atomic import write_text_atomic
 from textclf.config import DiagnosticsConfig
-from textclf.data.labels import LabelSpace
 from textclf.diagnostics import html as H
 from textclf.diagnostics import plots
 from textclf.diagnostics.curves import diagnose, parse_log_history
 from textclf.diagnostics.errors import confused_pairs, error_table, likely_label_errors
-from textclf.errors import MissingExtraError
-from textclf.evaluation.decision import DecisionRule, decide
+from textclf.diagnostics.report_model import attributions_section, embeddings_section
+from textclf.diagnostics.report_parts import Builder, ReportInputs, ReportResult, flat_confidence
+from textclf.evaluation.decision import decide
 from textclf.evaluation.report import (
     comparison_outcome,
     comparison_sentence,
@@ -48,7 +47,6 @@ from textclf.evaluation.report import (
     per_label_na_note,
 )
 from textclf.faults import fail_point
-from textclf.progress import progress_bar
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -61,102 +59,6 @@ logger = logging.getLogger(__name__)
 LENGTH_SAMPLE = 5000
 #: Rows of errors.csv shown in the page (the CSV holds them all).
 ERRORS_SHOWN = 50
-
-
-@dataclass
-class ReportInputs:
-    """What the report shows, as arrays: one evaluated split plus the run's context.
-
-    Attributes:
-        space: Task and label order.
-        split: Name of the evaluated split (``test``, a file name, …).
-        texts: The ``n`` evaluated texts.
-        y_true: ``(n,)`` label ids, or ``(n, k)`` 0/1 for multi-label.
-        proba: ``(n, k)`` calibrated probabilities.
-        rule: The decision rule the probabilities were turned into labels with.
-        metrics: The ``metrics.json`` document for this split.
-        rows: Row numbers of ``texts`` in their source file.
-        log_history: The Trainer's log history (for learning curves), if known.
-        best_metric: The metric that chose the kept checkpoint (the Trainer's
-            ``metric_for_best_model``, with or without ``eval_``), from the training record.
-        best_step: Step of the checkpoint the Trainer kept, from the training record. With
-            both, the curves mark that checkpoint; without them (older run folders) it is
-            re-derived from the log with the shared lower-is-better rule
-            (:func:`textclf.evaluation.metrics.greater_is_better`).
-        splits: Texts and label ids of every split, for the data summary.
-        findings: Data-check findings (``ValidationReport.to_dict()["findings"]``).
-        max_length: The model's truncation length, drawn on the length histogram.
-        title: Report title.
-        facts: Extra ``(name, value)`` lines for the header (model, backbone, run time).
-    """
-
-    space: LabelSpace
-    split: str
-    texts: Sequence[str]
-    y_true: np.ndarray
-    proba: np.ndarray
-    rule: DecisionRule
-    metrics: dict[str, Any]
-    rows: Sequence[int] | None = None
-    log_history: list[dict[str, Any]] | None = None
-    best_metric: str | None = None
-    best_step: int | None = None
-    splits: Mapping[str, tuple[Sequence[str], np.ndarray]] = field(default_factory=dict)
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    max_length: int | None = None
-    title: str = "textclf report"
-    facts: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class ReportResult:
-    """Where the report went, how long each part took, and what was left out and why."""
-
-    paths: dict[str, Path]
-    timings: dict[str, float]
-    notes: list[str]
-    n_errors: int = 0
-
-
-class _Builder:
-    """Collects sections, figures and timings while the report is assembled."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.figures: dict[str, Path] = {}
-        self.timings: dict[str, float] = {}
-        self.notes: list[str] = []
-        self._started = time.perf_counter()
-
-    def figure(self, name: str, fig: Figure, *, alt: str, caption: str = "") -> str:
-        """Save ``fig`` as ``figures/NAME.png`` and return it embedded."""
-        png = plots.figure_png(fig)
-        path = self.out / "figures" / f"{name}.png"
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(png)
-        self.figures[name] = path
-        return H.image(png, alt=alt, caption=caption)
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = now - self._started
-        self._started = now
-        logger.info("Report: %s in %.1f s.", stage, self.timings[stage])
-
-
-def _flat_confidence(inputs: ReportInputs, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Confidence in each decision and whether it was right.
-
-    Single-label: the predicted label's probability, per example. Multi-label: every
-    (example, label) decision, with confidence ``p`` for a predicted label and ``1 − p``
-    for a label left out, so the two read the same way.
-    """
-    if inputs.space.multilabel:
-        p = inputs.proba.reshape(-1)
-        decided = pred.reshape(-1).astype(bool)
-        return np.where(decided, p, 1 - p), decided == inputs.y_true.reshape(-1).astype(bool)
-    conf = inputs.proba[np.arange(len(pred)), pred]
-    return conf, pred == inputs.y_true
 
 
 def _metrics_section(inputs: ReportInputs) -> str:
@@ -205,7 +107,7 @@ def _metrics_section(inputs: ReportInputs) -> str:
     return "".join(body)
 
 
-def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
+def _data_section(b: Builder, inputs: ReportInputs, tokenizer: Any) -> str:
     labels = list(inputs.space.labels)
     counts: dict[str, dict[str, int]] = {}
     lengths: dict[str, np.ndarray] = {}
@@ -280,7 +182,7 @@ def _data_section(b: _Builder, inputs: ReportInputs, tokenizer: Any) -> str:
     return "".join(parts)
 
 
-def _confusion_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> str:
+def _confusion_section(b: Builder, inputs: ReportInputs, pred: np.ndarray) -> str:
     labels = list(inputs.space.labels)
     y = inputs.y_true
     # (file name, how to draw it, alt text, caption), drawn and saved one at a time.
@@ -328,7 +230,7 @@ def _confusion_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> s
     return body
 
 
-def _curves_section(b: _Builder, inputs: ReportInputs) -> str:
+def _curves_section(b: Builder, inputs: ReportInputs) -> str:
     if not inputs.log_history:
         return H.note("No training log was found, so there are no learning curves.", kind="warn")
     # The training record says which checkpoint was kept; re-guessing it marked the wrong
@@ -355,8 +257,8 @@ def _curves_section(b: _Builder, inputs: ReportInputs) -> str:
     return fig + notes
 
 
-def _confidence_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> str:
-    conf, correct = _flat_confidence(inputs, pred)
+def _confidence_section(b: Builder, inputs: ReportInputs, pred: np.ndarray) -> str:
+    conf, correct = flat_confidence(inputs, pred)
     unit = "label decisions" if inputs.space.multilabel else "predictions"
     figs = [
         b.figure(
@@ -393,7 +295,7 @@ def _confidence_section(b: _Builder, inputs: ReportInputs, pred: np.ndarray) -> 
     return H.grid(figs)
 
 
-def _per_label_section(b: _Builder, inputs: ReportInputs) -> str:
+def _per_label_section(b: Builder, inputs: ReportInputs) -> str:
     per = inputs.metrics.get("per_label", {})
     labels = list(per)
     figs = []
@@ -433,172 +335,6 @@ def _per_label_section(b: _Builder, inputs: ReportInputs) -> str:
     return H.grid(figs)
 
 
-def _embeddings_section(
-    b: _Builder,
-    inputs: ReportInputs,
-    predictor: Predictor,
-    pred: np.ndarray,
-    options: DiagnosticsConfig,
-    seed: int,
-) -> str:
-    from textclf.diagnostics.embeddings import project, sentence_embeddings
-
-    emb = sentence_embeddings(predictor, list(inputs.texts), progress=True)
-    b.lap("sentence embeddings")
-    labels = inputs.space.labels
-    if inputs.space.multilabel:
-        names = np.array(
-            [labels[int(np.flatnonzero(r)[0])] if r.any() else "(none)" for r in inputs.y_true]
-        )
-        correct = (pred == inputs.y_true).all(axis=1)
-    else:
-        names = np.array([labels[i] for i in inputs.y_true])
-        correct = pred == inputs.y_true
-    titles = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-    figs, notes = [], []
-    for method in options.projections:
-        try:
-            proj = project(emb, method=method, seed=seed, max_points=options.max_points)
-        except MissingExtraError as e:
-            notes.append(f"{titles[method]} map skipped: {e}")
-            continue
-        figs.append(
-            b.figure(
-                f"embeddings_{method}",
-                plots.embedding_figure(
-                    proj.coords,
-                    names[proj.index],
-                    correct[proj.index],
-                    title=f"{titles[method]} of sentence embeddings",
-                ),
-                alt=f"{titles[method]} map of sentence embeddings",
-                caption=proj.note or f"{titles[method]}: all {len(proj.index):,} examples.",
-            )
-        )
-        b.lap(f"{titles[method]} projection")
-    b.notes.extend(notes)
-    intro = (
-        "<p>Each point is one example: the encoder's mean-pooled sentence embedding, "
-        "projected to two dimensions. Colour: true label"
-        + (" (the first, for multi-label)" if inputs.space.multilabel else "")
-        + "; crosses: wrong predictions. Clusters that mix colours are labels the encoder "
-        "does not separate.</p>"
-    )
-    return intro + H.grid(figs) + "".join(H.note(n, kind="warn") for n in notes)
-
-
-def _pick_examples(
-    inputs: ReportInputs, pred: np.ndarray, errors: pd.DataFrame, n: int
-) -> list[tuple[str, int, list[int]]]:
-    """(kind, index, label ids to explain) of the most confident errors and the least
-    confident correct predictions.
-
-    Single-label: the predicted label, and for an error the true one too. Multi-label: the
-    decisions that matter for the pick, not every label, since a label scored 0.999 says
-    nothing about why the example is hard: for an error the missed and the extra labels,
-    for a correct example the label whose decision was least sure.
-    """
-    if n <= 0:
-        return []
-    position = {r: i for i, r in enumerate(inputs.rows or range(len(inputs.texts)))}
-    y = inputs.y_true
-    picked: list[tuple[str, int, list[int]]] = []
-    for r in errors["row"].head(n):
-        i = position[r]
-        if inputs.space.multilabel:
-            wanted = np.flatnonzero(pred[i] != y[i]).tolist()
-        else:
-            wanted = [int(pred[i]), int(y[i])]
-        picked.append(("most confident error", i, wanted))
-    conf, _ = _flat_confidence(inputs, pred)
-    if inputs.space.multilabel:
-        correct = (pred == y).all(axis=1)
-        per_label = conf.reshape(pred.shape)
-        conf, weakest = per_label.min(axis=1), per_label.argmin(axis=1)
-    else:
-        correct = pred == y
-        weakest = pred
-    right = np.flatnonzero(correct)
-    for i in right[np.argsort(conf[right], kind="stable")][:n]:
-        picked.append(("least confident correct", int(i), [int(weakest[i])]))
-    return picked
-
-
-def _attributions_section(
-    b: _Builder,
-    inputs: ReportInputs,
-    predictor: Predictor,
-    pred: np.ndarray,
-    errors: pd.DataFrame,
-    options: DiagnosticsConfig,
-) -> tuple[str, list[dict[str, Any]]]:
-
-    from textclf.diagnostics.attributions import (
-        DELTA_TOLERANCE,
-        TokenAttribution,
-        explain,
-        highlight_html,
-    )
-
-    labels = inputs.space.labels
-    chosen = _pick_examples(inputs, pred, errors, options.attribution_examples)
-    jobs: list[tuple[str, str, list[str] | None, int | None]] = [
-        (kind, inputs.texts[i], [labels[j] for j in dict.fromkeys(wanted)], i)
-        for kind, i, wanted in chosen
-    ]
-    jobs += [("your text", t, None, None) for t in options.explain_texts]
-
-    def status(label: str, i: int | None) -> str | None:
-        """Whether ``label`` is true and predicted for example ``i``: an explained label
-        need not be the prediction (a missed label, the least sure decision)."""
-        if i is None or not label:
-            return None
-        j = labels.index(label)
-        if inputs.space.multilabel:
-            true, chosen = bool(inputs.y_true[i][j]), bool(pred[i][j])
-        else:
-            true, chosen = inputs.y_true[i] == j, pred[i] == j
-        return f"{label}: {'true' if true else 'not true'}, {'' if chosen else 'not '}predicted"
-
-    blocks, records = [], []
-    attributions: list[TokenAttribution] = []
-    for kind, text, wanted, i in progress_bar(jobs, desc="Attributions", unit="text"):
-        attrs = explain(
-            predictor,
-            text,
-            labels=wanted,
-            methods=("integrated_gradients", "attention_rollout"),
-            n_steps=options.attribution_steps,
-        )
-        attributions += attrs
-        inner = "".join(highlight_html(a, title=status(a.label, i)) for a in attrs)
-        blocks.append(f"<h3>{H.esc(kind.capitalize())}</h3>{inner}")
-        records += [{"kind": kind, **a.to_dict()} for a in attrs]
-    if not blocks:
-        return H.note("No examples were chosen for attributions."), records
-    rough = sum(a.approximate for a in attributions)
-    if rough:
-        ig = sum(a.method == "integrated_gradients" for a in attributions)
-        blocks.insert(
-            0,
-            H.note(
-                f"{rough} of {ig} Integrated Gradients attributions have a completeness "
-                f"error above {DELTA_TOLERANCE:g} (δ in their header): their scores are "
-                "approximate. Raise diagnostics.attribution_steps (now "
-                f"{options.attribution_steps}).",
-                kind="warn",
-            ),
-        )
-    intro = (
-        "<p>Which tokens push the prediction towards each label. Integrated Gradients "
-        "(Sundararajan et al., 2017) attributes the label's probability to each token; orange "
-        "tokens raise it and blue ones lower it. Attention rollout (Abnar &amp; Zuidema, 2020) "
-        "shows where the [CLS] token attends through the layers, for all labels at once. "
-        "Hover a token for its score.</p>"
-    )
-    return intro + "".join(blocks), records
-
-
 def write_report(
     out: str | Path,
     *,
@@ -623,7 +359,7 @@ def write_report(
     options = options or DiagnosticsConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    b = _Builder(out)
+    b = Builder(out)
     space, rule = inputs.space, inputs.rule
     labels = list(space.labels)
     pred = decide(
@@ -659,12 +395,12 @@ def write_report(
     b.lap("figures")
     fail_point("report")  # figures written, report.html not yet
     if predictor is not None and options.projections:
-        body = _embeddings_section(b, inputs, predictor, pred, options, seed)
+        body = embeddings_section(b, inputs, predictor, pred, options, seed)
     else:
         body = H.note("Embedding maps were not drawn: no model was given or none was asked for.")
     sections.append(H.Section("embeddings", "Embedding map", body))
     if predictor is not None:
-        body, _ = _attributions_section(b, inputs, predictor, pred, errors, options)
+        body, _ = attributions_section(b, inputs, predictor, pred, errors, options)
         b.lap("attributions")
     else:
         body = H.note("Token attributions need the model; none was given.")

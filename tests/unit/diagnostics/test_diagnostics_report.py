@@ -14,7 +14,9 @@ import pytest
 
 from textclf.data.labels import LabelSpace
 from textclf.diagnostics.errors import error_table
-from textclf.diagnostics.report import ReportInputs, _Builder, _curves_section, _pick_examples
+from textclf.diagnostics.report import _curves_section
+from textclf.diagnostics.report_model import pick_examples
+from textclf.diagnostics.report_parts import Builder, ReportInputs
 from textclf.evaluation.decision import DecisionRule
 
 
@@ -51,7 +53,7 @@ def test_curves_mark_the_kept_checkpoint_for_a_lower_is_better_metric(
     kw: dict[str, Any] = {"best_metric": "log_loss"}
     if record:
         kw["best_step"] = 20
-    html = _curves_section(_Builder(tmp_path), _inputs(_LOG, **kw))
+    html = _curves_section(Builder(tmp_path), _inputs(_LOG, **kw))
     assert "step 20, log_loss 0.600" in html
     assert "step 30, log_loss" not in html
     if record:
@@ -62,13 +64,13 @@ def test_curves_mark_the_kept_checkpoint_for_a_lower_is_better_metric(
 
 
 def test_recorded_step_wins_over_the_metric_rule(tmp_path: Path) -> None:
-    html = _curves_section(_Builder(tmp_path), _inputs(_LOG, best_metric="f1_macro", best_step=20))
+    html = _curves_section(Builder(tmp_path), _inputs(_LOG, best_metric="f1_macro", best_step=20))
     # f1_macro is highest at step 30, but the record says step 20 was kept.
     assert "step 20, f1_macro 0.600" in html and "step 30, f1_macro" not in html
 
 
 def test_no_log_says_so(tmp_path: Path) -> None:
-    html = _curves_section(_Builder(tmp_path), _inputs([]))
+    html = _curves_section(Builder(tmp_path), _inputs([]))
     assert "No training log" in html
 
 
@@ -93,7 +95,7 @@ def test_multilabel_picks_explain_the_decisions_that_made_them():
     )
     pred = (proba >= 0.5).astype(int)
     errors = error_table(texts=inputs.texts, y_true=y, proba=proba, task="multilabel", labels="abc")
-    picks = _pick_examples(inputs, pred, errors, 2)
+    picks = pick_examples(inputs, pred, errors, 2)
     # Not label a, scored 0.999 everywhere: it says nothing about why a pick is hard.
     assert picks == [
         ("most confident error", 2, [1, 2]),

@@ -81,7 +81,7 @@ def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
     import textclf.training.trainer as trainer
     from textclf.config import ModelConfig, TrainConfig
     from textclf.data.labels import LabelSpace
-    from textclf.estimator import TextClassifier
+    from textclf.training.fit import TrainingJob, _train_with_restarts
     from textclf.training.resources import Resources
 
     calls: list[tuple[int, float, str]] = []
@@ -104,20 +104,18 @@ def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
 
     monkeypatch.setattr(trainer, "train_model", fake_train)
     monkeypatch.setattr(textclf.modeling, "build_model", lambda *a, **k: object())
-    clf = TextClassifier(random_state=7, learning_rate=1e-4)
-    (tmp_path / "checkpoint-5").mkdir()
-    _, result = clf._train_with_restarts(
-        LabelSpace("binary", ("a", "b")),
-        None,
-        ["a text"] * 10,  # the training rows (only counted here)
-        None,
-        TrainConfig(learning_rate=1e-4, max_restarts=2, head_init="random"),
-        ModelConfig(),
-        ckpt_dir=tmp_path,
-        resume=False,
-        callbacks=(),
-        main=True,
+    job = TrainingJob(
+        backbone="default",
+        seed=7,
+        space=LabelSpace("binary", ("a", "b")),
+        tokenizer=None,
+        train=["a text"] * 10,  # the training rows (only counted here)
+        validation=None,
+        train_config=TrainConfig(learning_rate=1e-4, max_restarts=2, head_init="random"),
+        model_config=ModelConfig(),
     )
+    (tmp_path / "checkpoint-5").mkdir()
+    _, result = _train_with_restarts(job, ckpt_dir=tmp_path, resume=False, callbacks=(), main=True)
     assert calls == [(7, 1e-4, "random"), (8, 5e-5, "probe")]
     assert result.degenerate is None
     assert "run 1 degenerated (stuck); restarted with seed 8" in result.notes[0]
