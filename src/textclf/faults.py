@@ -6,9 +6,9 @@ race; instead the run itself dies at a named point when the environment asks it 
 way FoundationDB's and TiKV's fail points work. Unset (always, outside tests), a fail
 point is one dictionary lookup.
 
-``TEXTCLF_FAIL_AT=<point>[:<n>]`` kills the process with SIGKILL the ``n``-th time (default
-the first) that :func:`fail_point` is reached with that name. The points are listed in
-:data:`POINTS`.
+``TEXTCLF_FAIL_AT=<point>[:<n>[:<signal>]]`` kills the process with SIGKILL (or the named
+signal: ``TERM``, ``INT``) the ``n``-th time (default the first) that :func:`fail_point` is
+reached with that name. The points are listed in :data:`POINTS`.
 
 Example:
     >>> fail_point("train_step")  # a no-op unless TEXTCLF_FAIL_AT names it
@@ -38,9 +38,10 @@ def fail_point(name: str) -> None:
     spec = os.environ.get(ENV)
     if not spec:
         return
-    point, _, nth = spec.partition(":")
+    point, _, rest = spec.partition(":")
     if point != name:
         return
+    nth, _, sig = rest.partition(":")
     _counts[name] = _counts.get(name, 0) + 1
-    if _counts[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _counts[name] == int(nth or 1):  # a handled signal reaches it once, not at every pass
+        os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from textclf.atomic import make_temp_dir, write_text_atomic
+from textclf.atomic import make_temp_dir, public_mode, write_text_atomic
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, ModelLoadError
 from textclf.evaluation.decision import DecisionRule
@@ -210,6 +210,10 @@ def save_model_folder(
             (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
         if model_card is not None:
             (tmp / "README.md").write_text(model_card, encoding="utf-8")
+        for item in tmp.rglob("*"):
+            # transformers writes the weights through a private (0600) temporary file:
+            # give every file the mode the umask gives, so others can load the model.
+            public_mode(item)
         (target / SIDECAR).unlink(missing_ok=True)  # the folder is incomplete from here on
         for item in tmp.iterdir():
             dest = target / item.name

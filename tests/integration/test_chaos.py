@@ -168,6 +168,33 @@ def test_kill_anywhere_then_resume_finishes_with_the_same_model(
         assert any("warm-started" in n for n in untimed), "the reference run notes its warm start"
 
 
+def test_sigterm_stops_like_ctrl_c_says_how_to_go_on_and_resumes_the_same_model(
+    reference: tuple[Path, Path], tmp_path: Path, tiny_model_dir: Path
+):
+    """A scheduler's time limit or a container stop sends SIGTERM. Python's default ended
+    the process at once: no resume line, no cleanup, the tracked run left RUNNING."""
+    data, ref_run = reference
+    ref = _predictions(ref_run)
+    for point, nth, kept in (
+        ("train_step", 15, "its last complete checkpoint (checkpoint-10) is kept"),
+        ("assess", 1, "training had finished and is kept"),
+    ):
+        run = tmp_path / point
+        stopped = _train(data, run, tiny_model_dir, fail_at=f"{point}:{nth}:TERM")
+        assert stopped.returncode == 143, (point, stopped.stderr[-2000:])
+        last = stopped.stderr.rstrip().splitlines()[-1]
+        assert last.startswith(f"interrupted: {kept}"), (point, stopped.stderr[-2000:])
+        assert last.endswith("run the same command with --resume to continue.") or last.endswith(
+            "run the same command with --resume to finish the run."
+        )
+        assert "Traceback" not in stopped.stderr
+        resumed = _train(data, run, tiny_model_dir, "--resume")
+        assert resumed.returncode == 0, (point, resumed.stderr[-3000:])
+        _assert_complete(run)
+        got = _predictions(run)
+        assert {r: g["label"] for r, g in got.items()} == {r: g["label"] for r, g in ref.items()}
+
+
 def test_resume_on_a_finished_run_changes_nothing(
     reference: tuple[Path, Path], tiny_model_dir: Path
 ):

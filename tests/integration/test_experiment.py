@@ -324,3 +324,26 @@ def test_resume_with_another_seed_is_refused_before_the_splits_are_recarved(
     assert (out / "checkpoints" / "run-config.yaml").read_text() == original
     result = run_experiment(config, resume=True)  # its own settings resume
     assert result.n_eval > 0
+
+
+def test_every_file_of_a_saved_model_has_the_mode_the_umask_gives(
+    tmp_path: Path, tiny_model_dir: Path
+):
+    """Crash review: model.safetensors came out 0600 (transformers writes it through a private
+    temporary file), so another account or a serving container could not load the model."""
+    import os
+    import stat
+
+    from textclf.estimator import TextClassifier
+
+    X = [f"{'good' if i % 2 else 'bad'} {i}" for i in range(16)]
+    y = ["pos" if i % 2 else "neg" for i in range(16)]
+    clf = TextClassifier(str(tiny_model_dir), max_steps=2, batch_size=8).fit(X, y)
+    old = os.umask(0o022)
+    try:
+        folder = clf.save_pretrained(tmp_path / "model")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in Path(folder).iterdir()}
+    assert "model.safetensors" in modes
+    assert set(modes.values()) == {0o644}, modes

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar, get_type_hints
@@ -24,15 +27,46 @@ T = TypeVar("T")
 logger = logging.getLogger("textclf.cli")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch scheduler's time limit, a container stop) as an interruption.
+
+    Python's default SIGTERM ends the process at once: no ``finally`` runs, so a partial
+    output file stayed behind, the tracked run stayed RUNNING and no line said how to go
+    on. Raised as a ``KeyboardInterrupt``, it stops a run the way Ctrl-C does, which every
+    layer already handles (complete-only checkpoints, atomic writes, a KILLED tracked run).
+    """
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(fn: Callable[[], T], *, interrupted: Callable[[], str] | None = None) -> T:
     """Run a command body; turn user errors into one line and exit code 2.
 
     Args:
         fn: The command body.
-        interrupted: Builds the line printed on Ctrl-C (how to continue), at that time.
+        interrupted: Builds the line printed on Ctrl-C or SIGTERM (how to continue), at
+            that time. Given, SIGTERM stops the command as Ctrl-C does (exit 143, not 130).
     """
     try:
-        return fn()
+        if interrupted is None:
+            return fn()
+        with _sigterm_interrupts():
+            return fn()
     except (typer.Exit, typer.Abort):
         raise
     except RunFinishedError as e:
@@ -49,10 +83,13 @@ def run(fn: Callable[[], T], *, interrupted: Callable[[], str] | None = None) ->
         # cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(code=1) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        # Free the interrupted frames' locals now: a progress bar among them would
+        # otherwise be closed (and redrawn) when they are collected, after the line below.
+        traceback.clear_frames(e.__traceback__)
         # On a line of its own: a progress bar may hold the current one.
         print(f"\n{interrupted() if interrupted else 'interrupted'}", file=sys.stderr)
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=143 if isinstance(e, Terminated) else 130) from None
     except Exception as e:
         if STATE["debug"]:
             raise

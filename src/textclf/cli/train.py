@@ -83,9 +83,13 @@ def train(
             print(line)
 
     def interrupted() -> str:
-        from textclf.training.checkpoints import latest_complete_checkpoint
+        from textclf.training.checkpoints import latest_complete_checkpoint, trained_snapshot
 
-        last = latest_complete_checkpoint(output / "checkpoints", move_aside=False)
+        folder = output / "checkpoints"
+        if trained_snapshot(folder, move_aside=False) is not None:
+            kept = f"training had finished and is kept ({folder / 'trained'})"
+            return f"interrupted: {kept}; run the same command with --resume to finish the run."
+        last = latest_complete_checkpoint(folder, move_aside=False)
         kept = (
             f"its last complete checkpoint ({last.name}) is kept"
             if last is not None

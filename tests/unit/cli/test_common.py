@@ -95,3 +95,27 @@ def test_ctrl_c_in_train_says_how_to_continue(tmp_path, monkeypatch):
     (out / "checkpoints" / "checkpoint-90").mkdir()  # never finished: not the one kept
     second = CliRunner().invoke(app, args)
     assert "interrupted: its last complete checkpoint (checkpoint-45) is kept" in second.stderr
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_handler_is_restored():
+    import os
+    import signal
+
+    import typer
+
+    from textclf.cli._common import run
+
+    cleaned: list[str] = []
+
+    def body() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise AssertionError("SIGTERM did not stop the body")
+        finally:
+            cleaned.append("finally ran")
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(typer.Exit) as e:
+        run(body, interrupted=lambda: "interrupted: resume with --resume")
+    assert e.value.exit_code == 143 and cleaned == ["finally ran"]
+    assert signal.getsignal(signal.SIGTERM) is before
