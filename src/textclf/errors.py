@@ -39,6 +39,10 @@ class MissingExtraError(TextclfError):
     """An optional dependency is missing; the message names the extra to install."""
 
 
+class OutputLostError(TextclfError):
+    """The run's folder changed under it (removed or cleaned), so its result cannot be kept."""
+
+
 class TrackingError(TextclfError):
     """The experiment tracker cannot be used (unreachable server, bad credentials, bad records)."""
 

@@ -347,3 +347,41 @@ def test_every_file_of_a_saved_model_has_the_mode_the_umask_gives(
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in Path(folder).iterdir()}
     assert "model.safetensors" in modes
     assert set(modes.values()) == {0o644}, modes
+
+
+def test_a_best_checkpoint_removed_mid_run_fails_rather_than_passing_off_the_last_step(
+    tmp_path: Path, tiny_model_dir: Path
+):
+    """Crash review D5: with the output folder removed mid-run, the Trainer only warned that
+    it could not find the best checkpoint and kept the last step's weights, which the model
+    folder then presented as the best step's."""
+    import shutil
+
+    from transformers import TrainerCallback
+
+    from textclf.errors import OutputLostError
+    from textclf.estimator import TextClassifier
+
+    class RemoveTheBest(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.best_model_checkpoint:
+                shutil.rmtree(state.best_model_checkpoint, ignore_errors=True)
+
+    X = [f"{'good fine' if i % 2 else 'bad awful'} {i}" for i in range(40)]
+    y = ["pos" if i % 2 else "neg" for i in range(40)]
+    clf = TextClassifier(
+        str(tiny_model_dir),
+        max_steps=20,
+        batch_size=8,
+        learning_rate=3e-3,
+        train_options={"eval_strategy": "steps", "eval_steps": 5},
+    )
+    with pytest.raises(OutputLostError, match="the best checkpoint disappeared"):
+        clf.fit(
+            X,
+            y,
+            X_val=X[:10],
+            y_val=y[:10],
+            output_dir=tmp_path / "run",
+            callbacks=[RemoveTheBest()],
+        )

@@ -38,6 +38,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_group
 from textclf.config import AUTO_BATCH_STEPS, TrainConfig
 from textclf.data.io import quiet_datasets
 from textclf.data.labels import LabelSpace
+from textclf.errors import OutputLostError
 from textclf.evaluation.calibration import apply_temperature
 from textclf.evaluation.metrics import (
     check_metric,
@@ -648,6 +649,15 @@ def train_model(
 
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     state = trainer.state
+    best = state.best_model_checkpoint
+    if args.load_best_model_at_end and best and not Path(best).is_dir():
+        # The Trainer only warns and keeps the last step's weights, which the model folder
+        # would then present as the best checkpoint's.
+        raise OutputLostError(
+            f"{best}: the best checkpoint disappeared before training ended (was the output "
+            "folder removed or cleaned while the run was going?), so the weights in memory "
+            "are the last step's, not the best; train again with --overwrite."
+        )
     best_metric = state.best_metric
     # The whole run's seconds, a resumed run's earlier processes included (the Trainer
     # counts this process only, and its samples per second mix the two).
