@@ -24,6 +24,7 @@ from transformers import (
     TrainerState,
     TrainingArguments,
 )
+from transformers.trainer_callback import ExportableState
 
 from textclf.progress import progress_bar
 from textclf.tracking.base import Tracker, finite_metrics
@@ -240,7 +241,7 @@ def prediction_collapse(task: str, y_true: Any, proba: Any) -> dict[str, float]:
     return {"pred_mode_share": mode_share(pred_keys), "true_mode_share": mode_share(true_keys)}
 
 
-class DegenerationGuard(TrainerCallback):
+class DegenerationGuard(TrainerCallback, ExportableState):
     """Stops a run that is stuck, so training can restart it with a remedy.
 
     Few-sample fine-tuning often fails outright: the model sits at the class prior and
@@ -261,6 +262,9 @@ class DegenerationGuard(TrainerCallback):
         judge_after: Share of the planned optimizer steps before a run can be stopped.
         n_validation: Validation examples behind each evaluation (``None``: unknown).
         min_examples: Fewest validation examples to judge a run on.
+
+    Its streak is saved with each checkpoint (:meth:`state`), so ``--resume`` judges the run
+    as the uninterrupted one would have.
     """
 
     def __init__(
@@ -272,6 +276,8 @@ class DegenerationGuard(TrainerCallback):
         n_validation: int | None = None,
         min_examples: int = 20,
     ) -> None:
+        self.n_validation = n_validation
+        self.min_examples = min_examples
         self.enabled = n_validation is None or n_validation >= min_examples
         self.patience = patience
         self.collapsed = collapsed
@@ -280,6 +286,25 @@ class DegenerationGuard(TrainerCallback):
         self._last: tuple[float, float, int] | None = None
         self.reason: str | None = None
         self.stopped = False  # it ended the run (not only judged it at the end)
+
+    def state(self) -> dict[str, Any]:
+        """HF's stateful-callback record: the Trainer saves it in each checkpoint and, on
+        resume, rebuilds the guard from it (a new object: see ``_ClassifierTrainer``)."""
+        return {
+            "args": {
+                "patience": self.patience,
+                "collapsed": self.collapsed,
+                "judge_after": self.judge_after,
+                "n_validation": self.n_validation,
+                "min_examples": self.min_examples,
+            },
+            "attributes": {
+                "_streak": self._streak,
+                "_last": None if self._last is None else list(self._last),
+                "reason": self.reason,
+                "stopped": self.stopped,
+            },
+        }
 
     def on_evaluate(
         self,

@@ -288,6 +288,21 @@ class _ClassifierTrainer(Trainer):
             self.optimizer = optimizer_cls(param_groups, lr=base_lr, **optimizer_kwargs)
         return super().create_optimizer(model)
 
+    def _load_callback_state(self) -> None:
+        # On resume the Trainer rebuilds each stateful callback from its checkpoint as a new
+        # object: point the progress bar at the restored degeneration guard.
+        super()._load_callback_state()
+        guard = self.guard()
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, ProgressCallback):
+                callback.guard = guard
+
+    def guard(self) -> DegenerationGuard | None:
+        """The degeneration guard in use (after a resume, the one restored from the checkpoint)."""
+        return next(
+            (c for c in self.callback_handler.callbacks if isinstance(c, DegenerationGuard)), None
+        )
+
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         # The Trainer drops the `length` column before building its sampler and would then
         # re-read every row to measure it; hand it the lengths measured at tokenisation.
@@ -676,6 +691,6 @@ def train_model(
         gradient_accumulation_steps=accumulation,
         oom_retries=retries,
         notes=notes,
-        degenerate=guard.reason,
+        degenerate=(trainer.guard() or guard).reason,
         planned_steps=int(state.max_steps or 0) or None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -121,3 +122,23 @@ def test_a_degenerate_run_is_restarted_with_seed_probe_and_lower_rate(
     assert "run 1 degenerated (stuck); restarted with seed 8" in result.notes[0]
     assert not (tmp_path / "checkpoint-5").exists()  # the failed run's checkpoints are gone
     assert (tmp_path / "attempt.json").is_file()  # so --resume continues this attempt
+
+
+def test_the_guard_streak_survives_a_checkpoint_and_resume():
+    """Crash review: the streak was not saved, so a run interrupted after one collapsed
+    evaluation was judged afresh on resume and could go on where the straight run stopped."""
+    from transformers.trainer_callback import TrainerState
+
+    from textclf.training.callbacks import DegenerationGuard
+
+    guard = DegenerationGuard(patience=2, n_validation=40)
+    guard._streak, guard._last = 1, (0.97, 0.5, 10)
+    saved = json.loads(json.dumps(TrainerState(stateful_callbacks=[guard]).stateful_callbacks))
+    record = saved["DegenerationGuard"]
+    # What the Trainer does on resume (Trainer._load_callback_state).
+    restored = DegenerationGuard(**record["args"])
+    for name, value in record["attributes"].items():
+        setattr(restored, name, value)
+    assert (restored._streak, restored.n_validation, restored.enabled) == (1, 40, True)
+    restored._judge()
+    assert "at 1 evaluations in a row (step 10)" in (restored.reason or "")
