@@ -60,15 +60,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as e:
+        raise _naming(e, final) from e
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         public_mode(tmp)
         os.replace(tmp, final)
+    except OSError as e:
+        if e.filename in (str(tmp), tmp) or e.filename2 in (str(tmp), tmp):
+            raise _naming(e, final) from e
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _naming(error: OSError, final: Path) -> OSError:
+    """``error`` naming the file the user knows, not its temporary stand-in."""
+    return OSError(error.errno, error.strerror, str(final))
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

@@ -29,7 +29,7 @@ from textclf.data.io import ColumnSpec, Split
 from textclf.data.labels import LabelSpace
 from textclf.data.prepare import PreparedData, file_fingerprint, fingerprint, prepare_data
 from textclf.data.validate import ValidationReport, validate_splits
-from textclf.errors import ConfigError, RunFinishedError, TextclfError
+from textclf.errors import ConfigError, RunFinishedError, TextclfError, os_error_message
 from textclf.estimator import TextClassifier
 from textclf.evaluation.metrics import check_metric
 from textclf.inference.pipeline import Predictor
@@ -618,10 +618,14 @@ def diagnose(
     try:
         report = write_report(out, inputs=inputs, predictor=predictor, options=options, seed=seed)
     except Exception as e:
-        logger.exception("The diagnostics report failed")
+        disk = os_error_message(e)  # a full disk or an unwritable folder: a user's fix
+        if disk is None:
+            logger.exception("The diagnostics report failed")  # a bug: keep the traceback
+        else:
+            logger.warning("The diagnostics report failed: %s", disk)
         return [
-            f"The diagnostics report failed ({type(e).__name__}: {e}); the model and metrics are "
-            f"saved. Retry with: {retry}."
+            f"The diagnostics report failed ({disk or f'{type(e).__name__}: {e}'}); the model "
+            f"and metrics are saved. Retry with: {retry}."
         ]
     logger.info(
         "Report written to %s in %.1f s.", report.paths["report"], time.perf_counter() - started

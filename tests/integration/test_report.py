@@ -213,3 +213,24 @@ def test_explain_says_when_the_explained_label_is_not_the_prediction(trained_run
     assert asked.exit_code == 0, asked.output
     assert f"→ {other} (p = " in asked.output
     assert f"; not predicted (predicted: {predicted})" in asked.output
+
+
+def test_a_report_that_meets_a_full_disk_is_one_line_not_a_traceback(
+    trained_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """Crash review: the report logged a whole traceback for a full disk, a user's fix."""
+    import errno
+
+    import textclf.diagnostics.report
+    from textclf.experiment import report_files
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "rep" / "x.png"))
+
+    monkeypatch.setattr(textclf.diagnostics.report, "write_report", full)
+    run = trained_run("binary")
+    with caplog.at_level("WARNING"):
+        _, notes = report_files(run, str(run.parent / "test.csv"), tmp_path / "rep")
+    assert any("the disk is full" in n and "the model and metrics are saved" in n for n in notes)
+    failed = [r for r in caplog.records if "report failed" in r.getMessage()]
+    assert failed and all(r.exc_info is None for r in failed)

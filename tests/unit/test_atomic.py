@@ -42,3 +42,27 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path):
         raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_a_failed_write_names_the_file_not_its_temporary(tmp_path: Path):
+    import errno
+
+    target = tmp_path / "state.json"
+    with pytest.raises(OSError) as e, atomic_path(target) as tmp:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    assert e.value.filename == str(target) and e.value.errno == errno.ENOSPC
+
+
+def test_a_folder_refusing_the_temporary_is_named_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import errno
+    import tempfile
+
+    def refused(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, "Permission denied", f"{dir}/{prefix}abc{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(OSError) as e:
+        write_text_atomic(tmp_path / "x.json", "x")
+    assert e.value.filename == str(tmp_path / "x.json") and e.value.errno == errno.EACCES
