@@ -162,10 +162,14 @@ def fit_baselines(
 
 
 def fit_configured_baselines(
-    train: Split, space: LabelSpace, config: ExperimentConfig
+    train: Split, space: LabelSpace, config: ExperimentConfig, validation: Split | None = None
 ) -> dict[str, BaselineClassifier]:
-    """:func:`fit_baselines` as an experiment config asks: its kinds, seed, backbone, length."""
-    return fit_baselines(
+    """:func:`fit_baselines` as an experiment config asks: its kinds, seed, backbone, length.
+
+    With ``validation``, each baseline's thresholds are tuned on it as the model's are
+    (``config.eval``; see :meth:`BaselineClassifier.fit_rule`).
+    """
+    fitted = fit_baselines(
         train,
         space,
         config.eval.baselines,
@@ -173,6 +177,19 @@ def fit_configured_baselines(
         backbone=config.model.name,
         max_length=config.model.max_length,
     )
+    if validation is not None and len(validation) and space.task != "multiclass":
+        y = space.encode(validation.dataset["labels"])
+        texts = validation.dataset["text"]
+        for kind, baseline in fitted.items():
+            if kind != "majority":
+                baseline.fit_rule(texts, y, eval_config=config.eval, seed=config.seed)
+    return fitted
+
+
+def _thresholds(baseline: Any) -> float | list[float] | None:
+    """A baseline's tuned thresholds; ``None`` (argmax / 0.5) for any object with only
+    ``predict_proba``, which is all a baseline must have."""
+    return getattr(baseline, "thresholds_", None)
 
 
 def assessed_metric(task: str, metric: str | None) -> str:
@@ -293,7 +310,7 @@ def assess(
     baseline_proba: dict[str, np.ndarray] = {}
     for kind, baseline in (baselines or {}).items():
         baseline_proba[kind] = baseline.predict_proba(texts)
-        baseline_results[kind] = boot(baseline_proba[kind])
+        baseline_results[kind] = boot(baseline_proba[kind], threshold=_thresholds(baseline))
     head = assessed_metric(space.task, metric)
     comparison, best, chosen_on = None, None, None
     # Lower is better for a loss: the best baseline is the one with the least.
@@ -313,7 +330,7 @@ def assess(
             baseline_proba[best],
             proba,
             metric=head,
-            threshold_a=None,
+            threshold_a=_thresholds((baselines or {})[best]),
             threshold_b=rule.thresholds,
             n_resamples=cfg.n_resamples,
             confidence=cfg.confidence,
@@ -337,6 +354,7 @@ def assess(
         at_default_threshold=fixed,
         baselines=baseline_results,
         baseline_names=BASELINE_NAMES,
+        baseline_rules={k: getattr(b, "rule_", None) for k, b in (baselines or {}).items()},
         comparison=comparison,
         comparison_baseline=best,
         comparison_chosen_on=chosen_on,

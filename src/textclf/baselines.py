@@ -3,7 +3,9 @@
 TF-IDF + logistic regression, TF-IDF + complement naive Bayes (Rennie et al. 2003, made
 for text and imbalanced classes), frozen sentence embeddings + logistic regression, and the
 majority class, for all three tasks (one-vs-rest for multi-label). Evaluated on the same
-split, they tell whether fine-tuning a transformer was worth it.
+split, they tell whether fine-tuning a transformer was worth it. Given validation data
+(:meth:`BaselineClassifier.fit_rule`), a baseline's thresholds are tuned by the procedure
+that tunes the model's, so a tuned model is never compared with an untuned baseline.
 
 The embedding baseline is the strong one on short texts with few examples: the frozen
 backbone's mean-pooled embeddings (how all-MiniLM-L6-v2 was trained to be used), L2-
@@ -25,12 +27,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.special import logit
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline, make_pipeline
+
+from textclf.config import EvalConfig
+from textclf.evaluation.decision import DecisionRule, fit_decision_rule
 
 BASELINES = ("tfidf_lr", "tfidf_cnb", "embed_lr", "majority")
 BASELINE_NAMES = {
@@ -182,3 +188,47 @@ class BaselineClassifier:
         out = np.zeros((n, k))
         out[:, self._classes] = proba  # classes absent from training keep probability 0
         return out
+
+    @property
+    def thresholds_(self) -> float | list[float] | None:
+        """The thresholds :meth:`fit_rule` kept (``None``: argmax / 0.5, as unfitted)."""
+        rule: DecisionRule | None = getattr(self, "rule_", None)
+        return None if rule is None else rule.thresholds
+
+    def fit_rule(
+        self,
+        texts: Sequence[str],
+        y: np.ndarray,
+        *,
+        eval_config: EvalConfig | None = None,
+        fitted_on: str = "validation split",
+        seed: int = 0,
+    ) -> DecisionRule:
+        """Tune the thresholds on validation data as the model's are tuned.
+
+        The same :func:`~textclf.evaluation.decision.fit_decision_rule` (its cross-fitted
+        keep decision included) on the baseline's probabilities, without a temperature:
+        the thresholds are on the probabilities themselves. Scored at 0.5 against a model
+        with tuned thresholds, a baseline would be handicapped in the comparison.
+
+        Returns:
+            The rule, also stored as ``rule_``; its thresholds apply in ``assess``.
+        """
+        cfg = eval_config or EvalConfig()
+        proba = np.clip(self.predict_proba(texts), 1e-12, 1 - 1e-12)
+        # Scores whose softmax (single-label) or sigmoid (multi-label) are the probabilities.
+        scores = logit(proba) if self._multilabel else np.log(proba)
+        self.rule_ = fit_decision_rule(
+            self.task_,
+            self.labels_,
+            scores,
+            np.asarray(y),
+            calibrate=False,
+            tune_thresholds=cfg.tune_thresholds,
+            threshold_metric=cfg.threshold_metric,
+            min_positives_per_label=cfg.min_positives_per_label,
+            at_least_one=cfg.at_least_one_label,
+            fitted_on=fitted_on,
+            seed=seed,
+        )
+        return self.rule_

@@ -378,7 +378,9 @@ def _train_and_save(
     )
     history = clf.history_
     rule = clf.rule_
-    baselines = fit_configured_baselines(data.splits["train"], space, config)
+    baselines = fit_configured_baselines(
+        data.splits["train"], space, config, validation=data.splits.get("validation")
+    )
     batch_size = max(64, history.batch_size * 2)
     metric = config.train.chosen_metric()  # None: the task's headline metric
     validation_doc: dict[str, Any] | None = None

@@ -171,7 +171,12 @@ def print_evaluation(doc: dict[str, Any]) -> None:
     """The headline metrics with intervals (and baselines) as a terminal table."""
     from rich.table import Table
 
-    from textclf.evaluation.report import VALIDATION_CAVEAT, comparison_sentence, headline_table
+    from textclf.evaluation.report import (
+        VALIDATION_CAVEAT,
+        baseline_rule_line,
+        comparison_sentence,
+        headline_table,
+    )
 
     if not doc:
         print("No validation or test split: nothing was evaluated.")
@@ -193,6 +198,9 @@ def print_evaluation(doc: dict[str, Any]) -> None:
     sentence = comparison_sentence(doc)
     if sentence:
         out.print(sentence)
+    baseline_rule = baseline_rule_line(doc)
+    if baseline_rule:
+        out.print(baseline_rule)
     validation = doc.get("validation_comparison")
     if validation:
         v_sentence = comparison_sentence({**doc, "comparison": validation})

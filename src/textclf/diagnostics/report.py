@@ -38,6 +38,7 @@ from textclf.diagnostics.report_model import attributions_section, embeddings_se
 from textclf.diagnostics.report_parts import Builder, ReportInputs, ReportResult, flat_confidence
 from textclf.evaluation.decision import decide
 from textclf.evaluation.report import (
+    baseline_rule_line,
     comparison_outcome,
     comparison_sentence,
     decision_rule_lines,
@@ -78,6 +79,9 @@ def _metrics_section(inputs: ReportInputs) -> str:
         # Green only where the model is clearly better; a loss or a tie is not good news.
         outcome = comparison_outcome(doc.get("comparison"))
         body.append(H.note(sentence, kind="good" if outcome == "better" else "warn"))
+    baseline_rule = baseline_rule_line(doc)
+    if baseline_rule:
+        body.append(H.note(baseline_rule))
     few = few_examples_note(doc)
     if few:
         body.append(H.note(few, kind="warn"))

@@ -66,6 +66,7 @@ def metrics_document(
     at_default_threshold: BootstrapResult | None = None,
     baselines: dict[str, BootstrapResult] | None = None,
     baseline_names: dict[str, str] | None = None,
+    baseline_rules: dict[str, DecisionRule | None] | None = None,
     comparison: PairedComparison | None = None,
     comparison_baseline: str | None = None,
     comparison_chosen_on: str | None = None,
@@ -98,7 +99,11 @@ def metrics_document(
         if at_default_threshold is None
         else {"metrics": result_dict(at_default_threshold)["metrics"]},
         "baselines": {
-            name: {"name": (baseline_names or {}).get(name, name), **result_dict(res)}
+            name: {
+                "name": (baseline_names or {}).get(name, name),
+                **result_dict(res),
+                "decision_rule": _rule_record((baseline_rules or {}).get(name)),
+            }
             for name, res in (baselines or {}).items()
         },
         "comparison": None
@@ -118,6 +123,44 @@ def metrics_document(
     if extra:
         doc.update(extra)
     return doc
+
+
+def _rule_record(rule: DecisionRule | None) -> dict[str, Any] | None:
+    """A baseline's tuned thresholds and where they were fitted (``None``: untuned)."""
+    if rule is None:
+        return None
+    return {"thresholds": rule.thresholds, "fitted_on": rule.fitted_on}
+
+
+def baseline_rule_line(doc: dict[str, Any]) -> str | None:
+    """How the baselines turned probabilities into labels, when the model's rule has
+    thresholds (``None`` for argmax, where there is nothing to tune).
+
+    Example:
+        >>> doc = {"thresholds": {"values": 0.4}, "baselines": {"tfidf_lr": {
+        ...     "name": "TF-IDF + LR", "decision_rule": None}}}
+        >>> baseline_rule_line(doc)[:60]
+        'The baselines are scored at the default threshold (0.5): no '
+    """
+    if (doc.get("thresholds") or {}).get("values") is None:
+        return None
+    rules = {k: b.get("decision_rule") for k, b in (doc.get("baselines") or {}).items()}
+    rules.pop("majority", None)
+    if not rules:
+        return None
+    fitted = {k: r for k, r in rules.items() if r is not None}
+    if not fitted:
+        return (
+            "The baselines are scored at the default threshold (0.5): no validation data "
+            "was given to tune theirs on, which favours the model, whose thresholds were tuned."
+        )
+    where = next(iter(fitted.values())).get("fitted_on") or "validation data"
+    tuned = [k for k, r in fitted.items() if r.get("thresholds") is not None]
+    kept = f"tuned thresholds kept for {', '.join(tuned)}" if tuned else "none kept tuned ones"
+    return (
+        f"The baselines' thresholds were fitted on the {where} by the model's own procedure "
+        f"({kept}; a tuned threshold is kept only where cross-fitting shows a gain)."
+    )
 
 
 def fmt_interval(iv: dict[str, Any] | None, digits: int = 4) -> str:
@@ -250,6 +293,9 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
     sentence = comparison_sentence(doc)
     if sentence:
         lines += ["", sentence]
+    baseline_rule = baseline_rule_line(doc)
+    if baseline_rule:
+        lines += ["", baseline_rule]
     validation = doc.get("validation_comparison")
     if validation:
         v_sentence = comparison_sentence({**doc, "comparison": validation})

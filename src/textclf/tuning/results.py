@@ -396,7 +396,9 @@ def _export(
     eval_dir = output / "eval"
     shutil.rmtree(eval_dir, ignore_errors=True)  # an earlier best's evaluation
     space = data.space
-    baselines = fit_configured_baselines(data.splits["train"], space, config)
+    baselines = fit_configured_baselines(
+        data.splits["train"], space, config, validation=data.splits.get("validation")
+    )
     split_name = "test" if "test" in data.splits else "validation"
     batch_size = max(64, config.train.batch_size_for(len(data.splits["train"])) * 2)
     assessment = assess(
