@@ -22,7 +22,7 @@ from textclf.cli._common import (
 # recipe (measured on the 2-core AVX512-BF16 development machine; see the note of issue 11).
 DEMO_N = 448
 DEMO_TEST_N = 400
-_TEST_SEED_OFFSET = 1_000_003  # test reports drawn apart from any training seed
+TEST_SEED_OFFSET = 1_000_003  # test reports drawn apart from any training seed
 
 
 @option_group(
@@ -105,7 +105,7 @@ def demo(
             }
         )
         write_reports(data_file, task, n, seed=seed)
-        write_reports(test_file, task, test_n, seed=seed + _TEST_SEED_OFFSET)
+        write_reports(test_file, task, test_n, seed=seed + TEST_SEED_OFFSET)
         print(
             f"Generated {n} synthetic pathology reports for training ({data_file}) and "
             f"{test_n} fresh ones for the test ({test_file})."
