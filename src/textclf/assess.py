@@ -38,7 +38,12 @@ from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError
 from textclf.estimator import TextClassifier, indicator_columns_of, indicator_label_lists
-from textclf.evaluation.bootstrap import BootstrapResult, bootstrap_metrics, paired_bootstrap
+from textclf.evaluation.bootstrap import (
+    BootstrapResult,
+    PairedComparison,
+    bootstrap_metrics,
+    paired_bootstrap,
+)
 from textclf.evaluation.decision import DecisionRule
 from textclf.evaluation.metrics import (
     classification_metrics,
@@ -47,6 +52,7 @@ from textclf.evaluation.metrics import (
 )
 from textclf.evaluation.report import (
     comparison_outcome,
+    comparison_record,
     fmt_interval,
     fmt_p,
     metrics_document,
@@ -327,26 +333,35 @@ def assess(
         for k in baseline_results
         if k != "majority"
     }
+    here = (
+        max(scored, key=lambda k: -np.inf if np.isnan(scored[k]) else scored[k]) if scored else None
+    )
     if compare_with is not None and compare_with in baseline_proba:
         best, chosen_on = compare_with, "validation"
-    elif scored:
-        best = max(scored, key=lambda k: -np.inf if np.isnan(scored[k]) else scored[k])
-        chosen_on = split_name
-    if best is not None:
-        comparison = paired_bootstrap(
+    elif here is not None:
+        best, chosen_on = here, split_name
+
+    def paired(kind: str) -> PairedComparison:
+        return paired_bootstrap(
             space.task,
             y_true,
-            baseline_proba[best],
+            baseline_proba[kind],
             proba,
             metric=head,
-            threshold_a=_thresholds((baselines or {})[best]),
+            threshold_a=_thresholds((baselines or {})[kind]),
             threshold_b=rule.thresholds,
             n_resamples=cfg.n_resamples,
             confidence=cfg.confidence,
             method=cfg.ci_method,
             seed=seed,
         )
+
+    comparison = paired(best) if best is not None else None
     extra: dict[str, Any] = {}
+    if here is not None and here != best:
+        # The baseline chosen elsewhere is not the best one here (on a small validation
+        # split it can be a weaker one): say how the model fares against this one too.
+        extra["comparison_best_here"] = comparison_record(paired(here), here, split_name)
     if split_name == "validation":
         extra["note"] = (
             "These figures are on the validation split, which also chose the best checkpoint "

@@ -215,3 +215,21 @@ def test_the_baseline_to_beat_is_chosen_at_the_plain_rule_not_its_tuned_one(bina
     tuned = doc["baselines"]["tfidf_cnb"]["metrics"][head]["value"]
     assert tuned > doc["baselines"]["tfidf_lr"]["metrics"][head]["value"]  # higher once tuned
     assert doc["comparison"]["baseline"] == "tfidf_lr"  # but chosen at the plain rule
+
+
+def test_a_baseline_chosen_elsewhere_that_is_not_the_best_here_gets_a_second_comparison(binary):
+    """On a small validation split the chosen baseline can be a weaker one on test (the
+    demo: TF-IDF + NB chosen, TF-IDF + LR best on test): the model is compared with both."""
+    from textclf.evaluation.report import comparison_sentences, metrics_markdown
+
+    weaker = _assess(binary, compare_with="tfidf_cnb")  # 0.2 quality, not the best here
+    assert weaker["comparison"]["baseline"] == "tfidf_cnb"
+    here = weaker["comparison_best_here"]
+    assert here["baseline"] == "tfidf_lr" and here["chosen_on"] == "test"
+    assert here["difference"]["value"] < weaker["comparison"]["difference"]["value"]
+    lines = comparison_sentences(weaker)
+    assert len(lines) == 2 and lines[1].startswith(
+        "Against the best baseline on these examples instead: Transformer vs TF-IDF"
+    )
+    assert lines[1] in metrics_markdown(weaker)
+    assert "comparison_best_here" not in _assess(binary, compare_with="tfidf_lr")

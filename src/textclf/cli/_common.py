@@ -175,6 +175,7 @@ def print_evaluation(doc: dict[str, Any]) -> None:
         VALIDATION_CAVEAT,
         baseline_rule_line,
         comparison_sentence,
+        comparison_sentences,
         headline_table,
     )
 
@@ -195,8 +196,7 @@ def print_evaluation(doc: dict[str, Any]) -> None:
         table.add_row(*row)
     out = console()
     out.print(table)
-    sentence = comparison_sentence(doc)
-    if sentence:
+    for sentence in comparison_sentences(doc):
         out.print(sentence)
     baseline_rule = baseline_rule_line(doc)
     if baseline_rule:

@@ -41,6 +41,7 @@ from textclf.evaluation.report import (
     baseline_rule_line,
     comparison_outcome,
     comparison_sentence,
+    comparison_sentences,
     decision_rule_lines,
     few_examples_note,
     fmt_interval,
@@ -79,6 +80,9 @@ def _metrics_section(inputs: ReportInputs) -> str:
         # Green only where the model is clearly better; a loss or a tie is not good news.
         outcome = comparison_outcome(doc.get("comparison"))
         body.append(H.note(sentence, kind="good" if outcome == "better" else "warn"))
+        for also in comparison_sentences(doc)[1:]:
+            here = comparison_outcome(doc.get("comparison_best_here"))
+            body.append(H.note(also, kind="good" if here == "better" else "warn"))
     baseline_rule = baseline_rule_line(doc)
     if baseline_rule:
         body.append(H.note(baseline_rule))

@@ -108,21 +108,40 @@ def metrics_document(
         },
         "comparison": None
         if comparison is None
-        else {
-            "baseline": comparison_baseline,
-            # The split whose headline values chose the baseline: the one measured here
-            # favours the baseline (the best of several on the same examples).
-            "chosen_on": comparison_chosen_on,
-            "greater_is_better": greater_is_better(comparison.metric),
-            "model": "transformer",
-            # Which side is which: the paired bootstrap's a and b say nothing by themselves.
-            "sides": "a: the baseline, b: the model; difference = b - a",
-            **comparison.to_dict(),
-        },
+        else comparison_record(comparison, comparison_baseline, comparison_chosen_on),
     }
     if extra:
         doc.update(extra)
     return doc
+
+
+def comparison_record(
+    comparison: PairedComparison, baseline: str | None, chosen_on: str | None
+) -> dict[str, Any]:
+    """The document's record of a paired comparison of the model with ``baseline``."""
+    return {
+        "baseline": baseline,
+        # The split whose headline values chose the baseline: the one measured here
+        # favours the baseline (the best of several on the same examples).
+        "chosen_on": chosen_on,
+        "greater_is_better": greater_is_better(comparison.metric),
+        "model": "transformer",
+        # Which side is which: the paired bootstrap's a and b say nothing by themselves.
+        "sides": "a: the baseline, b: the model; difference = b - a",
+        **comparison.to_dict(),
+    }
+
+
+def comparison_sentences(doc: dict[str, Any]) -> list[str]:
+    """The comparison sentence, and the one against the best baseline on these examples
+    when the compared baseline was chosen elsewhere and is not it."""
+    out = [s for s in (comparison_sentence(doc),) if s]
+    here = doc.get("comparison_best_here")
+    if out and here:
+        also = comparison_sentence({**doc, "comparison": here})
+        if also:
+            out.append(f"Against the best baseline on these examples instead: {also}")
+    return out
 
 
 def _rule_record(rule: DecisionRule | None) -> dict[str, Any] | None:
@@ -290,8 +309,7 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
     header, rows = headline_table(doc)
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    sentence = comparison_sentence(doc)
-    if sentence:
+    for sentence in comparison_sentences(doc):
         lines += ["", sentence]
     baseline_rule = baseline_rule_line(doc)
     if baseline_rule:
