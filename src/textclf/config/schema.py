@@ -13,11 +13,13 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    field_validator,
     model_serializer,
     model_validator,
 )
 
 from textclf.atomic import write_text_atomic
+from textclf.config.secrets import mask_url, use_credentials
 
 Task = Literal["binary", "multiclass", "multilabel"]
 TaskOrAuto = Literal["auto", "binary", "multiclass", "multilabel"]
@@ -384,6 +386,13 @@ class TrackingConfig(_Section):
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra run tags.")
 
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, uri: str | None) -> str | None:
+        # A user name and password in the URI go to MLflow for this process, never into
+        # the config, so no config.yaml, tracked parameter or printed line holds them.
+        return None if uri is None else use_credentials(uri)
+
 
 ParamType = Literal["float", "int", "categorical"]
 Choice = bool | int | float | str | None
@@ -520,8 +529,16 @@ class ExperimentConfig(_Section):
             comments: Put each field's description above it as a comment.
         """
         if not comments:
-            return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+            return yaml.safe_dump(self.public_dump(), sort_keys=False)
         return _commented_yaml(self, 0)
+
+    def public_dump(self) -> dict[str, Any]:
+        """The config as JSON-able data with the study storage's password masked: what
+        files and tracked parameters hold (the password stays in memory, to connect)."""
+        data = self.model_dump(mode="json")
+        if data["tune"].get("storage"):
+            data["tune"]["storage"] = mask_url(data["tune"]["storage"])
+        return data
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the config as YAML, atomically."""

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from textclf.config.secrets import use_credentials
 from textclf.errors import TrackingError, missing_extra
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ def resolve_uri(uri: str | None) -> str:
     and which has no model registry.
     """
     if uri:
-        return uri
+        return use_credentials(uri)
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
-        return env
+        return use_credentials(env)  # printed and journaled without its password
     return f"sqlite:///{(Path.cwd() / DEFAULT_STORE_FILE).as_posix()}"
 
 

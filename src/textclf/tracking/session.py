@@ -282,7 +282,7 @@ class TrackingSession:
             output / "tracking" / RUN_FILE,
             json.dumps({"backend": info.backend, "key": info.key}, indent=1) + "\n",
         )
-        params = flatten_params(self.config.model_dump(mode="json"))
+        params = flatten_params(self.config.public_dump())
         params.update(
             {
                 "data.resolved_task": task,

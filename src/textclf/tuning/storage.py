@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from textclf.config import ExperimentConfig
+from textclf.config.secrets import mask_url
 from textclf.errors import ConfigError, missing_extra
 
 logger = logging.getLogger(__name__)
@@ -64,16 +64,6 @@ def absolute_url(url: str) -> str:
     if path is None or path.is_absolute() or not url[len(scheme) :].strip():
         return url
     return f"{scheme}{path.resolve()}"
-
-
-def mask_url(url: str) -> str:
-    """The storage URL without its password, for logs and files.
-
-    Example:
-        >>> mask_url("postgresql://me:secret@db:5432/optuna")
-        'postgresql://me:***@db:5432/optuna'
-    """
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
 
 
 def open_storage(url: str) -> Any:
