@@ -540,7 +540,7 @@ def save_fitted(
     clf.save_pretrained(
         output,
         info=info,
-        config_yaml=config.to_yaml(),
+        config_yaml=config.model_yaml(),
         model_card=model_card(
             info,
             evaluation=doc,

@@ -353,12 +353,26 @@ class FeedbackStore:
         self.path = Path(path).expanduser()
         self.timeout = timeout
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Private: the store holds the users' texts and comments (SQLite gives its
+            # journal files the database's mode).
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass  # another process created it first
         except OSError as e:
             raise DataError(
-                f"{self.path.parent}: cannot create the feedback folder ({e.strerror}); "
+                f"{self.path.parent}: cannot create the feedback store ({e.strerror}); "
                 "give a writable path with --feedback-db or TEXTCLF_FEEDBACK_DB."
             ) from e
+        mode = self.path.stat().st_mode & 0o077
+        if mode and self.path.is_file():
+            logger.warning(
+                "%s is readable by other accounts (mode %o) and holds the users' texts; "
+                "chmod 600 it.",
+                self.path,
+                self.path.stat().st_mode & 0o777,
+            )
         self._init_schema()
 
     @contextmanager

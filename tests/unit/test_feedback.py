@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -266,3 +267,19 @@ def test_default_db_path_follows_the_environment(tmp_path: Path):
     assert default_db_path({"TEXTCLF_FEEDBACK_DB": str(tmp_path / "x.db")}) == tmp_path / "x.db"
     xdg = default_db_path({"XDG_DATA_HOME": str(tmp_path)})
     assert xdg == tmp_path / "textclf" / "feedback.sqlite3"
+
+
+def test_a_new_store_is_private_to_its_account(tmp_path: Path):
+    """Security review: the store (texts, comments, user names) was created 0644 in a 0755
+    folder, readable by every account on the machine."""
+    import stat
+
+    from textclf.feedback import FeedbackStore
+
+    old = os.umask(0o022)
+    try:
+        store = FeedbackStore(tmp_path / "fresh" / "feedback.sqlite3")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700

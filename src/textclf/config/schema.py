@@ -385,6 +385,12 @@ class TrackingConfig(_Section):
         default=10.0, gt=0, le=600, description="Per-request timeout for the tracking server."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra run tags.")
+    log_texts: bool = Field(
+        default=False,
+        description="Upload the files that hold the data's texts (eval/predictions.jsonl, "
+        "errors.csv, label_issues.csv, report.html) and the report's explain_texts; off, "
+        "only metrics, figures and the model leave the machine.",
+    )
 
     @field_validator("uri")
     @classmethod
@@ -532,12 +538,24 @@ class ExperimentConfig(_Section):
             return yaml.safe_dump(self.public_dump(), sort_keys=False)
         return _commented_yaml(self, 0)
 
-    def public_dump(self) -> dict[str, Any]:
+    def model_yaml(self) -> str:
+        """``config.yaml`` of a model folder, which is shared and tracked: without the
+        report's ``explain_texts`` (texts of the user's data, not settings of the model)."""
+        return yaml.safe_dump(self.public_dump(texts=False), sort_keys=False)
+
+    def public_dump(self, *, texts: bool = True) -> dict[str, Any]:
         """The config as JSON-able data with the study storage's password masked: what
-        files and tracked parameters hold (the password stays in memory, to connect)."""
+        files and tracked parameters hold (the password stays in memory, to connect).
+
+        Args:
+            texts: Keep ``diagnostics.explain_texts``; without, they are left out (they
+                are the user's texts, not settings of the model).
+        """
         data = self.model_dump(mode="json")
         if data["tune"].get("storage"):
             data["tune"]["storage"] = mask_url(data["tune"]["storage"])
+        if not texts:
+            data["diagnostics"]["explain_texts"] = []
         return data
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -156,6 +156,11 @@ def evaluation_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
     return {metric_key(k): v for k, v in finite_metrics(out).items()}
 
 
+#: The files of ``eval/`` that hold no text of the data (metrics, the training log, label
+#: pairs, figures): all that is uploaded unless ``tracking.log_texts`` is set.
+TEXT_FREE = ("metrics.json", "metrics.md", "log_history.json", "confused_pairs.csv", "figures")
+
+
 class TrackingSession:
     """Tracking of one experiment run (see the module docstring).
 
@@ -282,7 +287,7 @@ class TrackingSession:
             output / "tracking" / RUN_FILE,
             json.dumps({"backend": info.backend, "key": info.key}, indent=1) + "\n",
         )
-        params = flatten_params(self.config.public_dump())
+        params = flatten_params(self.config.public_dump(texts=self.config.tracking.log_texts))
         params.update(
             {
                 "data.resolved_task": task,
@@ -311,7 +316,13 @@ class TrackingSession:
         if evaluation:
             tracker.log_metrics(evaluation_metrics(evaluation))
         if (output / "eval").is_dir():
-            tracker.log_artifacts(output / "eval", artifact_path="eval")
+            if cfg.log_texts:
+                tracker.log_artifacts(output / "eval", artifact_path="eval")
+            else:  # only what holds no text of the data leaves the machine
+                for name in TEXT_FREE:
+                    if (output / "eval" / name).exists():
+                        folder = "eval/" + name if (output / "eval" / name).is_dir() else "eval"
+                        tracker.log_artifacts(output / "eval" / name, artifact_path=folder)
         for name in ("README.md", "config.yaml", "textclf.json"):
             if (output / name).is_file():
                 tracker.log_artifacts(output / name)

@@ -160,3 +160,38 @@ def test_failure_ends_the_run_as_failed(tmp_path: Path, monkeypatch: pytest.Monk
     assert json.loads(journal.read_text().splitlines()[-1])["status"] == "KILLED"
     session.fail(ValueError("twice"))  # a second call is a no-op
     assert json.loads(journal.read_text().splitlines()[-1])["status"] == "KILLED"
+
+
+def test_texts_stay_on_the_machine_unless_log_texts_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Security review: predictions.jsonl, errors.csv, label_issues.csv and report.html (all
+    with the data's texts) and the report's explain_texts went to the tracking server."""
+    pytest.importorskip("mlflow", reason="the 'tracking' extra (mlflow) is not installed")
+    monkeypatch.delenv("TEXTCLF_TRACKING", raising=False)
+    output = tmp_path / "run"
+    (output / "eval" / "figures").mkdir(parents=True)
+    for name in ("metrics.json", "predictions.jsonl", "errors.csv", "report.html"):
+        (output / "eval" / name).write_text("{}")
+    (output / "eval" / "figures" / "roc_pr.png").write_bytes(b"png")
+    uploaded: dict[bool, list[str]] = {}
+    for log_texts in (False, True):
+        cfg = _config(
+            tmp_path,
+            "tracking.uri=http://127.0.0.1:9",
+            "tracking.log_model=false",
+            f"tracking.log_texts={str(log_texts).lower()}",
+            "diagnostics.explain_texts=['Jane Doe MRN 4471: ER+']",
+        )
+        session = TrackingSession(cfg)
+        session.check()
+        session.begin(output, resume=False, task="binary", labels=["a", "b"], datasets=[])
+        summary = session.complete(output, {}, task="binary")
+        journal = (Path(summary["fallback"]) / "journal.jsonl").read_text()
+        records = [json.loads(line) for line in journal.splitlines()]
+        uploaded[log_texts] = sorted(
+            r["path"] for r in records if r["op"] == "artifacts" and "eval" in r["path"]
+        )
+        assert ("Jane Doe" in journal) is log_texts
+    assert uploaded[False] == ["eval/figures", "eval/metrics.json"]
+    assert uploaded[True] == ["eval"]
