@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,3 +111,28 @@ def token_chips_html(tokens: list[tuple[str, float]], *, direction: str) -> str:
         f'<span class="tc-chip-score">{s:+.2f}</span></span>'
         for t, s in tokens
     )
+
+
+#: Forbids scripts (inline handlers included), plugins, a changed base URL and form posts in
+#: an embedded document; the inline styles and data: images of textclf's reports still work.
+_NO_SCRIPTS = (
+    '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'; '
+    "object-src 'none'; base-uri 'none'; form-action 'none'\">"
+)
+
+
+def scriptless(document: str) -> str:
+    """``document`` with a Content-Security-Policy forbidding scripts, ahead of anything
+    that could run.
+
+    Streamlit embeds an HTML string in an iframe allowed to run scripts with the app's own
+    origin: a report in a model folder from elsewhere could read the logged-in user's
+    history and act as them (security review). textclf's reports need no scripts.
+
+    Example:
+        >>> scriptless("<!DOCTYPE html><p>x</p>").startswith("<!DOCTYPE html><meta http-equiv")
+        True
+    """
+    start = re.match(r"\s*<!doctype[^>]*>", document, re.IGNORECASE)
+    cut = start.end() if start else 0
+    return document[:cut] + _NO_SCRIPTS + document[cut:]

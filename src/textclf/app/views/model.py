@@ -13,7 +13,7 @@ import streamlit as st
 
 from textclf.app import components, session
 from textclf.app.predictions import saved_thresholds
-from textclf.app.render import chips_html
+from textclf.app.render import chips_html, scriptless
 from textclf.evaluation.report import comparison_sentence, fmt_interval, headline_table
 
 handle = session.model()
@@ -203,7 +203,7 @@ with tab_figures:
         with right:
             show = st.toggle("Show the report here", key="model-show-report")
         if show:
-            st.iframe(report_html, height=800)
+            st.iframe(scriptless(report_html.read_text(encoding="utf-8")), height=800)
     else:
         st.caption("No eval/report.html in this model folder.")
     figures = sorted((eval_dir / "figures").glob("*.png"))
