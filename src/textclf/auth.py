@@ -31,6 +31,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -297,3 +298,35 @@ def load_users(
                 )
             users[name] = _checked(name, encoded, f"${USERS_ENV}")
     return users
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: whatever it resolves to, it may be reached from outside
+
+
+def open_to_network(host: str, what: str, how: str) -> str | None:
+    """The warning for a server on ``host`` that anyone on the network may use, or ``None``
+    when it listens on this machine only.
+
+    Args:
+        host: The address it binds.
+        what: What an unauthenticated client can do there.
+        how: The option that turns authentication on.
+    """
+    if is_loopback(host):
+        return None
+    return (
+        f"listening on {host} without authentication: anyone who can reach it can {what}; "
+        f"give {how}, or bind 127.0.0.1 behind a proxy that authenticates."
+    )

@@ -146,3 +146,16 @@ def test_throttle_locks_a_name_after_repeated_failures():
     assert throttle.retry_after("ann", now=103.0) > 0
     throttle.succeeded("ann")
     assert throttle.retry_after("ann", now=103.0) == 0.0
+
+
+def test_a_server_open_to_the_network_without_authentication_is_named():
+    """Security review: serve --host 0.0.0.0 and app --address 0.0.0.0 started silently
+    without keys or users."""
+    from textclf.auth import open_to_network
+
+    for local in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"):
+        assert open_to_network(local, "classify texts", "--api-key-file") is None, local
+    warning = open_to_network("0.0.0.0", "classify texts", "--api-key-file")
+    assert warning is not None and "without authentication" in warning
+    assert "--api-key-file" in warning and "\n" not in warning
+    assert open_to_network("my-host.example", "x", "--auth USERS_FILE") is not None

@@ -136,7 +136,7 @@ def app_main(
         import signal
         import subprocess
 
-        from textclf.auth import AUTH_FILE_ENV, load_users
+        from textclf.auth import AUTH_FILE_ENV, load_users, open_to_network
         from textclf.errors import ConfigError, missing_extra
         from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
         from textclf.persistence import discover_models, read_info
@@ -161,6 +161,12 @@ def app_main(
             raise missing_extra("streamlit", "app")
         if auth is not None:
             load_users(auth, environ={})  # a bad users file fails here, not in the browser
+        else:
+            warning = open_to_network(
+                address, "classify texts and read every user's feedback", "--auth USERS_FILE"
+            )
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
         db = (feedback_db or default_db_path()).expanduser().resolve()
         FeedbackStore(db)  # created (or checked) before the server starts
         spec = importlib.util.find_spec("textclf.app.main")

@@ -259,11 +259,23 @@ class _Gateway:
                 "%s %s %s %d texts=%d %.1fms",
                 request_id,
                 scope["method"],
-                path,
+                _printable(path),
                 status,
                 local.get("texts", 0),
                 seconds * 1000,
             )
+
+
+def _printable(path: str) -> str:
+    r"""The request path with control characters escaped: the path is logged before the key
+    is checked, and a decoded ``%0a`` in it would otherwise forge a log line (security
+    review).
+
+    Example:
+        >>> _printable("/x\nINFO: forged")
+        '/x\\x0aINFO: forged'
+    """
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", path)
 
 
 def _too_large(limit: int) -> str:

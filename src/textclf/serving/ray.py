@@ -193,6 +193,7 @@ def run_ray(
         ModelLoadError: for a folder that is not a model folder.
         ConfigError: for fewer than one replica.
     """
+    from textclf.auth import open_to_network
     from textclf.ports import check_port_free
     from textclf.serving.app import check_loadable
 
@@ -210,6 +211,9 @@ def run_ray(
     if replicas < 1:
         raise ConfigError(f"--replicas must be at least 1, not {replicas}.")
     check_port_free(host, port)
+    warning = open_to_network(host, "classify texts", "a gateway in front of Ray")
+    if warning:
+        logger.warning("Ray Serve: %s", warning)
     check_loadable(model_dir, settings)  # not in Ray's deployment error after its start-up
     stop = threading.Event()
     ray.init(include_dashboard=False)

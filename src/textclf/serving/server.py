@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from textclf.auth import open_to_network
 from textclf.errors import ConfigError, missing_extra
 from textclf.inference.onnx import env_threads
 from textclf.ports import check_port_free
@@ -112,6 +113,12 @@ def run_server(
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, not {threads}.")
     check_port_free(host, port)
+    if settings.api_key_file is None:
+        warning = open_to_network(
+            host, "classify texts and read /info and /metrics", "--api-key-file"
+        )
+        if warning:
+            logger.warning("Serving: %s", warning)
     # Set before the engine is imported (it reads it once), unless the environment has.
     if threads is not None or "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(threads or default_threads(workers))

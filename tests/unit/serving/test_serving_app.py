@@ -398,3 +398,13 @@ def test_delay_fault_point_slows_every_forward_pass(monkeypatch):
         started = time.perf_counter()
         assert c.post("/v1/predict", json={"text": "t"}).status_code == 200
         assert time.perf_counter() - started >= 0.05
+
+
+def test_a_path_cannot_forge_an_access_log_line(multilabel_client: TestClient, caplog):
+    """Security review: the URL-decoded path was logged as it came, so anyone, without a
+    key, could write a line of their own into the log with an encoded newline."""
+    with caplog.at_level(logging.INFO, logger="textclf.serving.access"):
+        multilabel_client.get("/x%0aINFO:%20%20%20%20%20FORGED%20admin%20logged%20in")
+    lines = [r.getMessage() for r in caplog.records if r.name == "textclf.serving.access"]
+    assert lines and all("\n" not in line for line in lines)
+    assert any("/x\\x0aINFO:" in line for line in lines)
