@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textclf.evaluation.report import decision_rule_lines, metrics_markdown
+from textclf.markdown import md_code
 from textclf.persistence import ModelInfo
 
 STALE_MARK = "<!-- textclf:stale -->"
@@ -25,7 +26,7 @@ def _backbone_line(info: ModelInfo) -> str:
     b = info.backbone
     if not b:
         return "an unknown backbone"
-    parts = [f"`{b.get('name') or b.get('path')}`"]
+    parts = [md_code(b.get("name") or b.get("path"))]
     if b.get("source"):
         parts.append(f"from {b['source']}")
     if b.get("revision"):
@@ -79,7 +80,7 @@ folder>)`, or plain `transformers.pipeline("text-classification", model=<this fo
 textclf applies the decision rule stored in `textclf.json`; plain `transformers.pipeline`
 does not know it.
 
-Labels: {", ".join(f"`{lab}`" for lab in space.labels[:50])}{" …" if len(space.labels) > 50 else ""}
+Labels: {", ".join(md_code(lab) for lab in space.labels[:50])}{" …" if len(space.labels) > 50 else ""}
 
 {body}
 

@@ -74,3 +74,26 @@ def test_replace_rule_rewrites_only_the_rule_section():
     assert section.strip() == "- temperature 2.000 fitted on 50 examples"
     assert new.split("## How predictions are decided")[0] == card.split("## How predictions")[0]
     assert new.split("\n## Data", 1)[1] == card.split("\n## Data", 1)[1]
+
+
+def test_label_and_file_names_cannot_inject_html_or_break_tables():
+    """Security review: labels and file names went into the card as raw Markdown/HTML."""
+    from textclf.data.io import split_from_lists
+    from textclf.data.labels import LabelSpace
+    from textclf.data.validate import validate_splits
+
+    hostile = ["<script>alert('LBL')</script>", "a|b `x`"]
+    info = ModelInfo(
+        task="binary",
+        labels=hostile,
+        max_length=64,
+        backbone={"name": "evil`name"},
+        rule=DecisionRule(task="binary"),
+    )
+    split = split_from_lists(["good", "bad"] * 5, hostile * 5, name="train")
+    report = validate_splits({"train": split}, LabelSpace("binary", tuple(hostile)))
+    card = model_card(info, evaluation=None, data_markdown=report.to_markdown())
+    assert "<script>" not in card.replace("`<script>", "")  # only inside a code span
+    assert "Labels: `<script>alert('LBL')</script>`, `` a\\|b `x` ``" in card
+    for row in (line for line in card.splitlines() if line.startswith("| train")):
+        assert row.replace("\\|", "").count("|") == 7, row  # six cells, none split

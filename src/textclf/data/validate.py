@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from textclf.data.io import Split
 from textclf.data.labels import LabelSpace
 from textclf.errors import DataError
+from textclf.markdown import md_code, md_escape
 
 _KEY_SEP = "\x1f"  # joins a row's labels into one comparable key; never appears in label names
 _MAX_ROWS_SHOWN = 10
@@ -175,7 +176,7 @@ class ValidationReport:
         ]
         for name, s in self.splits.items():
             lines.append(
-                f"| {name} | `{s.source}` | {s.n_read} | {s.n_used} | {len(s.label_counts)} "
+                f"| {name} | {md_code(s.source)} | {s.n_read} | {s.n_used} | {len(s.label_counts)} "
                 f"| {s.words.get('median', 0):.0f} |"
                 + (f" {s.n_without_labels} |" if unlabelled else "")
             )
@@ -191,7 +192,9 @@ class ValidationReport:
             # count: the rows (or labels) a finding is about; blank where it counts none.
             lines += ["", "| level | split | finding | count |", "|---|---|---|---|"]
             for f in self.findings:
-                lines.append(f"| {f.level} | {f.split} | {f.message} | {f.count or ''} |")
+                lines.append(
+                    f"| {f.level} | {f.split} | {md_escape(f.message)} | {f.count or ''} |"
+                )
         else:
             lines += ["", "No data problems found."]
         return "\n".join(lines)

@@ -37,6 +37,7 @@ from textclf.evaluation.bootstrap import (
 )
 from textclf.evaluation.decision import DecisionRule
 from textclf.evaluation.metrics import HEADLINE_METRICS, greater_is_better, headline_metric
+from textclf.markdown import md_escape
 
 
 def _interval_dict(value: Interval | int) -> Any:
@@ -331,7 +332,7 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
     ]
     for label, v in doc["per_label"].items():
         lines.append(
-            f"| {label} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
+            f"| {md_escape(label)} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
             f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
         )
     for note in (per_label_na_note(doc), few_examples_note(doc)):
