@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from textclf.app.predictions import NO_LABEL, BatchRun, Prediction
+from textclf.diagnostics.errors import spreadsheet_safe
 
 COLUMNS = [
     "time",
@@ -128,7 +129,7 @@ def history_csv(frame: pd.DataFrame) -> bytes:
     """The table as CSV (labels joined with ``|``)."""
     out = frame.drop(columns=["prediction"]).copy()
     out["predicted"] = ["|".join(p) for p in frame["predicted"]]
-    return out.to_csv(index=False).encode("utf-8")
+    return spreadsheet_safe(out).to_csv(index=False).encode("utf-8")
 
 
 def history_jsonl(frame: pd.DataFrame) -> bytes:

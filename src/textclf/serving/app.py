@@ -203,6 +203,9 @@ class _Gateway:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
+                    # Predictions may echo the texts: never cached, never sniffed as HTML.
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
                 ]
             await send(message)
 

