@@ -84,6 +84,21 @@ def test_single_prediction_shows_labels_bars_top_k_and_latency(trained_run, app_
     assert at.session_state["model_runs"] == 1
 
 
+def test_the_example_button_shows_test_texts_only_when_asked_for(trained_run, app_env):
+    """Security review: every app user could draw held-out texts of the data (pathology
+    reports) with the Example button; it is now opt-in (textclf app --examples)."""
+    run = trained_run("multiclass")
+    at = app_env(run)
+    no_failure(at)
+    assert "Example" not in [b.label for b in at.button]
+    at = app_env(run, TEXTCLF_APP_EXAMPLES="1")
+    button(at, "Example").click()
+    at.run()
+    no_failure(at)
+    tests = (run / "eval" / "predictions.jsonl").read_text()
+    assert at.text_area(key="predict-text").value in tests
+
+
 def test_empty_text_asks_for_one(trained_run, app_env):
     at = app_env(trained_run("multiclass"))
     button(at, "Predict").click()

@@ -34,6 +34,7 @@ from textclf.persistence import discover_models
 MODELS_ENV = "TEXTCLF_APP_MODELS"
 MAX_UPLOAD_MB_ENV = "TEXTCLF_APP_MAX_UPLOAD_MB"
 MAX_ROWS_ENV = "TEXTCLF_APP_MAX_ROWS"
+EXAMPLES_ENV = "TEXTCLF_APP_EXAMPLES"
 DEFAULT_MAX_UPLOAD_MB = 50.0
 DEFAULT_MAX_ROWS = 100_000
 
@@ -72,6 +73,8 @@ class AppSettings:
         users: User name → password hash; empty means no login.
         max_upload_mb: Largest batch file accepted, in MB.
         max_rows: Most rows predicted from one batch file.
+        examples: Offer an Example button with texts from the model's test split (the
+            data's own texts, which every user of the app then sees; off by default).
     """
 
     models: tuple[Path, ...]
@@ -79,6 +82,7 @@ class AppSettings:
     users: dict[str, str] = field(default_factory=dict)
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_rows: int = DEFAULT_MAX_ROWS
+    examples: bool = False
 
     @property
     def login_required(self) -> bool:
@@ -109,4 +113,5 @@ class AppSettings:
             users=load_users(environ=env),
             max_upload_mb=_positive(env, MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB),
             max_rows=int(_positive(env, MAX_ROWS_ENV, DEFAULT_MAX_ROWS)),
+            examples=env.get(EXAMPLES_ENV, "") == "1",
         )

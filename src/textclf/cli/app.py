@@ -25,6 +25,7 @@ _APP_ENV = {
     "models": "TEXTCLF_APP_MODELS",
     "max_upload_mb": "TEXTCLF_APP_MAX_UPLOAD_MB",
     "max_rows": "TEXTCLF_APP_MAX_ROWS",
+    "examples": "TEXTCLF_APP_EXAMPLES",
 }
 _APP_COLOR = "#6366f1"
 
@@ -118,6 +119,14 @@ def app_main(
         int, typer.Option("--max-rows", help="Most rows predicted from one batch file.")
     ] = 100_000,
     theme: Annotated[str, typer.Option("--theme", help="auto|light|dark")] = "auto",
+    examples: Annotated[
+        bool,
+        typer.Option(
+            "--examples",
+            help="Offer an Example button with texts from the model's test split: the data's "
+            "own texts, which every user of the app then sees.",
+        ),
+    ] = False,
     headless: Annotated[
         bool | None,
         typer.Option(
@@ -176,6 +185,7 @@ def app_main(
         env[_APP_ENV["models"]] = os.pathsep.join(str(m.resolve()) for m in model)
         env[_APP_ENV["max_upload_mb"]] = str(max_upload_mb)
         env[_APP_ENV["max_rows"]] = str(max_rows)
+        env[_APP_ENV["examples"]] = "1" if examples else "0"
         env[DB_ENV] = str(db)
         if auth is not None:
             env[AUTH_FILE_ENV] = str(auth.expanduser().resolve())

@@ -62,7 +62,8 @@ with col_text:
     buttons = st.columns([1, 1, 1])
     with buttons[0]:
         go = st.button("Predict", type="primary", icon=":material/play_arrow:", width="stretch")
-    examples = _examples(handle.path)
+    # Opt-in (textclf app --examples): they are the data's texts, seen by every user.
+    examples = _examples(handle.path) if cfg.examples else []
     if examples:
         with buttons[1]:
             st.button(
