@@ -36,7 +36,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from textclf.config import EvalConfig
-from textclf.evaluation.decision import DecisionRule, fit_decision_rule
+from textclf.evaluation.decision import DecisionRule, fit_configured_rule
 
 BASELINES = ("tfidf_lr", "tfidf_cnb", "embed_lr", "majority")
 BASELINE_NAMES = {
@@ -218,17 +218,14 @@ class BaselineClassifier:
         proba = np.clip(self.predict_proba(texts), 1e-12, 1 - 1e-12)
         # Scores whose softmax (single-label) or sigmoid (multi-label) are the probabilities.
         scores = logit(proba) if self._multilabel else np.log(proba)
-        self.rule_ = fit_decision_rule(
+        self.rule_ = fit_configured_rule(
             self.task_,
             self.labels_,
             scores,
             np.asarray(y),
-            calibrate=False,
-            tune_thresholds=cfg.tune_thresholds,
-            threshold_metric=cfg.threshold_metric,
-            min_positives_per_label=cfg.min_positives_per_label,
-            at_least_one=cfg.at_least_one_label,
+            cfg,
             fitted_on=fitted_on,
             seed=seed,
+            calibrate=False,
         )
         return self.rule_

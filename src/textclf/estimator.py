@@ -36,7 +36,7 @@ from textclf.data.cells import scalar_name
 from textclf.data.io import Split, split_from_lists
 from textclf.data.labels import LabelSpace
 from textclf.errors import ConfigError, DataError, did_you_mean
-from textclf.evaluation.decision import DecisionRule, fit_decision_rule
+from textclf.evaluation.decision import DecisionRule, fit_configured_rule
 from textclf.inference.engine import texts_list
 from textclf.inference.pipeline import Predictor
 from textclf.persistence import ModelInfo, load_model_folder, save_model_folder
@@ -485,16 +485,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         split = X if isinstance(X, Split) else split_from_lists(X, y, name="validation")
         space = LabelSpace(self.task_, tuple(self.labels_))  # type: ignore[arg-type]
         logits = self.predictor().logits(split.dataset["text"], progress=True)
-        self.rule_ = fit_decision_rule(
+        self.rule_ = fit_configured_rule(
             space.task,
             space.labels,
             logits,
             space.encode(split.dataset["labels"]),
-            calibrate=cfg.calibrate,
-            tune_thresholds=cfg.tune_thresholds,
-            threshold_metric=cfg.threshold_metric,
-            min_positives_per_label=cfg.min_positives_per_label,
-            at_least_one=cfg.at_least_one_label,
+            cfg,
             fitted_on=fitted_on,
             seed=self.random_state,
         )

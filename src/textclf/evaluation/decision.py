@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from textclf.evaluation.calibration import (
     fit_temperature,
     mean_nll,
 )
+
+if TYPE_CHECKING:
+    from textclf.config import EvalConfig
 
 #: Id given to a single-label prediction that abstains (top probability below ``reject_below``).
 ABSTAIN = -1
@@ -460,3 +463,31 @@ def fit_decision_rule(
                 "the plain 0.5 applies"
             )
     return rule
+
+
+def fit_configured_rule(
+    task: str,
+    labels: Sequence[str],
+    logits: np.ndarray,
+    y_true: np.ndarray,
+    eval_config: EvalConfig,
+    *,
+    fitted_on: str,
+    seed: int,
+    calibrate: bool | None = None,
+) -> DecisionRule:
+    """:func:`fit_decision_rule` with an ``EvalConfig``'s settings (``calibrate`` overrides
+    its own: a baseline's probabilities get no temperature)."""
+    return fit_decision_rule(
+        task,
+        labels,
+        logits,
+        y_true,
+        calibrate=eval_config.calibrate if calibrate is None else calibrate,
+        tune_thresholds=eval_config.tune_thresholds,
+        threshold_metric=eval_config.threshold_metric,
+        min_positives_per_label=eval_config.min_positives_per_label,
+        at_least_one=eval_config.at_least_one_label,
+        fitted_on=fitted_on,
+        seed=seed,
+    )
