@@ -326,8 +326,8 @@ def assess(
     # Lower is better for a loss: the best baseline is the one with the least.
     sign = 1.0 if greater_is_better(head) else -1.0
     # Which baseline is the strongest is judged at the plain rule (argmax / 0.5): thresholds
-    # tuned on these same examples would inflate a baseline's score here and make it the
-    # one to beat (on the demo, a tuned TF-IDF + NB won on validation and lost on test).
+    # tuned on these same examples would inflate a baseline's score here and could make a
+    # weaker one the one to beat.
     scored = {
         k: sign * classification_metrics(space.task, y_true, baseline_proba[k]).get(head, np.nan)
         for k in baseline_results
