@@ -46,6 +46,7 @@ def test_env_names_match_what_the_app_reads():
         "models": app_settings.MODELS_ENV,
         "max_upload_mb": app_settings.MAX_UPLOAD_MB_ENV,
         "max_rows": app_settings.MAX_ROWS_ENV,
+        "examples": app_settings.EXAMPLES_ENV,
     }
 
 
