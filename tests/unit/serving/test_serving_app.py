@@ -353,7 +353,10 @@ def test_api_key_required_except_for_probes_and_docs(key_file: Path):
         info = c.get("/info")
         metrics = c.get("/metrics", headers={"Authorization": "bearer old-key"})
         probes = [c.get(p).status_code for p in ("/health", "/ready", "/openapi.json")]
+        summary = c.get("/openapi.json").json()["info"]["summary"]
     assert missing.status_code == wrong.status_code == info.status_code == 401
+    # Open without a key, the schema names no label (security review).
+    assert summary == "multiclass text classifier, 3 labels"
     assert missing.headers["www-authenticate"] == "Bearer"
     assert missing.json()["error_type"] == "unauthorized"
     assert bearer.status_code == header.status_code == metrics.status_code == 200
