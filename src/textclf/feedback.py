@@ -365,13 +365,13 @@ class FeedbackStore:
                 f"{self.path.parent}: cannot create the feedback store ({e.strerror}); "
                 "give a writable path with --feedback-db or TEXTCLF_FEEDBACK_DB."
             ) from e
-        mode = self.path.stat().st_mode & 0o077
-        if mode and self.path.is_file():
+        mode = self.path.stat().st_mode & 0o777
+        if mode & 0o077:
             logger.warning(
                 "%s is readable by other accounts (mode %o) and holds the users' texts; "
                 "chmod 600 it.",
                 self.path,
-                self.path.stat().st_mode & 0o777,
+                mode,
             )
         self._init_schema()
 

@@ -45,7 +45,6 @@ from textclf.evaluation.decision import decide
 from textclf.evaluation.report import (
     baseline_rule_line,
     comparison_outcome,
-    comparison_sentence,
     comparison_sentences,
     decision_rule_lines,
     few_examples_note,
@@ -80,14 +79,11 @@ def _metrics_section(inputs: ReportInputs) -> str:
         + ").</p>",
         H.table(pd.DataFrame(rows, columns=header), text_columns=()),
     ]
-    sentence = comparison_sentence(doc)
-    if sentence:
+    comparisons = (doc.get("comparison"), doc.get("comparison_best_here"))
+    for sentence, comp in zip(comparison_sentences(doc), comparisons, strict=False):
         # Green only where the model is clearly better; a loss or a tie is not good news.
-        outcome = comparison_outcome(doc.get("comparison"))
+        outcome = comparison_outcome(comp)
         body.append(H.note(sentence, kind="good" if outcome == "better" else "warn"))
-        for also in comparison_sentences(doc)[1:]:
-            here = comparison_outcome(doc.get("comparison_best_here"))
-            body.append(H.note(also, kind="good" if here == "better" else "warn"))
     baseline_rule = baseline_rule_line(doc)
     if baseline_rule:
         body.append(H.note(baseline_rule))

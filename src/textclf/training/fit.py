@@ -193,12 +193,14 @@ def train_network(
     else:
         tmp = None
         ckpt_dir = Path(output_dir) / "checkpoints"
-        given = run_inputs(job, splits)
+        resuming = resume and _has_progress(ckpt_dir)
         recorded = (ckpt_dir / RUN_INPUTS).is_file()
-        if resume and _has_progress(ckpt_dir):
-            check_run_inputs(ckpt_dir, given)
-        if main and not (resume and recorded and _has_progress(ckpt_dir)):
-            write_text_atomic(ckpt_dir / RUN_INPUTS, json.dumps(given, indent=1) + "\n")
+        if resuming or main:  # other ranks of a fresh run have nothing to fingerprint for
+            given = run_inputs(job, splits)
+            if resuming:
+                check_run_inputs(ckpt_dir, given)
+            if main and not (resuming and recorded):
+                write_text_atomic(ckpt_dir / RUN_INPUTS, json.dumps(given, indent=1) + "\n")
     snapshot = trained_snapshot(ckpt_dir, move_aside=main) if resume and tmp is None else None
     try:
         if snapshot is not None:
