@@ -316,14 +316,16 @@ def likely_label_errors(
             get_label_quality_scores as multilabel_quality,
         )
 
-        issues = find_multilabel_issues(labels=given_lists, pred_probs=proba)
+        # n_jobs=1: cleanlab's default forks a process pool, and a fork of a process that
+        # runs threads (torch, tokenizers, Ray) can deadlock in the child: it hung a test run.
+        issues = find_multilabel_issues(labels=given_lists, pred_probs=proba, n_jobs=1)
 
         quality = multilabel_quality(given_lists, proba)
         suggested = proba >= 0.5
     else:
         # Softmax rows must sum to one; calibrated probabilities may drift by rounding.
         proba = proba / proba.sum(axis=1, keepdims=True)
-        issues = find_label_issues(labels=y_true, pred_probs=proba)
+        issues = find_label_issues(labels=y_true, pred_probs=proba, n_jobs=1)  # as above
         quality = get_label_quality_scores(y_true, proba)
     out = []
     for i in np.flatnonzero(issues):
