@@ -123,6 +123,12 @@ class ModelInfo:
         """A short name of the backbone for display ("" when unknown)."""
         return str(self.backbone.get("name") or self.backbone.get("path") or "")
 
+    @property
+    def served_backbone(self) -> dict[str, Any]:
+        """The backbone as a server shows it: without ``path``, a folder on the machine
+        that trained the model (security review)."""
+        return {k: v for k, v in self.backbone.items() if k != "path"}
+
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rule"}
         data["decision_rule"] = self.rule.to_dict()

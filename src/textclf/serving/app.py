@@ -56,6 +56,7 @@ try:
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
+    from fastapi_offline import FastAPIOffline
     from pydantic import ValidationError
     from starlette.exceptions import HTTPException
 except ImportError as e:  # pragma: no cover - depends on the install
@@ -76,7 +77,9 @@ _QUIET = frozenset({"/health", "/ready", "/metrics"})
 _OPEN = frozenset(
     {"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
-_ENDPOINTS = frozenset({"/v1/predict", "/info", *_QUIET, *_OPEN})
+# The docs pages' scripts and styles, served from the installed package (no CDN): open too.
+DOCS_ASSETS = "/docs/assets"
+_ENDPOINTS = frozenset({"/v1/predict", "/info", DOCS_ASSETS, *_QUIET, *_OPEN})
 # A client's request id is echoed into logs and headers: keep it to a safe alphabet.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _ERROR_TYPES = {
@@ -188,7 +191,8 @@ class _Gateway:
         local = scope.setdefault("state", {})
         local["request_id"] = request_id
         path: str = scope["path"]
-        endpoint = path if path in _ENDPOINTS else "other"
+        asset = path.startswith(DOCS_ASSETS + "/")
+        endpoint = DOCS_ASSETS if asset else path if path in _ENDPOINTS else "other"
         status = 500
         response_started = False
         is_predict = path == "/v1/predict" and scope["method"] == "POST"
@@ -204,7 +208,8 @@ class _Gateway:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
                     # Predictions may echo the texts: never cached, never sniffed as HTML.
-                    (b"cache-control", b"no-store"),
+                    # The docs' scripts (2.8 MB, the same for everyone) may be cached.
+                    (b"cache-control", b"max-age=3600" if asset else b"no-store"),
                     (b"x-content-type-options", b"nosniff"),
                 ]
             await send(message)
@@ -235,7 +240,7 @@ class _Gateway:
             state.batcher.arriving(+1)
             local["arrived"] = True
         try:
-            if state.api_keys and path not in _OPEN and not self._authorized(headers):
+            if state.api_keys and not (path in _OPEN or asset) and not self._authorized(headers):
                 await reply(
                     401,
                     "A valid API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
@@ -421,7 +426,10 @@ def create_app(
         metrics.close()
         logger.info("Drained; stopped.")
 
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc fetch their scripts from a CDN, so they are blank on
+    # the disconnected networks this server is often run on; these serve them locally.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="textclf",
         version=__version__,
         # /docs and /openapi.json stay open with keys set (a browser fetches them without
@@ -601,7 +609,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             "reject_below": rule.reject_below,
             "decision_rule": rule.to_dict(),
             "max_length": info.max_length,
-            "backbone": info.backbone,
+            "backbone": info.served_backbone,
             "model_fingerprint": state.fingerprint,
             "model_created": info.created,
             "metrics": info.metrics,

@@ -118,7 +118,7 @@ class TextclfDeployment:
             "labels": list(self.info.labels),
             "decision_rule": self.info.rule.to_dict(),
             "max_length": self.info.max_length,
-            "backbone": self.info.backbone,
+            "backbone": self.info.served_backbone,
             "model_fingerprint": self.fingerprint,
             "textclf_version": __version__,
             "limits": self.settings.limits(self.info.max_length),

@@ -7,6 +7,7 @@ one serves the tiny trained models and checks the server agrees with the Predict
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -44,7 +45,10 @@ class StubModel(GatedCalls):
 
 def multilabel_info() -> ModelInfo:
     rule = DecisionRule(task="multilabel", temperature=2.0, thresholds=[0.3, 0.9, 0.5])
-    return ModelInfo(task="multilabel", labels=["a", "b", "c"], rule=rule, max_length=32)
+    backbone = {"name": "all-MiniLM-L6-v2", "path": "/home/alice/models/minilm", "sha256": "ab"}
+    return ModelInfo(
+        task="multilabel", labels=["a", "b", "c"], rule=rule, max_length=32, backbone=backbone
+    )
 
 
 def multiclass_info() -> ModelInfo:
@@ -89,6 +93,8 @@ def test_health_ready_info_metrics_and_docs(multilabel_client: TestClient):
     assert info["temperature"] == 2.0
     assert info["decision_rule"]["thresholds"] == [0.3, 0.9, 0.5]
     assert info["model_fingerprint"] == "sha256:stub"
+    # Named, but not by a folder of the training machine (security review).
+    assert info["backbone"] == {"name": "all-MiniLM-L6-v2", "sha256": "ab"}
     assert info["textclf_version"]
     assert info["limits"]["max_texts_per_request"] == 128
     assert info["limits"]["max_chars"] == 8 * 32
@@ -361,6 +367,24 @@ def test_api_key_required_except_for_probes_and_docs(key_file: Path):
     assert missing.json()["error_type"] == "unauthorized"
     assert bearer.status_code == header.status_code == metrics.status_code == 200
     assert probes == [200, 200, 200]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_everything_from_the_server_and_need_no_key(key_file: Path, page: str):
+    # Offline networks: FastAPI's own pages fetch their scripts from a CDN and stay blank.
+    with serve(StubModel(multiclass_info(), [1, 0, 0]), api_key_file=str(key_file)) as c:
+        html = c.get(page)
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?["']([^"']+)["']""", html.text)
+        urls = [u for pair in urls for u in pair if u]
+        assets = {u: c.get(u) for u in urls if u.startswith("/docs/assets/")}
+        metrics = c.get("/metrics", headers={"X-API-Key": "old-key"}).text
+    assert html.status_code == 200
+    assert urls and not [u for u in urls if "://" in u or u.startswith("//")], urls
+    assert assets and all(r.status_code == 200 and r.content for r in assets.values())
+    assert all(r.headers["cache-control"] == "max-age=3600" for r in assets.values())
+    assert html.headers["cache-control"] == "no-store"
+    # Asset paths are one metrics label, not one per file.
+    assert 'endpoint="/docs/assets"' in metrics
 
 
 def test_cors_is_off_by_default_and_on_for_given_origins():
