@@ -510,7 +510,7 @@ class Measurement:
     """How ``evaluate``, ``report`` and ``compare`` measure: intervals, seed, batch size."""
 
     n_resamples: int = 1000
-    ci_method: str = "percentile"
+    ci_method: str = "bca"
     confidence: float = 0.95
     seed: int = 42
     batch_size: int = 64
@@ -518,7 +518,8 @@ class Measurement:
 
     HELP: ClassVar[dict[str, str | None]] = {
         "n_resamples": "Bootstrap resamples behind each interval.",
-        "ci_method": "Bootstrap interval: percentile or bca.",
+        "ci_method": "Bootstrap interval: bca (bias-corrected, covers better at small n) or "
+        "percentile.",
         "confidence": "Confidence level of the intervals.",
         "seed": "Seed of the bootstrap and the baselines.",
         "batch_size": "Texts per forward pass.",

@@ -107,7 +107,7 @@ def calibrate(
 
 
 @option_group(Columns, id_column=None)  # writes no records: no ids to carry
-# Paired differences use percentile intervals: the option is not offered.
+# Paired differences use the default BCa intervals: the option is not offered.
 @option_group(Measurement, ci_method=None)
 def compare(
     models: Annotated[

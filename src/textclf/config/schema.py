@@ -292,7 +292,12 @@ class EvalConfig(_Section):
 
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     n_resamples: int = Field(default=1000, ge=100)
-    ci_method: Literal["percentile", "bca"] = "percentile"
+    ci_method: Literal["percentile", "bca"] = Field(
+        default="bca",
+        description="Bootstrap interval. BCa corrects the percentile interval's bias and "
+        "skew: at n = 50 its 95% intervals covered 0.938 on average where percentile "
+        "covered 0.915 (bench/ci_coverage.py), for about 15% more time.",
+    )
     calibrate: bool = Field(default=True, description="Fit a temperature on validation logits.")
     tune_thresholds: bool = Field(
         default=True, description="Binary: tune the threshold; multi-label: one per label."

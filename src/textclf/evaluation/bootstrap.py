@@ -185,7 +185,7 @@ class PairedComparison:
     mcnemar_p_value: float | None
     n_resamples: int
     confidence: float
-    method: str = "percentile"
+    method: str = "bca"
     seed: int = 0
     n_undefined: int = 0
     n_disagree: int | None = None
@@ -394,7 +394,7 @@ def bootstrap_metrics(
     threshold: float | Sequence[float] | np.ndarray | None = None,
     n_resamples: int = 1000,
     confidence: float = 0.95,
-    method: str = "percentile",
+    method: str = "bca",
     seed: int = 0,
     progress: bool = False,
 ) -> BootstrapResult:
@@ -557,7 +557,7 @@ def paired_bootstrap(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-    method: str = "percentile",
+    method: str = "bca",
 ) -> PairedComparison:
     """Compare two models on the same examples: interval of ``b − a`` and a p-value.
 

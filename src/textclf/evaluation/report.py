@@ -3,7 +3,7 @@
 ``metrics.json``::
 
     {"task": …, "split": …, "n_examples": …, "labels": […],
-     "confidence": 0.95, "n_resamples": 1000, "ci_method": "percentile",
+     "confidence": 0.95, "n_resamples": 1000, "ci_method": "bca",
      "metrics": {"accuracy": {"value": v, "ci_low": lo, "ci_high": hi}, "f1_macro": {…}, …},
      "per_label": {label: {"precision": {…}, "recall": {…}, "f1": {…}, "support": n}},
      "thresholds": {"values": …, "decision_rule": {…}},
@@ -183,14 +183,44 @@ def baseline_rule_line(doc: dict[str, Any]) -> str | None:
     )
 
 
-def fmt_interval(iv: dict[str, Any] | None, digits: int = 4) -> str:
-    """``0.9065 [0.8960, 0.9165]``; ``n/a`` for an undefined value."""
+def interval_digits(*ivs: dict[str, Any] | None) -> int:
+    """Decimals that the widest-known precision of ``ivs`` supports: about two significant
+    digits of the narrowest interval's width, from 2 to 4 (4 without any interval).
+
+    At n = 300 a 95% interval is about 0.06 wide, and ``0.9432 [0.9263, 0.9581]`` claims
+    a precision the data do not have; ``0.943 [0.926, 0.958]`` does not (statistics review).
+
+    Example:
+        >>> interval_digits({"value": 0.9, "ci_low": 0.85, "ci_high": 0.94})
+        3
+        >>> interval_digits({"value": 0.8, "ci_low": 0.6, "ci_high": 0.9}), interval_digits(None)
+        (2, 4)
+    """
+    widths = [
+        hi - lo
+        for iv in ivs
+        if iv
+        and (lo := iv.get("ci_low")) is not None
+        and (hi := iv.get("ci_high")) is not None
+        and hi - lo > 0
+    ]
+    if not widths:
+        return 4
+    return min(4, max(2, 1 - math.floor(math.log10(min(widths)))))
+
+
+def fmt_interval(iv: dict[str, Any] | None, digits: int | None = None) -> str:
+    """``0.906 [0.896, 0.917]``; ``n/a`` for an undefined value.
+
+    ``digits`` defaults to :func:`interval_digits` of the interval.
+    """
     if (
         not iv
         or iv.get("value") is None
         or (isinstance(iv["value"], float) and math.isnan(iv["value"]))
     ):
         return "n/a"
+    digits = interval_digits(iv) if digits is None else digits
     lo, hi = iv.get("ci_low"), iv.get("ci_high")
     if lo is None or hi is None:
         return f"{iv['value']:.{digits}f}"
@@ -234,11 +264,12 @@ def headline_table(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     header += [BASELINE_HEADINGS.get(k, b["name"]) for k, b in baselines.items()]
     rows = []
     for m in names:
-        row = [m, fmt_interval(doc["metrics"][m])]
+        cells = [doc["metrics"][m]]
         if fixed:
-            row.append(fmt_interval(fixed["metrics"].get(m)))
-        row += [fmt_interval(b["metrics"].get(m)) for b in baselines.values()]
-        rows.append(row)
+            cells.append(fixed["metrics"].get(m))
+        cells += [b["metrics"].get(m) for b in baselines.values()]
+        digits = interval_digits(*cells)  # one precision across a row, to compare by eye
+        rows.append([m, *(fmt_interval(c, digits) for c in cells)])
     return header, rows
 
 
@@ -272,9 +303,10 @@ def comparison_sentence(doc: dict[str, Any]) -> str | None:
         if few is not None and few < FEW_DISAGREEMENTS
         else ""
     )
+    d = interval_digits(diff)
     return (
-        f"Transformer vs {name} on {metric}{lower}: difference {diff['value']:+.4f} "
-        f"({level}% CI [{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]), paired bootstrap "
+        f"Transformer vs {name} on {metric}{lower}: difference {diff['value']:+.{d}f} "
+        f"({level}% CI [{diff['ci_low']:+.{d}f}, {diff['ci_high']:+.{d}f}]), paired bootstrap "
         f"{p_phrase(comp['p_value'])}{mc}.{caveat}"
     )
 
@@ -331,10 +363,10 @@ def metrics_markdown(doc: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for label, v in doc["per_label"].items():
-        lines.append(
-            f"| {md_escape(label)} | {fmt_interval(v['precision'], 3)} | {fmt_interval(v['recall'], 3)} "
-            f"| {fmt_interval(v['f1'], 3)} | {v['support']} |"
-        )
+        cells = [v["precision"], v["recall"], v["f1"]]
+        digits = interval_digits(*cells)
+        shown = " | ".join(fmt_interval(c, digits) for c in cells)
+        lines.append(f"| {md_escape(label)} | {shown} | {v['support']} |")
     for note in (per_label_na_note(doc), few_examples_note(doc)):
         if note:
             lines += ["", note]

@@ -19,6 +19,7 @@ from textclf.evaluation.report import (
     fmt_interval,
     fmt_p,
     headline_table,
+    interval_digits,
     interval_notes,
     metrics_document,
     metrics_markdown,
@@ -92,8 +93,11 @@ def _doc() -> dict[str, Any]:
 
 
 def test_fmt_interval():
-    assert fmt_interval({"value": 0.90654, "ci_low": 0.896, "ci_high": 0.9165}) == (
-        "0.9065 [0.8960, 0.9165]"
+    assert fmt_interval({"value": 0.90654, "ci_low": 0.896, "ci_high": 0.9166}) == (
+        "0.907 [0.896, 0.917]"
+    )
+    assert fmt_interval({"value": 0.90654, "ci_low": 0.896, "ci_high": 0.9166}, digits=4) == (
+        "0.9065 [0.8960, 0.9166]"
     )
     assert fmt_interval({"value": 0.5, "ci_low": None, "ci_high": 0.6}, digits=2) == "0.50"
     assert fmt_interval({"value": None}) == "n/a"
@@ -101,16 +105,32 @@ def test_fmt_interval():
     assert fmt_interval(None) == "n/a"
 
 
+@pytest.mark.parametrize(
+    ("n", "digits"),
+    [(50, 2), (300, 3), (1000, 3), (100_000, 4)],
+)
+def test_digits_follow_the_width_of_a_binomial_interval(n: int, digits: int):
+    # A 95% interval of an accuracy near 0.9 is about 4 * sqrt(0.09 / n) wide.
+    width = 4 * math.sqrt(0.09 / n)
+    iv = {"value": 0.9, "ci_low": 0.9 - width / 2, "ci_high": 0.9 + width / 2}
+    assert interval_digits(iv) == digits
+    # Never fewer than two decimals, never more than four, four without an interval.
+    assert interval_digits({"value": 0.5, "ci_low": 0.0, "ci_high": 1.0}) == 2
+    assert interval_digits({"value": 0.5, "ci_low": 0.5, "ci_high": 0.5}) == 4
+    assert interval_digits({"value": 0.5, "ci_low": None, "ci_high": None}, None) == 4
+
+
 def test_headline_table_has_the_model_the_fixed_threshold_and_each_baseline():
     header, rows = headline_table(_doc())
     assert header == ["metric", "model", "model at 0.5", "TF-IDF+LR"]
     # Headline metrics of the task, in their order, only those in the document.
     assert [r[0] for r in rows] == ["accuracy", "f1_macro", "roc_auc", "ece"]
+    # Intervals 0.16-0.20 wide: two decimals for the whole row.
     assert rows[0] == [
         "accuracy",
-        "0.8750 [0.7750, 0.9500]",
-        "0.8500 [0.7500, 0.9300]",
-        "0.7000 [0.6000, 0.8000]",
+        "0.88 [0.78, 0.95]",
+        "0.85 [0.75, 0.93]",
+        "0.70 [0.60, 0.80]",
     ]
     assert rows[2][1] == "n/a" and rows[1][2:] == ["n/a", "n/a"]
 
@@ -118,8 +138,8 @@ def test_headline_table_has_the_model_the_fixed_threshold_and_each_baseline():
 def test_comparison_sentence_names_the_baseline_and_both_p_values():
     sentence = comparison_sentence(_doc())
     assert sentence == (
-        "Transformer vs TF-IDF + LR on f1_macro: difference +0.1000 (90% CI [+0.0200, "
-        "+0.1800]), paired bootstrap p = 0.012; McNemar's test on accuracy p = 0.03."
+        "Transformer vs TF-IDF + LR on f1_macro: difference +0.10 (90% CI [+0.02, "
+        "+0.18]), paired bootstrap p = 0.012; McNemar's test on accuracy p = 0.03."
     )
     assert comparison_sentence({**_doc(), "comparison": None}) is None
 
@@ -183,7 +203,7 @@ def test_metrics_markdown_sections():
     assert md.startswith("# Evaluation: test split (40 examples, binary)\n")
     assert "90% bootstrap confidence intervals (200 resamples, bca)" in md
     assert "| metric | model | model at 0.5 | TF-IDF+LR |" in md
-    assert "| pos | 0.860 [0.700, 0.950] | 0.900 [0.800, 1.000] | 0.880 [0.800, 0.960] | 20 |" in md
+    assert "| pos | 0.86 [0.70, 0.95] | 0.90 [0.80, 1.00] | 0.88 [0.80, 0.96] | 20 |" in md
     notes = md.index("## Interval notes")
     assert md.index("## Per label") < notes < md.index("## Decision rule")
     assert f"- ece: {WIDENED}" in md
@@ -198,7 +218,7 @@ def test_an_undefined_per_label_score_reads_n_a_with_its_meaning():
     doc = _doc()
     doc["per_label"]["pos"]["recall"] = {"value": None, "ci_low": None, "ci_high": None}
     md = metrics_markdown(doc)
-    assert "| pos | 0.860 [0.700, 0.950] | n/a | 0.880" in md
+    assert "| pos | 0.86 [0.70, 0.95] | n/a | 0.88" in md
     assert "n/a: 0/0, not measured: recall of a label with no example in this split" in md
 
 
@@ -251,7 +271,7 @@ def test_headline_table_follows_the_task(task: str):
     doc = {"task": task, "metrics": {"f1_micro": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}}}
     header, rows = headline_table(doc)
     assert header == ["metric", "model"]
-    assert rows == ([["f1_micro", "0.5000 [0.4000, 0.6000]"]] if task == "multilabel" else [])
+    assert rows == ([["f1_micro", "0.50 [0.40, 0.60]"]] if task == "multilabel" else [])
 
 
 def test_metrics_markdown_says_the_seed_the_caveats_and_where_the_rule_was_fitted():

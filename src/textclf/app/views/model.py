@@ -73,9 +73,9 @@ with tab_eval:
                     [
                         {
                             "label": lab,
-                            "precision": fmt_interval(v.get("precision"), 3),
-                            "recall": fmt_interval(v.get("recall"), 3),
-                            "F1": fmt_interval(v.get("f1"), 3),
+                            "precision": fmt_interval(v.get("precision")),
+                            "recall": fmt_interval(v.get("recall")),
+                            "F1": fmt_interval(v.get("f1")),
                             "support": v.get("support"),
                         }
                         for lab, v in per_label.items()
