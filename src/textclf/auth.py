@@ -13,11 +13,16 @@ Users come from a TOML, YAML or JSON file (``$TEXTCLF_APP_AUTH_FILE``)::
     [users]
     alice = "scrypt$32768$8$3$…$…"
 
-    [users.bob]                      # the table form also works
+    [users.bob]                      # the table form also works, and takes a role
     password_hash = "scrypt$…"
+    role = "reviewer"
 
 and/or from ``$TEXTCLF_APP_USERS`` as ``name:hash`` pairs separated by commas,
 semicolons or newlines. ``textclf app hash-password`` prints a hash for a password.
+
+A user's role is ``user`` (the default) or ``reviewer``. The feedback holds the texts each
+user classified; a user sees and exports their own verdicts, a reviewer everyone's
+(:func:`load_reviewers`; ``$TEXTCLF_APP_REVIEWERS`` names more, separated by commas).
 
 Example:
     >>> encoded = hash_password("s3cret", n=2**4)
@@ -46,6 +51,8 @@ from textclf.errors import ConfigError
 
 AUTH_FILE_ENV = "TEXTCLF_APP_AUTH_FILE"
 USERS_ENV = "TEXTCLF_APP_USERS"
+REVIEWERS_ENV = "TEXTCLF_APP_REVIEWERS"
+ROLES = ("user", "reviewer")
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 3
 _SCRYPT_MAXMEM = 512 * 1024 * 1024  # scrypt needs 128·n·r·p bytes; the default cap is 32 MiB
@@ -243,7 +250,19 @@ def _users_from_mapping(obj: Any, where: str) -> dict[str, str]:
     for name, value in table.items():
         encoded = value.get("password_hash") if isinstance(value, dict) else value
         users[str(name)] = _checked(str(name), encoded, where)
+        role = value.get("role", "user") if isinstance(value, dict) else "user"
+        if role not in ROLES:
+            raise ConfigError(
+                f"{where}: user {name!r} has the unknown role {role!r}; use "
+                + " or ".join(repr(r) for r in ROLES)
+                + "."
+            )
     return users
+
+
+def _users_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    file = path if path is not None else env.get(AUTH_FILE_ENV) or None
+    return None if file is None else Path(file).expanduser()
 
 
 def _checked(name: str, encoded: Any, where: str) -> str:
@@ -281,9 +300,8 @@ def load_users(
     """
     env = os.environ if environ is None else environ
     users: dict[str, str] = {}
-    file = path if path is not None else env.get(AUTH_FILE_ENV) or None
-    if file is not None:
-        p = Path(file).expanduser()
+    p = _users_file(path, env)
+    if p is not None:
         users.update(_users_from_mapping(_read_config(p), str(p)))
     spec = env.get(USERS_ENV, "").strip()
     if spec:
@@ -298,6 +316,45 @@ def load_users(
                 )
             users[name] = _checked(name, encoded, f"${USERS_ENV}")
     return users
+
+
+def load_reviewers(
+    users: Mapping[str, str],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> frozenset[str]:
+    """The users with the ``reviewer`` role: in the users file, or named in
+    ``$TEXTCLF_APP_REVIEWERS``.
+
+    Args:
+        users: The users :func:`load_users` loaded from the same ``path`` and ``environ``.
+        path, environ: As in :func:`load_users`.
+
+    Raises:
+        ConfigError: a reviewer who is not a user, naming them.
+
+    Example:
+        >>> load_reviewers({"ann": "…"}, environ={"TEXTCLF_APP_REVIEWERS": "ann"})
+        frozenset({'ann'})
+    """
+    env = os.environ if environ is None else environ
+    names: set[str] = set()
+    p = _users_file(path, env)
+    if p is not None:
+        table = _read_config(p).get("users") or {}
+        names |= {
+            str(n) for n, v in table.items() if isinstance(v, dict) and v.get("role") == "reviewer"
+        }
+    names |= {n for n in re.split(r"[\s,;]+", env.get(REVIEWERS_ENV, "")) if n}
+    unknown = sorted(names - set(users))
+    if unknown:
+        raise ConfigError(
+            f"${REVIEWERS_ENV}: {', '.join(map(repr, unknown))} "
+            f"{'is not a user' if len(unknown) == 1 else 'are not users'}; add them to the "
+            "users file or remove them from the reviewers."
+        )
+    return frozenset(names)
 
 
 def is_loopback(host: str) -> bool:

@@ -485,6 +485,7 @@ class FeedbackStore:
         task: str | None = None,
         labels: Sequence[str] | None = None,
         model_fingerprint: str | None = None,
+        user: str | None = None,
     ) -> list[FeedbackRecord]:
         """Stored verdicts, oldest first.
 
@@ -492,12 +493,16 @@ class FeedbackStore:
             task: Only feedback on models of this task.
             labels: Only feedback on models with exactly these labels (in any order).
             model_fingerprint: Only feedback on this model (a prefix is enough).
+            user: Only the verdicts of this logged-in user.
         """
         sql, params = "SELECT * FROM feedback", []
         clauses = []
         if task is not None:
             clauses.append("task = ?")
             params.append(task)
+        if user is not None:
+            clauses.append("user = ?")
+            params.append(user)
         if model_fingerprint is not None:
             clauses.append("model_fingerprint LIKE ? ESCAPE '\\'")
             escaped = model_fingerprint.replace("\\", "\\\\").replace("%", "\\%")
@@ -529,6 +534,7 @@ class FeedbackStore:
         labels: Sequence[str] | None = None,
         model_fingerprint: str | None = None,
         include: str = "all",
+        user: str | None = None,
     ) -> ExportResult:
         """Write the feedback as a training file that ``textclf train`` reads.
 
@@ -539,7 +545,7 @@ class FeedbackStore:
 
         Args:
             output: ``.csv`` or ``.jsonl`` path.
-            task, labels, model_fingerprint: As in :meth:`records`.
+            task, labels, model_fingerprint, user: As in :meth:`records`.
             include: ``all``, ``corrected`` (only corrections) or ``correct``.
 
         Returns:
@@ -556,7 +562,9 @@ class FeedbackStore:
             )
         if include not in ("all", "correct", "corrected"):
             raise DataError(f"include={include!r}: use 'all', 'correct' or 'corrected'.")
-        records = self.records(task=task, labels=labels, model_fingerprint=model_fingerprint)
+        records = self.records(
+            task=task, labels=labels, model_fingerprint=model_fingerprint, user=user
+        )
         # The newest verdict per text first, then the kind asked for: a correction the user
         # later withdrew (a newer "correct") must not come back through include=corrected.
         latest: dict[str, FeedbackRecord] = {}
@@ -569,6 +577,7 @@ class FeedbackStore:
                 f"{self.path}: no feedback matches (include={include}"
                 + (f", task={task}" if task else "")
                 + (f", fingerprint={model_fingerprint}" if model_fingerprint else "")
+                + (f", user={user}" if user else "")
                 + "); nothing was written."
             )
         groups = Counter((r.task, tuple(sorted(r.model_labels))) for r in kept)

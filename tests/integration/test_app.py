@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 import textclf.app
 from textclf.auth import hash_password
 from textclf.data.io import ColumnSpec, read_split
-from textclf.feedback import FeedbackStore, model_fingerprint
+from textclf.feedback import FeedbackRecord, FeedbackStore, model_fingerprint
 
 MAIN = Path(textclf.app.__file__).with_name("main.py")
 TEXT = "apple and apricot with avocado number 1"
@@ -370,6 +370,44 @@ def test_login_is_required_when_users_are_configured(trained_run, app_env, tmp_p
     button(at, "Log out").click()
     at.run()
     assert not at.text_area and "user" not in at.session_state
+
+
+def test_a_user_sees_their_own_feedback_and_a_reviewer_everyones(
+    trained_run, app_env, tmp_path: Path
+):
+    model = trained_run("multiclass")
+    users = tmp_path / "users.toml"
+    users.write_text(
+        f'[users]\nann = "{hash_password("a", n=16)}"\n\n'
+        f'[users.bob]\npassword_hash = "{hash_password("b", n=16)}"\nrole = "reviewer"\n'
+    )
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    labels = ["alpha", "beta", "gamma"]
+    for who in ("ann", "bob"):
+        store.add(
+            FeedbackRecord(
+                text=f"{who}'s private text",
+                task="multiclass",
+                model_labels=labels,
+                predicted=["alpha"],
+                scores={"alpha": 0.8, "beta": 0.1, "gamma": 0.1},
+                labels=["beta"],
+                model_fingerprint=model_fingerprint(model),
+                user=who,
+            )
+        )
+    seen = {}
+    for who, password in (("ann", "a"), ("bob", "b")):
+        at = app_env(model, TEXTCLF_APP_AUTH_FILE=str(users))
+        at.text_input(key="login-user").set_value(who)
+        at.text_input(key="login-password").set_value(password)
+        at.button[0].click().run()
+        at.switch_page("views/feedback.py").run()
+        no_failure(at)
+        latest = at.dataframe[-1].value  # "Latest verdicts"
+        seen[who] = (set(latest["text"]), {m.label: m.value for m in at.metric}["Verdicts"])
+    assert seen["ann"] == ({"ann's private text"}, "1")
+    assert seen["bob"] == ({"ann's private text", "bob's private text"}, "2")
 
 
 def test_repeated_failed_logins_lock_the_name(trained_run, app_env, tmp_path: Path):

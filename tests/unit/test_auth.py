@@ -14,6 +14,7 @@ from textclf.auth import (
     authenticate,
     check_hash_format,
     hash_password,
+    load_reviewers,
     load_users,
     verify_password,
 )
@@ -85,6 +86,25 @@ def test_users_from_toml_both_forms(tmp_path: Path):
     users = load_users(path, environ={})
     assert users == {"ann": ann, "bob": bob}
     assert authenticate(users, "bob", "b")
+
+
+def test_reviewers_from_the_file_role_and_the_environment(tmp_path: Path):
+    ann, bob, cy = (hash_password(x, **CHEAP) for x in ("a", "b", "c"))
+    path = tmp_path / "users.toml"
+    path.write_text(
+        f'[users]\nann = "{ann}"\n\n[users.bob]\npassword_hash = "{bob}"\nrole = "reviewer"\n'
+        f'\n[users.cy]\npassword_hash = "{cy}"\nrole = "user"\n'
+    )
+    users = load_users(path, environ={})
+    assert set(users) == {"ann", "bob", "cy"}
+    assert load_reviewers(users, path, environ={}) == {"bob"}
+    env = {"TEXTCLF_APP_REVIEWERS": "ann, cy"}
+    assert load_reviewers(users, path, environ=env) == {"ann", "bob", "cy"}
+    with pytest.raises(ConfigError, match=r"TEXTCLF_APP_REVIEWERS: 'dan' is not a user"):
+        load_reviewers(users, path, environ={"TEXTCLF_APP_REVIEWERS": "dan"})
+    path.write_text(f'[users.bob]\npassword_hash = "{bob}"\nrole = "admin"\n')
+    with pytest.raises(ConfigError, match=r"users\.toml: user 'bob' has the unknown role 'admin'"):
+        load_users(path, environ={})
 
 
 def test_users_from_yaml_json_and_env_which_wins(tmp_path: Path):

@@ -230,6 +230,18 @@ def test_export_include_and_filters(store: FeedbackStore, tmp_path: Path):
         store.export(tmp_path / "x.csv", include="some")
 
 
+def test_records_and_export_of_one_user(store: FeedbackStore, tmp_path: Path):
+    store.add(record("ann's text", ["alpha"], ["alpha"], user="ann"))
+    store.add(record("bob's text", ["alpha"], ["beta"], user="bob"))
+    store.add(record("nobody's text", ["beta"], ["beta"]))
+    assert [r.text for r in store.records(user="ann")] == ["ann's text"]
+    assert store.stats(user="bob").total == 1 and store.stats().total == 3
+    assert store.export(tmp_path / "b.csv", user="bob").n_rows == 1
+    assert pd.read_csv(tmp_path / "b.csv")["text"].tolist() == ["bob's text"]
+    with pytest.raises(DataError, match="user=cy"):
+        store.export(tmp_path / "c.csv", user="cy")
+
+
 def test_export_refuses_mixed_label_sets_until_one_is_chosen(store: FeedbackStore, tmp_path: Path):
     store.add(record("a", ["alpha"], ["alpha"]))
     store.add(record("p", ["pos"], ["neg"], task="binary", model_labels=["neg", "pos"]))

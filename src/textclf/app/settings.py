@@ -9,6 +9,7 @@ Streamlit script has no command line of its own when it is tested or embedded):
 ``TEXTCLF_FEEDBACK_DB``         the feedback database (see :mod:`textclf.feedback`)
 ``TEXTCLF_APP_AUTH_FILE``       users file; login is required when it or
 ``TEXTCLF_APP_USERS``           this variable names at least one user (:mod:`textclf.auth`)
+``TEXTCLF_APP_REVIEWERS``       users who see everyone's feedback, not only their own
 ``TEXTCLF_APP_MAX_UPLOAD_MB``   largest batch file accepted (default 50)
 ``TEXTCLF_APP_MAX_ROWS``        most rows predicted from one batch file (default 100,000)
 ==============================  ====================================================
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textclf.auth import load_users
+from textclf.auth import load_reviewers, load_users
 from textclf.errors import ConfigError
 from textclf.feedback import default_db_path
 from textclf.persistence import discover_models
@@ -71,6 +72,7 @@ class AppSettings:
         models: Model folders found (at least one).
         feedback_db: The feedback database file.
         users: User name → password hash; empty means no login.
+        reviewers: Users who see and export everyone's feedback (the others: their own).
         max_upload_mb: Largest batch file accepted, in MB.
         max_rows: Most rows predicted from one batch file.
         examples: Offer an Example button with texts from the model's test split (the
@@ -80,6 +82,7 @@ class AppSettings:
     models: tuple[Path, ...]
     feedback_db: Path
     users: dict[str, str] = field(default_factory=dict)
+    reviewers: frozenset[str] = frozenset()
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_rows: int = DEFAULT_MAX_ROWS
     examples: bool = False
@@ -87,6 +90,11 @@ class AppSettings:
     @property
     def login_required(self) -> bool:
         return bool(self.users)
+
+    def sees_all_feedback(self, user: str | None) -> bool:
+        """Whether ``user`` may see everyone's verdicts (and the texts in them): anyone
+        without login, a reviewer with it."""
+        return not self.login_required or user in self.reviewers
 
     @property
     def max_upload_bytes(self) -> int:
@@ -107,10 +115,12 @@ class AppSettings:
                 f"${MODELS_ENV} to a model folder)."
             )
         models = discover_models([p for p in raw.split(os.pathsep) if p.strip()])
+        users = load_users(environ=env)
         return cls(
             models=tuple(models),
             feedback_db=default_db_path(env),
-            users=load_users(environ=env),
+            users=users,
+            reviewers=load_reviewers(users, environ=env),
             max_upload_mb=_positive(env, MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB),
             max_rows=int(_positive(env, MAX_ROWS_ENV, DEFAULT_MAX_ROWS)),
             examples=env.get(EXAMPLES_ENV, "") == "1",

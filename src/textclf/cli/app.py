@@ -145,7 +145,7 @@ def app_main(
         import signal
         import subprocess
 
-        from textclf.auth import AUTH_FILE_ENV, load_users, open_to_network
+        from textclf.auth import AUTH_FILE_ENV, load_reviewers, load_users, open_to_network
         from textclf.errors import ConfigError, missing_extra
         from textclf.feedback import DB_ENV, FeedbackStore, default_db_path
         from textclf.persistence import discover_models, read_info
@@ -169,7 +169,8 @@ def app_main(
         if importlib.util.find_spec("streamlit") is None:
             raise missing_extra("streamlit", "app")
         if auth is not None:
-            load_users(auth, environ={})  # a bad users file fails here, not in the browser
+            # A bad users file, or a reviewer who is no user, fails here, not in the browser.
+            load_reviewers(load_users(auth), auth)
         else:
             warning = open_to_network(
                 address, "classify texts and read every user's feedback", "--auth USERS_FILE"

@@ -67,8 +67,13 @@ def test_settings_from_env(tmp_path: Path):
     assert cfg.feedback_db == tmp_path / "fb.sqlite3"
     assert (cfg.max_upload_bytes, cfg.max_rows) == (int(2.5 * 1024 * 1024), 500)
     assert cfg.login_required and list(cfg.users) == ["ann"]
+    # With login, a user sees their own feedback; a reviewer, everyone's.
+    assert cfg.reviewers == frozenset() and not cfg.sees_all_feedback("ann")
+    reviewed = AppSettings.from_env({**env, "TEXTCLF_APP_REVIEWERS": "ann"})
+    assert reviewed.sees_all_feedback("ann") and not reviewed.sees_all_feedback(None)
     plain = AppSettings.from_env({"TEXTCLF_APP_MODELS": str(a)})
     assert not plain.login_required and plain.max_rows == 100_000
+    assert plain.sees_all_feedback(None)  # without login, one person uses the app
 
 
 @pytest.mark.parametrize(

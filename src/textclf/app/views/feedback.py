@@ -26,9 +26,21 @@ scope = st.segmented_control(
     help="'This model's labels': feedback on any model with the same task and labels "
     "(earlier versions of it included), which is what a training file for it can use.",
 )
-filters = {"task": info.task, "labels": info.labels} if scope != "all models" else {}
+filters: dict[str, object] = (
+    {"task": info.task, "labels": info.labels} if scope != "all models" else {}
+)
+# The verdicts hold the texts each user classified: with login, a user sees their own and
+# a reviewer everyone's (security review).
+everyone = cfg.sees_all_feedback(session.user())
+if not everyone:
+    filters["user"] = session.user()
 records = store.records(**filters)  # type: ignore[arg-type]
 stats = store.stats(**filters)
+if not everyone:
+    st.caption(
+        f'Your verdicts only, {session.user()}: a reviewer (role = "reviewer" in the users '
+        "file, or $TEXTCLF_APP_REVIEWERS) sees everyone's."
+    )
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Verdicts", f"{stats.total:,}")
@@ -85,6 +97,8 @@ with right:
 for column, who, counts in zip(
     st.columns(2), ("user", "model"), (stats.by_user, stats.by_model), strict=True
 ):
+    if who == "user" and not everyone:
+        continue
     with column:
         st.markdown(f"**By {who}**")
         st.dataframe(
