@@ -40,7 +40,13 @@ from textclf.diagnostics.errors import (
     spreadsheet_safe,
 )
 from textclf.diagnostics.report_model import attributions_section, embeddings_section
-from textclf.diagnostics.report_parts import Builder, ReportInputs, ReportResult, flat_confidence
+from textclf.diagnostics.report_parts import (
+    Builder,
+    ReportInputs,
+    ReportResult,
+    calibration_pairs,
+    flat_confidence,
+)
 from textclf.evaluation.decision import decide
 from textclf.evaluation.report import (
     baseline_rule_line,
@@ -266,6 +272,27 @@ def _curves_section(b: Builder, inputs: ReportInputs) -> str:
     return fig + notes
 
 
+def _reliability(b: Builder, inputs: ReportInputs) -> str:
+    # The probabilities, as the ECE in metrics.json judges them, not the decisions: under a
+    # tuned threshold the two differ, and the title's ECE would not be the reported one.
+    prob, true = calibration_pairs(inputs)
+    if inputs.space.multilabel:
+        figure = plots.reliability_figure(
+            prob, true, xlabel="predicted probability of each label", ylabel="share true"
+        )
+        caption = "Share of labels that are true against their predicted probability"
+    else:
+        figure = plots.reliability_figure(prob, true)
+        caption = "Accuracy of the most probable label against its probability"
+    return b.figure(
+        "reliability",
+        figure,
+        alt="Reliability diagram",
+        caption=f"{caption}, whatever the decision threshold: a calibrated model follows the "
+        "diagonal." + ("" if inputs.space.multilabel else " The ECE is the one in metrics.json."),
+    )
+
+
 def _confidence_section(b: Builder, inputs: ReportInputs, pred: np.ndarray) -> str:
     conf, correct = flat_confidence(inputs, pred)
     unit = "label decisions" if inputs.space.multilabel else "predictions"
@@ -276,12 +303,7 @@ def _confidence_section(b: Builder, inputs: ReportInputs, pred: np.ndarray) -> s
             alt="Confidence of correct and incorrect predictions",
             caption=f"Confidence of correct and incorrect {unit}.",
         ),
-        b.figure(
-            "reliability",
-            plots.reliability_figure(conf, correct),
-            alt="Reliability diagram",
-            caption="Accuracy against confidence: a calibrated model follows the diagonal.",
-        ),
+        _reliability(b, inputs),
     ]
     if inputs.space.multilabel:
         t = inputs.rule.thresholds

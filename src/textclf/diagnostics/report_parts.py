@@ -105,6 +105,20 @@ class Builder:
         logger.info("Report: %s in %.1f s.", stage, self.timings[stage])
 
 
+def calibration_pairs(inputs: ReportInputs) -> tuple[np.ndarray, np.ndarray]:
+    """What the ECE of ``metrics.json`` judges: the probabilities, whatever the decision rule.
+
+    Single-label: the top class's probability and whether it is the true class (with a
+    tuned binary threshold the decision may differ from it; the probability is what is
+    calibrated). Multi-label: every (example, label) probability and whether the label is
+    true (``metrics.json`` has no multi-label ECE; this is the one the diagram shows).
+    The reliability diagram plots these, so its ECE is the one in ``metrics.json``.
+    """
+    if inputs.space.multilabel:
+        return inputs.proba.reshape(-1), inputs.y_true.reshape(-1).astype(bool)
+    return inputs.proba.max(axis=1), inputs.proba.argmax(axis=1) == inputs.y_true
+
+
 def flat_confidence(inputs: ReportInputs, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Confidence in each decision and whether it was right.
 

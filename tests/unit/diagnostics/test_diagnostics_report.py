@@ -14,10 +14,12 @@ import pytest
 
 from textclf.data.labels import LabelSpace
 from textclf.diagnostics.errors import error_table
-from textclf.diagnostics.report import _curves_section
+from textclf.diagnostics.report import _curves_section, _reliability
 from textclf.diagnostics.report_model import pick_examples
 from textclf.diagnostics.report_parts import Builder, ReportInputs
-from textclf.evaluation.decision import DecisionRule
+from textclf.evaluation.calibration import expected_calibration_error
+from textclf.evaluation.decision import DecisionRule, decide
+from textclf.evaluation.metrics import classification_metrics
 
 
 def _inputs(log_history: list[dict[str, Any]], **kw: Any) -> ReportInputs:
@@ -102,3 +104,52 @@ def test_multilabel_picks_explain_the_decisions_that_made_them():
         ("least confident correct", 1, [1]),
         ("least confident correct", 0, [2]),
     ]
+
+
+class _Capture(Builder):
+    """Keeps the figures instead of writing them."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, Any] = {}
+
+    def figure(self, name: str, fig: Any, *, alt: str, caption: str = "") -> str:
+        self.kept[name] = (fig, caption)
+        return ""
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_the_reliability_diagram_judges_probabilities_not_a_tuned_threshold(task: str):
+    rng = np.random.default_rng(3)
+    n = 400
+    if task == "binary":
+        y = rng.integers(0, 2, n)
+        p1 = np.clip(0.35 * y + rng.random(n) * 0.6, 0, 1)
+        proba = np.column_stack([1 - p1, p1])
+        rule = DecisionRule(task="binary", thresholds=0.3)
+    else:
+        y = rng.integers(0, 2, (n, 3))
+        proba = np.clip(0.3 * y + rng.random((n, 3)) * 0.65, 0, 1)
+        rule = DecisionRule(task="multilabel", thresholds=[0.3, 0.6, 0.45])
+    labels = ("a", "b") if task == "binary" else ("a", "b", "c")
+    inputs = ReportInputs(
+        space=LabelSpace(task, labels),  # type: ignore[arg-type]
+        split="test",
+        texts=["t"] * n,
+        y_true=y,
+        proba=proba,
+        rule=rule,
+        metrics={},
+        log_history=[],
+    )
+    b = _Capture()
+    _reliability(b, inputs)
+    fig, caption = b.kept["reliability"]
+    if task == "binary":  # the ece of metrics.json
+        reported = classification_metrics(task, y, proba, threshold=rule.thresholds)["ece"]
+    else:  # multi-label reports no ECE; the diagram's is that of every label probability
+        reported = expected_calibration_error(y, proba, multilabel=True)
+    assert f"ECE {reported:.3f}" in fig.axes[0].get_title()
+    assert "whatever the decision threshold" in caption
+    # The threshold changes decisions, so a diagram of decisions would show another ECE.
+    pred = decide(proba, task, threshold=rule.thresholds)
+    assert not np.array_equal(pred, decide(proba, task))

@@ -93,6 +93,7 @@ def reliability_figure(
     n_bins: int = ECE_BINS,
     title: str = "Reliability diagram",
     xlabel: str = "confidence (predicted-class probability)",
+    ylabel: str = "accuracy",
 ) -> Figure:
     """Accuracy per confidence bin against the diagonal, with the bin counts below.
 
@@ -107,6 +108,7 @@ def reliability_figure(
         n_bins: Number of bins.
         title: Title (the ECE is appended).
         xlabel: What ``confidence`` is.
+        ylabel: What the share of ``correct`` is.
 
     Returns:
         The figure: top, one accuracy bar per non-empty bin; bottom, the counts.
@@ -164,7 +166,7 @@ def reliability_figure(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ece_text = "n/a" if math.isnan(ece) else f"{ece:.3f}"
-    style.labels(ax, f"{title} (ECE {ece_text}, {n_bins} bins, n={len(conf):,})", "", "accuracy")
+    style.labels(ax, f"{title} (ECE {ece_text}, {n_bins} bins, n={len(conf):,})", "", ylabel)
     # Framed: bars of an under-confident model reach into the legend's corner.
     ax.legend(loc="upper left", fontsize=style.FONT["legend"], framealpha=0.9, edgecolor="none")
     style.axes(cx)
