@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pandas as pd
 import pytest
 
 import textclf.app
@@ -151,6 +152,7 @@ def _store_with_feedback(path: Path) -> FeedbackStore:
                 scores=dict.fromkeys(labels, 1 / 3),
                 labels=[right],
                 model_fingerprint="sha256:" + "0" * 64,
+                user="ann" if i == 2 else None,
             )
         )
     store.add(
@@ -188,6 +190,17 @@ def test_feedback_export_writes_a_training_file(runner, tmp_path: Path):
         ["feedback", "export", "--db", str(db), "--fingerprint", "sha256:1", "-o", str(tmp_path / "b.jsonl")],
     )  # fmt: skip
     assert only.exit_code == 0 and "Wrote 1 examples" in only.stdout
+    ann = runner.invoke(
+        app,
+        ["feedback", "export", "--db", str(db), "--user", "ann", "-o", str(tmp_path / "a.csv")],
+    )
+    assert ann.exit_code == 0 and "Wrote 1 examples" in ann.stdout
+    assert pd.read_csv(tmp_path / "a.csv")["text"].tolist() == ["text 2"]
+    bob = runner.invoke(
+        app,
+        ["feedback", "export", "--db", str(db), "--user", "bob", "-o", str(tmp_path / "b.csv")],
+    )
+    assert bob.exit_code == 2 and "user=bob" in bob.stderr and not (tmp_path / "b.csv").exists()
 
 
 def test_feedback_export_without_a_database(runner, tmp_path: Path):

@@ -68,13 +68,20 @@ def feedback_export(
         str | None, typer.Option("--fingerprint", help="Only feedback on this model version.")
     ] = None,
     include: Annotated[str, typer.Option("--include", help="all|corrected|correct")] = "all",
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this app user's verdicts (default: all).")
+    ] = None,
 ) -> None:
     """Write the feedback as a training file ('text', 'label') that 'textclf train' reads."""
 
     def body() -> None:
         store = _feedback_store(feedback_db)
         result = store.export(
-            output, model_fingerprint=fingerprint, include=include, **_model_filter(model)
+            output,
+            model_fingerprint=fingerprint,
+            include=include,
+            user=user,
+            **_model_filter(model),
         )
         print(
             f"Wrote {result.n_rows} examples to {result.path} ({result.n_correct} confirmed, "
