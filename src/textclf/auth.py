@@ -342,9 +342,12 @@ def load_reviewers(
     names: set[str] = set()
     p = _users_file(path, env)
     if p is not None:
-        table = _read_config(p).get("users") or {}
+        obj = _read_config(p)
+        _users_from_mapping(obj, str(p))  # load_users's checks: a bad file fails in one line
         names |= {
-            str(n) for n, v in table.items() if isinstance(v, dict) and v.get("role") == "reviewer"
+            str(n)
+            for n, v in obj["users"].items()
+            if isinstance(v, dict) and v.get("role") == "reviewer"
         }
     names |= {n for n in re.split(r"[\s,;]+", env.get(REVIEWERS_ENV, "")) if n}
     unknown = sorted(names - set(users))
