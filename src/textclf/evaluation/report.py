@@ -202,6 +202,7 @@ def interval_digits(*ivs: dict[str, Any] | None) -> int:
         if iv
         and (lo := iv.get("ci_low")) is not None
         and (hi := iv.get("ci_high")) is not None
+        and math.isfinite(hi - lo)  # NaN or infinite bounds say nothing of the precision
         and hi - lo > 0
     ]
     if not widths:

@@ -118,6 +118,9 @@ def test_digits_follow_the_width_of_a_binomial_interval(n: int, digits: int):
     assert interval_digits({"value": 0.5, "ci_low": 0.0, "ci_high": 1.0}) == 2
     assert interval_digits({"value": 0.5, "ci_low": 0.5, "ci_high": 0.5}) == 4
     assert interval_digits({"value": 0.5, "ci_low": None, "ci_high": None}, None) == 4
+    # Bounds that are not numbers, or infinite, say nothing of the precision.
+    assert interval_digits({"value": 0.5, "ci_low": -math.inf, "ci_high": math.inf}) == 4
+    assert interval_digits({"value": 0.5, "ci_low": math.nan, "ci_high": 0.6}) == 4
 
 
 def test_headline_table_has_the_model_the_fixed_threshold_and_each_baseline():
