@@ -12,6 +12,7 @@ from textclf.cli._common import (
     ConfigOptions,
     NoTrack,
     TrackingUri,
+    export_hint,
     option_group,
     print_result,
     run,
@@ -124,6 +125,8 @@ def demo(
         print(
             f"  predict:     textclf predict --model {result.output_dir} --input {data_file} --output predictions.jsonl"
         )
+        for line in export_hint(result.output_dir, "  faster:      "):
+            print(line)
         tracking = result.tracking
         if tracking.get("backend") == "mlflow":
             print(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textclf.cli._common import Columns, Measurement, flag_name
+from textclf.cli._common import Columns, Measurement, export_hint, flag_name, folder_lines
 from textclf.errors import TextclfError
 
 
@@ -119,3 +119,15 @@ def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_handler_is_restored():
         run(body, interrupted=lambda: "interrupted: resume with --resume")
     assert e.value.exit_code == 143 and cleaned == ["finally ran"]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_summary_suggests_an_onnx_export_only_for_a_folder_without_one(tmp_path):
+    model = tmp_path / "run"
+    (model / "eval").mkdir(parents=True)
+    lines = folder_lines(model)
+    assert f"Predict:      textclf predict --model {model} --input FILE --output OUT.jsonl" in lines
+    [hint] = [line for line in lines if line.startswith("Faster start:")]
+    assert f"textclf export --model {model}" in hint
+    (model / "onnx").mkdir()
+    assert export_hint(model, "x") == []
+    assert not [line for line in folder_lines(model) if "export" in line]
