@@ -90,6 +90,12 @@ def _undefined_per_label(support: int, predicted: int) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------
 
 
+def _listed(names: Sequence[str], most: int = 6) -> str:
+    """``a, b, c`` or ``a, b, … and 7 more``: a log line names a few, not forty."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
 def _none_if_nan(x: float) -> float | None:
     return None if x is None or math.isnan(x) else float(x)
 
@@ -492,11 +498,14 @@ def bootstrap_metrics(
     if logged:
         # A note, not a warning: the interval is still valid (each records its 'fallback'
         # in the metrics document), and this runs for splits whose document is not saved.
+        by_reason: dict[str, list[str]] = {}
+        for key, why in logged.items():
+            by_reason.setdefault(why, []).append(key)
         logger.info(
             "Bootstrap: %d interval(s) are not plain %s intervals: %s.",
             len(logged),
             method,
-            "; ".join(f"{k}: {v}" for k, v in logged.items()),
+            "; ".join(f"{_listed(keys)}: {why}" for why, keys in by_reason.items()),
         )
     return BootstrapResult(
         metrics=metrics,

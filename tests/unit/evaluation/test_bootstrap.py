@@ -11,6 +11,7 @@ carry a Monte Carlo tolerance (derived where it is used).
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 
@@ -678,3 +679,15 @@ def test_a_comparison_resting_on_few_disagreements_is_not_called_a_win():
     assert comparison_outcome(comp) == "unclear"
     doc = {"comparison": comp, "baselines": {}, "confidence": 0.95, "split": "test"}
     assert "Only 5 example(s) are decided differently" in comparison_sentence(doc)
+
+
+def test_the_fallback_note_says_each_reason_once_and_names_a_few_metrics(caplog):
+    y = np.array([0, 1] * 30)
+    constant = np.tile([0.9, 0.1], (60, 1))  # a majority-class baseline: every resample alike
+    with caplog.at_level(logging.INFO, logger="textclf.evaluation.bootstrap"):
+        result = bootstrap_metrics("binary", y, constant, labels=["a", "b"], n_resamples=200)
+    [line] = [r.getMessage() for r in caplog.records if "not plain" in r.getMessage()]
+    constant_ones = [k for k, why in result.fallbacks.items() if why == CONSTANT_NOTE]
+    assert line.count(CONSTANT_NOTE) == 1
+    assert f"{len(constant_ones)} interval(s)" in line
+    assert f"{', '.join(constant_ones[:6])} and {len(constant_ones) - 6} more: " in line
