@@ -6,10 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 from textclf._version import __version__
 
-__all__ = ["ExperimentConfig", "TextClassifier", "__version__", "load_config", "run_experiment"]
+__all__ = [
+    "ExperimentConfig",
+    "TextClassifier",
+    "__version__",
+    "cross_validate",
+    "load_config",
+    "run_experiment",
+]
 
 if TYPE_CHECKING:
     from textclf.config import ExperimentConfig, load_config
+    from textclf.crossval import cross_validate
     from textclf.estimator import TextClassifier
     from textclf.experiment import run_experiment
 
@@ -28,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from textclf.experiment import run_experiment
 
         return run_experiment
+    if name == "cross_validate":
+        from textclf.crossval import cross_validate
+
+        return cross_validate
     raise AttributeError(f"module 'textclf' has no attribute {name!r}")

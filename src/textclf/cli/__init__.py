@@ -17,6 +17,7 @@ import typer
 from textclf._version import __version__
 from textclf.cli import app as app_group
 from textclf.cli import (
+    cv,
     data,
     demo,
     evaluate,
@@ -147,6 +148,7 @@ app.command()(evaluate.compare)
 app.command()(demo.demo)
 app.command()(export.export)
 app.command()(tune_cli.tune)
+app.command()(cv.cv)
 app.command()(serve.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(tracking.app, name="tracking")

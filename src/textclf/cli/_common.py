@@ -388,6 +388,14 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Restart:
+    """What a run does with an earlier one in its ``--output``: continue it, or replace it."""
+
+    resume: bool = False
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
 class Records:
     """What a ``train`` or ``tune`` run records besides the model: baselines, report, tracking."""
 

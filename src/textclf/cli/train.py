@@ -12,6 +12,7 @@ from textclf.cli._common import (
     Columns,
     ConfigOptions,
     Records,
+    Restart,
     Schedule,
     Splits,
     Task,
@@ -43,6 +44,11 @@ from textclf.cli._common import (
     register="Register the model under this name in the registry.",
 )
 @option_group(
+    Restart,
+    resume="Continue from the last checkpoint in --output.",
+    overwrite="Replace a finished run in --output.",
+)
+@option_group(
     ConfigOptions,
     seed="Seeds splits, initialisation and sampling (default: 42).",
     overrides="Dotted override (repeatable), e.g. train.learning_rate=3e-5.",
@@ -58,12 +64,7 @@ def train(
     model: Backbone = None,
     schedule: Schedule = Schedule(),
     setup: ConfigOptions = ConfigOptions(),
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
-    ] = False,
+    restart: Restart = Restart(),
     records: Records = Records(),
 ) -> None:
     """Fine-tune a classifier; evaluate it on the test split with intervals, against baselines."""
@@ -72,7 +73,9 @@ def train(
         from textclf.experiment import run_experiment
 
         flags = run_flags(output, setup.seed, splits, columns, task, model, schedule, records)
-        result = run_experiment(setup.build(flags), resume=resume, overwrite=overwrite)
+        result = run_experiment(
+            setup.build(flags), resume=restart.resume, overwrite=restart.overwrite
+        )
         if not result.evaluation and result.notes and result.notes[0].startswith("rank "):
             return  # another rank of a distributed run: rank 0 prints the summary
         print_result(result)

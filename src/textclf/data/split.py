@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
-from sklearn.model_selection import train_test_split
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from textclf.errors import DataError
 
@@ -189,3 +189,66 @@ def split_indices(
     else:
         train, validation = rest, empty
     return np.sort(train), np.sort(validation), np.sort(test)
+
+
+def kfold_indices(
+    y: np.ndarray, *, folds: int, seed: int, groups: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """The held-out rows of each of ``folds`` stratified folds.
+
+    Single-label data uses scikit-learn's ``StratifiedKFold`` (plain ``KFold`` when a
+    class has fewer rows than folds); multi-label data uses iterative stratification's
+    ``MultilabelStratifiedKFold`` on the rows with labels, and deals the rows without any
+    label out apart, in turn from the smallest fold, so that every fold keeps their share
+    (see :func:`_two_way_multilabel`).
+
+    Args:
+        y: ``(n,)`` class ids, or ``(n, k)`` multi-hot rows.
+        folds: How many folds (at least 2, at most the number of rows or groups).
+        seed: Seeds the shuffle; the same seed gives the same folds.
+        groups: ``(n,)`` group ids (e.g. one per distinct text): a group's rows all fall in
+            one fold, stratified on its first row. ``None``: every row is its own group.
+
+    Returns:
+        ``folds`` sorted, disjoint index arrays whose union is ``range(n)``.
+
+    Raises:
+        DataError: fewer rows (or groups) than folds.
+
+    Example:
+        >>> y = np.array([0, 0, 0, 1, 1, 1])
+        >>> [f.tolist() for f in kfold_indices(y, folds=3, seed=0)]
+        [[2, 4], [1, 5], [0, 3]]
+    """
+    if groups is not None:
+        _, first, codes = np.unique(groups, return_index=True, return_inverse=True)
+        parts = kfold_indices(y[first], folds=folds, seed=seed)
+        return [np.flatnonzero(np.isin(codes, part)) for part in parts]
+    n = len(y)
+    if folds < 2 or n < folds:
+        raise DataError(
+            f"{n} row(s) cannot make {folds} folds; use from 2 to {max(n, 2)} folds, or add "
+            "examples."
+        )
+    rng = np.random.default_rng(seed)
+    if y.ndim == 2:
+        bare = y.sum(axis=1) == 0
+        labelled = np.flatnonzero(~bare)
+        out: list[list[int]] = [[] for _ in range(folds)]
+        if len(labelled) >= folds:
+            splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            for i, (_, held) in enumerate(splitter.split(np.zeros(len(labelled)), y[labelled])):
+                out[i] = labelled[held].tolist()
+        else:
+            bare = np.ones(n, bool)
+        # Dealt round, the smallest folds first: each fold's share of them is within one.
+        order = sorted(range(folds), key=lambda i: len(out[i]))
+        for j, row in enumerate(rng.permutation(np.flatnonzero(bare))):
+            out[order[j % folds]].append(int(row))
+        return [np.sort(np.asarray(part, dtype=np.int64)) for part in out]
+    counts = np.bincount(y)
+    stratify = counts[counts > 0].min() >= folds
+    splitter = (StratifiedKFold if stratify else KFold)(
+        n_splits=folds, shuffle=True, random_state=seed
+    )
+    return [np.sort(held) for _, held in splitter.split(np.zeros(n), y)]

@@ -1,0 +1,471 @@
+"""k-fold cross-validation: every example is predicted once by a model that never saw it.
+
+On a few hundred labelled examples one test split is small: its interval is wide, and
+which examples happen to land in it moves the estimate. :func:`cross_validate` cuts the
+training data into k stratified folds (iterative stratification for multi-label; the
+repeats of a text kept in one fold) and runs the whole ``train`` pipeline once per fold
+(:func:`textclf.experiment.run_experiment`): fold i is the test split and validation is
+carved from the other folds, so each fold fits its own decision rule, baselines and paired
+comparison, exactly as a single run would. It then summarises the folds — mean ± sd of
+every metric of the model and of each baseline, and the fold-by-fold differences against
+the best baseline — and pools the out-of-fold predictions, one record per example.
+
+The folds are not independent samples (their training parts overlap), so the sd over folds
+describes how much the estimate moves with the split, not a standard error; each fold's own
+bootstrap interval stays in ``fold-i/eval/metrics.json`` (Bengio & Grandvalet 2004, "No
+unbiased estimator of the variance of k-fold cross-validation").
+
+Layout of the output folder::
+
+    folds/plan.json          the data's fingerprint, k, the seed and each fold's rows
+    folds/fold-i/train.jsonl fold i's training part (text, label, id = the row in the file)
+    folds/fold-i/test.jsonl  fold i's held-out part
+    fold-i/                  a complete run folder per fold (model, eval/, report)
+    oof_predictions.jsonl    every example's out-of-fold prediction, in the file's order
+    cv.json, cv.md           the summary
+
+An interrupted cross-validation continues with ``resume=True``: finished folds are kept,
+an interrupted fold resumes from its last checkpoint, and the fold files are checked to be
+the same plan (same data, k and seed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from textclf.atomic import write_text_atomic
+from textclf.config import ExperimentConfig
+from textclf.data.columns import ColumnSpec
+from textclf.data.io import Split, read_split
+from textclf.data.labels import LabelSpace
+from textclf.data.prepare import content_fingerprint
+from textclf.data.split import kfold_indices
+from textclf.data.validate import validate_splits
+from textclf.errors import ConfigError, DataError
+from textclf.evaluation.metrics import greater_is_better
+from textclf.evaluation.report import interval_digits
+from textclf.experiment import run_experiment
+from textclf.markdown import md_escape
+from textclf.run_folder import RunFolder
+from textclf.tracking.session import default_experiment_name
+
+logger = logging.getLogger(__name__)
+
+PLAN = "folds/plan.json"
+SUMMARY = "cv.json"
+OOF = "oof_predictions.jsonl"
+#: What a cross-validation writes in its output folder (``overwrite`` removes only these).
+OWN = ("folds", SUMMARY, "cv.md", OOF)
+
+
+@dataclass
+class CrossValidation:
+    """The summary of a finished cross-validation.
+
+    Attributes:
+        output_dir: The output folder.
+        folds: k.
+        task: ``binary``, ``multiclass`` or ``multilabel``.
+        metric: The headline metric (``eval.metric``, else the task's default).
+        document: What ``cv.json`` holds (see :func:`summarise`).
+        notes: What happened besides training (folds kept from an earlier start, …).
+    """
+
+    output_dir: Path
+    folds: int
+    task: str
+    metric: str
+    document: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def markdown(self) -> str:
+        """``cv.md``: the per-fold table and the mean ± sd over folds."""
+        return summary_markdown(self.document)
+
+
+def _read(config: ExperimentConfig, train: Any) -> tuple[Split, LabelSpace]:
+    """The whole labelled training data, read and checked as ``train`` reads it."""
+    dc = config.data
+    source = train if train is not None else dc.train
+    if source is None:
+        raise ConfigError("no training data: pass --train FILE (or data.train in the config).")
+    if dc.validation is not None or dc.test is not None:
+        raise ConfigError(
+            "cross-validation holds out each fold as the test split and carves validation "
+            "from the other folds; drop --validation and --test (data.validation, data.test)."
+        )
+    spec = ColumnSpec.from_config(dc)
+    split = read_split(source, spec, name="train")
+    space = LabelSpace.infer(
+        split.dataset["labels"],
+        task=dc.task,
+        order=spec.label_names or spec.label_columns,
+        multilabel_source=split.label_sets,
+        source=split.source,
+    )
+    validate_splits({"train": split}, space).raise_for_errors()
+    return split, space
+
+
+def plan_folds(split: Split, space: LabelSpace, *, folds: int, seed: int, min_examples: int):
+    """The held-out rows (positions in ``split``) of each fold; repeats of a text together.
+
+    Raises:
+        DataError: a class with too few distinct texts for ``folds`` folds, each with a
+            validation split carved from its training part.
+    """
+    if folds < 2:
+        raise ConfigError(f"--folds {folds}: use at least 2 folds.")
+    y = space.encode(split.dataset["labels"])
+    groups, uniques = pd.factorize(np.asarray(split.dataset["text"], dtype=object))
+    _, first = np.unique(groups, return_index=True)
+    counts = (
+        y[first].sum(axis=0) if y.ndim == 2 else np.bincount(y[first], minlength=len(space.labels))
+    )
+    # Each fold's training part keeps (k-1)/k of a class, and its validation carve needs
+    # split.min_examples_per_class of them; every fold's test part needs one.
+    need = max(folds, math.ceil(min_examples * folds / (folds - 1)))
+    small = [(space.labels[i], int(c)) for i, c in enumerate(counts) if 0 < c < need]
+    if small:
+        name, count = min(small, key=lambda t: t[1])
+        others = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
+        raise DataError(
+            f"{split.source}: class '{name}' has only {count} distinct text(s){others}, too "
+            f"few for {folds} folds that each carve a validation split (need {need}); add "
+            "examples, merge or remove the class, or use fewer --folds."
+        )
+    return kfold_indices(
+        y, folds=folds, seed=seed, groups=None if len(uniques) == len(groups) else groups
+    )
+
+
+def _records(split: Split, rows: np.ndarray, multilabel: bool) -> str:
+    texts, labels, numbers = (split.dataset[c] for c in ("text", "labels", "row"))
+    lines = []
+    for i in rows.tolist():
+        label: Any = list(labels[i]) if multilabel else labels[i][0]
+        lines.append(json.dumps({"text": texts[i], "label": label, "id": int(numbers[i])}))
+    return "\n".join(lines) + "\n"
+
+
+def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Check the output folder: new, an unfinished cross-validation to resume, or ours to redo."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    ours = (out / PLAN).is_file()
+    if not ours:
+        names = sorted(p.name for p in out.iterdir())
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise ConfigError(
+            f"{out}: the output folder holds files that are not a cross-validation ({shown}); "
+            "choose a new or empty --output."
+        )
+    if overwrite:
+        for name in OWN:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        for fold in out.glob("fold-*"):
+            if fold.is_dir() and RunFolder(fold).foreign_files() == []:
+                shutil.rmtree(fold)
+        return
+    if (out / SUMMARY).is_file():
+        raise ConfigError(
+            f"{out}: this cross-validation has finished; choose a new --output, or pass "
+            "--overwrite to run it again."
+        )
+    if not resume:
+        raise ConfigError(
+            f"{out}: the output folder holds an unfinished cross-validation; pass --resume to "
+            "continue it (finished folds are kept), or --overwrite to start again."
+        )
+
+
+def cross_validate(
+    config: ExperimentConfig,
+    *,
+    folds: int = 5,
+    resume: bool = False,
+    overwrite: bool = False,
+    train: Any = None,
+) -> CrossValidation:
+    """Run ``train``'s whole pipeline on each of ``folds`` folds and summarise them.
+
+    Args:
+        config: The run's config; ``output_dir`` is the cross-validation's folder and
+            ``data.train`` (or ``train``) the labelled data. ``split.validation_size``
+            sizes each fold's validation carve; ``split.test_size`` is not used.
+        folds: k, at least 2.
+        resume: Continue an interrupted cross-validation in ``output_dir``.
+        overwrite: Replace a cross-validation in ``output_dir``.
+        train: A data object (DataFrame, Dataset, …) instead of ``config.data.train``.
+
+    Returns:
+        The summary; ``cv.json``, ``cv.md`` and ``oof_predictions.jsonl`` are written.
+
+    Raises:
+        ConfigError: no data or output folder, given validation or test data, an output
+            folder that is not a cross-validation, or one that holds another plan.
+        DataError: unreadable data, or a class too small for the folds.
+    """
+    if config.output_dir is None:
+        raise ConfigError("no output folder: pass --output DIR (or output_dir in the config).")
+    out = Path(config.output_dir)
+    split, space = _read(config, train)
+    test_rows = plan_folds(
+        split,
+        space,
+        folds=folds,
+        seed=config.seed,
+        min_examples=config.split.min_examples_per_class,
+    )
+    _prepare_folder(out, resume=resume, overwrite=overwrite)
+    plan = {
+        "source": str(split.source),
+        "fingerprint": content_fingerprint(split),
+        "folds": folds,
+        "seed": config.seed,
+        "task": space.task,
+        "labels": list(space.labels),
+        "rows": [[int(r) for r in np.asarray(split.dataset["row"])[idx]] for idx in test_rows],
+    }
+    plan_file = out / PLAN
+    if plan_file.is_file():
+        earlier = json.loads(plan_file.read_text(encoding="utf-8"))
+        if {k: earlier.get(k) for k in plan} != plan:
+            raise ConfigError(
+                f"{out}: the unfinished cross-validation there used other data, --folds or "
+                "--seed; run it with the same ones, or pass --overwrite to start again."
+            )
+    multilabel = space.multilabel
+    for i, held in enumerate(test_rows, start=1):
+        rest = np.setdiff1d(np.arange(len(split)), held)
+        write_text_atomic(out / f"folds/fold-{i}/train.jsonl", _records(split, rest, multilabel))
+        write_text_atomic(out / f"folds/fold-{i}/test.jsonl", _records(split, held, multilabel))
+    write_text_atomic(plan_file, json.dumps(plan, indent=1))
+
+    experiment = config.tracking.experiment or (
+        default_experiment_name(config.data) if train is None else "textclf"
+    )
+    notes: list[str] = []
+    docs: list[dict[str, Any]] = []
+    for i in range(1, folds + 1):
+        fold_dir = out / f"fold-{i}"
+        if RunFolder(fold_dir).state() == "finished":
+            notes.append(f"fold {i} had finished in an earlier start and is kept.")
+            logger.info("Fold %d of %d: finished earlier, kept.", i, folds)
+        else:
+            logger.info(
+                "Fold %d of %d: training on %d rows, testing on %d.",
+                i,
+                folds,
+                len(split) - len(test_rows[i - 1]),
+                len(test_rows[i - 1]),
+            )
+            run_experiment(_fold_config(config, out, i, space.task, experiment), resume=resume)
+        docs.append(json.loads((fold_dir / "eval" / "metrics.json").read_text(encoding="utf-8")))
+    document = summarise(docs, plan)
+    write_text_atomic(out / OOF, _pooled_predictions(out, folds, split, multilabel))
+    write_text_atomic(out / "cv.md", summary_markdown(document))
+    write_text_atomic(out / SUMMARY, json.dumps(document, indent=1))
+    return CrossValidation(
+        output_dir=out,
+        folds=folds,
+        task=space.task,
+        metric=document["headline_metric"],
+        document=document,
+        notes=notes,
+    )
+
+
+def _fold_config(
+    config: ExperimentConfig, out: Path, i: int, task: str, experiment: str
+) -> ExperimentConfig:
+    """Fold ``i``'s run: its files (plain text, label, id), its folder, the same settings."""
+    data = config.data.model_copy(
+        update={
+            "train": str(out / f"folds/fold-{i}/train.jsonl"),
+            "validation": None,
+            "test": str(out / f"folds/fold-{i}/test.jsonl"),
+            "format": "jsonl",
+            "text_column": "text",
+            "label_column": "label",
+            "label_columns": None,
+            "label_separator": None,
+            "label_names": None,
+            "id_column": "id",
+            "column_names": None,
+            "quoting": "auto",
+            "hf_config": None,
+            "task": task,
+        }
+    )
+    tracking = config.tracking.model_copy(update={"experiment": experiment})
+    return config.model_copy(
+        update={
+            "data": data,
+            "tracking": tracking,
+            "output_dir": str(out / f"fold-{i}"),
+            "split": config.split.model_copy(update={"test_size": 0.0}),
+        }
+    )
+
+
+def _mean_sd(values: list[float | None]) -> dict[str, Any]:
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return {
+        "mean": float(np.mean(finite)) if finite else None,
+        "sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+        "folds": values,
+    }
+
+
+def _value(entry: Any) -> float | None:
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any]:
+    """``cv.json`` from the folds' ``eval/metrics.json`` documents.
+
+    Every metric of the model and of each baseline gets its per-fold values and their mean
+    and sd (ddof 1); the comparison gets each fold's difference against that fold's best
+    baseline on validation, its interval and p-value, and how many folds the model won.
+    """
+    metric = docs[0]["headline_metric"]
+    names = list(docs[0]["metrics"])
+    model = {m: _mean_sd([_value(d["metrics"].get(m)) for d in docs]) for m in names}
+    baselines: dict[str, Any] = {}
+    for key in docs[0].get("baselines", {}):
+        runs = [d.get("baselines", {}).get(key, {}) for d in docs]
+        baselines[key] = {
+            "name": runs[0].get("name", key),
+            "metrics": {
+                m: _mean_sd([_value(r.get("metrics", {}).get(m)) for r in runs]) for m in names
+            },
+        }
+    comparison = None
+    if all(d.get("comparison") for d in docs):
+        comparisons: list[dict[str, Any]] = [d["comparison"] for d in docs]
+        higher = greater_is_better(metric)
+        per_fold = [
+            {
+                "baseline": c["baseline"],
+                "value": _value(c["difference"]),
+                "ci_low": c["difference"].get("ci_low"),
+                "ci_high": c["difference"].get("ci_high"),
+                "p_value": c.get("p_value"),
+            }
+            for c in comparisons
+        ]
+        ahead = [
+            f["value"] is not None and f["value"] != 0 and (f["value"] > 0) == higher
+            for f in per_fold
+        ]
+        comparison = {
+            "metric": metric,
+            "difference": _mean_sd([f["value"] for f in per_fold]),
+            "per_fold": per_fold,
+            "folds_ahead": sum(ahead),
+            "folds_ahead_significant": sum(
+                a and f["p_value"] is not None and f["p_value"] < 0.05
+                for a, f in zip(ahead, per_fold, strict=True)
+            ),
+        }
+    return {
+        "task": docs[0]["task"],
+        "folds": plan["folds"],
+        "seed": plan["seed"],
+        "source": plan["source"],
+        "n_examples": sum(int(d["n_examples"]) for d in docs),
+        "fold_sizes": [int(d["n_examples"]) for d in docs],
+        "headline_metric": metric,
+        "metrics": model,
+        "baselines": baselines,
+        "comparison": comparison,
+        "note": "sd over folds: how much the estimate moves with the split, not a standard "
+        "error (the folds' training parts overlap); each fold's bootstrap interval is in "
+        "fold-i/eval/metrics.json.",
+    }
+
+
+def _fmt(stats: dict[str, Any], digits: int) -> str:
+    mean, sd = stats["mean"], stats["sd"]
+    if mean is None:
+        return "n/a"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if sd is not None else f"{mean:.{digits}f}"
+
+
+def summary_markdown(doc: dict[str, Any]) -> str:
+    """The headline metric per fold and mean ± sd, for the model and each baseline."""
+    metric = doc["headline_metric"]
+    k = doc["folds"]
+    rows = [("model", doc["metrics"][metric])] + [
+        (b["name"], b["metrics"][metric])
+        for b in doc["baselines"].values()
+        if metric in b["metrics"]
+    ]
+    digits = 3
+    head = "| | " + " | ".join(f"fold {i}" for i in range(1, k + 1)) + " | mean ± sd |"
+    lines = [
+        f"# Cross-validation: {k} folds of {md_escape(doc['source'])}",
+        "",
+        f"{doc['task']}, {doc['n_examples']} examples (fold sizes "
+        f"{', '.join(map(str, doc['fold_sizes']))}), seed {doc['seed']}; {metric} on each "
+        "held-out fold.",
+        "",
+        head,
+        "|" + "---|" * (k + 2),
+    ]
+    for name, stats in rows:
+        cells = ["n/a" if v is None else f"{v:.{digits}f}" for v in stats["folds"]]
+        lines.append(f"| {md_escape(name)} | " + " | ".join(cells) + f" | {_fmt(stats, digits)} |")
+    cmp = doc.get("comparison")
+    if cmp:
+        d = cmp["difference"]
+        dd = interval_digits(*cmp["per_fold"])
+        per = "; ".join(
+            f"fold {i}: {f['value']:+.{dd}f} [{f['ci_low']:+.{dd}f}, {f['ci_high']:+.{dd}f}]"
+            if None not in (f["value"], f["ci_low"], f["ci_high"])
+            else f"fold {i}: n/a"
+            for i, f in enumerate(cmp["per_fold"], 1)
+        )
+        lines += [
+            "",
+            f"Model minus each fold's best baseline on validation, {metric}: "
+            f"{_fmt(d, dd)} over folds; ahead in {cmp['folds_ahead']} of {k} folds, with "
+            f"paired-bootstrap p < 0.05 in {cmp['folds_ahead_significant']}.",
+            "",
+            f"Per fold (95% interval): {per}.",
+        ]
+    lines += ["", doc["note"], ""]
+    return "\n".join(lines)
+
+
+def _pooled_predictions(out: Path, folds: int, split: Split, multilabel: bool) -> str:
+    """Every fold's test predictions with the fold, the true label(s) and the file's row."""
+    truth = {
+        int(row): (list(labels) if multilabel else labels[0])
+        for row, labels in zip(split.dataset["row"], split.dataset["labels"], strict=True)
+    }
+    records = []
+    for i in range(1, folds + 1):
+        path = out / f"fold-{i}" / "eval" / "predictions.jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            row = int(rec.pop("id"))
+            rec.pop("row", None)
+            records.append({"row": row, "fold": i, "true": truth[row], **rec})
+    records.sort(key=lambda r: r["row"])
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

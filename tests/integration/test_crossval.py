@@ -1,0 +1,169 @@
+"""``textclf cv``: k runs of the train pipeline, their summary and the out-of-fold predictions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from textclf.cli import app
+from textclf.config import ExperimentConfig, apply_overrides
+from textclf.crossval import cross_validate
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_cli_state")]
+
+
+def _tiny(model_dir: Path) -> list[str]:
+    return [
+        "--model",
+        str(model_dir),
+        "--max-length",
+        "32",
+        "--max-steps",
+        "30",
+        "--batch-size",
+        "8",
+        "--learning-rate",
+        "3e-3",
+        "--no-track",
+        "--no-report",
+        "--set",
+        "train.early_stopping_patience=null",
+        "--set",
+        "eval.n_resamples=200",
+        "--set",
+        "split.validation_size=0.25",
+    ]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_cv_runs_every_fold_summarises_them_and_predicts_each_example_once(
+    tmp_path: Path, task_frame: pd.DataFrame, tiny_model_dir: Path, runner, task: str
+):
+    data = tmp_path / "data.csv"
+    task_frame.to_csv(data, index=False)
+    out = tmp_path / "cv"
+    args = [
+        "cv",
+        "--train",
+        str(data),
+        "--folds",
+        "3",
+        "--output",
+        str(out),
+        *_tiny(tiny_model_dir),
+    ]
+    if task == "multilabel":
+        args += ["--label-separator", "|"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Cross-validation: 3 folds" in result.output
+
+    # The folds: disjoint held-out parts that cover the file; no fold trains on its test rows.
+    held = []
+    for i in (1, 2, 3):
+        train_rows = {r["id"] for r in _jsonl(out / f"folds/fold-{i}/train.jsonl")}
+        test_rows = {r["id"] for r in _jsonl(out / f"folds/fold-{i}/test.jsonl")}
+        assert not train_rows & test_rows
+        assert train_rows | test_rows == set(range(1, len(task_frame) + 1))
+        held.append(test_rows)
+    assert sorted(r for part in held for r in part) == list(range(1, len(task_frame) + 1))
+
+    # The summary is the folds' own metrics.json, averaged.
+    doc = json.loads((out / "cv.json").read_text())
+    metric = doc["headline_metric"]
+    per_fold = [
+        json.loads((out / f"fold-{i}/eval/metrics.json").read_text())["metrics"][metric]["value"]
+        for i in (1, 2, 3)
+    ]
+    assert doc["metrics"][metric]["folds"] == per_fold
+    assert doc["metrics"][metric]["mean"] == pytest.approx(np.mean(per_fold))
+    assert doc["metrics"][metric]["sd"] == pytest.approx(np.std(per_fold, ddof=1))
+    assert doc["n_examples"] == len(task_frame) and sum(doc["fold_sizes"]) == len(task_frame)
+    assert len(doc["comparison"]["per_fold"]) == 3
+    assert "mean ± sd" in (out / "cv.md").read_text()
+
+    # Every example once, in file order, with its fold and its true label(s).
+    oof = _jsonl(out / "oof_predictions.jsonl")
+    assert [r["row"] for r in oof] == list(range(1, len(task_frame) + 1))
+    for rec, (_, row) in zip(oof, task_frame.iterrows(), strict=True):
+        assert rec["text"] == row["text"]
+        assert rec["row"] in held[rec["fold"] - 1]
+        if task == "multilabel":
+            assert sorted(rec["true"]) == sorted(row["label"].split("|"))
+            assert set(rec["labels"]) <= set(rec["scores"])
+        else:
+            assert rec["true"] == row["label"] and rec["label"] in rec["scores"]
+
+    # A finished cross-validation is not silently redone.
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2
+    assert "this cross-validation has finished" in again.output
+
+
+def test_an_interrupted_cv_resumes_keeping_the_finished_folds(
+    tmp_path: Path, multiclass_csv: Path, tiny_model_dir: Path, runner
+):
+    out = tmp_path / "cv"
+    args = [
+        "cv", "--train", str(multiclass_csv), "-k", "3", "--output", str(out),
+        "--no-baselines", *_tiny(tiny_model_dir),
+    ]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    first = (out / "fold-1/model.safetensors").stat().st_mtime_ns
+    # As if stopped during fold 3: its run and the summary are gone.
+    shutil.rmtree(out / "fold-3")
+    (out / "cv.json").unlink()
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--resume" in refused.output
+    resumed = runner.invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "fold 1 had finished in an earlier start and is kept" in resumed.output
+    assert (out / "fold-1/model.safetensors").stat().st_mtime_ns == first
+    assert (out / "fold-3/eval/metrics.json").is_file() and (out / "cv.json").is_file()
+    assert json.loads((out / "cv.json").read_text())["comparison"] is None  # no baselines
+    # Another --folds is another plan: refused, not mixed with the folds there.
+    (out / "cv.json").unlink()
+    other = runner.invoke(app, [*args[:4], "4", *args[5:], "--resume"])
+    assert other.exit_code == 2 and "other data, --folds or --seed" in other.output
+
+
+def test_cv_refuses_given_splits_a_class_too_small_and_a_folder_of_other_files(
+    tmp_path: Path, multiclass_csv: Path, tiny_model_dir: Path
+):
+    base = ExperimentConfig()
+    with pytest.raises(Exception, match="drop --validation and --test"):
+        cross_validate(
+            apply_overrides(
+                base,
+                [f"data.train={multiclass_csv}", f"data.test={multiclass_csv}", "output_dir=x"],
+            )
+        )
+    small = tmp_path / "small.csv"
+    frame = pd.read_csv(multiclass_csv)
+    pd.concat(
+        [frame, pd.DataFrame({"text": ["rare one", "rare two"], "label": ["rare"] * 2})]
+    ).to_csv(small, index=False)
+    with pytest.raises(
+        Exception, match=r"class 'rare' has only 2 distinct text\(s\), too few for 5 folds"
+    ):
+        cross_validate(
+            apply_overrides(base, [f"data.train={small}", f"output_dir={tmp_path / 'o'}"])
+        )
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(Exception, match="not a cross-validation"):
+        cross_validate(
+            apply_overrides(base, [f"data.train={multiclass_csv}", f"output_dir={mine}"]),
+            overwrite=True,
+        )
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert not (tmp_path / "o").exists()  # refused before anything was written
