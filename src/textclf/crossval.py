@@ -454,11 +454,18 @@ def summary_markdown(doc: dict[str, Any]) -> str:
 
 
 def _pooled_predictions(out: Path, folds: int, split: Split, multilabel: bool) -> str:
-    """Every fold's test predictions with the fold, the true label(s) and the file's row."""
+    """Every fold's test predictions with the fold, the true label(s), the file's row and,
+    with an id column, the example's id."""
     truth = {
         int(row): (list(labels) if multilabel else labels[0])
         for row, labels in zip(split.dataset["row"], split.dataset["labels"], strict=True)
     }
+    # The fold files carry the file's row as their id; the data's own ids come back here.
+    own_ids = (
+        dict(zip(split.dataset["row"], split.dataset["id"], strict=True))
+        if "id" in split.dataset.column_names
+        else None
+    )
     records = []
     for i in range(1, folds + 1):
         path = out / f"fold-{i}" / "eval" / "predictions.jsonl"
@@ -466,6 +473,7 @@ def _pooled_predictions(out: Path, folds: int, split: Split, multilabel: bool) -
             rec = json.loads(line)
             row = int(rec.pop("id"))
             rec.pop("row", None)
-            records.append({"row": row, "fold": i, "true": truth[row], **rec})
+            ident = {"id": own_ids[row]} if own_ids is not None else {}
+            records.append({"row": row, **ident, "fold": i, "true": truth[row], **rec})
     records.sort(key=lambda r: r["row"])
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

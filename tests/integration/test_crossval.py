@@ -48,7 +48,9 @@ def test_cv_runs_every_fold_summarises_them_and_predicts_each_example_once(
     tmp_path: Path, task_frame: pd.DataFrame, tiny_model_dir: Path, runner, task: str
 ):
     data = tmp_path / "data.csv"
-    task_frame.to_csv(data, index=False)
+    task_frame.assign(ticket=[f"T-{i}" for i in range(1, len(task_frame) + 1)]).to_csv(
+        data, index=False
+    )
     out = tmp_path / "cv"
     args = [
         "cv",
@@ -60,6 +62,7 @@ def test_cv_runs_every_fold_summarises_them_and_predicts_each_example_once(
         str(out),
         *_tiny(tiny_model_dir),
     ]
+    args += ["--id-column", "ticket"]
     if task == "multilabel":
         args += ["--label-separator", "|"]
     result = runner.invoke(app, args)
@@ -94,7 +97,7 @@ def test_cv_runs_every_fold_summarises_them_and_predicts_each_example_once(
     oof = _jsonl(out / "oof_predictions.jsonl")
     assert [r["row"] for r in oof] == list(range(1, len(task_frame) + 1))
     for rec, (_, row) in zip(oof, task_frame.iterrows(), strict=True):
-        assert rec["text"] == row["text"]
+        assert rec["text"] == row["text"] and rec["id"] == f"T-{rec['row']}"
         assert rec["row"] in held[rec["fold"] - 1]
         if task == "multilabel":
             assert sorted(rec["true"]) == sorted(row["label"].split("|"))
