@@ -117,7 +117,9 @@ def _read(config: ExperimentConfig, train: Any) -> tuple[Split, LabelSpace]:
     return split, space
 
 
-def plan_folds(split: Split, space: LabelSpace, *, folds: int, seed: int, min_examples: int):
+def plan_folds(
+    split: Split, space: LabelSpace, *, folds: int, seed: int, min_examples: int
+) -> list[np.ndarray]:
     """The held-out rows (positions in ``split``) of each fold; repeats of a text together.
 
     Raises:
@@ -244,17 +246,19 @@ def cross_validate(
     plan_file = out / PLAN
     if plan_file.is_file():
         earlier = json.loads(plan_file.read_text(encoding="utf-8"))
-        if {k: earlier.get(k) for k in plan} != plan:
+        # The source's path may move; its content, k, the seed and the folds may not.
+        if any(earlier.get(k) != v for k, v in plan.items() if k != "source"):
             raise ConfigError(
                 f"{out}: the unfinished cross-validation there used other data, --folds or "
                 "--seed; run it with the same ones, or pass --overwrite to start again."
             )
+    # The plan first: it marks the folder as a cross-validation, which --resume continues.
+    write_text_atomic(plan_file, json.dumps(plan, indent=1))
     multilabel = space.multilabel
     for i, held in enumerate(test_rows, start=1):
         rest = np.setdiff1d(np.arange(len(split)), held)
         write_text_atomic(out / f"folds/fold-{i}/train.jsonl", _records(split, rest, multilabel))
         write_text_atomic(out / f"folds/fold-{i}/test.jsonl", _records(split, held, multilabel))
-    write_text_atomic(plan_file, json.dumps(plan, indent=1))
 
     experiment = config.tracking.experiment or (
         default_experiment_name(config.data) if train is None else "textclf"

@@ -126,7 +126,10 @@ def test_an_interrupted_cv_resumes_keeping_the_finished_folds(
     (out / "cv.json").unlink()
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "--resume" in refused.output
-    resumed = runner.invoke(app, [*args, "--resume"])
+    # The same data under another path is the same plan.
+    moved = tmp_path / "moved.csv"
+    shutil.copy(multiclass_csv, moved)
+    resumed = runner.invoke(app, [args[0], args[1], str(moved), *args[3:], "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert "fold 1 had finished in an earlier start and is kept" in resumed.output
     assert (out / "fold-1/model.safetensors").stat().st_mtime_ns == first
