@@ -278,7 +278,9 @@ def cross_validate(
                 len(split) - len(test_rows[i - 1]),
                 len(test_rows[i - 1]),
             )
-            run_experiment(_fold_config(config, out, i, space.task, experiment), resume=resume)
+            # A fold not begun yet starts plainly (no "nothing to resume" warning).
+            started = resume and RunFolder(fold_dir).state() == "running"
+            run_experiment(_fold_config(config, out, i, space.task, experiment), resume=started)
         docs.append(json.loads((fold_dir / "eval" / "metrics.json").read_text(encoding="utf-8")))
     document = summarise(docs, plan)
     write_text_atomic(out / OOF, _pooled_predictions(out, folds, split, multilabel))
