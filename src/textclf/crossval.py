@@ -56,7 +56,8 @@ from textclf.evaluation.report import interval_digits
 from textclf.experiment import run_experiment
 from textclf.markdown import md_escape
 from textclf.run_folder import RunFolder
-from textclf.tracking.session import default_experiment_name
+from textclf.tracking.base import DatasetRecord
+from textclf.tracking.session import TrackingSession, default_experiment_name
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ PLAN = "folds/plan.json"
 SUMMARY = "cv.json"
 OOF = "oof_predictions.jsonl"
 #: What a cross-validation writes in its output folder (``overwrite`` removes only these).
-OWN = ("folds", SUMMARY, "cv.md", OOF)
+OWN = ("folds", SUMMARY, "cv.md", OOF, "tracking")
 
 
 @dataclass
@@ -78,6 +79,8 @@ class CrossValidation:
         metric: The headline metric (``eval.metric``, else the task's default).
         document: What ``cv.json`` holds (see :func:`summarise`).
         notes: What happened besides training (folds kept from an earlier start, …).
+        tracking: Where the parent run was recorded (``TrackingInfo`` as a dict; ``{}``
+            when not tracked).
     """
 
     output_dir: Path
@@ -86,6 +89,7 @@ class CrossValidation:
     metric: str
     document: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    tracking: dict[str, Any] = field(default_factory=dict)
 
     @property
     def markdown(self) -> str:
@@ -233,6 +237,12 @@ def cross_validate(
         seed=config.seed,
         min_examples=config.split.min_examples_per_class,
     )
+    experiment = config.tracking.experiment or (
+        default_experiment_name(config.data) if train is None else "textclf"
+    )
+    tracking = config.tracking.model_copy(update={"experiment": experiment})
+    session = TrackingSession(config.model_copy(update={"tracking": tracking}))
+    session.check()  # before anything is written: a required tracker that fails stops here
     _prepare_folder(out, resume=resume, overwrite=overwrite)
     plan = {
         "source": str(split.source),
@@ -260,32 +270,55 @@ def cross_validate(
         write_text_atomic(out / f"folds/fold-{i}/train.jsonl", _records(split, rest, multilabel))
         write_text_atomic(out / f"folds/fold-{i}/test.jsonl", _records(split, held, multilabel))
 
-    experiment = config.tracking.experiment or (
-        default_experiment_name(config.data) if train is None else "textclf"
-    )
-    notes: list[str] = []
-    docs: list[dict[str, Any]] = []
-    for i in range(1, folds + 1):
-        fold_dir = out / f"fold-{i}"
-        if RunFolder(fold_dir).state() == "finished":
-            notes.append(f"fold {i} had finished in an earlier start and is kept.")
-            logger.info("Fold %d of %d: finished earlier, kept.", i, folds)
-        else:
-            logger.info(
-                "Fold %d of %d: training on %d rows, testing on %d.",
-                i,
-                folds,
-                len(split) - len(test_rows[i - 1]),
-                len(test_rows[i - 1]),
+    try:
+        # One parent run, the folds' runs nested under it (as a search's trials are).
+        session.begin(
+            out,
+            resume=resume,
+            task=space.task,
+            labels=space.labels,
+            datasets=[
+                DatasetRecord(
+                    "train", "train", content_fingerprint(split), str(split.source), len(split)
+                )
+            ],
+        )
+        session.tracker.set_tags({"textclf.kind": "cv", "textclf.folds": str(folds)})
+        parent = session.tracker if session.active else None
+        docs = []
+        notes: list[str] = []
+        for i in range(1, folds + 1):
+            fold_dir = out / f"fold-{i}"
+            if RunFolder(fold_dir).state() == "finished":
+                notes.append(f"fold {i} had finished in an earlier start and is kept.")
+                logger.info("Fold %d of %d: finished earlier, kept.", i, folds)
+            else:
+                logger.info(
+                    "Fold %d of %d: training on %d rows, testing on %d.",
+                    i,
+                    folds,
+                    len(split) - len(test_rows[i - 1]),
+                    len(test_rows[i - 1]),
+                )
+                # A fold not begun yet starts plainly (no "nothing to resume" warning).
+                started = resume and RunFolder(fold_dir).state() == "running"
+                fold_config = _fold_config(config, out, i, space.task, experiment)
+                run_experiment(fold_config, resume=started, tracker=parent)
+            docs.append(
+                json.loads((fold_dir / "eval" / "metrics.json").read_text(encoding="utf-8"))
             )
-            # A fold not begun yet starts plainly (no "nothing to resume" warning).
-            started = resume and RunFolder(fold_dir).state() == "running"
-            run_experiment(_fold_config(config, out, i, space.task, experiment), resume=started)
-        docs.append(json.loads((fold_dir / "eval" / "metrics.json").read_text(encoding="utf-8")))
-    document = summarise(docs, plan)
-    write_text_atomic(out / OOF, _pooled_predictions(out, folds, split, multilabel))
-    write_text_atomic(out / "cv.md", summary_markdown(document))
-    write_text_atomic(out / SUMMARY, json.dumps(document, indent=1))
+        document = summarise(docs, plan)
+        write_text_atomic(out / OOF, _pooled_predictions(out, folds, split, multilabel))
+        write_text_atomic(out / "cv.md", summary_markdown(document))
+        write_text_atomic(out / SUMMARY, json.dumps(document, indent=1))
+        if parent is not None:
+            parent.log_metrics(_tracked(document))
+            for name in ("cv.md", SUMMARY):  # no text of the data in either
+                parent.log_artifacts(out / name)
+        recorded = session.end()
+    except BaseException as e:
+        session.fail(e)  # the parent run ends FAILED (KILLED on Ctrl-C)
+        raise
     return CrossValidation(
         output_dir=out,
         folds=folds,
@@ -293,7 +326,21 @@ def cross_validate(
         metric=document["headline_metric"],
         document=document,
         notes=notes,
+        tracking=recorded,
     )
+
+
+def _tracked(document: dict[str, Any]) -> dict[str, float]:
+    """The parent run's metrics: each metric's mean and sd over folds, and the difference's."""
+    out: dict[str, float] = {}
+    stats = [(f"cv_{name}", v) for name, v in document["metrics"].items()]
+    if document["comparison"]:
+        stats.append(("cv_difference", document["comparison"]["difference"]))
+    for key, v in stats:
+        for part in ("mean", "sd"):
+            if v[part] is not None:
+                out[f"{key}_{part}"] = float(v[part])
+    return out
 
 
 def _fold_config(
@@ -318,7 +365,10 @@ def _fold_config(
             "task": task,
         }
     )
-    tracking = config.tracking.model_copy(update={"experiment": experiment})
+    # The folds' models are evidence, not releases: not logged or registered (as trials).
+    tracking = config.tracking.model_copy(
+        update={"experiment": experiment, "log_model": False, "registered_model": None}
+    )
     return config.model_copy(
         update={
             "data": data,

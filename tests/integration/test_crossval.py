@@ -173,3 +173,45 @@ def test_cv_refuses_given_splits_a_class_too_small_and_a_folder_of_other_files(
         )
     assert (mine / "notes.txt").read_text() == "keep me"
     assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_a_tracked_cv_is_one_parent_run_with_a_nested_run_per_fold(
+    tmp_path: Path, multiclass_csv: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("TEXTCLF_TRACKING", raising=False)  # the suite's default: off
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    overrides = [
+        f"data.train={multiclass_csv}",
+        f"output_dir={tmp_path / 'cv'}",
+        f"model.name={tiny_model_dir}",
+        "model.max_length=32",
+        "train.max_steps=20",
+        "train.batch_size=8",
+        "train.early_stopping_patience=null",
+        "eval.n_resamples=200",
+        "split.validation_size=0.25",
+        "diagnostics.enabled=false",
+        f"tracking.uri={store}",
+        "tracking.experiment=cvexp",
+    ]
+    result = cross_validate(apply_overrides(ExperimentConfig(), overrides), folds=3)
+    client = MlflowClient(store)
+    parent = client.get_run(result.tracking["run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["textclf.kind"] == "cv"
+    metric = result.metric
+    assert parent.data.metrics[f"cv_{metric}_mean"] == pytest.approx(
+        result.document["metrics"][metric]["mean"]
+    )
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"cv.md", "cv.json"}
+    experiment = client.get_experiment_by_name("cvexp")
+    children = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+    )
+    assert {r.info.run_name: r.info.status for r in children} == {
+        f"fold-{i}": "FINISHED" for i in (1, 2, 3)
+    }
+    assert not client.search_logged_models(experiment_ids=[experiment.experiment_id])

@@ -20,6 +20,7 @@ from textclf.cli._common import (
     option_group,
     run,
     run_flags,
+    tracking_lines,
 )
 
 
@@ -86,6 +87,8 @@ def cv(
         print(f"Summary:      {output / 'cv.md'} and cv.json")
         print(f"Predictions:  {output / 'oof_predictions.jsonl'} (each example, out of fold)")
         print(f"Fold runs:    {output}/fold-1 … fold-{folds} (model, eval/, report)")
+        for line in tracking_lines(result.tracking):
+            print(line)
 
     def interrupted() -> str:
         return (
