@@ -392,6 +392,64 @@ def _value(entry: Any) -> float | None:
     return entry.get("value") if isinstance(entry, dict) else None
 
 
+def corrected_ttest(
+    differences: list[float | None],
+    *,
+    n_train: float,
+    n_test: float,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """The mean of per-fold differences with the corrected resampled t-test's interval.
+
+    The folds' training sets overlap, so their differences are correlated and the plain
+    t-test's variance ``s²/k`` is too small: it rejects far too often. Nadeau & Bengio
+    (2003, "Inference for the generalization error") correct it to
+    ``(1/k + n_test/n_train) · s²``, with ``k - 1`` degrees of freedom. scipy has only the
+    uncorrected test (``scipy.stats.ttest_1samp``), hence this function.
+
+    Args:
+        differences: One difference per fold (``None`` where undefined, left out).
+        n_train: Rows a fold trains on (its validation carve included).
+        n_test: Rows a fold is tested on.
+        confidence: Two-sided level of the interval.
+
+    Returns:
+        ``value``, ``ci_low``, ``ci_high``, ``p_value`` (two-sided, of "no difference"),
+        ``df`` and ``method``; the bounds and p-value are ``None`` with fewer than two
+        defined differences.
+
+    Example:
+        >>> r = corrected_ttest([0.1, 0.2, 0.3], n_train=200, n_test=100)
+        >>> round(r["p_value"], 4), round(r["ci_low"], 4), round(r["ci_high"], 4)
+        (0.1598, -0.1928, 0.5928)
+    """
+    from scipy import stats
+
+    d = np.asarray([v for v in differences if v is not None and math.isfinite(v)], float)
+    out: dict[str, Any] = {
+        "value": float(d.mean()) if len(d) else None,
+        "ci_low": None,
+        "ci_high": None,
+        "p_value": None,
+        "df": max(len(d) - 1, 0),
+        "method": "corrected resampled t-test, Nadeau & Bengio 2003",
+    }
+    if len(d) < 2:
+        return out
+    se = math.sqrt((1 / len(d) + n_test / n_train) * float(d.var(ddof=1)))
+    if se == 0:  # every fold gave the same difference: no spread to test against
+        out.update(ci_low=out["value"], ci_high=out["value"], p_value=float(out["value"] == 0))
+        return out
+    t = out["value"] / se
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1)) * se
+    out.update(
+        ci_low=out["value"] - half,
+        ci_high=out["value"] + half,
+        p_value=float(2 * stats.t.sf(abs(t), len(d) - 1)),
+    )
+    return out
+
+
 def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any]:
     """``cv.json`` from the folds' ``eval/metrics.json`` documents.
 
@@ -432,6 +490,11 @@ def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any
         comparison = {
             "metric": metric,
             "difference": _mean_sd([f["value"] for f in per_fold]),
+            "mean_difference": corrected_ttest(
+                [f["value"] for f in per_fold],
+                n_train=sum(d["n_examples"] for d in docs) * (1 - 1 / len(docs)),
+                n_test=sum(d["n_examples"] for d in docs) / len(docs),
+            ),
             "per_fold": per_fold,
             "folds_ahead": sum(ahead),
             "folds_ahead_significant": sum(
@@ -456,11 +519,12 @@ def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _fmt(stats: dict[str, Any], digits: int) -> str:
+def _fmt(stats: dict[str, Any], digits: int, *, signed: bool = False) -> str:
     mean, sd = stats["mean"], stats["sd"]
     if mean is None:
         return "n/a"
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if sd is not None else f"{mean:.{digits}f}"
+    shown = f"{mean:+.{digits}f}" if signed else f"{mean:.{digits}f}"
+    return f"{shown} ± {sd:.{digits}f}" if sd is not None else shown
 
 
 def summary_markdown(doc: dict[str, Any]) -> str:
@@ -497,10 +561,17 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             else f"fold {i}: n/a"
             for i, f in enumerate(cmp["per_fold"], 1)
         )
+        mean = cmp["mean_difference"]
+        tested = (
+            f"{mean['value']:+.{dd}f} [{mean['ci_low']:+.{dd}f}, {mean['ci_high']:+.{dd}f}], "
+            f"p = {mean['p_value']:.3g} ({mean['method']}); "
+            if mean["ci_low"] is not None
+            else ""
+        )
         lines += [
             "",
-            f"Model minus each fold's best baseline on validation, {metric}: "
-            f"{_fmt(d, dd)} over folds; ahead in {cmp['folds_ahead']} of {k} folds, with "
+            f"Model minus each fold's best baseline on validation, {metric}: {tested}"
+            f"{_fmt(d, dd, signed=True)} over folds; ahead in {cmp['folds_ahead']} of {k} folds, with "
             f"paired-bootstrap p < 0.05 in {cmp['folds_ahead_significant']}.",
             "",
             f"Per fold (95% interval): {per}.",
