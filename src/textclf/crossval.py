@@ -31,16 +31,21 @@ the same plan (same data, k and seed).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import math
+import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from textclf.atomic import write_text_atomic
 from textclf.config import ExperimentConfig
@@ -62,10 +67,10 @@ from textclf.tracking.session import TrackingSession, default_experiment_name
 logger = logging.getLogger(__name__)
 
 PLAN = "folds/plan.json"
+LABELS = "folds/labels.txt"
+LOCK = ".textclf-cv.lock"
 SUMMARY = "cv.json"
 OOF = "oof_predictions.jsonl"
-#: What a cross-validation writes in its output folder (``overwrite`` removes only these).
-OWN = ("folds", SUMMARY, "cv.md", OOF, "tracking")
 
 
 @dataclass
@@ -150,42 +155,54 @@ def plan_folds(
             f"few for {folds} folds that each carve a validation split (need {need}); add "
             "examples, merge or remove the class, or use fewer --folds."
         )
-    return kfold_indices(
+    parts = kfold_indices(
         y, folds=folds, seed=seed, groups=None if len(uniques) == len(groups) else groups
     )
+    # Iterative stratification does not promise each fold at most ceil(c/k) of a label, so
+    # check what each fold's training part really keeps, before anything is written.
+    held_groups = [np.isin(np.arange(len(first)), groups[part]) for part in parts]
+    for i, held in enumerate(held_groups, start=1):
+        kept = y[first][~held]
+        left = kept.sum(axis=0) if y.ndim == 2 else np.bincount(kept, minlength=len(counts))
+        short = [
+            (space.labels[j], int(c)) for j, c in enumerate(left) if counts[j] and c < min_examples
+        ]
+        if short:
+            name, count = min(short, key=lambda t: t[1])
+            raise DataError(
+                f"{split.source}: with --seed {seed}, fold {i}'s training part keeps only "
+                f"{count} distinct text(s) of class '{name}', too few to carve its validation "
+                f"split (need {min_examples}); add examples of it, try another --seed, or use "
+                "fewer --folds."
+            )
+    return parts
 
 
-def _records(split: Split, rows: np.ndarray, multilabel: bool) -> str:
+def _records(split: Split, rows: np.ndarray, space: LabelSpace) -> str:
+    """Fold rows as JSON Lines: the text, the label *ids* (read with ``folds/labels.txt``,
+    so every fold has the whole data's labels in its order) and the file's row as ``id``."""
+    index = {name: i for i, name in enumerate(space.labels)}
     texts, labels, numbers = (split.dataset[c] for c in ("text", "labels", "row"))
     lines = []
     for i in rows.tolist():
-        label: Any = list(labels[i]) if multilabel else labels[i][0]
+        ids = [index[name] for name in labels[i]]
+        label: Any = ids if space.multilabel else ids[0]
         lines.append(json.dumps({"text": texts[i], "label": label, "id": int(numbers[i])}))
     return "\n".join(lines) + "\n"
 
 
-def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Check the output folder: new, an unfinished cross-validation to resume, or ours to redo."""
-    if not out.is_dir() or not any(out.iterdir()):
+def _check_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse an output folder that is not new, ours to redo, or ours to resume."""
+    names = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.is_dir() else []
+    if not names:
         return
-    ours = (out / PLAN).is_file()
-    if not ours:
-        names = sorted(p.name for p in out.iterdir())
+    if not (out / PLAN).is_file():
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         raise ConfigError(
             f"{out}: the output folder holds files that are not a cross-validation ({shown}); "
             "choose a new or empty --output."
         )
     if overwrite:
-        for name in OWN:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-        for fold in out.glob("fold-*"):
-            if fold.is_dir() and RunFolder(fold).foreign_files() == []:
-                shutil.rmtree(fold)
         return
     if (out / SUMMARY).is_file():
         raise ConfigError(
@@ -197,6 +214,68 @@ def _prepare_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
             f"{out}: the output folder holds an unfinished cross-validation; pass --resume to "
             "continue it (finished folds are kept), or --overwrite to start again."
         )
+
+
+def _clear(out: Path) -> None:
+    """``--overwrite``: remove what a cross-validation wrote; ``folds/plan.json`` last, so
+    that an interrupted clear leaves a folder that is still recognised as ours."""
+    for fold in out.glob("fold-*"):
+        ours = re.fullmatch(r"fold-\d+", fold.name) and fold.is_dir() and not fold.is_symlink()
+        if ours and RunFolder(fold).foreign_files() == []:
+            shutil.rmtree(fold)
+    for name in (SUMMARY, "cv.md", OOF, "tracking"):
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+    for item in (out / "folds").iterdir():
+        if item.name != "plan.json":
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    (out / PLAN).unlink()
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock: a second job on the same cross-validation is refused at once."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(
+            f"{out}: another textclf job is working in this cross-validation right now; wait "
+            "for it to finish, or choose another --output."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _settings(config: ExperimentConfig) -> str:
+    """A hash of what decides the folds' results: every setting but the paths and tracking."""
+    dump = config.model_dump(mode="json")
+    for key in ("output_dir", "tracking", "diagnostics", "tune"):
+        dump.pop(key, None)
+    dump["data"].pop("train", None)
+    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: What each plan field is called in the message when a resume does not match it.
+_PLAN_NAMES = {
+    "fingerprint": "other data",
+    "folds": "another --folds",
+    "seed": "another --seed",
+    "task": "another task",
+    "labels": "other labels",
+    "rows": "other folds",
+    "settings": "other settings (backbone, schedule, eval, …)",
+    "confidence": "another confidence level",
+}
 
 
 def cross_validate(
@@ -243,7 +322,29 @@ def cross_validate(
     tracking = config.tracking.model_copy(update={"experiment": experiment})
     session = TrackingSession(config.model_copy(update={"tracking": tracking}))
     session.check()  # before anything is written: a required tracker that fails stops here
-    _prepare_folder(out, resume=resume, overwrite=overwrite)
+    _check_folder(out, resume=resume, overwrite=overwrite)
+    with _locked(out):
+        if overwrite and (out / PLAN).is_file():
+            _clear(out)
+        return _run_folds(
+            config, out, split, space, test_rows, session, folds=folds, resume=resume,
+            experiment=experiment,
+        )  # fmt: skip
+
+
+def _run_folds(
+    config: ExperimentConfig,
+    out: Path,
+    split: Split,
+    space: LabelSpace,
+    test_rows: list[np.ndarray],
+    session: TrackingSession,
+    *,
+    folds: int,
+    resume: bool,
+    experiment: str,
+) -> CrossValidation:
+    """Write the plan and the fold files, run the folds that are not finished, summarise."""
     plan = {
         "source": str(split.source),
         "fingerprint": content_fingerprint(split),
@@ -252,23 +353,29 @@ def cross_validate(
         "task": space.task,
         "labels": list(space.labels),
         "rows": [[int(r) for r in np.asarray(split.dataset["row"])[idx]] for idx in test_rows],
+        "settings": _settings(config),
+        "confidence": config.eval.confidence,
     }
     plan_file = out / PLAN
     if plan_file.is_file():
         earlier = json.loads(plan_file.read_text(encoding="utf-8"))
-        # The source's path may move; its content, k, the seed and the folds may not.
-        if any(earlier.get(k) != v for k, v in plan.items() if k != "source"):
+        # The source's path may move; its content, the settings and the folds may not:
+        # the summary averages the folds, which must be runs of one recipe on one plan.
+        changed = [_PLAN_NAMES[k] for k, v in plan.items() if k != "source" and earlier.get(k) != v]
+        if changed:
             raise ConfigError(
-                f"{out}: the unfinished cross-validation there used other data, --folds or "
-                "--seed; run it with the same ones, or pass --overwrite to start again."
+                f"{out}: the unfinished cross-validation there was started with "
+                f"{' and '.join(changed[:2])}; resume it with the same data and options, or "
+                "pass --overwrite to start again."
             )
     # The plan first: it marks the folder as a cross-validation, which --resume continues.
     write_text_atomic(plan_file, json.dumps(plan, indent=1))
+    write_text_atomic(out / LABELS, "".join(f"{name}\n" for name in space.labels))
     multilabel = space.multilabel
     for i, held in enumerate(test_rows, start=1):
         rest = np.setdiff1d(np.arange(len(split)), held)
-        write_text_atomic(out / f"folds/fold-{i}/train.jsonl", _records(split, rest, multilabel))
-        write_text_atomic(out / f"folds/fold-{i}/test.jsonl", _records(split, held, multilabel))
+        write_text_atomic(out / f"folds/fold-{i}/train.jsonl", _records(split, rest, space))
+        write_text_atomic(out / f"folds/fold-{i}/test.jsonl", _records(split, held, space))
 
     try:
         # One parent run, the folds' runs nested under it (as a search's trials are).
@@ -357,7 +464,7 @@ def _fold_config(
             "label_column": "label",
             "label_columns": None,
             "label_separator": None,
-            "label_names": None,
+            "label_names": str(out / LABELS),
             "id_column": "id",
             "column_names": None,
             "quoting": "auto",
@@ -416,7 +523,7 @@ def corrected_ttest(
     Returns:
         ``value``, ``ci_low``, ``ci_high``, ``p_value`` (two-sided, of "no difference"),
         ``df`` and ``method``; the bounds and p-value are ``None`` with fewer than two
-        defined differences.
+        defined differences, or when every fold gave the same one (then a ``note`` says so).
 
     Example:
         >>> r = corrected_ttest([0.1, 0.2, 0.3], n_train=200, n_test=100)
@@ -437,8 +544,8 @@ def corrected_ttest(
     if len(d) < 2:
         return out
     se = math.sqrt((1 / len(d) + n_test / n_train) * float(d.var(ddof=1)))
-    if se == 0:  # every fold gave the same difference: no spread to test against
-        out.update(ci_low=out["value"], ci_high=out["value"], p_value=float(out["value"] == 0))
+    if se == 0:  # every fold gave the same difference: no spread to test it against
+        out["note"] = "every fold gave the same difference; there is no spread to test"
         return out
     t = out["value"] / se
     half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1)) * se
@@ -458,6 +565,7 @@ def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any
     baseline on validation, its interval and p-value, and how many folds the model won.
     """
     metric = docs[0]["headline_metric"]
+    confidence = float(docs[0].get("confidence", 0.95))
     names = list(docs[0]["metrics"])
     model = {m: _mean_sd([_value(d["metrics"].get(m)) for d in docs]) for m in names}
     baselines: dict[str, Any] = {}
@@ -494,6 +602,7 @@ def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any
                 [f["value"] for f in per_fold],
                 n_train=sum(d["n_examples"] for d in docs) * (1 - 1 / len(docs)),
                 n_test=sum(d["n_examples"] for d in docs) / len(docs),
+                confidence=confidence,
             ),
             "per_fold": per_fold,
             "folds_ahead": sum(ahead),
@@ -510,6 +619,7 @@ def summarise(docs: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any
         "n_examples": sum(int(d["n_examples"]) for d in docs),
         "fold_sizes": [int(d["n_examples"]) for d in docs],
         "headline_metric": metric,
+        "confidence": confidence,
         "metrics": model,
         "baselines": baselines,
         "comparison": comparison,
@@ -563,8 +673,8 @@ def summary_markdown(doc: dict[str, Any]) -> str:
         )
         mean = cmp["mean_difference"]
         tested = (
-            f"{mean['value']:+.{dd}f} [{mean['ci_low']:+.{dd}f}, {mean['ci_high']:+.{dd}f}], "
-            f"p = {mean['p_value']:.3g} ({mean['method']}); "
+            f"{mean['value']:+.{dd}f} [{mean['ci_low']:+.{dd}f}, {mean['ci_high']:+.{dd}f}] "
+            f"({doc['confidence']:.0%} interval), p = {mean['p_value']:.3g} ({mean['method']}); "
             if mean["ci_low"] is not None
             else ""
         )
@@ -574,7 +684,7 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             f"{_fmt(d, dd, signed=True)} over folds; ahead in {cmp['folds_ahead']} of {k} folds, with "
             f"paired-bootstrap p < 0.05 in {cmp['folds_ahead_significant']}.",
             "",
-            f"Per fold (95% interval): {per}.",
+            f"Per fold ({doc['confidence']:.0%} interval): {per}.",
         ]
     lines += ["", doc["note"], ""]
     return "\n".join(lines)

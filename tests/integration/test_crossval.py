@@ -91,6 +91,10 @@ def test_cv_runs_every_fold_summarises_them_and_predicts_each_example_once(
     assert doc["metrics"][metric]["sd"] == pytest.approx(np.std(per_fold, ddof=1))
     assert doc["n_examples"] == len(task_frame) and sum(doc["fold_sizes"]) == len(task_frame)
     assert len(doc["comparison"]["per_fold"]) == 3
+    # Every fold has the whole data's labels, in its order (a names file keeps it).
+    plan = json.loads((out / "folds/plan.json").read_text())
+    for i in (1, 2, 3):
+        assert json.loads((out / f"fold-{i}/textclf.json").read_text())["labels"] == plan["labels"]
     assert "mean ± sd" in (out / "cv.md").read_text()
 
     # Every example once, in file order, with its fold and its true label(s).
@@ -138,7 +142,19 @@ def test_an_interrupted_cv_resumes_keeping_the_finished_folds(
     # Another --folds is another plan: refused, not mixed with the folds there.
     (out / "cv.json").unlink()
     other = runner.invoke(app, [*args[:4], "4", *args[5:], "--resume"])
-    assert other.exit_code == 2 and "other data, --folds or --seed" in other.output
+    assert other.exit_code == 2 and "started with another --folds" in other.output
+    # So is another recipe: the summary would average folds of different models.
+    longer = runner.invoke(app, [*args, "--resume", "--max-steps", "31"])
+    assert longer.exit_code == 2 and "other settings" in longer.output
+    # --overwrite removes the cross-validation's own files, never a folder of someone else's.
+    (out / "fold-notes").mkdir()
+    (out / "fold-notes" / "keep.txt").write_text("mine")
+    (out / "fold-9").mkdir()
+    (out / "fold-9" / "keep.txt").write_text("mine")
+    again = runner.invoke(app, [*args, "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert (out / "fold-notes/keep.txt").is_file() and (out / "fold-9/keep.txt").is_file()
+    assert (out / "fold-1/model.safetensors").stat().st_mtime_ns != first
 
 
 def test_cv_refuses_given_splits_a_class_too_small_and_a_folder_of_other_files(
@@ -215,3 +231,25 @@ def test_a_tracked_cv_is_one_parent_run_with_a_nested_run_per_fold(
         f"fold-{i}": "FINISHED" for i in (1, 2, 3)
     }
     assert not client.search_logged_models(experiment_ids=[experiment.experiment_id])
+
+
+def test_the_folds_keep_the_label_order_of_a_names_file(
+    tmp_path: Path, multiclass_csv: Path, tiny_model_dir: Path, runner
+):
+    frame = pd.read_csv(multiclass_csv)
+    frame = frame[frame["label"] != "gamma"]  # binary: the order decides the positive class
+    frame["label"] = frame["label"].map({"beta": 0, "alpha": 1})
+    data, names = tmp_path / "ids.csv", tmp_path / "names.txt"
+    frame.to_csv(data, index=False)
+    names.write_text("zeta\nalpha\n")  # natural order would put alpha first
+    out = tmp_path / "cv"
+    args = ["cv", "--train", str(data), "--label-names", str(names), "-k", "2"]
+    result = runner.invoke(
+        app, [*args, "--output", str(out), "--no-baselines", *_tiny(tiny_model_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    for i in (1, 2):
+        info = json.loads((out / f"fold-{i}/textclf.json").read_text())
+        assert info["labels"] == ["zeta", "alpha"]
+    oof = _jsonl(out / "oof_predictions.jsonl")
+    assert {r["true"] for r in oof} == {"zeta", "alpha"}

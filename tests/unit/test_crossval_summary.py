@@ -27,11 +27,13 @@ def test_the_correction_only_widens_the_plain_t_test(diffs, n):
     assert r["value"] == pytest.approx(np.mean(diffs)) and r["df"] == k - 1
 
 
-def test_too_few_or_identical_differences_give_no_test_or_a_degenerate_one():
+def test_too_few_or_identical_differences_give_no_test():
     one = corrected_ttest([0.1, None], n_train=90, n_test=10)
     assert one["value"] == 0.1 and one["p_value"] is None and one["ci_low"] is None
-    same = corrected_ttest([0.0, 0.0, 0.0], n_train=90, n_test=10)
-    assert same["p_value"] == 1.0 and same["ci_low"] == same["ci_high"] == 0.0
+    # Folds that agree exactly are no evidence of certainty: no p-value, and a note why.
+    same = corrected_ttest([0.02, 0.02], n_train=90, n_test=10)
+    assert same["value"] == 0.02 and same["p_value"] is None and same["ci_low"] is None
+    assert "same difference" in same["note"]
 
 
 def _doc(value: float, baseline: float, p: float, metric: str = "f1_macro") -> dict:
