@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from textclf.crossval import corrected_ttest, summarise, summary_markdown
+from textclf.evaluation.folds import corrected_ttest, summarise, summary_markdown
 
 
 @settings(max_examples=60, deadline=None)
